@@ -1,0 +1,162 @@
+// tutti — what a step can ask for: the run id, its idempotency key, earlier steps' outputs.
+#ifndef TUTTI_CONTEXT_HPP
+#define TUTTI_CONTEXT_HPP
+
+#include <array>        // hex text of a run id
+#include <chrono>       // seeding the run-id generator
+#include <cstdint>      // 64-bit halves of a run id
+#include <optional>     // run_id::parse
+#include <random>       // std::random_device for the per-thread base
+#include <string_view>  // step paths
+#include <thread>       // thread id mixed into the seed
+
+#include "config.hpp"
+#include "fixed_string.hpp"
+
+TUTTI_BEGIN_NAMESPACE
+
+/**
+ * Identifies one run of a workflow: 128 bits, shown as 32 hex digits. Generated per run unless
+ * the caller supplies one. Generation is allocation-free and lock-free: a per-thread random
+ * 64-bit base (drawn once from std::random_device, the time and the thread id) and a per-thread
+ * counter; unique within a process and, with overwhelming probability, across processes.
+ */
+struct run_id {
+  std::uint64_t hi = 0;
+  std::uint64_t lo = 0;
+
+  [[nodiscard]] constexpr bool empty() const noexcept { return hi == 0 && lo == 0; }
+  friend constexpr bool operator==(const run_id&, const run_id&) noexcept = default;
+  friend constexpr auto operator<=>(const run_id&, const run_id&) noexcept = default;
+
+  /// 32 lowercase hex digits (no terminating zero).
+  [[nodiscard]] constexpr std::array<char, 32> hex() const noexcept {
+    constexpr char digits[] = "0123456789abcdef";
+    std::array<char, 32> out{};
+    for (int i = 0; i < 16; ++i) {
+      out[static_cast<std::size_t>(i)] = digits[(hi >> (60 - 4 * i)) & 0xF];
+      out[static_cast<std::size_t>(16 + i)] = digits[(lo >> (60 - 4 * i)) & 0xF];
+    }
+    return out;
+  }
+
+  /// Reads 32 hex digits (as `hex()` writes them); nullopt for anything else.
+  [[nodiscard]] static constexpr std::optional<run_id> parse(std::string_view text) noexcept {
+    if (text.size() != 32) return std::nullopt;
+    run_id id;
+    for (std::size_t i = 0; i < 32; ++i) {
+      const char c = text[i];
+      std::uint64_t v = 0;
+      if (c >= '0' && c <= '9') v = static_cast<std::uint64_t>(c - '0');
+      else if (c >= 'a' && c <= 'f') v = static_cast<std::uint64_t>(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F') v = static_cast<std::uint64_t>(c - 'A' + 10);
+      else return std::nullopt;
+      std::uint64_t& half = i < 16 ? id.hi : id.lo;
+      half = (half << 4) | v;
+    }
+    return id;
+  }
+
+  /// A new id, distinct from every other id generated in this process.
+  [[nodiscard]] static run_id generate() noexcept;
+};
+
+namespace detail {
+inline std::uint64_t mix64(std::uint64_t x) noexcept {  // splitmix64 finaliser
+  x += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+
+struct run_id_source {
+  std::uint64_t base;
+  std::uint64_t counter = 0;
+  run_id_source() noexcept : base(seed()) {}
+  static std::uint64_t seed() noexcept {
+    std::uint64_t s = static_cast<std::uint64_t>(
+        std::chrono::system_clock::now().time_since_epoch().count());
+    s ^= mix64(std::hash<std::thread::id>{}(std::this_thread::get_id()));
+    try {
+      std::random_device rd;
+      s ^= (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+    } catch (...) {  // no entropy source: time and thread id still make it unique enough
+    }
+    s = mix64(s);
+    return s == 0 ? 1 : s;  // a zero `hi` never occurs, so a generated id is never empty
+  }
+};
+}  // namespace detail
+
+inline run_id run_id::generate() noexcept {
+  thread_local detail::run_id_source source;
+  // mix64 is a bijection: distinct counters give distinct ids, spread over all 64 bits
+  return run_id{source.base, detail::mix64(source.base ^ ++source.counter)};
+}
+
+/**
+ * The key a step passes to its service so that a retry or a resume of the same step in the same
+ * run is recognised as a repeat: run id + step path (e.g. "payment/authorize"). Stable across
+ * attempts; the attempt number is in `call_context::attempt`. Format with fmt or `append_to`.
+ */
+struct idempotency_key {
+  run_id run;
+  std::string_view step;
+
+  friend constexpr bool operator==(const idempotency_key& a, const idempotency_key& b) noexcept {
+    return a.run == b.run && a.step == b.step;
+  }
+  /// Appends "<32 hex digits>:<step path>" to any string-like container.
+  template <class String>
+  void append_to(String& out) const {
+    const auto h = run.hex();
+    out.append(h.data(), h.size());
+    out.push_back(':');
+    out.append(step.data(), step.size());
+  }
+};
+
+/**
+ * What a step callable may take as a parameter to learn about the call it is in:
+ * `result<receipt> charge(const order&, const tutti::call_context& ctx)`.
+ */
+struct call_context {
+  run_id run;             ///< the run this call belongs to
+  std::string_view step;  ///< the step's path: its name, prefixed by enclosing workflows' names
+  std::uint32_t attempt;  ///< 1 for the first call, 2 for the first retry, ...
+
+  /// Stable across retries and resumes of this step in this run.
+  [[nodiscard]] constexpr idempotency_key key() const noexcept { return {run, step}; }
+};
+
+/**
+ * A step parameter that receives the output of an earlier step, by name:
+ * `result<transfer> send(tutti::from<"authorize", authorization> auth)`; use `*auth` or
+ * `auth->field`. The name must be an earlier step of the same workflow and its output must
+ * convert to `T`; otherwise the workflow does not compile and says which rule failed.
+ */
+template <fixed_string Name, class T>
+class from {
+ public:
+  static constexpr auto name = Name;
+  using value_type = T;
+
+  constexpr explicit from(const T& value) noexcept : value_(&value) {}
+  [[nodiscard]] constexpr const T& operator*() const noexcept { return *value_; }
+  [[nodiscard]] constexpr const T* operator->() const noexcept { return value_; }
+  [[nodiscard]] constexpr const T& get() const noexcept { return *value_; }
+
+ private:
+  const T* value_;
+};
+
+namespace detail {
+template <class T>
+inline constexpr bool is_from_v = false;
+template <fixed_string Name, class T>
+inline constexpr bool is_from_v<from<Name, T>> = true;
+}  // namespace detail
+
+TUTTI_END_NAMESPACE
+
+#endif  // TUTTI_CONTEXT_HPP

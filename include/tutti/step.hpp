@@ -1,0 +1,454 @@
+// tutti — steps: named user callables, their compensations and their policies.
+#ifndef TUTTI_STEP_HPP
+#define TUTTI_STEP_HPP
+
+#include <exception>    // std::exception captured from user code
+#include <functional>   // std::invoke
+#include <string_view>  // names
+#include <type_traits>  // shape checks
+#include <utility>      // std::forward, std::move
+
+#include "config.hpp"
+#include "context.hpp"
+#include "detail/signature.hpp"
+#include "error.hpp"
+#include "fixed_string.hpp"
+#include "result.hpp"
+
+TUTTI_BEGIN_NAMESPACE
+
+/// The saga role of a step: an ordinary step, or the pivot (the go/no-go point, at most one).
+enum class step_role : unsigned char { normal, pivot };
+
+/// Marks a step without compensation.
+struct no_compensation {};
+
+namespace detail {
+/// Marks a user step type whose `compensate` member is its compensation.
+struct member_compensation {};
+
+template <class T>
+inline constexpr bool is_result_of_error_code_v = false;
+template <class T>
+  requires is_result_v<T>
+inline constexpr bool is_result_of_error_code_v<T> =
+    std::is_convertible_v<typename T::error_type, std::error_code>;
+
+// ---- binding parameters --------------------------------------------------------------------
+
+/// Whether parameter type P can be given to a step at index I of a call of type Call.
+template <class P, class Call>
+constexpr bool bindable() noexcept {
+  using D = std::remove_cvref_t<P>;
+  if constexpr (is_from_v<D>) return true;  // checked in detail by bind_arg
+  else if constexpr (std::is_same_v<D, call_context>) return true;
+  else return std::is_convertible_v<const typename Call::input_type&, P>;
+}
+
+template <class P, class Call>
+constexpr decltype(auto) bind_arg(Call& call) {
+  using D = std::remove_cvref_t<P>;
+  if constexpr (is_from_v<D>) {
+    constexpr std::size_t j = Call::template index_of<D::name>();
+    static_assert(j != Call::npos,
+                  "tutti: from<\"name\", T> names no step of this workflow. Use the name of an "
+                  "earlier step of the same workflow (names are case-sensitive).");
+    if constexpr (j != Call::npos) {
+      static_assert(j < Call::index,
+                    "tutti: from<\"name\", T> names a step that does not run before this one. A step "
+                    "can only read outputs of steps listed before it.");
+      using actual = typename Call::template value_type<j>;
+      static_assert(!std::is_same_v<actual, unit>,
+                    "tutti: from<\"name\", T> names a step that produces no value (void).");
+      static_assert(std::is_same_v<actual, typename D::value_type>,
+                    "tutti: from<\"name\", T>: T must be exactly the output type of that step "
+                    "(the value type of the result<T> it returns).");
+      return D{call.template value<j>()};
+    }
+  } else if constexpr (std::is_same_v<D, call_context>) {
+    return call.context();
+  } else {
+    static_assert(std::is_convertible_v<const typename Call::input_type&, P>,
+                  "tutti: a step parameter must be the workflow input (by value or const&), "
+                  "tutti::from<\"step\", T> for an earlier step's output, or "
+                  "tutti::call_context.");
+    return call.input();
+  }
+}
+
+template <class F, class Call, class... P>
+constexpr bool all_bindable(type_list<P...>) noexcept {
+  return (bindable<P, Call>() && ...);
+}
+
+// ---- calling user code ---------------------------------------------------------------------
+
+/// Calls `fn()`, captures exceptions and maps whatever it returns to result<V>.
+template <class V, class Call, class Fn>
+TUTTI_ALWAYS_INLINE result<V> capture(Call& call, bool compensation, Fn&& fn) {
+  using R = decltype(fn());
+  auto normalise = [&]() -> result<V> {
+    if constexpr (std::is_void_v<R>) {
+      fn();
+      return unit{};
+    } else if constexpr (std::is_same_v<std::remove_cvref_t<R>, result<V>>) {
+      return fn();
+    } else if constexpr (is_result_v<std::remove_cvref_t<R>>) {
+      static_assert(is_result_of_error_code_v<std::remove_cvref_t<R>>,
+                    "tutti: a step's result type must carry a std::error_code (use "
+                    "tutti::result<T>, which is outcome::std_result<T>).");
+      auto r = fn();
+      if (TUTTI_LIKELY(r.has_value())) {
+        if constexpr (std::is_void_v<typename std::remove_cvref_t<R>::value_type>) return unit{};
+        else return std::move(r).value();
+      }
+      std::error_code ec = r.error();
+      if (!ec) ec = errc::step_failed;  // a failure must never read as success
+      return ec;
+    } else {
+      return fn();
+    }
+  };
+  if constexpr (noexcept(fn())) {
+    return normalise();
+  } else {
+    try {
+      return normalise();
+    } catch (const std::exception& e) {
+      call.set_message(compensation, e.what());
+      return errc::exception;
+    } catch (...) {
+      call.set_message(compensation, "unknown exception (not derived from std::exception)");
+      return errc::exception;
+    }
+  }
+}
+
+template <class F, class Call, class... P>
+TUTTI_ALWAYS_INLINE decltype(auto) call_with(const F& f, Call& call, type_list<P...>) {
+  return std::invoke(f, bind_arg<P>(call)...);
+}
+
+/// The output type of callable F in a workflow with input In (void -> unit).
+template <class F, class In, class = void>
+struct output_of {
+  using raw = void;
+  static constexpr bool usable = false;
+};
+template <class F, class In>
+  requires(signature_of<F>::known)
+struct output_of<F, In> {
+  using raw = typename signature_of<F>::return_type;
+  static constexpr bool usable = true;
+};
+template <class F, class In>
+  requires(!signature_of<F>::known && std::is_invocable_v<const F&, const In&>)
+struct output_of<F, In> {
+  using raw = std::invoke_result_t<const F&, const In&>;
+  static constexpr bool usable = true;
+};
+template <class F, class In>
+  requires(!signature_of<F>::known && !std::is_invocable_v<const F&, const In&> &&
+           std::is_invocable_v<const F&>)
+struct output_of<F, In> {
+  using raw = std::invoke_result_t<const F&>;
+  static constexpr bool usable = true;
+};
+template <class F, class In>
+using output_t = stored_t<value_of_t<typename output_of<F, In>::raw>>;
+
+/// Reads a user type's compile-time name: a fixed_string, a string_view or a char array.
+template <class T>
+constexpr auto name_of() noexcept {
+  constexpr std::string_view text{T::name};
+  fixed_string<text.size() + 1> out;
+  for (std::size_t i = 0; i < text.size(); ++i) out.data[i] = text[i];
+  return out;
+}
+}  // namespace detail
+
+/**
+ * A named step: a user callable plus, optionally, its compensation and its saga role.
+ * Build one with `tutti::step<"name">(callable)` or `tutti::pivot<"name">(callable)`.
+ *
+ * The callable's parameters say what it needs, each one of: the workflow input (`const In&`),
+ * `tutti::from<"earlier_step", T>` (that step's output), `tutti::call_context` (run id,
+ * idempotency key, attempt). It returns `tutti::result<T>`, `T`, or `void`; an exception it
+ * throws becomes a failure with `errc::exception` and its `what()` as the message.
+ * Stateless callables make an empty step (`sizeof` 1, `std::is_empty`).
+ */
+template <fixed_string Name, class F, class Undo = no_compensation, step_role Role = step_role::normal>
+class step_node {
+  static_assert(detail::valid_name<Name>(),
+                "tutti: a step name must be non-empty and must not contain '/', '\"' or a newline.");
+  static_assert(!detail::signature_of<F>::mutable_call,
+                "tutti: a step callable must be callable on a const object (a workflow is shared "
+                "by concurrent runs). Remove `mutable` from the lambda or make operator() const; "
+                "keep changing state behind a pointer or an atomic.");
+
+ public:
+  static constexpr auto name = Name;
+  static constexpr bool is_node = true;
+  static constexpr bool compensable = !std::is_same_v<Undo, no_compensation>;
+  static constexpr bool pivot = Role == step_role::pivot;
+  static constexpr bool retriable = false;
+  static constexpr bool contains_compensable = compensable;
+  static_assert(!(pivot && compensable),
+                "tutti: a pivot step cannot have a compensation: the pivot is the point of no "
+                "return. Make it a normal step with compensate_with, or drop the compensation.");
+
+  template <class In>
+  using value_type = detail::output_t<F, In>;
+  template <class In>
+  using state_type = value_type<In>;
+
+  constexpr step_node() = default;
+  constexpr explicit step_node(F f) noexcept(std::is_nothrow_move_constructible_v<F>)
+      : f_(std::move(f)) {}
+  constexpr step_node(F f, Undo undo) : f_(std::move(f)), undo_(std::move(undo)) {}
+
+  /**
+   * Adds the compensation that undoes this step when a later step fails. It is called with what
+   * the step produced (`const T&`, nothing for a void step) followed by any parameters a step may
+   * take (`call_context`, the input, `from<...>`): `refund(const receipt&, const call_context&)`.
+   */
+  template <class U>
+  [[nodiscard]] constexpr auto compensate_with(U undo) const& {
+    return make_compensable<U>(f_, std::move(undo));
+  }
+  template <class U>
+  [[nodiscard]] constexpr auto compensate_with(U undo) && {
+    return make_compensable<U>(std::move(f_), std::move(undo));
+  }
+
+  /// Calls the user callable once (one attempt). Used by the engine and by policies.
+  template <class Call>
+  TUTTI_ALWAYS_INLINE result<value_type<typename Call::input_type>> invoke(Call& call) const {
+    using In = typename Call::input_type;
+    using V = value_type<In>;
+    static_assert(detail::output_of<F, In>::usable,
+                  "tutti: this step's callable cannot be called: give it parameters tutti can "
+                  "supply (the workflow input, tutti::from<\"step\", T>, tutti::call_context) or "
+                  "none.");
+    call.begin_attempt();
+    if constexpr (detail::signature_of<F>::known) {
+      using args = typename detail::signature_of<F>::args;
+      static_assert(detail::all_bindable<F, Call>(args{}),
+                    "tutti: a step parameter must be the workflow input (by value or const&), "
+                    "tutti::from<\"step\", T> for an earlier step's output, or "
+                    "tutti::call_context.");
+      return detail::capture<V>(call, false, [&]() -> decltype(auto) {
+        return detail::call_with(f_, call, args{});
+      });
+    } else if constexpr (std::is_invocable_v<const F&, const In&>) {
+      return detail::capture<V>(call, false, [&]() -> decltype(auto) { return f_(call.input()); });
+    } else {
+      return detail::capture<V>(call, false, [&]() -> decltype(auto) { return f_(); });
+    }
+  }
+
+  /// Calls the compensation with what the step produced.
+  template <class Call, class S>
+  result<void> compensate(S& produced, Call& call) const {
+    if constexpr (!compensable) {
+      return outcome::success();
+    } else {
+      call.begin_compensation_attempt();
+      result<unit> r = detail::capture<unit>(call, true, [&]() -> decltype(auto) {
+        return call_undo(produced, call);
+      });
+      if (TUTTI_LIKELY(r.has_value())) return outcome::success();
+      return r.error();
+    }
+  }
+
+  /// The value `from<>` and the run result see for a stored state.
+  template <class S>
+  static constexpr const S& value(const S& s) noexcept { return s; }
+
+  [[nodiscard]] constexpr const F& callable() const noexcept { return f_; }
+  [[nodiscard]] constexpr const Undo& compensation() const noexcept { return undo_; }
+
+ private:
+  template <class U, class G>
+  static constexpr auto make_compensable(G&& f, U undo) {
+    static_assert(!pivot,
+                  "tutti: a pivot step cannot have a compensation: the pivot is the point of no "
+                  "return. Make it a normal step with compensate_with, or drop the compensation.");
+    static_assert(std::is_same_v<Undo, no_compensation>,
+                  "tutti: compensate_with called twice on one step; a step has one compensation.");
+    static_assert(detail::callable_shape<U>,
+                  "tutti: compensate_with(undo): undo must be callable (a function or a lambda).");
+    if constexpr (detail::signature_of<F>::known && detail::signature_of<U>::known) {
+      using out = detail::value_of_t<typename detail::signature_of<F>::return_type>;
+      static_assert(compensation_accepts<U, out>(),
+                    "tutti: the compensation must take what its step produced as its first "
+                    "parameter (const T& for a step returning result<T>; nothing for a void "
+                    "step), then optionally tutti::call_context, the input or from<...>.");
+    }
+    return step_node<Name, F, U, Role>(std::forward<G>(f), std::move(undo));
+  }
+
+  template <class U, class Out>
+  static constexpr bool compensation_accepts() {
+    using args = typename detail::signature_of<U>::args;
+    if constexpr (std::is_void_v<Out>) {
+      return true;  // every parameter is bound like a step's
+    } else {
+      return first_accepts<Out>(args{});
+    }
+  }
+  template <class Out>
+  static constexpr bool first_accepts(detail::type_list<>) { return false; }
+  template <class Out, class P0, class... P>
+  static constexpr bool first_accepts(detail::type_list<P0, P...>) {
+    using D0 = std::remove_cvref_t<P0>;
+    return std::is_convertible_v<const Out&, P0> && !std::is_same_v<D0, call_context> &&
+           !detail::is_from_v<D0>;
+  }
+
+  template <class S, class Call>
+  decltype(auto) call_undo(const S& produced, Call& call) const {
+    using In = typename Call::input_type;
+    if constexpr (std::is_same_v<Undo, detail::member_compensation>) {
+      return call_member_undo(produced, call);
+    } else if constexpr (detail::signature_of<Undo>::known) {
+      return bind_undo(undo_, produced, call, typename detail::signature_of<Undo>::args{});
+    } else if constexpr (std::is_same_v<S, unit> && std::is_invocable_v<const Undo&>) {
+      return undo_();
+    } else if constexpr (std::is_invocable_v<const Undo&, const S&>) {
+      return undo_(produced);
+    } else if constexpr (std::is_invocable_v<const Undo&, const S&, const call_context&>) {
+      return undo_(produced, call.context());
+    } else {
+      static_assert(detail::always_false<Undo, In>,
+                    "tutti: the compensation cannot be called with what its step produced. It "
+                    "must take const T& (T: the step's output) first, or nothing for a void step.");
+    }
+  }
+
+  template <class S, class Call>
+  decltype(auto) call_member_undo(const S& produced, Call& call) const {
+    using sig = detail::signature<decltype(&F::compensate)>;
+    auto bound = [this](auto&&... a) -> decltype(auto) {
+      return f_.compensate(std::forward<decltype(a)>(a)...);
+    };
+    return bind_undo_with(bound, produced, call, typename sig::args{});
+  }
+
+  template <class G, class S, class Call, class... P>
+  static decltype(auto) bind_undo(const G& g, const S& produced, Call& call,
+                                  detail::type_list<P...> args) {
+    return bind_undo_with([&g](auto&&... a) -> decltype(auto) {
+      return std::invoke(g, std::forward<decltype(a)>(a)...);
+    }, produced, call, args);
+  }
+
+  template <class G, class S, class Call, class... P>
+  static decltype(auto) bind_undo_with(const G& g, const S& produced, Call& call,
+                                       detail::type_list<P...>) {
+    if constexpr (std::is_same_v<S, unit>) {
+      return g(detail::bind_arg<P>(call)...);
+    } else {
+      return bind_rest(g, produced, call, detail::type_list<P...>{});
+    }
+  }
+  template <class G, class S, class Call, class P0, class... P>
+  static decltype(auto) bind_rest(const G& g, const S& produced, Call& call,
+                                  detail::type_list<P0, P...>) {
+    static_assert(std::is_convertible_v<const S&, P0>,
+                  "tutti: the compensation must take what its step produced as its first "
+                  "parameter (const T& for a step returning result<T>; nothing for a void step).");
+    return g(produced, detail::bind_arg<P>(call)...);
+  }
+  template <class G, class S, class Call>
+  static decltype(auto) bind_rest(const G&, const S&, Call&, detail::type_list<>) {
+    static_assert(detail::always_false<G, S>,
+                  "tutti: the compensation must take what its step produced as its first "
+                  "parameter (const T& for a step returning result<T>; nothing for a void step).");
+  }
+
+  [[no_unique_address]] F f_{};
+  [[no_unique_address]] Undo undo_{};
+};
+
+namespace detail {
+template <fixed_string Name, class F, step_role Role>
+constexpr auto make_step(F&& f) {
+  using D = std::decay_t<F>;
+  static_assert(callable_shape<D>,
+                "tutti: step<\"name\">(f): f must be callable: a function, a function pointer, a "
+                "lambda or an object with operator().");
+  return step_node<Name, D, no_compensation, Role>(std::forward<F>(f));
+}
+}  // namespace detail
+
+/// A named step: `tutti::step<"reserve_inventory">(reserve)`.
+template <fixed_string Name, class F>
+[[nodiscard]] constexpr auto step(F&& f) {
+  return detail::make_step<Name, F, step_role::normal>(std::forward<F>(f));
+}
+
+/// The saga's pivot: once it succeeds, earlier steps are no longer compensated.
+template <fixed_string Name, class F>
+[[nodiscard]] constexpr auto pivot(F&& f) {
+  return detail::make_step<Name, F, step_role::pivot>(std::forward<F>(f));
+}
+
+// ---- nodes and user step types ------------------------------------------------------------
+
+/// Anything a workflow can hold as one step: a step, a step with policies, a nested workflow.
+template <class N>
+concept node = requires {
+  requires std::remove_cvref_t<N>::is_node;
+  std::remove_cvref_t<N>::name;
+};
+
+namespace detail {
+template <class T>
+concept named_type = requires { std::string_view{T::name}; };
+
+template <class T>
+constexpr step_role role_of() noexcept {
+  if constexpr (requires { T::pivot; }) return T::pivot ? step_role::pivot : step_role::normal;
+  else return step_role::normal;
+}
+}  // namespace detail
+
+/**
+ * A step written as a type: a struct with `static constexpr std::string_view name` (or a
+ * `fixed_string` / char array), a const `operator()`, optionally a const `compensate(...)` member
+ * and `static constexpr bool pivot = true`. Workflows accept such objects directly.
+ */
+template <class T>
+concept step_type = !node<T> && detail::named_type<std::remove_cvref_t<T>> &&
+                    std::is_class_v<std::remove_cvref_t<T>>;
+
+namespace detail {
+template <class T>
+constexpr auto as_node(T&& t) {
+  using D = std::remove_cvref_t<T>;
+  if constexpr (node<D>) {
+    return D(std::forward<T>(t));
+  } else if constexpr (step_type<D>) {
+    constexpr auto n = name_of<D>();
+    if constexpr (requires { &D::compensate; })
+      return step_node<n, D, member_compensation, role_of<D>()>(std::forward<T>(t),
+                                                                member_compensation{});
+    else
+      return step_node<n, D, no_compensation, role_of<D>()>(std::forward<T>(t));
+  } else {
+    static_assert(always_false<T>,
+                  "tutti: a workflow holds steps: tutti::step<\"name\">(callable), "
+                  "tutti::pivot<\"name\">(callable), a step with policies (step | policy), a "
+                  "nested workflow, or a user type with `static constexpr std::string_view name` "
+                  "and operator().");
+  }
+}
+template <class T>
+using as_node_t = decltype(as_node(std::declval<T>()));
+}  // namespace detail
+
+TUTTI_END_NAMESPACE
+
+#endif  // TUTTI_STEP_HPP

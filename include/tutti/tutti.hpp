@@ -1,0 +1,20 @@
+// tutti — umbrella header: base, core, policies, control flow and observe.
+// The testing kit (<tutti/testing/...>) and durability backends are included on purpose.
+#ifndef TUTTI_TUTTI_HPP
+#define TUTTI_TUTTI_HPP
+
+#include "clock.hpp"
+#include "config.hpp"
+#include "context.hpp"
+#include "error.hpp"
+#include "fixed_string.hpp"
+#include "format.hpp"
+#include "policy.hpp"
+#include "policy/retry.hpp"
+#include "report.hpp"
+#include "result.hpp"
+#include "step.hpp"
+#include "version.hpp"
+#include "workflow.hpp"
+
+#endif  // TUTTI_TUTTI_HPP

@@ -1,0 +1,12 @@
+// tutti — version. CMake reads TUTTI_VERSION_MAJOR/MINOR/PATCH from this file.
+#ifndef TUTTI_VERSION_HPP
+#define TUTTI_VERSION_HPP
+
+#define TUTTI_VERSION_MAJOR 0
+#define TUTTI_VERSION_MINOR 1
+#define TUTTI_VERSION_PATCH 0
+
+/// major * 10000 + minor * 100 + patch.
+#define TUTTI_VERSION (TUTTI_VERSION_MAJOR * 10000 + TUTTI_VERSION_MINOR * 100 + TUTTI_VERSION_PATCH)
+
+#endif  // TUTTI_VERSION_HPP

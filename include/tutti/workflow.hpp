@@ -1,0 +1,473 @@
+// tutti — workflows: ordered steps, the run engine, saga compensation and the run result.
+#ifndef TUTTI_WORKFLOW_HPP
+#define TUTTI_WORKFLOW_HPP
+
+#include <array>        // step names
+#include <cstddef>      // std::size_t
+#include <optional>     // per-step output slots
+#include <stdexcept>    // bad_run_access
+#include <string>       // messages of nested failures
+#include <tuple>        // steps and outputs
+#include <type_traits>  // saga rules
+#include <utility>      // index sequences
+
+#include "clock.hpp"
+#include "config.hpp"
+#include "context.hpp"
+#include "error.hpp"
+#include "fixed_string.hpp"
+#include "policy.hpp"
+#include "report.hpp"
+#include "result.hpp"
+#include "step.hpp"
+
+TUTTI_BEGIN_NAMESPACE
+
+/// Thrown by `run_result::value()`/`get()` when the value asked for was not produced.
+class bad_run_access : public std::logic_error {
+ public:
+  using std::logic_error::logic_error;
+};
+
+namespace detail {
+inline constexpr std::size_t npos = static_cast<std::size_t>(-1);
+
+/// State shared by a run and the workflows nested in it.
+struct run_shared {
+  bool committed = false;            // a pivot has succeeded: nothing before it is undone
+  bool compensated_any = false;      // some compensation succeeded (at any depth)
+  bool compensation_failed = false;  // some compensation failed (at any depth)
+  compensation_policy mode = compensation_policy::continue_on_failure;
+};
+
+/// Outputs and records of one run of a workflow with nodes N... on input In.
+template <class In, class... N>
+struct run_state {
+  static constexpr std::size_t size = sizeof...(N);
+  std::tuple<std::optional<typename N::template state_type<In>>...> slots;
+  records<size> rec;
+  std::size_t failed = size;
+};
+
+template <class In, class Clock, class... N>
+struct frame {
+  using input_type = In;
+  using state_type = run_state<In, N...>;
+  using nodes_type = std::tuple<N...>;
+
+  const In& input;
+  state_type& st;
+  Clock& clock;
+  run_id id;
+  bool timing;
+  run_shared* shared;
+
+  template <fixed_string Name>
+  static constexpr std::size_t index_of() noexcept {
+    constexpr std::array<std::string_view, sizeof...(N)> names{N::name.view()...};
+    for (std::size_t i = 0; i < names.size(); ++i)
+      if (names[i] == Name.view()) return i;
+    return npos;
+  }
+  template <std::size_t J>
+  using node_type = std::tuple_element_t<J, nodes_type>;
+  template <std::size_t J>
+  using value_type = typename node_type<J>::template value_type<In>;
+};
+
+/// What a step's callable, compensation and policies see of the run: one per step call.
+template <class Frame, std::size_t I, fixed_string Path>
+class step_call {
+ public:
+  using input_type = typename Frame::input_type;
+  static constexpr std::size_t index = I;
+  static constexpr std::size_t npos = detail::npos;
+  static constexpr auto path = Path;
+
+  constexpr step_call(Frame& f, bool compensating) noexcept : f_(f), compensating_(compensating) {}
+
+  template <fixed_string Name>
+  static constexpr std::size_t index_of() noexcept {
+    return Frame::template index_of<Name>();
+  }
+  template <std::size_t J>
+  using value_type = typename Frame::template value_type<J>;
+
+  template <std::size_t J>
+  [[nodiscard]] const value_type<J>& value() const noexcept {
+    return Frame::template node_type<J>::value(*std::get<J>(f_.st.slots));
+  }
+  [[nodiscard]] const input_type& input() const noexcept { return f_.input; }
+  [[nodiscard]] call_context context() const noexcept {
+    const std::uint32_t attempt =
+        compensating_ ? f_.st.rec.comp_attempts.get(I) : f_.st.rec.attempts[I];
+    return {f_.id, Path.view(), attempt};
+  }
+  void begin_attempt() noexcept { ++f_.st.rec.attempts[I]; }
+  void begin_compensation_attempt() noexcept {
+    f_.st.rec.comp_attempts.set(I, static_cast<std::uint16_t>(f_.st.rec.comp_attempts.get(I) + 1));
+  }
+  void set_message(bool compensation, std::string_view text) {
+    f_.st.rec.messages.set(compensation ? Frame::state_type::size + I : I, text);
+  }
+  [[nodiscard]] auto& clock() const noexcept { return f_.clock; }
+  [[nodiscard]] const run_id& id() const noexcept { return f_.id; }
+  [[nodiscard]] bool timing() const noexcept { return f_.timing; }
+  [[nodiscard]] run_shared* shared() const noexcept { return f_.shared; }
+
+ private:
+  Frame& f_;
+  bool compensating_;
+};
+
+/// Runs the nodes of one workflow level in order and compensates on failure.
+template <fixed_string Prefix, class In, class Clock, class... N>
+struct engine {
+  using frame_type = frame<In, Clock, N...>;
+  using nodes_type = std::tuple<N...>;
+  static constexpr std::size_t size = sizeof...(N);
+
+  template <std::size_t I>
+  static constexpr auto path = concat<Prefix, std::tuple_element_t<I, nodes_type>::name>();
+
+  static bool run(const nodes_type& nodes, frame_type& f) {
+    const bool ok = run_all(nodes, f, std::index_sequence_for<N...>{});
+    if (TUTTI_UNLIKELY(!ok) && !f.shared->committed)
+      compensate_all(nodes, f, std::index_sequence_for<N...>{});
+    return ok;
+  }
+
+  template <std::size_t... Is>
+  TUTTI_ALWAYS_INLINE static bool run_all(const nodes_type& nodes, frame_type& f,
+                                          std::index_sequence<Is...>) {
+    return (run_one<Is>(nodes, f) && ...);
+  }
+
+  template <std::size_t I>
+  TUTTI_ALWAYS_INLINE static bool run_one(const nodes_type& nodes, frame_type& f) {
+    using node_t = std::tuple_element_t<I, nodes_type>;
+    step_call<frame_type, I, path<I>> call{f, false};
+    duration t0{};
+    if (f.timing) t0 = f.clock.now();
+    auto r = std::get<I>(nodes).invoke(call);
+    if (f.timing) {
+      f.st.rec.starts.set(I, t0);
+      f.st.rec.elapsed.set(I, f.clock.now() - t0);
+    }
+    if (TUTTI_LIKELY(r.has_value())) {
+      std::get<I>(f.st.slots).emplace(std::move(r).value());
+      f.st.rec.status[I] = step_status::succeeded;
+      if constexpr (node_t::pivot) f.shared->committed = true;
+      return true;
+    }
+    f.st.rec.status[I] = step_status::failed;
+    f.st.rec.errors.set(I, error_bits::from(r.error()));
+    f.st.failed = I;
+    return false;
+  }
+
+  /// Undoes completed steps before `f.st.failed` (or all, when failed == size) in reverse.
+  template <std::size_t... Is>
+  static void compensate_all(const nodes_type& nodes, frame_type& f, std::index_sequence<Is...>) {
+    bool stop = false;
+    (compensate_one<size - 1 - Is>(nodes, f, stop), ...);
+  }
+
+  template <std::size_t J>
+  static void compensate_one(const nodes_type& nodes, frame_type& f, bool& stop) {
+    using node_t = std::tuple_element_t<J, nodes_type>;
+    if constexpr (node_t::contains_compensable) {
+      if (stop || J >= f.st.failed || f.st.rec.status[J] != step_status::succeeded) return;
+      step_call<frame_type, J, path<J>> call{f, true};
+      f.st.rec.comp_attempts.set(J, 0);
+      result<void> r = std::get<J>(nodes).compensate(*std::get<J>(f.st.slots), call);
+      if (r.has_value()) {
+        f.st.rec.status[J] = step_status::compensated;
+        f.shared->compensated_any = true;
+      } else {
+        f.st.rec.status[J] = step_status::compensation_failed;
+        f.st.rec.comp_errors.set(J, error_bits::from(r.error()));
+        f.shared->compensation_failed = true;
+        if (f.shared->mode == compensation_policy::stop_on_failure) stop = true;
+      }
+    } else {
+      (void)nodes, (void)f, (void)stop;
+    }
+  }
+};
+
+// ---- saga rules, checked when a workflow type is formed -------------------------------------
+
+template <class... N>
+constexpr bool unique_names() noexcept {
+  constexpr std::array<std::string_view, sizeof...(N)> names{N::name.view()...};
+  for (std::size_t i = 0; i < names.size(); ++i)
+    for (std::size_t j = i + 1; j < names.size(); ++j)
+      if (names[i] == names[j]) return false;
+  return true;
+}
+template <class... N>
+constexpr std::size_t pivot_count() noexcept {
+  return (std::size_t{N::pivot ? 1u : 0u} + ... + 0u);
+}
+template <class... N>
+constexpr std::size_t pivot_index() noexcept {
+  constexpr std::array<bool, sizeof...(N)> pivots{N::pivot...};
+  for (std::size_t i = 0; i < pivots.size(); ++i)
+    if (pivots[i]) return i;
+  return npos;
+}
+template <class... N>
+constexpr bool nothing_compensable_after_pivot() noexcept {
+  constexpr std::array<bool, sizeof...(N)> comp{N::contains_compensable...};
+  constexpr std::size_t p = pivot_index<N...>();
+  if (p == npos) return true;
+  for (std::size_t i = p + 1; i < comp.size(); ++i)
+    if (comp[i]) return false;
+  return true;
+}
+template <class... N>
+constexpr bool retriable_after_pivot() noexcept {
+  constexpr std::array<bool, sizeof...(N)> retr{N::retriable...};
+  constexpr std::size_t p = pivot_index<N...>();
+  if (p == npos) return true;
+  for (std::size_t i = p + 1; i < retr.size(); ++i)
+    if (!retr[i]) return false;
+  return true;
+}
+
+template <class... N>
+struct last_node {
+  using type = std::tuple_element_t<sizeof...(N) - 1, std::tuple<N...>>;
+};
+}  // namespace detail
+
+template <fixed_string Name, class In, class... N>
+class run_result;
+
+/**
+ * A workflow: steps run in order; the output of each is kept and reachable by name. Built with
+ * `tutti::workflow<"name">(steps...)` or named as a type with `tutti::workflow_of<...>`.
+ * A workflow is itself a step and can be nested in another (its steps' idempotency keys are then
+ * prefixed: "outer_step/inner_step"). `run()` is const and thread-safe when the callables are.
+ */
+template <fixed_string Name, class... N>
+class basic_workflow {
+  static_assert(sizeof...(N) > 0, "tutti: a workflow needs at least one step.");
+  static_assert(detail::valid_name<Name>(),
+                "tutti: a workflow name must be non-empty and must not contain '/', '\"' or a "
+                "newline.");
+  static_assert(detail::unique_names<N...>(),
+                "tutti: two steps of this workflow have the same name. Step names identify "
+                "outputs, report lines and idempotency keys: give each step its own name.");
+  static_assert(detail::pivot_count<N...>() <= 1,
+                "tutti: a workflow has at most one pivot (the single go/no-go point of the saga). "
+                "Make the other steps compensable steps before it or retriable steps after it.");
+  static_assert(detail::nothing_compensable_after_pivot<N...>(),
+                "tutti: a compensable step after the pivot. Once the pivot succeeds the saga is "
+                "committed and nothing is undone: move the step before the pivot or drop its "
+                "compensation (and give it a retry).");
+  static_assert(detail::retriable_after_pivot<N...>(),
+                "tutti: a step after the pivot must be retriable: it has to succeed eventually "
+                "because nothing can be undone any more. Add a retry policy: step | "
+                "tutti::retry{...} or | tutti::retry_forever{}.");
+
+ public:
+  static constexpr auto name = Name;
+  static constexpr bool is_node = true;
+  static constexpr bool contains_compensable = (N::contains_compensable || ...);
+  static constexpr bool compensable = contains_compensable;
+  static constexpr bool pivot = (N::pivot || ...);
+  static constexpr bool retriable = false;
+  static constexpr std::size_t size = sizeof...(N);
+  /// Names of the steps, in order.
+  static constexpr std::array<std::string_view, size> step_names{N::name.view()...};
+
+  template <class In>
+  using state_type = detail::run_state<In, N...>;
+  template <class In>
+  using value_type =
+      typename detail::last_node<N...>::type::template value_type<In>;
+  using nodes_type = std::tuple<N...>;
+
+  constexpr basic_workflow() = default;
+  constexpr explicit basic_workflow(N... nodes) : nodes_(std::move(nodes)...) {}
+
+  /**
+   * Runs the workflow on `input`. Returns the last step's value or a failure, with the report.
+   * Never throws what a step throws. `clock` is read only when `opts.timing` is set and by
+   * policies that wait.
+   */
+  template <class In, tutti::clock C = steady_clock>
+  [[nodiscard]] run_result<Name, In, N...> run(const In& input, const run_options& opts = {},
+                                               C& clock = detail::default_clock()) const {
+    run_result<Name, In, N...> out;
+    out.id_ = opts.id.empty() ? run_id::generate() : opts.id;
+    out.timing_ = opts.timing;
+    detail::run_shared shared;
+    shared.mode = opts.on_compensation_failure;
+    detail::frame<In, C, N...> f{input, out.st_, clock, out.id_, opts.timing, &shared};
+    if (opts.timing) out.started_ = clock.now();
+    const bool ok = detail::engine<fixed_string{""}, In, C, N...>::run(nodes_, f);
+    if (opts.timing) out.elapsed_ = clock.now() - out.started_;
+    out.outcome_ = ok                           ? run_outcome::succeeded
+                   : shared.compensation_failed ? run_outcome::compensation_failed
+                   : shared.compensated_any     ? run_outcome::compensated
+                                                : run_outcome::failed;
+    return out;
+  }
+  /// Runs a workflow whose steps take no input.
+  [[nodiscard]] auto run(const run_options& opts = {}) const { return run(unit{}, opts); }
+
+  // ---- as a step of an enclosing workflow ----
+
+  template <class Call>
+  result<state_type<typename Call::input_type>> invoke(Call& call) const {
+    using In = typename Call::input_type;
+    using C = std::remove_reference_t<decltype(call.clock())>;
+    call.begin_attempt();
+    state_type<In> st;
+    detail::frame<In, C, N...> f{call.input(), st, call.clock(), call.id(), call.timing(),
+                                 call.shared()};
+    constexpr auto prefix = detail::concat<Call::path, fixed_string{"/"}>();
+    if (TUTTI_LIKELY((detail::engine<prefix, In, C, N...>::run(nodes_, f))))
+      return st;
+    const std::size_t i = st.failed;
+    const std::error_code ec = st.rec.errors.get(i).code();
+    std::string text{step_names[i]};
+    const std::string_view inner = st.rec.messages.get(i);
+    text += ": ";
+    text += inner.empty() ? ec.message() : std::string{inner};
+    call.set_message(false, text);
+    return ec;
+  }
+
+  template <class Call, class In>
+  result<void> compensate(detail::run_state<In, N...>& st, Call& call) const {
+    using C = std::remove_reference_t<decltype(call.clock())>;
+    call.begin_compensation_attempt();
+    const bool had_failure = call.shared()->compensation_failed;
+    call.shared()->compensation_failed = false;
+    detail::frame<In, C, N...> f{call.input(), st, call.clock(), call.id(), call.timing(),
+                                 call.shared()};
+    constexpr auto prefix = detail::concat<Call::path, fixed_string{"/"}>();
+    detail::engine<prefix, In, C, N...>::compensate_all(nodes_, f, std::index_sequence_for<N...>{});
+    const bool failed_now = call.shared()->compensation_failed;
+    call.shared()->compensation_failed = had_failure || failed_now;
+    if (failed_now) return errc::compensation_failed;
+    return outcome::success();
+  }
+
+  template <class In>
+  static constexpr const auto& value(const detail::run_state<In, N...>& s) noexcept {
+    using last = typename detail::last_node<N...>::type;
+    return last::value(*std::get<size - 1>(s.slots));
+  }
+
+  [[nodiscard]] constexpr const nodes_type& steps() const noexcept { return nodes_; }
+
+ private:
+  [[no_unique_address]] nodes_type nodes_{};
+};
+
+/**
+ * The result of a run: the value of the last step or a failure, and the report.
+ * Move-only. `report()` is a view valid while this object lives and is not moved from.
+ */
+template <fixed_string Name, class In, class... N>
+class run_result {
+  using state = detail::run_state<In, N...>;
+  using last = typename detail::last_node<N...>::type;
+
+ public:
+  using value_type = typename last::template value_type<In>;
+  static constexpr std::size_t size = sizeof...(N);
+
+  run_result(run_result&&) noexcept = default;
+  run_result& operator=(run_result&&) noexcept = default;
+  run_result(const run_result&) = delete;
+  run_result& operator=(const run_result&) = delete;
+  ~run_result() = default;
+
+  [[nodiscard]] bool has_value() const noexcept { return outcome_ == run_outcome::succeeded; }
+  [[nodiscard]] explicit operator bool() const noexcept { return has_value(); }
+  [[nodiscard]] run_outcome outcome() const noexcept { return outcome_; }
+  [[nodiscard]] const run_id& id() const noexcept { return id_; }
+
+  /// The last step's value. Throws bad_run_access if the run failed.
+  [[nodiscard]] const value_type& value() const& {
+    if (!has_value()) throw bad_run_access("tutti: value() of a failed run");
+    return last::value(*std::get<size - 1>(st_.slots));
+  }
+  /// The output of step `Step` (any step that succeeded, even if the run failed later).
+  template <fixed_string Step>
+  [[nodiscard]] const auto& get() const {
+    const auto* p = find<Step>();
+    if (p == nullptr) throw bad_run_access("tutti: get() of a step that produced no output");
+    return *p;
+  }
+  /// Like get(), but nullptr when the step produced nothing.
+  template <fixed_string Step>
+  [[nodiscard]] const auto* find() const noexcept {
+    constexpr std::size_t j = index<Step>();
+    static_assert(j != detail::npos, "tutti: get<\"name\">()/find<\"name\">(): no step of this "
+                                     "workflow has that name.");
+    using node_t = std::tuple_element_t<j, std::tuple<N...>>;
+    const auto& slot = std::get<j>(st_.slots);
+    using V = std::remove_cvref_t<decltype(node_t::value(*slot))>;
+    return slot.has_value() ? &node_t::value(*slot) : static_cast<const V*>(nullptr);
+  }
+
+  /// The error that ended the run (that of the failed step); empty when it succeeded.
+  [[nodiscard]] std::error_code error() const noexcept {
+    return has_value() ? std::error_code{} : st_.rec.errors.get(st_.failed).code();
+  }
+  /// Name of the step whose failure ended the run; empty when it succeeded.
+  [[nodiscard]] std::string_view failed_step() const noexcept {
+    return has_value() ? std::string_view{} : names_[st_.failed];
+  }
+  /// The failed step's message (an exception's what(), a nested step's account); may be empty.
+  [[nodiscard]] std::string_view message() const noexcept {
+    return has_value() ? std::string_view{} : st_.rec.messages.get(st_.failed);
+  }
+
+  [[nodiscard]] run_report report() const noexcept {
+    return run_report{Name.view(), id_,       outcome_, has_value() ? size : st_.failed,
+                      timing_,     started_, elapsed_, names_,  st_.rec};
+  }
+
+ private:
+  template <fixed_string, class...>
+  friend class basic_workflow;
+  run_result() = default;
+
+  template <fixed_string Step>
+  static constexpr std::size_t index() noexcept {
+    for (std::size_t i = 0; i < size; ++i)
+      if (names_[i] == Step.view()) return i;
+    return detail::npos;
+  }
+
+  static constexpr std::array<std::string_view, size> names_{N::name.view()...};
+  state st_{};
+  run_id id_{};
+  run_outcome outcome_ = run_outcome::succeeded;
+  bool timing_ = false;
+  duration started_{};
+  duration elapsed_{};
+};
+
+/// `tutti::workflow<"place_order">(step<"a">(f), step<"b">(g), ...)`.
+template <fixed_string Name, class... S>
+[[nodiscard]] constexpr auto workflow(S&&... steps) {
+  return basic_workflow<Name, detail::as_node_t<S>...>(detail::as_node(std::forward<S>(steps))...);
+}
+
+/// A workflow named as a type, from user step types: `using checkout = workflow_of<"checkout",
+/// validate, reserve, charge>;` then `checkout{}.run(order)`.
+template <fixed_string Name, class... S>
+using workflow_of = basic_workflow<Name, detail::as_node_t<S>...>;
+
+TUTTI_END_NAMESPACE
+
+#endif  // TUTTI_WORKFLOW_HPP
