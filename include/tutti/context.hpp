@@ -19,7 +19,8 @@ TUTTI_BEGIN_NAMESPACE
  * Identifies one run of a workflow: 128 bits, shown as 32 hex digits. Generated per run unless
  * the caller supplies one. Generation is allocation-free and lock-free: a per-thread random
  * 64-bit base (drawn once from std::random_device, the time and the thread id) and a per-thread
- * counter; unique within a process and, with overwhelming probability, across processes.
+ * counter that starts at a random value; unique within a process and, with overwhelming
+ * probability, across processes.
  */
 struct run_id {
   std::uint64_t hi = 0;
@@ -70,9 +71,9 @@ inline std::uint64_t mix64(std::uint64_t x) noexcept {  // splitmix64 finaliser
 }
 
 struct run_id_source {
-  std::uint64_t base;
-  std::uint64_t counter = 0;
-  run_id_source() noexcept : base(seed()) {}
+  std::uint64_t base;     // hi half of every id of this thread
+  std::uint64_t counter;  // lo half: starts at a random value, +1 per run
+  run_id_source() noexcept : base(seed()), counter(mix64(base)) {}
   static std::uint64_t seed() noexcept {
     std::uint64_t s = static_cast<std::uint64_t>(
         std::chrono::system_clock::now().time_since_epoch().count());
@@ -90,8 +91,7 @@ struct run_id_source {
 
 inline run_id run_id::generate() noexcept {
   thread_local detail::run_id_source source;
-  // mix64 is a bijection: distinct counters give distinct ids, spread over all 64 bits
-  return run_id{source.base, detail::mix64(source.base ^ ++source.counter)};
+  return run_id{source.base, ++source.counter};
 }
 
 /**

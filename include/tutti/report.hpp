@@ -77,6 +77,8 @@ struct error_bits {
 template <class T, std::size_t N>
 class raw_array {
  public:
+  // User-provided on purpose: value-initialising a run must not zero these bytes.
+  raw_array() noexcept {}  // NOLINT(modernize-use-equals-default)
   void set(std::size_t i, const T& v) noexcept { std::memcpy(bytes_ + i * sizeof(T), &v, sizeof(T)); }
   [[nodiscard]] T get(std::size_t i) const noexcept {
     T v;
@@ -109,6 +111,7 @@ class message_store {
 /// What the engine records for a workflow of N steps.
 template <std::size_t N>
 struct records {
+  records() noexcept {}  // NOLINT(modernize-use-equals-default): see raw_array
   std::array<step_status, N> status{};
   std::array<std::uint16_t, N> attempts{};
   raw_array<error_bits, N> errors;             // valid when status is failed

@@ -44,6 +44,7 @@ struct run_shared {
 template <class In, class... N>
 struct run_state {
   static constexpr std::size_t size = sizeof...(N);
+  run_state() noexcept {}  // NOLINT(modernize-use-equals-default): no zeroing of raw records
   std::tuple<std::optional<typename N::template state_type<In>>...> slots;
   records<size> rec;
   std::size_t failed = size;

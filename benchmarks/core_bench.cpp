@@ -1,0 +1,225 @@
+// Core benchmarks: an 8-step chain and an 8-step saga whose step 6 fails, each three ways:
+// hand-written, as a tutti workflow, and as a typical dynamic orchestrator
+// (std::vector<std::function> with exceptions for errors). All call the same opaque functions.
+#include <benchmark/benchmark.h>
+
+#include <functional>
+#include <stdexcept>
+#include <system_error>
+#include <vector>
+
+#include <tutti/tutti.hpp>
+
+#include "chain_steps.hpp"
+
+using namespace bench;
+using tutti::from;
+using tutti::result;
+using tutti::step;
+
+namespace {
+
+// ---- hand-written: what a careful engineer writes ---------------------------------------------
+
+result<int> chain8_handwritten(int x) noexcept {
+  auto r1 = s1(x);
+  if (!r1) return r1.error();
+  auto r2 = s2(r1.value());
+  if (!r2) return r2.error();
+  auto r3 = s3(r2.value());
+  if (!r3) return r3.error();
+  auto r4 = s4(r3.value());
+  if (!r4) return r4.error();
+  auto r5 = s5(r4.value());
+  if (!r5) return r5.error();
+  auto r6 = s6(r5.value());
+  if (!r6) return r6.error();
+  auto r7 = s7(r6.value());
+  if (!r7) return r7.error();
+  return s8(r7.value());
+}
+
+// Steps 1-5 have compensations; on a failure the completed ones are undone in reverse order.
+result<int> saga8_handwritten(int x) noexcept {
+  auto r1 = s1(x);
+  if (!r1) return r1.error();
+  auto r2 = s2(r1.value());
+  if (!r2) { (void)c1(r1.value()); return r2.error(); }
+  auto r3 = s3(r2.value());
+  if (!r3) { (void)c2(r2.value()); (void)c1(r1.value()); return r3.error(); }
+  auto r4 = s4(r3.value());
+  if (!r4) { (void)c3(r3.value()); (void)c2(r2.value()); (void)c1(r1.value()); return r4.error(); }
+  auto r5 = s5(r4.value());
+  if (!r5) {
+    (void)c4(r4.value()); (void)c3(r3.value()); (void)c2(r2.value()); (void)c1(r1.value());
+    return r5.error();
+  }
+  auto fail = [&](std::error_code ec) {
+    (void)c5(r5.value()); (void)c4(r4.value()); (void)c3(r3.value()); (void)c2(r2.value());
+    (void)c1(r1.value());
+    return ec;
+  };
+  auto r6 = s6(r5.value());
+  if (!r6) return fail(r6.error());
+  auto r7 = s7(r6.value());
+  if (!r7) return fail(r7.error());
+  auto r8 = s8(r7.value());
+  if (!r8) return fail(r8.error());
+  return r8;
+}
+
+// ---- tutti --------------------------------------------------------------------------------------
+
+const auto chain8 = tutti::workflow<"chain8">(
+    step<"s1">([](int x) noexcept { return s1(x); }),
+    step<"s2">([](from<"s1", int> x) noexcept { return s2(*x); }),
+    step<"s3">([](from<"s2", int> x) noexcept { return s3(*x); }),
+    step<"s4">([](from<"s3", int> x) noexcept { return s4(*x); }),
+    step<"s5">([](from<"s4", int> x) noexcept { return s5(*x); }),
+    step<"s6">([](from<"s5", int> x) noexcept { return s6(*x); }),
+    step<"s7">([](from<"s6", int> x) noexcept { return s7(*x); }),
+    step<"s8">([](from<"s7", int> x) noexcept { return s8(*x); }));
+
+const auto saga8 = tutti::workflow<"saga8">(
+    step<"s1">([](int x) noexcept { return s1(x); })
+        .compensate_with([](int v) noexcept { return c1(v); }),
+    step<"s2">([](from<"s1", int> x) noexcept { return s2(*x); })
+        .compensate_with([](int v) noexcept { return c2(v); }),
+    step<"s3">([](from<"s2", int> x) noexcept { return s3(*x); })
+        .compensate_with([](int v) noexcept { return c3(v); }),
+    step<"s4">([](from<"s3", int> x) noexcept { return s4(*x); })
+        .compensate_with([](int v) noexcept { return c4(v); }),
+    step<"s5">([](from<"s4", int> x) noexcept { return s5(*x); })
+        .compensate_with([](int v) noexcept { return c5(v); }),
+    step<"s6">([](from<"s5", int> x) noexcept { return s6(*x); }),
+    step<"s7">([](from<"s6", int> x) noexcept { return s7(*x); }),
+    step<"s8">([](from<"s7", int> x) noexcept { return s8(*x); }));
+
+// ---- dynamic: the typical hand-rolled orchestrator ------------------------------------------
+
+using dyn_step = std::function<int(int)>;
+using dyn_undo = std::function<void(int)>;
+
+int unwrap(result<int> r) {
+  if (!r) throw std::system_error(r.error());
+  return r.value();
+}
+
+struct dynamic_orchestrator {
+  std::vector<dyn_step> steps;
+  std::vector<dyn_undo> undos;  // empty function: no compensation
+
+  // Returns the last value; on failure compensates completed steps in reverse and rethrows.
+  int run(int x) const {
+    std::vector<int> outputs;
+    outputs.reserve(steps.size());
+    try {
+      for (const auto& s : steps) {
+        x = s(x);
+        outputs.push_back(x);
+      }
+      return x;
+    } catch (...) {
+      for (std::size_t i = outputs.size(); i-- > 0;)
+        if (undos[i]) undos[i](outputs[i]);
+      throw;
+    }
+  }
+};
+
+dynamic_orchestrator make_dynamic(bool with_compensations) {
+  dynamic_orchestrator d;
+  d.steps = {[](int x) { return unwrap(s1(x)); }, [](int x) { return unwrap(s2(x)); },
+             [](int x) { return unwrap(s3(x)); }, [](int x) { return unwrap(s4(x)); },
+             [](int x) { return unwrap(s5(x)); }, [](int x) { return unwrap(s6(x)); },
+             [](int x) { return unwrap(s7(x)); }, [](int x) { return unwrap(s8(x)); }};
+  d.undos.resize(8);
+  if (with_compensations) {
+    d.undos[0] = [](int v) { (void)c1(v); };
+    d.undos[1] = [](int v) { (void)c2(v); };
+    d.undos[2] = [](int v) { (void)c3(v); };
+    d.undos[3] = [](int v) { (void)c4(v); };
+    d.undos[4] = [](int v) { (void)c5(v); };
+  }
+  return d;
+}
+
+// ---- benchmarks ---------------------------------------------------------------------------------
+
+void BM_chain8_handwritten(benchmark::State& state) {
+  set_fail_at(0);
+  int i = 0;
+  for (auto _ : state) {
+    auto r = chain8_handwritten(i++);
+    benchmark::DoNotOptimize(r);
+  }
+}
+
+void BM_chain8_tutti(benchmark::State& state) {
+  set_fail_at(0);
+  int i = 0;
+  for (auto _ : state) {
+    auto r = chain8.run(i++);
+    benchmark::DoNotOptimize(r);
+  }
+}
+
+void BM_chain8_dynamic(benchmark::State& state) {
+  set_fail_at(0);
+  const auto d = make_dynamic(false);
+  int i = 0;
+  for (auto _ : state) {
+    int v = 0;
+    try {
+      v = d.run(i++);
+    } catch (const std::exception&) {
+      v = -1;
+    }
+    benchmark::DoNotOptimize(v);
+  }
+}
+
+void BM_saga8_handwritten(benchmark::State& state) {
+  set_fail_at(6);
+  int i = 0;
+  for (auto _ : state) {
+    auto r = saga8_handwritten(i++);
+    benchmark::DoNotOptimize(r);
+  }
+  set_fail_at(0);
+}
+
+void BM_saga8_tutti(benchmark::State& state) {
+  set_fail_at(6);
+  int i = 0;
+  for (auto _ : state) {
+    auto r = saga8.run(i++);
+    benchmark::DoNotOptimize(r);
+  }
+  set_fail_at(0);
+}
+
+void BM_saga8_dynamic(benchmark::State& state) {
+  set_fail_at(6);
+  const auto d = make_dynamic(true);
+  int i = 0;
+  for (auto _ : state) {
+    int v = 0;
+    try {
+      v = d.run(i++);
+    } catch (const std::exception&) {
+      v = -1;
+    }
+    benchmark::DoNotOptimize(v);
+  }
+  set_fail_at(0);
+}
+
+}  // namespace
+
+BENCHMARK(BM_chain8_handwritten);
+BENCHMARK(BM_chain8_tutti);
+BENCHMARK(BM_chain8_dynamic);
+BENCHMARK(BM_saga8_handwritten);
+BENCHMARK(BM_saga8_tutti);
+BENCHMARK(BM_saga8_dynamic);
