@@ -25,6 +25,8 @@ struct fixed_string {
 
   /// The name, without the terminating zero.
   [[nodiscard]] constexpr std::string_view view() const noexcept { return {data, N - 1}; }
+  // NOLINTNEXTLINE(google-explicit-constructor): a name reads as text wherever text is expected
+  constexpr operator std::string_view() const noexcept { return view(); }
   [[nodiscard]] static constexpr std::size_t size() noexcept { return N - 1; }
   [[nodiscard]] constexpr bool empty() const noexcept { return N == 1; }
 

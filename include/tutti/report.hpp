@@ -135,7 +135,7 @@ class run_report {
              const std::array<std::string_view, N>& names, const detail::records<N>& rec) noexcept
       : workflow_(workflow), id_(id), outcome_(outcome), failed_(failed), timing_(timing),
         started_(started), elapsed_(elapsed), size_(N), names_(names.data()),
-        status_(rec.status.data()), attempts_(rec.attempts.data()), rec_(&rec),
+        status_(rec.status.data()), rec_(&rec),
         step_fn_(&step_at<N>) {}
 
   [[nodiscard]] std::string_view workflow() const noexcept { return workflow_; }
@@ -200,7 +200,6 @@ class run_report {
   std::size_t size_;
   const std::string_view* names_;
   const step_status* status_;
-  const std::uint16_t* attempts_;
   const void* rec_;
   step_report (*step_fn_)(const run_report&, std::size_t) noexcept;
 };

@@ -92,7 +92,9 @@ TUTTI_ALWAYS_INLINE result<V> capture(Call& call, bool compensation, Fn&& fn) {
       fn();
       return unit{};
     } else if constexpr (std::is_same_v<std::remove_cvref_t<R>, result<V>>) {
-      return fn();
+      result<V> r = fn();
+      if (TUTTI_UNLIKELY(!r.has_value()) && !r.error()) return errc::step_failed;
+      return r;
     } else if constexpr (is_result_v<std::remove_cvref_t<R>>) {
       static_assert(is_result_of_error_code_v<std::remove_cvref_t<R>>,
                     "tutti: a step's result type must carry a std::error_code (use "

@@ -1,0 +1,79 @@
+// Allocation counts: a run of a sequential workflow whose steps do not allocate allocates nothing.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+#include <tutti/tutti.hpp>
+
+namespace {
+std::atomic<long> allocations{0};
+}
+
+// Counting replacements of the global allocation functions (this test binary only).
+void* operator new(std::size_t n) {
+  allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+  throw std::bad_alloc{};
+}
+void* operator new[](std::size_t n) { return operator new(n); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+
+namespace {
+tutti::result<int> inc(int x) noexcept { return x + 1; }
+using tutti::from;
+using tutti::step;
+
+const auto chain8 = tutti::workflow<"chain8">(
+    step<"s1">([](const int& x) { return inc(x); }).compensate_with([](int) {}),
+    step<"s2">([](from<"s1", int> x) { return inc(*x); }).compensate_with([](int) {}),
+    step<"s3">([](from<"s2", int> x) { return inc(*x); }),
+    step<"s4">([](from<"s3", int> x, const tutti::call_context& c) { return inc(*x + static_cast<int>(c.attempt) - 1); }),
+    step<"s5">([](from<"s4", int> x) { return inc(*x); }) | tutti::retry{tutti::max_attempts{3}},
+    step<"s6">([](from<"s5", int> x) { return inc(*x); }),
+    step<"s7">([](from<"s6", int> x) { return inc(*x); }),
+    step<"s8">([](from<"s7", int> x) { return inc(*x); }));
+
+long allocations_of_one_run(int input, int& value) {
+  const long before = allocations.load();
+  {
+    auto run = chain8.run(input);
+    value = run.has_value() ? run.value() : -1;
+  }
+  return allocations.load() - before;
+}
+}  // namespace
+
+TEST_CASE("the counting allocator sees allocations", "[core][alloc]") {
+  const long before = allocations.load();
+  auto* p = new int(3);
+  delete p;
+  CHECK(allocations.load() - before == 1);
+}
+
+TEST_CASE("a run of an 8-step workflow whose steps do not allocate allocates nothing",
+          "[core][alloc]") {
+  int value = 0;
+  (void)allocations_of_one_run(0, value);  // first run on this thread seeds its run-id source
+  CHECK(allocations_of_one_run(10, value) == 0);
+  CHECK(value == 18);
+  CHECK(allocations_of_one_run(20, value) == 0);
+  CHECK(value == 28);
+}
+
+TEST_CASE("a failing run that compensates with error codes allocates nothing",
+          "[core][alloc]") {
+  const auto wf = tutti::workflow<"w">(
+      step<"a">([] { return 1; }).compensate_with([](int) {}),
+      step<"b">([]() -> tutti::result<int> { return tutti::errc::timeout; }));
+  (void)wf.run();
+  const long before = allocations.load();
+  {
+    auto run = wf.run();
+    CHECK(run.outcome() == tutti::run_outcome::compensated);
+  }
+  CHECK(allocations.load() - before == 0);
+}

@@ -1,0 +1,40 @@
+// Run ids and idempotency keys.
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <thread>
+#include <tutti/tutti.hpp>
+
+TEST_CASE("a run id prints as 32 hex digits and parses back", "[core][context]") {
+  const tutti::run_id id{0x0123456789abcdefULL, 0xfedcba9876543210ULL};
+  const auto hex = id.hex();
+  CHECK(std::string(hex.data(), hex.size()) == "0123456789abcdeffedcba9876543210");
+  CHECK(fmt::format("{}", id) == "0123456789abcdeffedcba9876543210");
+  const auto back = tutti::run_id::parse(std::string_view{hex.data(), hex.size()});
+  REQUIRE(back.has_value());
+  CHECK(*back == id);
+  CHECK(tutti::run_id::parse("0123").has_value() == false);
+  CHECK(tutti::run_id::parse("0123456789abcdeffedcba987654321g").has_value() == false);
+  CHECK(tutti::run_id::parse("0123456789ABCDEFFEDCBA9876543210") == id);
+}
+
+TEST_CASE("generated run ids are never empty and differ between threads", "[core][context]") {
+  const auto a = tutti::run_id::generate();
+  tutti::run_id b;
+  std::thread([&b] { b = tutti::run_id::generate(); }).join();
+  CHECK_FALSE(a.empty());
+  CHECK_FALSE(b.empty());
+  CHECK(a != b);
+  CHECK(tutti::run_id::generate() != a);
+}
+
+TEST_CASE("an idempotency key is run id and step path, formatted with a colon",
+          "[core][context]") {
+  const tutti::idempotency_key key{tutti::run_id{0, 1}, "payment/authorize"};
+  CHECK(fmt::format("{}", key) == "00000000000000000000000000000001:payment/authorize");
+  std::string appended = "key=";
+  key.append_to(appended);
+  CHECK(appended == "key=00000000000000000000000000000001:payment/authorize");
+  CHECK(key == tutti::idempotency_key{tutti::run_id{0, 1}, "payment/authorize"});
+  CHECK_FALSE(key == tutti::idempotency_key{tutti::run_id{0, 2}, "payment/authorize"});
+}
