@@ -24,12 +24,6 @@
 #  define TUTTI_UNLIKELY(x) (x)
 #endif
 
-/// Capacity of the per-run buffer that keeps messages of failures (exception `what()` texts).
-/// Longer messages are truncated with "...". Set before including tutti.
-#ifndef TUTTI_CONFIG_MESSAGE_CAPACITY
-#  define TUTTI_CONFIG_MESSAGE_CAPACITY 160
-#endif
-
 TUTTI_BEGIN_NAMESPACE
 namespace detail {
 /// For `static_assert(detail::always_false<T>, "...")` in branches that can never work.
