@@ -204,9 +204,11 @@ class step_node {
   template <class In>
   using state_type = value_type<In>;
 
-  constexpr step_node() = default;
+  constexpr step_node()
+    requires(std::is_default_constructible_v<F> && std::is_default_constructible_v<Undo>)
+      : f_(), undo_() {}
   constexpr explicit step_node(F f) noexcept(std::is_nothrow_move_constructible_v<F>)
-      : f_(std::move(f)) {}
+      : f_(std::move(f)), undo_() {}
   constexpr step_node(F f, Undo undo) : f_(std::move(f)), undo_(std::move(undo)) {}
 
   /**
@@ -370,8 +372,8 @@ class step_node {
                   "parameter (const T& for a step returning result<T>; nothing for a void step).");
   }
 
-  [[no_unique_address]] F f_{};
-  [[no_unique_address]] Undo undo_{};
+  [[no_unique_address]] F f_;
+  [[no_unique_address]] Undo undo_;
 };
 
 namespace detail {

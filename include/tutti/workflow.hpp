@@ -291,7 +291,9 @@ class basic_workflow {
       typename detail::last_node<N...>::type::template value_type<In>;
   using nodes_type = std::tuple<N...>;
 
-  constexpr basic_workflow() = default;
+  constexpr basic_workflow()
+    requires(std::is_default_constructible_v<N> && ...)
+      : nodes_() {}
   constexpr explicit basic_workflow(N... nodes) : nodes_(std::move(nodes)...) {}
 
   /**
@@ -368,7 +370,7 @@ class basic_workflow {
   [[nodiscard]] constexpr const nodes_type& steps() const noexcept { return nodes_; }
 
  private:
-  [[no_unique_address]] nodes_type nodes_{};
+  [[no_unique_address]] nodes_type nodes_;
 };
 
 /**

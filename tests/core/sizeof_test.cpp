@@ -14,7 +14,7 @@ struct no_name {
   int operator()() const { return 1; }
 };
 
-auto stateless = tutti::workflow<"w">(
+[[maybe_unused]] const auto stateless = tutti::workflow<"w">(
     tutti::step<"a">([](int x) { return x; }).compensate_with([](int) {}),
     tutti::step<"b">([](tutti::from<"a", int> a) { return *a; }),
     user_step{},
