@@ -108,6 +108,17 @@ struct fmt::formatter<tutti::run_id> : fmt::formatter<std::string_view> {
   }
 };
 
+#if FMT_VERSION < 100000  // fmt 10 formats std::error_code itself
+/// "message [category:value]", as tutti::describe.
+template <>
+struct fmt::formatter<std::error_code> : fmt::formatter<std::string_view> {
+  template <class Ctx>
+  auto format(const std::error_code& ec, Ctx& ctx) const {
+    return fmt::formatter<std::string_view>::format(tutti::describe(ec), ctx);
+  }
+};
+#endif
+
 /// "<run id>:<step path>", the form services receive.
 template <>
 struct fmt::formatter<tutti::idempotency_key> : fmt::formatter<std::string_view> {

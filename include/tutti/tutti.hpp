@@ -9,6 +9,7 @@
 #include "error.hpp"
 #include "fixed_string.hpp"
 #include "format.hpp"
+#include "fwd.hpp"
 #include "policy.hpp"
 #include "policy/retry.hpp"
 #include "report.hpp"

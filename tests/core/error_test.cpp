@@ -33,3 +33,12 @@ TEST_CASE("describe and the fmt formatter name message, category and value", "[c
   CHECK(fmt::format("{}", tutti::step_status::compensation_failed) == "compensation failed");
   CHECK(fmt::format("{}", tutti::run_outcome::compensated) == "failed, compensated");
 }
+
+TEST_CASE("std::error_code formats with message, category and value", "[core][error]") {
+  const std::error_code ec = tutti::errc::rate_limited;
+#if FMT_VERSION < 100000
+  CHECK(fmt::format("{}", ec) == "rate limited [tutti:8]");
+#else
+  CHECK(fmt::format("{}", ec).find("tutti") != std::string::npos);
+#endif
+}
