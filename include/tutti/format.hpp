@@ -48,8 +48,8 @@ inline void format_report(fmt::memory_buffer& out, const run_report& r) {
     const step_report s = r[i];
     fmt::format_to(it, "  {:>2}. {:<{}}  ", i + 1, s.name, width);
     if (s.attempts > 0)
-      fmt::format_to(it, "{:<19}  {} attempt{}", to_string(s.status), s.attempts,
-                     s.attempts == 1 ? "" : "s");
+      fmt::format_to(it, "{:<19}  {:<11}", to_string(s.status),
+                     fmt::format("{} attempt{}", s.attempts, s.attempts == 1 ? "" : "s"));
     else
       out.append(to_string(s.status));
     if (s.timed) {

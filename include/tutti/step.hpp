@@ -24,6 +24,23 @@ enum class step_role : unsigned char { normal, pivot };
 struct no_compensation {};
 
 namespace detail {
+/// A compensation with its own policy (e.g. a retry): `compensate_with(refund, retry{...})`.
+template <class U, class P>
+struct undo_with_policy {
+  [[no_unique_address]] U fn;
+  [[no_unique_address]] P policy;
+};
+template <class U>
+struct undo_parts {
+  using fn_type = U;
+  static constexpr bool has_policy = false;
+};
+template <class U, class P>
+struct undo_parts<undo_with_policy<U, P>> {
+  using fn_type = U;
+  static constexpr bool has_policy = true;
+};
+
 /// Marks a user step type whose `compensate` member is its compensation.
 struct member_compensation {};
 
@@ -224,6 +241,25 @@ class step_node {
   [[nodiscard]] constexpr auto compensate_with(U undo) && {
     return make_compensable<U>(std::move(f_), std::move(undo));
   }
+  /**
+   * The same, with a policy for the compensation itself, typically a retry: a failing refund is
+   * tried again before it is reported as `compensation_failed`.
+   * `.compensate_with(refund, tutti::retry{tutti::constant_backoff{1s}, tutti::max_attempts{5}})`
+   */
+  template <class U, class P>
+    requires requires { std::remove_cvref_t<P>::policy_name; }
+  [[nodiscard]] constexpr auto compensate_with(U undo, P policy) const& {
+    check_compensation<U>();
+    using W = detail::undo_with_policy<U, P>;
+    return make_compensable<W>(f_, W{std::move(undo), std::move(policy)});
+  }
+  template <class U, class P>
+    requires requires { std::remove_cvref_t<P>::policy_name; }
+  [[nodiscard]] constexpr auto compensate_with(U undo, P policy) && {
+    check_compensation<U>();
+    using W = detail::undo_with_policy<U, P>;
+    return make_compensable<W>(std::move(f_), W{std::move(undo), std::move(policy)});
+  }
 
   /// Calls the user callable once (one attempt). Used by the engine and by policies.
   template <class Call>
@@ -257,10 +293,19 @@ class step_node {
     if constexpr (!compensable) {
       return outcome::success();
     } else {
-      call.begin_compensation_attempt();
-      result<unit> r = detail::capture<unit>(call, true, [&]() -> decltype(auto) {
-        return call_undo(produced, call);
-      });
+      auto once = [&]() -> result<unit> {
+        call.begin_compensation_attempt();
+        return detail::capture<unit>(call, true, [&]() -> decltype(auto) {
+          if constexpr (detail::undo_parts<Undo>::has_policy)
+            return call_undo(undo_.fn, produced, call);
+          else
+            return call_undo(undo_, produced, call);
+        });
+      };
+      result<unit> r = [&] {
+        if constexpr (detail::undo_parts<Undo>::has_policy) return undo_.policy.invoke(once, call);
+        else return once();
+      }();
       if (TUTTI_LIKELY(r.has_value())) return outcome::success();
       return r.error();
     }
@@ -281,6 +326,12 @@ class step_node {
                   "return. Make it a normal step with compensate_with, or drop the compensation.");
     static_assert(std::is_same_v<Undo, no_compensation>,
                   "tutti: compensate_with called twice on one step; a step has one compensation.");
+    if constexpr (!detail::undo_parts<U>::has_policy) check_compensation<U>();
+    return step_node<Name, F, U, Role>(std::forward<G>(f), std::move(undo));
+  }
+
+  template <class U>
+  static constexpr void check_compensation() {
     static_assert(detail::callable_shape<U>,
                   "tutti: compensate_with(undo): undo must be callable (a function or a lambda).");
     if constexpr (detail::signature_of<F>::known && detail::signature_of<U>::known) {
@@ -290,7 +341,6 @@ class step_node {
                     "parameter (const T& for a step returning result<T>; nothing for a void "
                     "step), then optionally tutti::call_context, the input or from<...>.");
     }
-    return step_node<Name, F, U, Role>(std::forward<G>(f), std::move(undo));
   }
 
   template <class U, class Out>
@@ -311,21 +361,21 @@ class step_node {
            !detail::is_from_v<D0>;
   }
 
-  template <class S, class Call>
-  decltype(auto) call_undo(const S& produced, Call& call) const {
+  template <class G, class S, class Call>
+  decltype(auto) call_undo(const G& undo, const S& produced, Call& call) const {
     using In = typename Call::input_type;
-    if constexpr (std::is_same_v<Undo, detail::member_compensation>) {
+    if constexpr (std::is_same_v<G, detail::member_compensation>) {
       return call_member_undo(produced, call);
-    } else if constexpr (detail::signature_of<Undo>::known) {
-      return bind_undo(undo_, produced, call, typename detail::signature_of<Undo>::args{});
-    } else if constexpr (std::is_same_v<S, unit> && std::is_invocable_v<const Undo&>) {
-      return undo_();
-    } else if constexpr (std::is_invocable_v<const Undo&, const S&>) {
-      return undo_(produced);
-    } else if constexpr (std::is_invocable_v<const Undo&, const S&, const call_context&>) {
-      return undo_(produced, call.context());
+    } else if constexpr (detail::signature_of<G>::known) {
+      return bind_undo(undo, produced, call, typename detail::signature_of<G>::args{});
+    } else if constexpr (std::is_same_v<S, unit> && std::is_invocable_v<const G&>) {
+      return undo();
+    } else if constexpr (std::is_invocable_v<const G&, const S&>) {
+      return undo(produced);
+    } else if constexpr (std::is_invocable_v<const G&, const S&, const call_context&>) {
+      return undo(produced, call.context());
     } else {
-      static_assert(detail::always_false<Undo, In>,
+      static_assert(detail::always_false<G, In>,
                     "tutti: the compensation cannot be called with what its step produced. It "
                     "must take const T& (T: the step's output) first, or nothing for a void step.");
     }

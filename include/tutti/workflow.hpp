@@ -229,6 +229,7 @@ constexpr bool nothing_compensable_after_pivot() noexcept {
 }
 template <class... N>
 constexpr bool retriable_after_pivot() noexcept {
+  if (pivot_count<N...>() > 1) return true;  // reported by the one-pivot rule alone
   constexpr std::array<bool, sizeof...(N)> retr{N::retriable...};
   constexpr std::size_t p = pivot_index<N...>();
   if (p == npos) return true;
@@ -321,6 +322,11 @@ class basic_workflow {
   }
   /// Runs a workflow whose steps take no input.
   [[nodiscard]] auto run(const run_options& opts = {}) const { return run(unit{}, opts); }
+  /// Runs a workflow whose steps take no input, on the given clock.
+  template <tutti::clock C>
+  [[nodiscard]] auto run(const run_options& opts, C& clock) const {
+    return run(unit{}, opts, clock);
+  }
 
   // ---- as a step of an enclosing workflow ----
 

@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+#include <tutti/testing/manual_clock.hpp>
 #include <tutti/tutti.hpp>
 
 namespace {
@@ -219,4 +220,38 @@ TEST_CASE("steps in a nested workflow get prefixed idempotency keys", "[core][ne
                                  tutti::workflow<"fx">(tutti::step<"quote">(record))));
   REQUIRE(wf.run());
   CHECK(paths == std::vector<std::string>{"a", "payment/authorize", "payment/fx/quote"});
+}
+
+TEST_CASE("a compensation with its own retry is tried again before it is reported",
+          "[core][saga][retry]") {
+  tutti::testing::manual_clock clock;
+  int refund_calls = 0;
+  int refunds_to_fail = 2;
+  auto wf = tutti::workflow<"w">(
+      tutti::step<"charge">([] { return 50; })
+          .compensate_with(
+              [&](const int& amount, const tutti::call_context& c) -> tutti::result<void> {
+                ++refund_calls;
+                CHECK(c.attempt == static_cast<std::uint32_t>(refund_calls));
+                CHECK(amount == 50);
+                if (refund_calls <= refunds_to_fail) return tutti::errc::timeout;
+                return tutti::outcome::success();
+              },
+              tutti::retry{tutti::constant_backoff{std::chrono::seconds{10}},
+                           tutti::max_attempts{3}}),
+      tutti::step<"ship">([]() -> tutti::result<void> { return tutti::errc::cancelled; }));
+
+  auto run = wf.run(tutti::run_options{}, clock);
+  CHECK(refund_calls == 3);
+  CHECK(run.outcome() == tutti::run_outcome::compensated);
+  CHECK(run.report()[0].compensation_attempts == 3);
+  CHECK(clock.now() == std::chrono::seconds{20});
+
+  refund_calls = 0;
+  refunds_to_fail = 5;
+  auto failed = wf.run(tutti::run_options{}, clock);
+  CHECK(refund_calls == 3);
+  CHECK(failed.outcome() == tutti::run_outcome::compensation_failed);
+  CHECK(failed.report()[0].compensation_attempts == 3);
+  CHECK(failed.report()[0].compensation_error == tutti::errc::timeout);
 }

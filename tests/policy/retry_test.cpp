@@ -82,3 +82,17 @@ TEST_CASE("settings from configuration are checked at construction", "[policy][r
                   std::invalid_argument);
   CHECK(tutti::max_attempts{3}.value == 3);
 }
+
+TEST_CASE("a retry predicate limits which errors are retried", "[policy][retry]") {
+  int calls = 0;
+  auto only_timeouts = [](const std::error_code& ec) { return ec == tutti::errc::timeout; };
+  auto wf = tutti::workflow<"w">(tutti::step<"s">([&]() -> tutti::result<void> {
+                                   ++calls;
+                                   return calls == 1 ? tutti::errc::timeout
+                                                     : tutti::errc::rate_limited;
+                                 }) |
+                                 tutti::retry{tutti::max_attempts{5}, only_timeouts});
+  auto run = wf.run();
+  CHECK(calls == 2);  // the timeout was retried, the rate limit was not
+  CHECK(run.error() == tutti::errc::rate_limited);
+}

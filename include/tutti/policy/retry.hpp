@@ -7,6 +7,7 @@
 #include <stdexcept>     // std::invalid_argument for settings from configuration
 #include <string_view>   // policy name
 #include <system_error>  // error predicates
+#include <type_traits>   // deduction guides
 
 #include "../clock.hpp"
 #include "../config.hpp"
@@ -75,6 +76,8 @@ struct retry {
   constexpr explicit retry(max_attempts n) : attempts(n) {}
   constexpr retry(Backoff b, max_attempts n, Predicate p = {})
       : backoff(b), attempts(n), retry_on(p) {}
+  /// Retries only the errors `p` accepts, without waiting between attempts.
+  constexpr retry(max_attempts n, Predicate p) : attempts(n), retry_on(p) {}
 
   template <class Next, class Call>
   auto invoke(Next&& next, Call& call) const {
@@ -91,7 +94,11 @@ struct retry {
 
 retry(max_attempts) -> retry<>;
 template <class Backoff>
+  requires(!std::is_same_v<Backoff, max_attempts>)
 retry(Backoff, max_attempts) -> retry<Backoff>;
+template <class Predicate>
+  requires std::is_invocable_r_v<bool, const Predicate&, const std::error_code&>
+retry(max_attempts, Predicate) -> retry<constant_backoff, Predicate>;
 template <class Backoff, class Predicate>
 retry(Backoff, max_attempts, Predicate) -> retry<Backoff, Predicate>;
 
