@@ -1,6 +1,10 @@
 // Core benchmarks: an 8-step chain and an 8-step saga whose step 6 fails, each three ways:
 // hand-written, as a tutti workflow, and as a typical dynamic orchestrator
-// (std::vector<std::function> with exceptions for errors). All call the same opaque functions.
+// (std::vector<std::function> with exceptions for errors). All call the same opaque functions
+// (chain_steps.cpp, a separate TU, no LTO), on the same inputs (0, 1, 2, ...), and each loop
+// passes what its variant returns to one DoNotOptimize. Before timing, every benchmark checks
+// once that its variant does the work asked (value x + 8, or failure with 5 compensations).
+// docs/benchmarks.md has the results; benchmarks/run_core.sh reproduces them.
 #include <benchmark/benchmark.h>
 
 #include <functional>
@@ -96,6 +100,10 @@ const auto saga8 = tutti::workflow<"saga8">(
     step<"s8">([](from<"s7", int> x) noexcept { return s8(*x); }));
 
 // ---- dynamic: the typical hand-rolled orchestrator ------------------------------------------
+// Steps and compensations are type-erased (std::function) and errors are exceptions. The step
+// count is known only at run time, so the outputs compensations need live in a vector reserved
+// once per run (one allocation, on the success path too); that is the usual shape, and it is a
+// real cost of the dynamic design, not padding.
 
 using dyn_step = std::function<int(int)>;
 using dyn_undo = std::function<void(int)>;
@@ -144,10 +152,31 @@ dynamic_orchestrator make_dynamic(bool with_compensations) {
   return d;
 }
 
+// ---- checks, run once before each timed loop ---------------------------------------------------
+
+constexpr int check_input = 100;
+
+bool chain_ok(const result<int>& r) { return r.has_value() && r.value() == check_input + 8; }
+bool chain_ok(int v) { return v == check_input + 8; }
+template <class R>
+  requires requires(const R& r) { r.outcome(); }
+bool chain_ok(const R& r) {
+  return r.has_value() && r.value() == check_input + 8;
+}
+
+// A saga run must fail at step 6 and undo steps 5..1: five compensations.
+template <class Run>
+bool saga_ok(Run run) {
+  const long before = compensations();
+  const bool failed = run();
+  return failed && compensations() - before == 5;
+}
+
 // ---- benchmarks ---------------------------------------------------------------------------------
 
 void BM_chain8_handwritten(benchmark::State& state) {
   set_fail_at(0);
+  if (!chain_ok(chain8_handwritten(check_input))) state.SkipWithError("wrong result");
   int i = 0;
   for (auto _ : state) {
     auto r = chain8_handwritten(i++);
@@ -157,6 +186,7 @@ void BM_chain8_handwritten(benchmark::State& state) {
 
 void BM_chain8_tutti(benchmark::State& state) {
   set_fail_at(0);
+  if (!chain_ok(chain8.run(check_input))) state.SkipWithError("wrong result");
   int i = 0;
   for (auto _ : state) {
     auto r = chain8.run(i++);
@@ -164,23 +194,29 @@ void BM_chain8_tutti(benchmark::State& state) {
   }
 }
 
+int run_dynamic(const dynamic_orchestrator& d, int x) {
+  try {
+    return d.run(x);
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
 void BM_chain8_dynamic(benchmark::State& state) {
   set_fail_at(0);
   const auto d = make_dynamic(false);
+  if (!chain_ok(run_dynamic(d, check_input))) state.SkipWithError("wrong result");
   int i = 0;
   for (auto _ : state) {
-    int v = 0;
-    try {
-      v = d.run(i++);
-    } catch (const std::exception&) {
-      v = -1;
-    }
+    int v = run_dynamic(d, i++);
     benchmark::DoNotOptimize(v);
   }
 }
 
 void BM_saga8_handwritten(benchmark::State& state) {
   set_fail_at(6);
+  if (!saga_ok([] { return !saga8_handwritten(check_input); }))
+    state.SkipWithError("wrong result");
   int i = 0;
   for (auto _ : state) {
     auto r = saga8_handwritten(i++);
@@ -191,6 +227,11 @@ void BM_saga8_handwritten(benchmark::State& state) {
 
 void BM_saga8_tutti(benchmark::State& state) {
   set_fail_at(6);
+  if (!saga_ok([] {
+        auto r = saga8.run(check_input);
+        return !r && r.outcome() == tutti::run_outcome::compensated;
+      }))
+    state.SkipWithError("wrong result");
   int i = 0;
   for (auto _ : state) {
     auto r = saga8.run(i++);
@@ -202,14 +243,11 @@ void BM_saga8_tutti(benchmark::State& state) {
 void BM_saga8_dynamic(benchmark::State& state) {
   set_fail_at(6);
   const auto d = make_dynamic(true);
+  if (!saga_ok([&d] { return run_dynamic(d, check_input) == -1; }))
+    state.SkipWithError("wrong result");
   int i = 0;
   for (auto _ : state) {
-    int v = 0;
-    try {
-      v = d.run(i++);
-    } catch (const std::exception&) {
-      v = -1;
-    }
+    int v = run_dynamic(d, i++);
     benchmark::DoNotOptimize(v);
   }
   set_fail_at(0);
