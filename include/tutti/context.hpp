@@ -124,6 +124,15 @@ struct call_context {
   run_id run;             ///< the run this call belongs to
   std::string_view step;  ///< the step's path: its name, prefixed by enclosing workflows' names
   std::uint32_t attempt;  ///< 1 for the first call, 2 for the first retry, ...
+  /// When this attempt should be over, on the run's clock (nanoseconds since its epoch):
+  /// the earlier of the run's deadline and a per-attempt timeout. `duration::max()`: none.
+  /// In-process calls cannot be pre-empted: pass it to your client (an RPC deadline, a socket
+  /// timeout) so that the service stops in time.
+  std::chrono::nanoseconds deadline = std::chrono::nanoseconds::max();
+
+  [[nodiscard]] constexpr bool has_deadline() const noexcept {
+    return deadline != std::chrono::nanoseconds::max();
+  }
 
   /// Stable across retries and resumes of this step in this run.
   [[nodiscard]] constexpr idempotency_key key() const noexcept { return {run, step}; }

@@ -8,6 +8,7 @@
 #include <memory>        // message storage, allocated only on failure
 #include <string>        // messages
 #include <string_view>   // names and messages
+#include <stop_token>    // host cancellation
 #include <system_error>  // error codes
 
 #include "clock.hpp"
@@ -46,6 +47,21 @@ struct run_options {
   run_id id{};          ///< empty: a new id is generated
   bool timing = false;  ///< read the clock around each step (off: one read costs about an 8-step run)
   compensation_policy on_compensation_failure = compensation_policy::continue_on_failure;
+  /// Time the whole run may take, measured on the run's clock from its start (max: none). No
+  /// retry waits past it; a step can read it (`call_context::deadline`) and pass it on.
+  duration deadline = duration::max();
+  /// Seed of the run's random generator (jitter, chaos). 0: derived from the run id, so a run
+  /// with a given id draws the same numbers every time.
+  std::uint64_t seed = 0;
+  /// Cancellation by the host: a step taking `std::stop_token` receives this one.
+  std::stop_token stop{};
+};
+
+/// Facts about a step a policy records for the report.
+enum class step_flag : std::uint8_t {
+  fallback_served = 1,  ///< the value came from a fallback
+  timed_out = 2,        ///< an attempt ended past its deadline
+  gave_up_early = 4,    ///< a retry stopped before its last attempt (deadline or time budget)
 };
 
 /// One step's line in a report (a value, built on demand).
@@ -58,6 +74,9 @@ struct step_report {
   std::uint32_t compensation_attempts = 0;  ///< calls of the compensation
   std::error_code compensation_error;       ///< if its compensation failed
   std::string_view compensation_message;
+  bool fallback_served = false;             ///< a fallback produced the step's value
+  bool timed_out = false;                   ///< an attempt ended past its deadline
+  bool gave_up_early = false;               ///< a retry stopped early (deadline or budget)
   bool timed = false;                       ///< start and elapsed are set
   duration start{};                         ///< clock reading when the step began
   duration elapsed{};                       ///< time from start to its final result
@@ -114,6 +133,7 @@ struct records {
   records() noexcept {}  // NOLINT(modernize-use-equals-default): see raw_array
   std::array<step_status, N> status{};
   std::array<std::uint16_t, N> attempts{};
+  std::array<std::uint8_t, N> flags{};          // step_flag bits
   raw_array<error_bits, N> errors;             // valid when status is failed
   raw_array<error_bits, N> comp_errors;        // valid when status is compensation_failed
   raw_array<std::uint16_t, N> comp_attempts;   // valid when compensated / compensation_failed
@@ -172,6 +192,10 @@ class run_report {
     out.name = self.names_[i];
     out.status = rec.status[i];
     out.attempts = rec.attempts[i];
+    const auto flags = rec.flags[i];
+    out.fallback_served = (flags & static_cast<std::uint8_t>(step_flag::fallback_served)) != 0;
+    out.timed_out = (flags & static_cast<std::uint8_t>(step_flag::timed_out)) != 0;
+    out.gave_up_early = (flags & static_cast<std::uint8_t>(step_flag::gave_up_early)) != 0;
     if (out.status == step_status::failed) {
       out.error = rec.errors.get(i).code();
       out.message = rec.messages.get(i);

@@ -4,6 +4,7 @@
 
 #include <exception>    // std::exception captured from user code
 #include <functional>   // std::invoke
+#include <stop_token>   // cancellation parameter
 #include <string_view>  // names
 #include <type_traits>  // shape checks
 #include <utility>      // std::forward, std::move
@@ -59,6 +60,7 @@ constexpr bool bindable() noexcept {
   using D = std::remove_cvref_t<P>;
   if constexpr (is_from_v<D>) return true;  // checked in detail by bind_arg
   else if constexpr (std::is_same_v<D, call_context>) return true;
+  else if constexpr (std::is_same_v<D, std::stop_token>) return true;
   else return std::is_convertible_v<const typename Call::input_type&, P>;
 }
 
@@ -84,11 +86,13 @@ constexpr decltype(auto) bind_arg(Call& call) {
     }
   } else if constexpr (std::is_same_v<D, call_context>) {
     return call.context();
+  } else if constexpr (std::is_same_v<D, std::stop_token>) {
+    return call.stop_token();
   } else {
     static_assert(std::is_convertible_v<const typename Call::input_type&, P>,
                   "tutti: a step parameter must be the workflow input (by value or const&), "
-                  "tutti::from<\"step\", T> for an earlier step's output, or "
-                  "tutti::call_context.");
+                  "tutti::from<\"step\", T> for an earlier step's output, "
+                  "tutti::call_context or std::stop_token.");
     return call.input();
   }
 }
@@ -100,8 +104,9 @@ constexpr bool all_bindable(type_list<P...>) noexcept {
 
 // ---- calling user code ---------------------------------------------------------------------
 
-/// Calls `fn()`, captures exceptions and maps whatever it returns to result<V>.
-template <class V, class Call, class Fn>
+/// Calls `fn()`, captures exceptions (unless the user callable is noexcept: Nothrow) and maps
+/// whatever it returns to result<V>.
+template <class V, bool Nothrow = false, class Call, class Fn>
 TUTTI_ALWAYS_INLINE result<V> capture(Call& call, bool compensation, Fn&& fn) {
   using R = decltype(fn());
   auto normalise = [&]() -> result<V> {
@@ -128,7 +133,7 @@ TUTTI_ALWAYS_INLINE result<V> capture(Call& call, bool compensation, Fn&& fn) {
       return fn();
     }
   };
-  if constexpr (noexcept(fn())) {
+  if constexpr (Nothrow || noexcept(fn())) {
     return normalise();
   } else {
     try {
@@ -277,13 +282,14 @@ class step_node {
                     "tutti: a step parameter must be the workflow input (by value or const&), "
                     "tutti::from<\"step\", T> for an earlier step's output, or "
                     "tutti::call_context.");
-      return detail::capture<V>(call, false, [&]() -> decltype(auto) {
-        return detail::call_with(f_, call, args{});
-      });
+      return detail::capture<V, detail::signature_of<F>::nothrow>(
+          call, false, [&]() -> decltype(auto) { return detail::call_with(f_, call, args{}); });
     } else if constexpr (std::is_invocable_v<const F&, const In&>) {
-      return detail::capture<V>(call, false, [&]() -> decltype(auto) { return f_(call.input()); });
+      return detail::capture<V, std::is_nothrow_invocable_v<const F&, const In&>>(
+          call, false, [&]() -> decltype(auto) { return f_(call.input()); });
     } else {
-      return detail::capture<V>(call, false, [&]() -> decltype(auto) { return f_(); });
+      return detail::capture<V, std::is_nothrow_invocable_v<const F&>>(
+          call, false, [&]() -> decltype(auto) { return f_(); });
     }
   }
 
@@ -295,7 +301,12 @@ class step_node {
     } else {
       auto once = [&]() -> result<unit> {
         call.begin_compensation_attempt();
-        return detail::capture<unit>(call, true, [&]() -> decltype(auto) {
+        using G = typename detail::undo_parts<Undo>::fn_type;
+        constexpr bool nothrow = [] {
+          if constexpr (std::is_same_v<G, detail::member_compensation>) return false;
+          else return detail::signature_of<G>::nothrow;
+        }();
+        return detail::capture<unit, nothrow>(call, true, [&]() -> decltype(auto) {
           if constexpr (detail::undo_parts<Undo>::has_policy)
             return call_undo(undo_.fn, produced, call);
           else

@@ -38,6 +38,21 @@ struct run_shared {
   bool compensated_any = false;      // some compensation succeeded (at any depth)
   bool compensation_failed = false;  // some compensation failed (at any depth)
   compensation_policy mode = compensation_policy::continue_on_failure;
+  duration deadline = duration::max();  // absolute, on the run's clock
+  std::uint64_t rng = 0;                // splitmix64 state; 0 until first drawn
+  const run_options* options = nullptr;
+  run_id id{};
+
+  /// The run's random numbers: seeded from run_options::seed, or from the run id.
+  std::uint64_t next_random() noexcept {
+    if (rng == 0) {
+      rng = options != nullptr && options->seed != 0 ? options->seed : (id.hi ^ id.lo);
+      if (rng == 0) rng = 1;
+    }
+    const std::uint64_t x = rng;  // splitmix64: a Weyl sequence through a finaliser
+    rng += 0x9E3779B97F4A7C15ULL;
+    return mix64(x);
+  }
 };
 
 /// Outputs and records of one run of a workflow with nodes N... on input In.
@@ -102,8 +117,24 @@ class step_call {
   [[nodiscard]] call_context context() const noexcept {
     const std::uint32_t attempt =
         compensating_ ? f_.st.rec.comp_attempts.get(I) : f_.st.rec.attempts[I];
-    return {f_.id, Path.view(), attempt};
+    return {f_.id, Path.view(), attempt, deadline()};
   }
+  /// The earlier of the run's deadline and this attempt's; duration::max() for none.
+  [[nodiscard]] duration deadline() const noexcept {
+    return attempt_deadline_ < f_.shared->deadline ? attempt_deadline_ : f_.shared->deadline;
+  }
+  /// Used by the timeout policy around one attempt; returns the previous attempt deadline.
+  duration set_attempt_deadline(duration d) noexcept {
+    const duration old = attempt_deadline_;
+    attempt_deadline_ = d;
+    return old;
+  }
+  [[nodiscard]] const std::stop_token& stop_token() const noexcept { return f_.shared->options->stop; }
+  /// A uniformly distributed 64-bit number from the run's seeded generator.
+  [[nodiscard]] std::uint64_t random() noexcept { return f_.shared->next_random(); }
+  /// Records a fact for the report (fallback served, timed out, ...).
+  void mark(step_flag flag) noexcept { f_.st.rec.flags[I] |= static_cast<std::uint8_t>(flag); }
+  [[nodiscard]] std::string_view message() const noexcept { return f_.st.rec.messages.get(I); }
   void begin_attempt() noexcept { ++f_.st.rec.attempts[I]; }
   void begin_compensation_attempt() noexcept {
     f_.st.rec.comp_attempts.set(I, static_cast<std::uint16_t>(f_.st.rec.comp_attempts.get(I) + 1));
@@ -119,6 +150,7 @@ class step_call {
  private:
   Frame& f_;
   bool compensating_;
+  duration attempt_deadline_ = duration::max();
 };
 
 /// Runs the nodes of one workflow level in order and compensates on failure.
@@ -131,7 +163,7 @@ struct engine {
   template <std::size_t I>
   static constexpr auto path = concat<Prefix, std::tuple_element_t<I, nodes_type>::name>();
 
-  static bool run(const nodes_type& nodes, frame_type& f) {
+  TUTTI_ALWAYS_INLINE static bool run(const nodes_type& nodes, frame_type& f) {
     const bool ok = run_all(nodes, f, std::index_sequence_for<N...>{});
     if (TUTTI_UNLIKELY(!ok) && !f.shared->committed)
       compensate_all(nodes, f, std::index_sequence_for<N...>{});
@@ -303,15 +335,21 @@ class basic_workflow {
    * policies that wait.
    */
   template <class In, tutti::clock C = steady_clock>
-  [[nodiscard]] run_result<Name, In, N...> run(const In& input, const run_options& opts = {},
+  [[nodiscard]] TUTTI_ALWAYS_INLINE run_result<Name, In, N...> run(const In& input,
+                                                                   const run_options& opts = {},
                                                C& clock = detail::default_clock()) const {
     run_result<Name, In, N...> out;
     out.id_ = opts.id.empty() ? run_id::generate() : opts.id;
     out.timing_ = opts.timing;
     detail::run_shared shared;
     shared.mode = opts.on_compensation_failure;
+    shared.options = &opts;
+    shared.id = out.id_;
     detail::frame<In, C, N...> f{input, out.st_, clock, out.id_, opts.timing, &shared};
-    if (opts.timing) out.started_ = clock.now();
+    if (opts.timing || opts.deadline != duration::max()) {
+      out.started_ = clock.now();
+      if (opts.deadline != duration::max()) shared.deadline = out.started_ + opts.deadline;
+    }
     const bool ok = detail::engine<fixed_string{""}, In, C, N...>::run(nodes_, f);
     if (opts.timing) out.elapsed_ = clock.now() - out.started_;
     out.outcome_ = ok                           ? run_outcome::succeeded

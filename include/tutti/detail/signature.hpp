@@ -20,41 +20,43 @@ struct type_list {
 template <class F, class = void>
 struct signature {
   static constexpr bool known = false;
+  static constexpr bool nothrow = false;
   static constexpr bool mutable_call = false;
 };
 
-template <class R, class... A>
+template <bool Nothrow, class R, class... A>
 struct signature_base {
   static constexpr bool known = true;
   static constexpr bool mutable_call = false;
+  static constexpr bool nothrow = Nothrow;  // declared noexcept: called without a try block
   using return_type = R;
   using args = type_list<A...>;
 };
 
 template <class R, class... A>
-struct signature<R (*)(A...)> : signature_base<R, A...> {};
+struct signature<R (*)(A...)> : signature_base<false, R, A...> {};
 template <class R, class... A>
-struct signature<R (*)(A...) noexcept> : signature_base<R, A...> {};
+struct signature<R (*)(A...) noexcept> : signature_base<true, R, A...> {};
 template <class R, class... A>
-struct signature<R(A...)> : signature_base<R, A...> {};
+struct signature<R(A...)> : signature_base<false, R, A...> {};
 template <class R, class... A>
-struct signature<R(A...) noexcept> : signature_base<R, A...> {};
+struct signature<R(A...) noexcept> : signature_base<true, R, A...> {};
 
-#define TUTTI_DETAIL_MEMBER_SIGNATURE(QUALS)                                \
-  template <class R, class C, class... A>                                   \
-  struct signature<R (C::*)(A...) QUALS> : signature_base<R, A...> {};      \
-  template <class R, class C, class... A>                                   \
-  struct signature<R (C::*)(A...) QUALS noexcept> : signature_base<R, A...> {};
+#define TUTTI_DETAIL_MEMBER_SIGNATURE(QUALS)                                       \
+  template <class R, class C, class... A>                                          \
+  struct signature<R (C::*)(A...) QUALS> : signature_base<false, R, A...> {};      \
+  template <class R, class C, class... A>                                          \
+  struct signature<R (C::*)(A...) QUALS noexcept> : signature_base<true, R, A...> {};
 TUTTI_DETAIL_MEMBER_SIGNATURE(const)
 TUTTI_DETAIL_MEMBER_SIGNATURE(const&)
 #undef TUTTI_DETAIL_MEMBER_SIGNATURE
 
 template <class R, class C, class... A>
-struct signature<R (C::*)(A...)> : signature_base<R, A...> {
+struct signature<R (C::*)(A...)> : signature_base<false, R, A...> {
   static constexpr bool mutable_call = true;
 };
 template <class R, class C, class... A>
-struct signature<R (C::*)(A...) noexcept> : signature_base<R, A...> {
+struct signature<R (C::*)(A...) noexcept> : signature_base<true, R, A...> {
   static constexpr bool mutable_call = true;
 };
 
