@@ -56,6 +56,12 @@ inline void format_report(fmt::memory_buffer& out, const run_report& r) {
       out.append(std::string_view{"  "});
       format_duration(out, s.elapsed);
     }
+    if (s.fallback_served)
+      fmt::format_to(it, "\n      fallback served, covering: {}", describe(s.error));
+    if (s.gave_up_early) out.append(std::string_view{"\n      retry gave up early"});
+    if (s.timed_out) out.append(std::string_view{"\n      timed out"});
+    if (s.late_compensated) out.append(std::string_view{"\n      late result undone"});
+    if (s.late_compensation_failed) out.append(std::string_view{"\n      undoing the late result FAILED"});
     if (s.status == step_status::failed) {
       fmt::format_to(it, "\n      error: {}", describe(s.error));
       if (!s.message.empty()) fmt::format_to(it, "\n      message: {}", s.message);

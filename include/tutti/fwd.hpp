@@ -34,7 +34,13 @@ class bad_run_access;
 struct max_attempts;
 struct constant_backoff;
 struct retry_transient;
-template <class Backoff, class Predicate>
+struct linear_backoff;
+struct exponential_backoff;
+struct decorrelated_jitter;
+struct policy_info;
+struct timeout;
+struct deadline;
+template <class Backoff, class Predicate, class OnRetry>
 struct retry;
 template <class Backoff, class Predicate>
 struct retry_forever;

@@ -2,10 +2,15 @@
 #ifndef TUTTI_POLICY_HPP
 #define TUTTI_POLICY_HPP
 
+#include <array>        // descriptors
+#include <cstddef>      // std::size_t
+#include <tuple>        // std::apply over a workflow's steps
+#include <cstdint>      // attempt counts
 #include <string_view>  // policy names
 #include <type_traits>  // std::remove_cvref_t
 #include <utility>      // std::forward
 
+#include "clock.hpp"
 #include "config.hpp"
 #include "result.hpp"
 #include "step.hpp"
@@ -22,7 +27,75 @@ concept policy = requires {
   { std::remove_cvref_t<P>::policy_name } -> std::convertible_to<std::string_view>;
 };
 
+/**
+ * What a policy says of itself, for descriptors and compile-time worst cases: its name, how
+ * many calls of the layer inside one call of it may make (0: unbounded), the longest it may
+ * wait in all per call, a time limit it enforces, and a detail (e.g. the backoff's name).
+ */
+struct policy_info {
+  std::string_view name;
+  std::uint32_t max_attempts = 1;
+  duration max_added_delay{};
+  duration limit = duration::max();
+  std::string_view detail{};
+};
+
+/// `a + b`, stopping at duration::max() instead of overflowing.
+[[nodiscard]] constexpr duration saturating_add(duration a, duration b) noexcept {
+  if (a == duration::max() || b == duration::max()) return duration::max();
+  if (b.count() > 0 && a > duration::max() - b) return duration::max();
+  return a + b;
+}
+
+/// Marks a policy placed inside a retry on purpose: `step | allow_inside_retry(fallback(x)) |
+/// retry{...}` compiles, where a plain fallback inside a retry does not.
+template <class P>
+struct allow_inside_retry_t : P {
+  static constexpr bool allowed_inside_retry = true;
+};
+template <class P>
+[[nodiscard]] constexpr allow_inside_retry_t<std::remove_cvref_t<P>> allow_inside_retry(P&& p) {
+  return {std::forward<P>(p)};
+}
+
 namespace detail {
+template <class P>
+constexpr policy_info info_of(const P& p) noexcept {
+  if constexpr (requires { p.info(); }) return p.info();
+  else return policy_info{P::policy_name};
+}
+template <class P>
+constexpr bool allowed_inside_retry() noexcept {
+  if constexpr (requires { P::allowed_inside_retry; }) return P::allowed_inside_retry;
+  else return false;
+}
+template <class P>
+constexpr bool is_retry_policy() noexcept {
+  return P::policy_name == std::string_view{"retry"} ||
+         P::policy_name == std::string_view{"retry_forever"};
+}
+// Policies a retry around them cannot work through: a fallback turns every failure into a
+// success (the retry never sees one); a deadline meant for the whole step would restart with
+// each attempt.
+template <class P>
+constexpr bool hides_failures() noexcept {
+  return P::policy_name == std::string_view{"fallback"} && !allowed_inside_retry<P>();
+}
+template <class P>
+constexpr bool is_run_deadline() noexcept {
+  return P::policy_name == std::string_view{"deadline"} && !allowed_inside_retry<P>();
+}
+template <class N>
+constexpr bool contains_fallback() noexcept {
+  if constexpr (requires { N::contains_fallback; }) return N::contains_fallback;
+  else return false;
+}
+template <class N>
+constexpr bool contains_deadline() noexcept {
+  if constexpr (requires { N::contains_deadline; }) return N::contains_deadline;
+  else return false;
+}
+
 template <class P>
 constexpr bool makes_retriable() noexcept {
   if constexpr (requires { std::remove_cvref_t<P>::makes_retriable; })
@@ -39,6 +112,15 @@ constexpr bool makes_retriable() noexcept {
  */
 template <class Inner, class Policy>
 class with_policy {
+  static_assert(!(detail::is_retry_policy<Policy>() && detail::contains_fallback<Inner>()),
+                "tutti: a fallback inside a retry: the fallback turns each failure into a value, "
+                "so the retry never sees one. Put the fallback outside (step | retry{...} | "
+                "fallback(...)), or wrap it in tutti::allow_inside_retry(...) if that is meant.");
+  static_assert(!(detail::is_retry_policy<Policy>() && detail::contains_deadline<Inner>()),
+                "tutti: a deadline inside a retry restarts with every attempt. Put the deadline "
+                "outside the retry (step | retry{...} | deadline{...}); for a limit per attempt "
+                "use tutti::timeout{...} inside the retry.");
+
  public:
   static constexpr auto name = Inner::name;
   static constexpr bool is_node = true;
@@ -46,6 +128,15 @@ class with_policy {
   static constexpr bool pivot = Inner::pivot;
   static constexpr bool retriable = Inner::retriable || detail::makes_retriable<Policy>();
   static constexpr bool contains_compensable = Inner::contains_compensable;
+  static constexpr bool contains_fallback =
+      detail::contains_fallback<Inner>() || detail::hides_failures<Policy>();
+  static constexpr bool contains_deadline =
+      detail::contains_deadline<Inner>() || detail::is_run_deadline<Policy>();
+  /// Number of policies around the step, inner to outer.
+  static constexpr std::size_t policy_count = [] {
+    if constexpr (requires { Inner::policy_count; }) return Inner::policy_count + 1;
+    else return std::size_t{1};
+  }();
   using inner_type = Inner;
   using policy_type = Policy;
 
@@ -58,7 +149,11 @@ class with_policy {
 
   template <class Call>
   TUTTI_ALWAYS_INLINE auto invoke(Call& call) const {
-    return policy_.invoke([&]() { return inner_.invoke(call); }, call);
+    auto next = [&]() { return inner_.invoke(call); };
+    if constexpr (requires { policy_.invoke(next, call, *this); })
+      return policy_.invoke(next, call, *this);  // policies that may undo a late success
+    else
+      return policy_.invoke(next, call);
   }
   template <class Call, class S>
   result<void> compensate(S& produced, Call& call) const {
@@ -67,6 +162,14 @@ class with_policy {
   template <class S>
   static constexpr decltype(auto) value(const S& s) noexcept {
     return Inner::value(s);
+  }
+  /// Undoes a success that a time limit rejected (it came too late), counted as compensation.
+  template <class Call, class S>
+  result<void> compensate_late(S& produced, Call& call) const {
+    call.begin_late_compensation();
+    result<void> r = inner_.compensate(produced, call);
+    call.end_late_compensation(r.has_value());
+    return r;
   }
 
   [[nodiscard]] constexpr const Inner& inner() const noexcept { return inner_; }
@@ -82,6 +185,112 @@ template <node N, policy P>
 [[nodiscard]] constexpr auto operator|(N&& n, P&& p) {
   return with_policy<std::remove_cvref_t<N>, std::remove_cvref_t<P>>(std::forward<N>(n),
                                                                      std::forward<P>(p));
+}
+
+// ---- descriptors and worst cases ------------------------------------------------------------
+
+/// A step's shape: its name and its policies, inner to outer, with their settings.
+template <std::size_t K>
+struct descriptor {
+  std::string_view step;
+  std::array<policy_info, K> policies{};
+  [[nodiscard]] static constexpr std::size_t size() noexcept { return K; }
+};
+
+namespace detail {
+template <class N>
+constexpr std::size_t policy_count_of() noexcept {
+  if constexpr (requires { N::policy_count; }) return N::policy_count;
+  else return 0;
+}
+template <std::size_t K, class N>
+constexpr void fill_policies(std::array<policy_info, K>& out, const N& n) noexcept {
+  if constexpr (requires { n.policy(); n.inner(); }) {
+    fill_policies(out, n.inner());
+    out[policy_count_of<N>() - 1] = info_of(n.policy());
+  }
+}
+}  // namespace detail
+
+/**
+ * The compile-time descriptor of a step: `constexpr auto d = tutti::describe(step);` then
+ * `static_assert(d.policies[0].name == "retry")`. Policies are listed inner to outer, i.e. in
+ * the order they are written after the step.
+ */
+template <node N>
+[[nodiscard]] constexpr auto describe(const N& n) noexcept {
+  descriptor<detail::policy_count_of<N>()> d{N::name.view(), {}};
+  detail::fill_policies(d.policies, n);
+  return d;
+}
+
+/// `max_calls` of something unbounded (a retry_forever).
+inline constexpr std::uint64_t unbounded = ~std::uint64_t{0};
+
+namespace detail {
+constexpr std::uint64_t saturating_mul(std::uint64_t a, std::uint64_t b) noexcept {
+  if (a == unbounded || b == unbounded) return unbounded;
+  if (a != 0 && b > unbounded / a) return unbounded;
+  return a * b;
+}
+constexpr std::uint64_t saturating_sum(std::uint64_t a, std::uint64_t b) noexcept {
+  return a > unbounded - b ? unbounded : a + b;
+}
+constexpr duration saturating_times(duration d, std::uint64_t n) noexcept {
+  if (d == duration::max() || n == unbounded) return d.count() == 0 ? d : duration::max();
+  if (d.count() != 0 && n > static_cast<std::uint64_t>(duration::max().count() / d.count()))
+    return duration::max();
+  return d * static_cast<duration::rep>(n);
+}
+}  // namespace detail
+
+/**
+ * Worst-case number of calls of user callables one run of `n` can make, with every setting at
+ * its maximum: nested retries multiply, a workflow adds its steps. `unbounded` for retry_forever.
+ * Usable in a `static_assert` when the settings are constants.
+ */
+template <node N>
+[[nodiscard]] constexpr std::uint64_t max_calls(const N& n) noexcept {
+  if constexpr (requires { n.policy(); n.inner(); }) {
+    const policy_info info = detail::info_of(n.policy());
+    return detail::saturating_mul(max_calls(n.inner()),
+                                  info.max_attempts == 0 ? unbounded : info.max_attempts);
+  } else if constexpr (requires { n.steps(); }) {
+    return std::apply(
+        [](const auto&... s) {
+          std::uint64_t total = 0;
+          ((total = detail::saturating_sum(total, max_calls(s))), ...);
+          return total;
+        },
+        n.steps());
+  } else {
+    return 1;
+  }
+}
+
+/**
+ * Worst-case total time `n` may spend waiting between attempts (backoffs), with every setting
+ * at its maximum; `duration::max()` when unbounded. The time the calls themselves take is not
+ * included: bound it with a timeout.
+ */
+template <node N>
+[[nodiscard]] constexpr duration max_delay(const N& n) noexcept {
+  if constexpr (requires { n.policy(); n.inner(); }) {
+    const policy_info info = detail::info_of(n.policy());
+    const std::uint64_t times = info.max_attempts == 0 ? unbounded : info.max_attempts;
+    return saturating_add(detail::saturating_times(max_delay(n.inner()), times),
+                          info.max_added_delay);
+  } else if constexpr (requires { n.steps(); }) {
+    return std::apply(
+        [](const auto&... s) {
+          duration total{};
+          ((total = saturating_add(total, max_delay(s))), ...);
+          return total;
+        },
+        n.steps());
+  } else {
+    return duration{};
+  }
 }
 
 TUTTI_END_NAMESPACE

@@ -62,6 +62,8 @@ enum class step_flag : std::uint8_t {
   fallback_served = 1,  ///< the value came from a fallback
   timed_out = 2,        ///< an attempt ended past its deadline
   gave_up_early = 4,    ///< a retry stopped before its last attempt (deadline or time budget)
+  late_compensated = 8,          ///< a success that came too late was undone
+  late_compensation_failed = 16, ///< ... and undoing it failed
 };
 
 /// One step's line in a report (a value, built on demand).
@@ -77,6 +79,8 @@ struct step_report {
   bool fallback_served = false;             ///< a fallback produced the step's value
   bool timed_out = false;                   ///< an attempt ended past its deadline
   bool gave_up_early = false;               ///< a retry stopped early (deadline or budget)
+  bool late_compensated = false;            ///< a late success was undone (see timeout)
+  bool late_compensation_failed = false;    ///< undoing a late success failed
   bool timed = false;                       ///< start and elapsed are set
   duration start{};                         ///< clock reading when the step began
   duration elapsed{};                       ///< time from start to its final result
@@ -196,6 +200,10 @@ class run_report {
     out.fallback_served = (flags & static_cast<std::uint8_t>(step_flag::fallback_served)) != 0;
     out.timed_out = (flags & static_cast<std::uint8_t>(step_flag::timed_out)) != 0;
     out.gave_up_early = (flags & static_cast<std::uint8_t>(step_flag::gave_up_early)) != 0;
+    out.late_compensated = (flags & static_cast<std::uint8_t>(step_flag::late_compensated)) != 0;
+    out.late_compensation_failed =
+        (flags & static_cast<std::uint8_t>(step_flag::late_compensation_failed)) != 0;
+    if (out.fallback_served) out.error = rec.errors.get(i).code();  // what the fallback covered
     if (out.status == step_status::failed) {
       out.error = rec.errors.get(i).code();
       out.message = rec.messages.get(i);

@@ -135,7 +135,31 @@ class step_call {
   /// Records a fact for the report (fallback served, timed out, ...).
   void mark(step_flag flag) noexcept { f_.st.rec.flags[I] |= static_cast<std::uint8_t>(flag); }
   [[nodiscard]] std::string_view message() const noexcept { return f_.st.rec.messages.get(I); }
+  /// Puts `why` in front of the step's message ("why; earlier message").
+  void note(std::string_view why) {
+    const std::string_view old = f_.st.rec.messages.get(I);
+    std::string text{why};
+    if (!old.empty()) {
+      text += "; ";
+      text += old;
+    }
+    f_.st.rec.messages.set(I, text);
+  }
+  /// Keeps `ec` as the error shown for this step although it succeeded (a fallback served).
+  void keep_error(const std::error_code& ec) noexcept {
+    f_.st.rec.errors.set(I, error_bits::from(ec));
+  }
+  [[nodiscard]] run_shared* run_state_shared() const noexcept { return f_.shared; }
   void begin_attempt() noexcept { ++f_.st.rec.attempts[I]; }
+  void begin_late_compensation() noexcept {
+    f_.st.rec.comp_attempts.set(I, 0);
+    compensating_ = true;
+  }
+  void end_late_compensation(bool ok) noexcept {
+    compensating_ = false;
+    mark(ok ? step_flag::late_compensated : step_flag::late_compensation_failed);
+    if (ok) f_.shared->compensated_any = true;
+  }
   void begin_compensation_attempt() noexcept {
     f_.st.rec.comp_attempts.set(I, static_cast<std::uint16_t>(f_.st.rec.comp_attempts.get(I) + 1));
   }

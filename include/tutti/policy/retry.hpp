@@ -2,8 +2,9 @@
 #ifndef TUTTI_POLICY_RETRY_HPP
 #define TUTTI_POLICY_RETRY_HPP
 
+#include <array>         // retry_except's codes
+#include <cstddef>       // std::size_t
 #include <cstdint>       // attempt counts
-#include <limits>        // retry_forever
 #include <stdexcept>     // std::invalid_argument for settings from configuration
 #include <string_view>   // policy name
 #include <system_error>  // error predicates
@@ -13,17 +14,17 @@
 #include "../config.hpp"
 #include "../error.hpp"
 #include "../policy.hpp"
+#include "../report.hpp"
+#include "backoff.hpp"
 
 TUTTI_BEGIN_NAMESPACE
 
 namespace detail {
-// Not constexpr on purpose: reached during constant evaluation, it stops compilation with its
-// name in the diagnostic; reached at run time (a value from configuration), it throws.
 [[noreturn]] inline void tutti_invalid_setting_max_attempts_must_be_at_least_1() {
   throw std::invalid_argument("tutti: max_attempts must be at least 1 (it counts the first call)");
 }
-[[noreturn]] inline void tutti_invalid_setting_delay_must_not_be_negative() {
-  throw std::invalid_argument("tutti: a retry delay must not be negative");
+[[noreturn]] inline void tutti_invalid_setting_retry_budget_must_be_positive() {
+  throw std::invalid_argument("tutti: a retry time budget must be positive");
 }
 }  // namespace detail
 
@@ -39,18 +40,8 @@ struct max_attempts {
   }
 };
 
-/// The same wait before every retry.
-struct constant_backoff {
-  duration delay{};
-  constexpr constant_backoff() = default;
-  constexpr explicit constant_backoff(duration d) : delay(d) {
-    if (d.count() < 0) detail::tutti_invalid_setting_delay_must_not_be_negative();
-  }
-  /// Wait before retry number `retry` (1 = the first retry).
-  [[nodiscard]] constexpr duration delay_before(std::uint32_t /*retry*/) const noexcept { return delay; }
-};
-
-/// The default retry predicate: every error except `circuit_open` and `cancelled`.
+/// The default retry predicate: every error except `circuit_open` and `cancelled` (retrying
+/// them cannot help: the breaker rejects at once, and a cancelled run must stop).
 struct retry_transient {
   [[nodiscard]] bool operator()(const std::error_code& ec) const noexcept {
     return ec != errc::circuit_open && ec != errc::cancelled;
@@ -58,12 +49,50 @@ struct retry_transient {
 };
 
 /**
- * Calls the step again after a failure, up to `max_attempts` calls in all, waiting
- * `backoff.delay_before(n)` through the run's clock before retry n. Errors for which the
- * predicate says false are returned at once. A step with a retry is *retriable*: it may stand
- * after a saga's pivot.
+ * Retries what `retry_transient` retries, except the errors named as permanent:
+ * `tutti::retry_except{payment_errc::card_declined, payment_errc::insufficient_funds}`.
  */
-template <class Backoff = constant_backoff, class Predicate = retry_transient>
+template <std::size_t N>
+struct retry_except {
+  std::array<std::error_code, N> permanent;
+  template <class... E>
+  constexpr explicit retry_except(E... codes) : permanent{std::error_code(codes)...} {}
+  [[nodiscard]] bool operator()(const std::error_code& ec) const noexcept {
+    for (const auto& p : permanent)
+      if (ec == p) return false;
+    return retry_transient{}(ec);
+  }
+};
+template <class... E>
+retry_except(E...) -> retry_except<sizeof...(E)>;
+
+/// What a retry reports before each wait (see `retry::on_each_retry`).
+struct retry_event {
+  std::string_view step;     ///< the step's path
+  std::uint32_t attempt;     ///< the attempt that failed (1-based)
+  std::error_code error;     ///< its error
+  duration delay;            ///< the wait before the next attempt
+};
+
+/// The default per-retry hook: does nothing and costs nothing.
+struct no_retry_event {
+  constexpr void operator()(const retry_event&) const noexcept {}
+};
+
+/**
+ * Calls the step again after a failure, up to `max_attempts` calls in all (the first counts),
+ * waiting `backoff.delay_before(n, ...)` through the run's clock before retry n. It returns the
+ * last result at once when:
+ * - the call succeeded, or the predicate says the error is not worth retrying;
+ * - the attempts are used up;
+ * - the wait would end past the deadline (the run's `run_options::deadline` or an enclosing
+ *   `tutti::deadline`): no wait begins that cannot be followed by an attempt;
+ * - the time budget (`within(d)`: time since the first attempt) would be exceeded.
+ * The last two are marked in the report (`gave_up_early`) with a message that says why.
+ * A step with a retry is *retriable*: it may stand after a saga's pivot.
+ */
+template <class Backoff = constant_backoff, class Predicate = retry_transient,
+          class OnRetry = no_retry_event>
 struct retry {
   static constexpr std::string_view policy_name = "retry";
   static constexpr bool makes_retriable = true;
@@ -71,24 +100,72 @@ struct retry {
   Backoff backoff{};
   max_attempts attempts{3};
   Predicate retry_on{};
+  duration budget = duration::max();
+  OnRetry on_retry{};
 
   constexpr retry() = default;
   constexpr explicit retry(max_attempts n) : attempts(n) {}
   constexpr retry(Backoff b, max_attempts n, Predicate p = {})
-      : backoff(b), attempts(n), retry_on(p) {}
+      : backoff(b), attempts(n), retry_on(p) {
+    backoff.validate();
+  }
   /// Retries only the errors `p` accepts, without waiting between attempts.
   constexpr retry(max_attempts n, Predicate p) : attempts(n), retry_on(p) {}
+  constexpr retry(Backoff b, max_attempts n, Predicate p, duration total, OnRetry e)
+      : backoff(b), attempts(n), retry_on(p), budget(total), on_retry(e) {
+    backoff.validate();
+    if (total.count() <= 0) detail::tutti_invalid_setting_retry_budget_must_be_positive();
+  }
+
+  /// The same retry, starting no attempt later than `total` after the first one began.
+  [[nodiscard]] constexpr retry within(duration total) const {
+    return retry(backoff, attempts, retry_on, total, on_retry);
+  }
+  /// The same retry, calling `hook(const retry_event&)` before each wait.
+  template <class Hook>
+  [[nodiscard]] constexpr retry<Backoff, Predicate, Hook> on_each_retry(Hook hook) const {
+    return retry<Backoff, Predicate, Hook>(backoff, attempts, retry_on, budget, hook);
+  }
+
+  [[nodiscard]] constexpr policy_info info() const noexcept {
+    duration waits{};
+    for (std::uint32_t n = 1; n < attempts.value; ++n) waits = saturating_add(waits, backoff.max_delay_before(n));
+    return {policy_name, attempts.value, waits, budget, Backoff::backoff_name};
+  }
 
   template <class Next, class Call>
   auto invoke(Next&& next, Call& call) const {
-    std::uint32_t attempt = 1;
-    for (;;) {
+    const bool budgeted = budget != duration::max();
+    const duration started = budgeted ? call.clock().now() : duration{};
+    duration previous{};
+    for (std::uint32_t attempt = 1;; ++attempt) {
       auto r = next();
       if (TUTTI_LIKELY(r.has_value()) || attempt >= attempts.value || !retry_on(r.error()))
         return r;
-      call.clock().sleep_for(backoff.delay_before(attempt));
-      ++attempt;
+      const duration wait = backoff.delay_before(attempt, previous, [&call] { return call.random(); });
+      const duration deadline = call.deadline();
+      if (deadline != duration::max() || budgeted) {
+        const duration now = call.clock().now();
+        if (deadline != duration::max() && now + wait > deadline) {
+          give_up(call, "the next attempt would start after the deadline");
+          return r;
+        }
+        if (budgeted && now + wait - started > budget) {
+          give_up(call, "the retry's time budget would be exceeded");
+          return r;
+        }
+      }
+      on_retry(retry_event{Call::path.view(), attempt, r.error(), wait});
+      call.clock().sleep_for(wait);
+      previous = wait;
     }
+  }
+
+ private:
+  template <class Call>
+  static void give_up(Call& call, std::string_view why) {
+    call.mark(step_flag::gave_up_early);
+    call.note(why);
   }
 };
 
@@ -96,13 +173,15 @@ retry(max_attempts) -> retry<>;
 template <class Backoff>
   requires(!std::is_same_v<Backoff, max_attempts>)
 retry(Backoff, max_attempts) -> retry<Backoff>;
+template <class Backoff, class Predicate>
+  requires(!std::is_same_v<Backoff, max_attempts>)
+retry(Backoff, max_attempts, Predicate) -> retry<Backoff, Predicate>;
 template <class Predicate>
   requires std::is_invocable_r_v<bool, const Predicate&, const std::error_code&>
 retry(max_attempts, Predicate) -> retry<constant_backoff, Predicate>;
-template <class Backoff, class Predicate>
-retry(Backoff, max_attempts, Predicate) -> retry<Backoff, Predicate>;
 
-/// Retries until the step succeeds (or fails with an error the predicate does not retry).
+/// Retries until the step succeeds (or fails with an error the predicate does not retry, or a
+/// deadline stops it). Its worst-case number of calls is unbounded.
 template <class Backoff = constant_backoff, class Predicate = retry_transient>
 struct retry_forever {
   static constexpr std::string_view policy_name = "retry_forever";
@@ -110,12 +189,25 @@ struct retry_forever {
   Backoff backoff{};
   Predicate retry_on{};
 
+  [[nodiscard]] constexpr policy_info info() const noexcept {
+    return {policy_name, 0, duration::max(), duration::max(), Backoff::backoff_name};
+  }
+
   template <class Next, class Call>
   auto invoke(Next&& next, Call& call) const {
+    duration previous{};
     for (std::uint32_t attempt = 1;; ++attempt) {
       auto r = next();
       if (TUTTI_LIKELY(r.has_value()) || !retry_on(r.error())) return r;
-      call.clock().sleep_for(backoff.delay_before(attempt));
+      const duration wait = backoff.delay_before(attempt, previous, [&call] { return call.random(); });
+      const duration deadline = call.deadline();
+      if (deadline != duration::max() && call.clock().now() + wait > deadline) {
+        call.mark(step_flag::gave_up_early);
+        call.note("the next attempt would start after the deadline");
+        return r;
+      }
+      call.clock().sleep_for(wait);
+      previous = wait;
     }
   }
 };

@@ -1,0 +1,116 @@
+// Timeouts and deadlines: cooperative limits, late results, late successes undone.
+#include <catch2/catch.hpp>
+
+#include <vector>
+#include <tutti/testing/manual_clock.hpp>
+#include <tutti/tutti.hpp>
+
+using namespace std::chrono_literals;
+
+TEST_CASE("a step sees its attempt's deadline in the call context", "[policy][timeout]") {
+  tutti::testing::manual_clock clock{100s};
+  std::vector<tutti::duration> seen;
+  auto wf = tutti::workflow<"w">(
+      tutti::step<"s">([&](const tutti::call_context& c) -> tutti::result<void> {
+        seen.push_back(c.deadline);
+        clock.advance(1s);
+        return tutti::errc::rate_limited;
+      }) |
+      tutti::timeout{3s} | tutti::retry{tutti::constant_backoff{1s}, tutti::max_attempts{2}});
+  (void)wf.run({}, clock);
+  CHECK(seen == std::vector<tutti::duration>{103s, 105s});  // each attempt gets its own 3 s
+  // Second run from t=103 with a run deadline at 107: the first attempt keeps its own 3 s (106),
+  // the second (from t=105) is cut to the run's deadline (107).
+  (void)wf.run({.deadline = 4s}, clock);
+  CHECK(seen == std::vector<tutti::duration>{103s, 105s, 106s, 107s});
+}
+
+TEST_CASE("a result after the deadline is a timeout; a late success is undone",
+          "[policy][timeout]") {
+  tutti::testing::manual_clock clock;
+  int undone = 0;
+  tutti::duration takes = 5s;
+  auto wf = tutti::workflow<"w">(
+      tutti::step<"reserve">([&] {
+        clock.advance(takes);
+        return 7;
+      }).compensate_with([&undone](int v) { undone += v; }) |
+      tutti::timeout{2s});
+  auto late = wf.run({}, clock);
+  REQUIRE_FALSE(late);
+  CHECK(late.error() == tutti::errc::timeout);
+  CHECK(undone == 7);
+  const auto line = late.report()[0];
+  CHECK(line.timed_out);
+  CHECK(line.late_compensated);
+  CHECK(late.message().find("undone") != std::string_view::npos);
+
+  takes = 1s;
+  undone = 0;
+  auto in_time = wf.run({}, clock);
+  REQUIRE(in_time);
+  CHECK(in_time.value() == 7);
+  CHECK(undone == 0);
+  CHECK_FALSE(in_time.report()[0].timed_out);
+}
+
+TEST_CASE("a late failure is reported as a timeout", "[policy][timeout]") {
+  tutti::testing::manual_clock clock;
+  auto wf = tutti::workflow<"w">(tutti::step<"s">([&]() -> tutti::result<void> {
+                                   clock.advance(10s);
+                                   return tutti::errc::rate_limited;
+                                 }) |
+                                 tutti::timeout{1s});
+  auto run = wf.run({}, clock);
+  CHECK(run.error() == tutti::errc::timeout);
+  CHECK(run.report()[0].timed_out);
+}
+
+TEST_CASE("a failing undo of a late success makes the run's outcome compensation_failed",
+          "[policy][timeout][saga]") {
+  tutti::testing::manual_clock clock;
+  auto wf = tutti::workflow<"w">(
+      tutti::step<"a">([] { return 1; }).compensate_with([](int) {}),
+      tutti::step<"b">([&] {
+        clock.advance(5s);
+        return 2;
+      }).compensate_with([](int) -> tutti::result<void> { return tutti::errc::cancelled; }) |
+          tutti::timeout{1s});
+  auto run = wf.run({}, clock);
+  CHECK(run.outcome() == tutti::run_outcome::compensation_failed);
+  CHECK(run.report()[1].late_compensation_failed);
+  CHECK(run.report()[0].status == tutti::step_status::compensated);
+}
+
+TEST_CASE("a deadline outside a retry bounds all attempts and waits", "[policy][timeout]") {
+  tutti::testing::manual_clock clock;
+  int calls = 0;
+  auto wf = tutti::workflow<"w">(tutti::step<"s">([&]() -> tutti::result<void> {
+                                   ++calls;
+                                   return tutti::errc::rate_limited;
+                                 }) |
+                                 tutti::retry{tutti::constant_backoff{3s}, tutti::max_attempts{50}} |
+                                 tutti::deadline{10s});
+  auto run = wf.run({}, clock);
+  CHECK(calls == 4);  // 0, 3, 6, 9: a wait to 12 would pass the deadline
+  CHECK(run.report()[0].gave_up_early);
+  CHECK(clock.now() == 9s);
+}
+
+TEST_CASE("a step taking std::stop_token receives the host's", "[policy][timeout]") {
+  std::stop_source host;
+  bool stopped = false;
+  auto wf = tutti::workflow<"w">(
+      tutti::step<"s">([&stopped](std::stop_token t) { stopped = t.stop_requested(); }));
+  (void)wf.run({.stop = host.get_token()});
+  CHECK_FALSE(stopped);
+  host.request_stop();
+  (void)wf.run({.stop = host.get_token()});
+  CHECK(stopped);
+}
+
+TEST_CASE("invalid limits from configuration throw", "[policy][timeout]") {
+  volatile long long zero = 0;
+  CHECK_THROWS_AS(tutti::timeout{tutti::duration{zero}}, std::invalid_argument);
+  CHECK_THROWS_AS(tutti::deadline{tutti::duration{zero - 1}}, std::invalid_argument);
+}
