@@ -129,7 +129,15 @@ class step_call {
     attempt_deadline_ = d;
     return old;
   }
-  [[nodiscard]] const std::stop_token& stop_token() const noexcept { return f_.shared->options->stop; }
+  [[nodiscard]] const std::stop_token& stop_token() const noexcept {
+    return stop_ != nullptr ? *stop_ : f_.shared->options->stop;
+  }
+  /// Used by the timeout policy around one attempt; returns the previous override.
+  const std::stop_token* set_stop_token(const std::stop_token* t) noexcept {
+    const std::stop_token* old = stop_;
+    stop_ = t;
+    return old;
+  }
   /// A uniformly distributed 64-bit number from the run's seeded generator.
   [[nodiscard]] std::uint64_t random() noexcept { return f_.shared->next_random(); }
   /// Records a fact for the report (fallback served, timed out, ...).
@@ -175,6 +183,7 @@ class step_call {
   Frame& f_;
   bool compensating_;
   duration attempt_deadline_ = duration::max();
+  const std::stop_token* stop_ = nullptr;
 };
 
 /// Runs the nodes of one workflow level in order and compensates on failure.

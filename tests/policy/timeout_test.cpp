@@ -1,6 +1,9 @@
 // Timeouts and deadlines: cooperative limits, late results, late successes undone.
 #include <catch2/catch.hpp>
 
+#include <condition_variable>
+#include <mutex>
+#include <stop_token>
 #include <vector>
 #include <tutti/testing/manual_clock.hpp>
 #include <tutti/tutti.hpp>
@@ -113,4 +116,60 @@ TEST_CASE("invalid limits from configuration throw", "[policy][timeout]") {
   volatile long long zero = 0;
   CHECK_THROWS_AS(tutti::timeout{tutti::duration{zero}}, std::invalid_argument);
   CHECK_THROWS_AS(tutti::deadline{tutti::duration{zero - 1}}, std::invalid_argument);
+}
+
+TEST_CASE("with a stop timer, the attempt's stop_token is stopped at its deadline",
+          "[policy][timeout]") {
+  tutti::testing::manual_clock clock;
+  tutti::stop_timer<tutti::testing::manual_clock> timer{clock};
+  bool stopped_before = true;
+  bool stopped_after = false;
+  auto wf = tutti::workflow<"w">(
+      tutti::step<"slow">([&](std::stop_token t) -> tutti::result<int> {
+        stopped_before = t.stop_requested();
+        clock.advance(3s);
+        CHECK(timer.poll() == 1);  // on a manual clock the test drives the timer
+        stopped_after = t.stop_requested();
+        return tutti::errc::cancelled;  // what a step that honours its token returns
+      }) |
+      tutti::timeout{2s}.stopping(timer));
+  auto run = wf.run({}, clock);
+  CHECK_FALSE(stopped_before);
+  CHECK(stopped_after);
+  CHECK(run.error() == tutti::errc::timeout);
+  CHECK(timer.armed_count() == 0);  // disarmed when the attempt ended
+}
+
+TEST_CASE("a stop timer's thread stops a real step that waits on its token",
+          "[policy][timeout]") {
+  tutti::stop_timer<> timer;  // steady clock, own thread
+  auto wf = tutti::workflow<"w">(
+      tutti::step<"wait">([](std::stop_token t) -> tutti::result<void> {
+        std::mutex m;
+        std::condition_variable_any cv;
+        std::unique_lock<std::mutex> lock(m);
+        // Returns when stopped; the 60 s bound only keeps a broken timer from hanging the suite.
+        const bool stopped = cv.wait_for(lock, t, std::chrono::seconds{60}, [] { return false; });
+        (void)stopped;
+        if (t.stop_requested()) return tutti::errc::cancelled;
+        return tutti::outcome::success();
+      }) |
+      tutti::timeout{20ms}.stopping(timer));
+  auto run = wf.run();
+  CHECK(run.error() == tutti::errc::timeout);
+  CHECK(run.report()[0].timed_out);
+}
+
+TEST_CASE("host cancellation reaches a step through a timeout's own token", "[policy][timeout]") {
+  tutti::testing::manual_clock clock;
+  tutti::stop_timer<tutti::testing::manual_clock> timer{clock};
+  std::stop_source host;
+  bool stopped = false;
+  auto wf = tutti::workflow<"w">(tutti::step<"s">([&](std::stop_token t) {
+                                   host.request_stop();
+                                   stopped = t.stop_requested();
+                                 }) |
+                                 tutti::timeout{2s}.stopping(timer));
+  (void)wf.run({.stop = host.get_token()}, clock);
+  CHECK(stopped);
 }

@@ -2,7 +2,14 @@
 #ifndef TUTTI_POLICY_TIMEOUT_HPP
 #define TUTTI_POLICY_TIMEOUT_HPP
 
-#include <stdexcept>    // std::invalid_argument for settings from configuration
+#include <condition_variable>  // stop_timer's sleep
+#include <cstdint>             // timer entry ids
+#include <mutex>               // stop_timer's entries (arming is not a hot path)
+#include <stdexcept>           // std::invalid_argument for settings from configuration
+#include <stop_token>          // per-attempt stop
+#include <thread>              // stop_timer's thread
+#include <type_traits>         // timer or none
+#include <vector>              // armed entries
 #include <string_view>  // policy names
 
 #include "../clock.hpp"
@@ -12,6 +19,125 @@
 #include "../report.hpp"
 
 TUTTI_BEGIN_NAMESPACE
+
+/**
+ * Asks steps to stop when their time is up: `tutti::timeout{2s}.stopping(timer)` gives each
+ * attempt a `std::stop_token` (the parameter of a step that takes one) on which `timer` requests
+ * stop at the attempt's deadline. In-process calls cannot be pre-empted; a step that checks its
+ * token (or hands it to a cancellable client) stops early instead of running on.
+ *
+ * The timer owns one background thread (started by the constructor with a steady clock) that
+ * sleeps until the earliest armed deadline. On a manual clock there is no thread: call `poll()`
+ * after moving time. Thread-safe; outlives the workflows that use it. Arming allocates (a stop
+ * state and an entry): use it on steps slow enough for that not to matter.
+ */
+template <class Clock = steady_clock>
+class stop_timer {
+ public:
+  explicit stop_timer(Clock& clock = default_clock_for()) : clock_(clock) {
+    if constexpr (std::is_same_v<Clock, steady_clock>) thread_ = std::jthread([this](std::stop_token t) { loop(t); });
+  }
+  stop_timer(const stop_timer&) = delete;
+  stop_timer& operator=(const stop_timer&) = delete;
+  ~stop_timer() {
+    if (thread_.joinable()) {
+      thread_.request_stop();
+      { const std::lock_guard<std::mutex> lock(mutex_); }
+      wake_.notify_all();
+      thread_.join();
+    }
+  }
+
+  /// While the returned value lives, `source` is stopped once the clock reaches `at`.
+  class armed {
+   public:
+    armed(stop_timer* t, std::uint64_t id) noexcept : timer_(t), id_(id) {}
+    armed(const armed&) = delete;
+    armed& operator=(const armed&) = delete;
+    ~armed() { timer_->disarm(id_); }
+
+   private:
+    stop_timer* timer_;
+    std::uint64_t id_;
+  };
+
+  [[nodiscard]] armed arm(duration at, std::stop_source source) {
+    std::uint64_t id = 0;
+    {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      id = ++next_id_;
+      entries_.push_back({id, at, std::move(source)});
+    }
+    wake_.notify_all();
+    return armed{this, id};
+  }
+
+  /// Requests stop on every armed source whose time has come; returns how many.
+  std::size_t poll() {
+    const duration now = clock_.now();
+    std::size_t fired = 0;
+    const std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& e : entries_)
+      if (e.at <= now && !e.source.stop_requested()) {
+        e.source.request_stop();
+        ++fired;
+      }
+    return fired;
+  }
+
+  [[nodiscard]] std::size_t armed_count() const {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    return entries_.size();
+  }
+
+ private:
+  struct entry {
+    std::uint64_t id;
+    duration at;
+    std::stop_source source;
+  };
+  static Clock& default_clock_for() {
+    static Clock c;
+    return c;
+  }
+  void disarm(std::uint64_t id) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    for (std::size_t i = 0; i < entries_.size(); ++i)
+      if (entries_[i].id == id) {
+        entries_[i] = std::move(entries_.back());
+        entries_.pop_back();
+        return;
+      }
+  }
+  void loop(const std::stop_token& stop) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!stop.stop_requested()) {
+      duration next = duration::max();
+      for (const auto& e : entries_)
+        if (!e.source.stop_requested() && e.at < next) next = e.at;
+      if (next == duration::max()) {
+        wake_.wait(lock, [&] { return stop.stop_requested() || !entries_.empty(); });
+        if (entries_.empty()) continue;
+      }
+      const duration now = clock_.now();
+      if (next > now) {
+        // Sleep until the earliest deadline, or until a new entry or the destructor wakes us.
+        wake_.wait_for(lock, next == duration::max() ? duration{std::chrono::milliseconds{10}} : next - now);
+        continue;
+      }
+      lock.unlock();
+      (void)poll();
+      lock.lock();
+    }
+  }
+
+  Clock& clock_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::vector<entry> entries_;
+  std::uint64_t next_id_ = 0;
+  std::jthread thread_;
+};
 
 namespace detail {
 [[noreturn]] inline void tutti_invalid_setting_time_limit_must_be_positive() {
@@ -25,13 +151,15 @@ namespace detail {
  * *success* of a compensable step is undone at once by the step's compensation, so that a
  * timed-out step leaves nothing behind; the report marks the step `timed_out`.
  */
-template <class Derived>
+template <class Derived, class Timer = void>
 struct time_limit {
   duration limit;
+  Timer* timer = nullptr;  // with a stop_timer: the attempt's stop_token is stopped at its deadline
 
   constexpr explicit time_limit(duration d) : limit(d) {
     if (d.count() <= 0) tutti_invalid_setting_time_limit_must_be_positive();
   }
+  constexpr time_limit(duration d, Timer* t) : time_limit(d) { timer = t; }
 
   [[nodiscard]] constexpr policy_info info() const noexcept {
     return {Derived::policy_name, 1, duration{}, limit, {}};
@@ -42,8 +170,25 @@ struct time_limit {
     const duration start = call.clock().now();
     const duration mine = saturating_add(start, limit);
     const duration outer = call.deadline();
-    const duration previous = call.set_attempt_deadline(mine < outer ? mine : outer);
-    auto r = next();
+    const duration limit_at = mine < outer ? mine : outer;
+    const duration previous = call.set_attempt_deadline(limit_at);
+    auto r = [&] {
+      if constexpr (std::is_void_v<Timer>) {
+        return next();
+      } else {
+        if (timer == nullptr) return next();
+        // The attempt's own stop state: stopped at the deadline by the timer, or when the host
+        // cancels the run.
+        std::stop_source source;
+        const std::stop_callback forward(call.stop_token(), [&source] { source.request_stop(); });
+        const auto armed = timer->arm(limit_at, source);
+        const std::stop_token token = source.get_token();
+        const std::stop_token* outer_token = call.set_stop_token(&token);
+        auto inner = next();
+        call.set_stop_token(outer_token);
+        return inner;
+      }
+    }();
     call.set_attempt_deadline(previous);
     if (TUTTI_LIKELY(call.clock().now() <= mine)) return r;
 
@@ -74,10 +219,21 @@ struct time_limit {
  * A limit on each call of the layer inside: `step | timeout{2s} | retry{...}` gives every
  * attempt two seconds. See detail::time_limit for what "limit" means in-process.
  */
-struct timeout : detail::time_limit<timeout> {
+template <class Timer = void>
+struct basic_timeout : detail::time_limit<basic_timeout<Timer>, Timer> {
   static constexpr std::string_view policy_name = "timeout";
   static constexpr std::string_view late_failure_note = "timed out: the attempt ended after its deadline";
-  using time_limit::time_limit;
+  using detail::time_limit<basic_timeout<Timer>, Timer>::time_limit;
+
+  /// The same timeout, also stopping the attempt's `std::stop_token` at its deadline.
+  template <class C>
+  [[nodiscard]] basic_timeout<stop_timer<C>> stopping(stop_timer<C>& t) const {
+    return basic_timeout<stop_timer<C>>(this->limit, &t);
+  }
+};
+/// A limit on each call of the layer inside: `step | timeout{2s} | retry{...}`.
+struct timeout : basic_timeout<> {
+  using basic_timeout<>::basic_timeout;
 };
 
 /**
