@@ -245,8 +245,8 @@ constexpr duration saturating_times(duration d, std::uint64_t n) noexcept {
 }  // namespace detail
 
 /**
- * Worst-case number of calls of user callables one run of `n` can make, with every setting at
- * its maximum: nested retries multiply, a workflow adds its steps. `unbounded` for retry_forever.
+ * Worst-case number of calls of the steps' own callables (not fallback alternates, not
+ * compensations) one run of `n` can make, with every setting at its maximum: nested retries multiply, a workflow adds its steps. `unbounded` for retry_forever.
  * Usable in a `static_assert` when the settings are constants.
  */
 template <node N>

@@ -213,12 +213,34 @@ struct engine {
   TUTTI_ALWAYS_INLINE static bool run_one(const nodes_type& nodes, frame_type& f) {
     using node_t = std::tuple_element_t<I, nodes_type>;
     step_call<frame_type, I, path<I>> call{f, false};
+    const bool has_deadline = f.shared->deadline != duration::max();
     duration t0{};
-    if (f.timing) t0 = f.clock.now();
+    if (f.timing || has_deadline) t0 = f.clock.now();
+    if (TUTTI_UNLIKELY(has_deadline) && t0 >= f.shared->deadline) {
+      call.note("the run's deadline passed before this step could start");
+      return fail<I>(f, make_error_code(errc::timeout));
+    }
     auto r = std::get<I>(nodes).invoke(call);
-    if (f.timing) {
-      f.st.rec.starts.set(I, t0);
-      f.st.rec.elapsed.set(I, f.clock.now() - t0);
+    if (f.timing || has_deadline) {
+      const duration t1 = f.clock.now();
+      if (f.timing) {
+        f.st.rec.starts.set(I, t0);
+        f.st.rec.elapsed.set(I, t1 - t0);
+      }
+      // A result after the run's deadline is a timeout; a late success is undone.
+      if (TUTTI_UNLIKELY(has_deadline && t1 > f.shared->deadline)) {
+        call.mark(step_flag::timed_out);
+        if (r.has_value()) {
+          if constexpr (node_t::contains_compensable) {
+            call.begin_late_compensation();
+            const result<void> undone = std::get<I>(nodes).compensate(r.value(), call);
+            call.end_late_compensation(undone.has_value());
+            if (!undone.has_value()) f.shared->compensation_failed = true;
+          }
+          call.note("the run's deadline passed while this step ran");
+        }
+        return fail<I>(f, make_error_code(errc::timeout));
+      }
     }
     if (TUTTI_LIKELY(r.has_value())) {
       std::get<I>(f.st.slots).emplace(std::move(r).value());
@@ -226,8 +248,13 @@ struct engine {
       if constexpr (node_t::pivot) f.shared->committed = true;
       return true;
     }
+    return fail<I>(f, r.error());
+  }
+
+  template <std::size_t I>
+  static bool fail(frame_type& f, const std::error_code& ec) noexcept {
     f.st.rec.status[I] = step_status::failed;
-    f.st.rec.errors.set(I, error_bits::from(r.error()));
+    f.st.rec.errors.set(I, error_bits::from(ec));
     f.st.failed = I;
     return false;
   }
@@ -244,6 +271,8 @@ struct engine {
     using node_t = std::tuple_element_t<J, nodes_type>;
     if constexpr (node_t::contains_compensable) {
       if (stop || J >= f.st.failed || f.st.rec.status[J] != step_status::succeeded) return;
+      // A value served by a fallback was not produced by the step's service: nothing to undo.
+      if (f.st.rec.flags[J] & static_cast<std::uint8_t>(step_flag::fallback_served)) return;
       step_call<frame_type, J, path<J>> call{f, true};
       f.st.rec.comp_attempts.set(J, 0);
       result<void> r = std::get<J>(nodes).compensate(*std::get<J>(f.st.slots), call);

@@ -116,3 +116,16 @@ TEST_CASE("a fallback inside a retry compiles only when allowed explicitly",
   CHECK(wf.run().value() == 1);
   CHECK(calls == 1);  // the retry never saw a failure: exactly why it needs an explicit opt-in
 }
+
+TEST_CASE("a value served by a fallback is not compensated", "[policy][fallback][saga]") {
+  int undone = 0;
+  auto wf = tutti::workflow<"w">(
+      tutti::step<"quote">([]() -> tutti::result<int> { return tutti::errc::timeout; })
+              .compensate_with([&undone](int) { ++undone; }) |
+          tutti::fallback(5),
+      tutti::step<"book">([]() -> tutti::result<void> { return tutti::errc::cancelled; }));
+  auto run = wf.run();
+  CHECK(undone == 0);  // the quote service did nothing: there is nothing to undo
+  CHECK(run.report()[0].status == tutti::step_status::succeeded);
+  CHECK(run.report()[0].fallback_served);
+}

@@ -173,3 +173,41 @@ TEST_CASE("host cancellation reaches a step through a timeout's own token", "[po
   (void)wf.run({.stop = host.get_token()}, clock);
   CHECK(stopped);
 }
+
+TEST_CASE("the run's deadline turns a late result into a timeout and stops later steps",
+          "[policy][timeout][deadline]") {
+  tutti::testing::manual_clock clock;
+  int undone = 0;
+  bool later_ran = false;
+  auto wf = tutti::workflow<"w">(
+      tutti::step<"a">([] { return 1; }).compensate_with([&undone](int) { ++undone; }),
+      tutti::step<"slow">([&] {
+        clock.advance(8s);
+        return 2;
+      }).compensate_with([&undone](int) { undone += 10; }),
+      tutti::step<"later">([&later_ran] { later_ran = true; }));
+  auto run = wf.run({.deadline = 5s}, clock);
+  CHECK(run.error() == tutti::errc::timeout);
+  CHECK(run.failed_step() == "slow");
+  CHECK(undone == 11);  // the late success undone at once, then "a" by the saga
+  CHECK(run.report()[1].timed_out);
+  CHECK(run.report()[1].late_compensated);
+  CHECK_FALSE(later_ran);
+
+  auto in_time = wf.run({.deadline = 10s}, clock);
+  CHECK(in_time.has_value());
+}
+
+TEST_CASE("a step does not start once the run's deadline has passed",
+          "[policy][timeout][deadline]") {
+  tutti::testing::manual_clock clock;
+  bool second_ran = false;
+  auto wf = tutti::workflow<"w">(tutti::step<"first">([&] { clock.advance(5s); }) |
+                                     tutti::fallback(tutti::unit{}),
+                                 tutti::step<"second">([&second_ran] { second_ran = true; }));
+  auto run = wf.run({.deadline = 5s}, clock);
+  CHECK_FALSE(second_ran);
+  CHECK(run.failed_step() == "second");
+  CHECK(run.report()[1].attempts == 0);
+  CHECK(run.error() == tutti::errc::timeout);
+}

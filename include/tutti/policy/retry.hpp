@@ -146,7 +146,7 @@ struct retry {
       const duration deadline = call.deadline();
       if (deadline != duration::max() || budgeted) {
         const duration now = call.clock().now();
-        if (deadline != duration::max() && now + wait > deadline) {
+        if (deadline != duration::max() && now + wait >= deadline) {
           give_up(call, "the next attempt would start after the deadline");
           return r;
         }
@@ -189,6 +189,11 @@ struct retry_forever {
   Backoff backoff{};
   Predicate retry_on{};
 
+  constexpr retry_forever() = default;
+  constexpr explicit retry_forever(Backoff b, Predicate p = {}) : backoff(b), retry_on(p) {
+    backoff.validate();
+  }
+
   [[nodiscard]] constexpr policy_info info() const noexcept {
     return {policy_name, 0, duration::max(), duration::max(), Backoff::backoff_name};
   }
@@ -201,7 +206,7 @@ struct retry_forever {
       if (TUTTI_LIKELY(r.has_value()) || !retry_on(r.error())) return r;
       const duration wait = backoff.delay_before(attempt, previous, [&call] { return call.random(); });
       const duration deadline = call.deadline();
-      if (deadline != duration::max() && call.clock().now() + wait > deadline) {
+      if (deadline != duration::max() && call.clock().now() + wait >= deadline) {
         call.mark(step_flag::gave_up_early);
         call.note("the next attempt would start after the deadline");
         return r;
@@ -211,6 +216,11 @@ struct retry_forever {
     }
   }
 };
+
+template <class Backoff>
+retry_forever(Backoff) -> retry_forever<Backoff>;
+template <class Backoff, class Predicate>
+retry_forever(Backoff, Predicate) -> retry_forever<Backoff, Predicate>;
 
 TUTTI_END_NAMESPACE
 

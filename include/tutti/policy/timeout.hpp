@@ -190,7 +190,7 @@ struct time_limit {
       }
     }();
     call.set_attempt_deadline(previous);
-    if (TUTTI_LIKELY(call.clock().now() <= mine)) return r;
+    if (TUTTI_LIKELY(call.clock().now() <= limit_at)) return r;
 
     call.mark(step_flag::timed_out);
     if (!r.has_value()) {

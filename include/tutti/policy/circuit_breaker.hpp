@@ -1,0 +1,1009 @@
+// tutti — circuit breaker: stop calling a failing service for a while, then probe it.
+#ifndef TUTTI_POLICY_CIRCUIT_BREAKER_HPP
+#define TUTTI_POLICY_CIRCUIT_BREAKER_HPP
+
+#include <array>         // registry slots
+#include <atomic>        // breaker state, counters, the outcome ring
+#include <bit>           // std::popcount over the outcome ring
+#include <chrono>        // default durations
+#include <concepts>      // std::integral
+#include <cstddef>       // std::size_t
+#include <cstdint>       // packed words
+#include <functional>    // std::hash, std::equal_to for registry keys
+#include <memory>        // std::construct_at, std::destroy_at
+#include <mutex>         // registry creation only (never the call path)
+#include <optional>      // registry keys
+#include <stdexcept>     // std::invalid_argument for settings from configuration
+#include <string_view>   // policy name, state names, rejection messages
+#include <system_error>  // std::error_code
+#include <type_traits>   // stateless clocks
+#include <utility>       // std::exchange, std::cmp_less
+
+#include "../clock.hpp"
+#include "../config.hpp"
+#include "../error.hpp"
+
+TUTTI_BEGIN_NAMESPACE
+
+namespace detail {
+// Not constexpr on purpose (see retry.hpp): reached during constant evaluation, they stop the
+// compilation with their name in the diagnostic; reached at run time, they throw.
+[[noreturn]] inline void tutti_invalid_setting_ratio_must_be_above_0_and_at_most_1() {
+  throw std::invalid_argument("tutti: a ratio must be above 0 and at most 1 (0.5 = half the calls)");
+}
+[[noreturn]] inline void tutti_invalid_setting_call_count_must_be_at_least_1() {
+  throw std::invalid_argument("tutti: a number of calls must be at least 1");
+}
+[[noreturn]] inline void tutti_invalid_setting_call_count_must_fit_in_32_bits() {
+  throw std::invalid_argument("tutti: a number of calls must be at most 4294967295");
+}
+[[noreturn]] inline void tutti_invalid_setting_window_size_must_be_at_most_2048() {
+  throw std::invalid_argument("tutti: breaker_config::window_size must be at most 2048 calls");
+}
+[[noreturn]] inline void tutti_invalid_setting_window_buckets_must_be_at_most_64() {
+  throw std::invalid_argument("tutti: breaker_config::window_buckets must be at most 64");
+}
+[[noreturn]] inline void tutti_invalid_setting_window_duration_must_be_positive() {
+  throw std::invalid_argument(
+      "tutti: breaker_config::window_duration must be positive (at least 1 ns per bucket)");
+}
+[[noreturn]] inline void tutti_invalid_setting_break_for_must_be_positive() {
+  throw std::invalid_argument("tutti: breaker_config::break_for must be positive");
+}
+[[noreturn]] inline void tutti_invalid_setting_break_growth_must_be_at_least_1() {
+  throw std::invalid_argument("tutti: breaker_config::break_growth must be at least 1 (1: constant)");
+}
+[[noreturn]] inline void tutti_invalid_setting_max_break_must_not_be_below_break_for() {
+  throw std::invalid_argument("tutti: breaker_config::max_break must not be below break_for");
+}
+[[noreturn]] inline void tutti_invalid_setting_half_open_probes_must_be_at_most_65535() {
+  throw std::invalid_argument("tutti: breaker_config::half_open_probes must be at most 65535");
+}
+[[noreturn]] inline void tutti_invalid_setting_half_open_successes_must_not_exceed_probes() {
+  throw std::invalid_argument(
+      "tutti: breaker_config::half_open_successes must not exceed half_open_probes");
+}
+[[noreturn]] inline void tutti_invalid_setting_duration_must_not_be_negative() {
+  throw std::invalid_argument(
+      "tutti: breaker_config::slow_call_threshold and half_open_timeout must not be negative");
+}
+}  // namespace detail
+
+/**
+ * A ratio in (0, 1]: `0.5` is half the calls. Converts implicitly from a number, so
+ * `.failure_ratio = 0.25` reads naturally; out of range, it fails to compile for a constant and
+ * throws `std::invalid_argument` for a value from configuration.
+ */
+struct fraction {
+  double value;
+  constexpr fraction(double v) : value(v) {  // NOLINT(google-explicit-constructor)
+    if (!(v > 0.0 && v <= 1.0)) detail::tutti_invalid_setting_ratio_must_be_above_0_and_at_most_1();
+  }
+};
+
+/// A number of calls, at least 1; checked like `fraction`.
+struct call_count {
+  std::uint32_t value;
+  template <std::integral I>
+    requires(!std::is_same_v<I, bool>)
+  constexpr call_count(I n) : value(static_cast<std::uint32_t>(n)) {  // NOLINT(google-explicit-constructor)
+    if (std::cmp_less(n, 1)) detail::tutti_invalid_setting_call_count_must_be_at_least_1();
+    if (std::cmp_greater(n, 0xFFFF'FFFFu)) detail::tutti_invalid_setting_call_count_must_fit_in_32_bits();
+  }
+};
+
+/// What opens a closed breaker.
+enum class breaker_mode : std::uint8_t {
+  count_window,          ///< failure ratio over the last `window_size` calls (the default)
+  time_window,           ///< failure ratio over the calls of the last `window_duration`
+  consecutive_failures,  ///< `consecutive_failures` failures in a row
+};
+
+/// The states of a breaker. The last three are set by hand (`isolate()`, `disable()`, `metrics_only()`).
+enum class breaker_state : std::uint8_t {
+  closed,        ///< calls pass; outcomes are counted
+  open,          ///< calls are rejected with `errc::circuit_open` until the break ends
+  half_open,     ///< a few probe calls pass; their outcomes close or re-open the breaker
+  isolated,      ///< forced open: every call is rejected until `reset()`
+  disabled,      ///< every call passes; nothing is counted
+  metrics_only,  ///< every call passes; outcomes are counted but never open the breaker
+};
+
+/// "closed", "open", "half_open", "isolated", "disabled" or "metrics_only".
+[[nodiscard]] constexpr std::string_view to_string(breaker_state s) noexcept {
+  switch (s) {
+    case breaker_state::closed: return "closed";
+    case breaker_state::open: return "open";
+    case breaker_state::half_open: return "half_open";
+    case breaker_state::isolated: return "isolated";
+    case breaker_state::disabled: return "disabled";
+    case breaker_state::metrics_only: return "metrics_only";
+  }
+  return "unknown";
+}
+
+/// How a call ended, as the breaker counts it.
+enum class breaker_outcome : std::uint8_t {
+  success,  ///< counts as a success (a slow success still counts as a failure of the window)
+  failure,  ///< counts as a failure
+  ignored,  ///< not counted; a half-open probe slot is freed
+};
+
+/// A state change, as the listener sees it.
+struct breaker_event {
+  breaker_state from;
+  breaker_state to;
+  duration at;                ///< the breaker clock's time of the change
+  duration open_for;          ///< when `to` is open: the break duration; zero otherwise
+  std::uint32_t generation;   ///< 14-bit counter, +1 at every change: orders events across threads
+  const void* breaker;        ///< which breaker (compare with `&b`; a registry shares one listener)
+};
+
+/**
+ * Called on the thread that caused a state change, after the change is made (outside any
+ * compare-and-swap loop, with no lock held): it may call the breaker. Must not throw. Events of
+ * changes made on different threads may arrive out of order: `generation` orders them.
+ */
+struct breaker_listener {
+  void (*fn)(void* user, const breaker_event& event) = nullptr;
+  void* user = nullptr;
+};
+
+/**
+ * Settings of a circuit breaker; every field has a default, so name only what you change:
+ * `tutti::breaker_config{.failure_ratio = 0.5, .minimum_calls = 20, .break_for = 5s}`.
+ * Ratios and call counts are checked when written (compile time for constants); the rest when
+ * the breaker is built (`std::invalid_argument`, or a compile error under `constinit`).
+ * Times are kept to the millisecond inside the breaker (rounded up).
+ */
+struct breaker_config {
+  breaker_mode mode = breaker_mode::count_window;  ///< what opens the breaker
+  /// Window modes: open when failures / calls in the window reach this ratio (slow calls count
+  /// as failures)...
+  fraction failure_ratio{0.5};
+  /// ...and the window holds at least this many calls (capped at `window_size` in count mode).
+  call_count minimum_calls{100};
+  call_count window_size{100};                             ///< count mode: the last N calls (≤ 2048)
+  duration window_duration = std::chrono::seconds{30};     ///< time mode: the span of the window
+  call_count window_buckets{10};                           ///< time mode: the window slides by span / buckets (≤ 64)
+  call_count consecutive_failures{5};                      ///< consecutive mode: failures in a row that open it
+  /// A call that takes longer than this counts as a failure for opening (zero: no call is slow).
+  /// Costs two clock reads per call when set.
+  duration slow_call_threshold = duration::zero();
+  duration break_for = std::chrono::seconds{5};  ///< how long it stays open the first time
+  double break_growth = 1.0;                     ///< each re-open without closing multiplies the break by this
+  duration max_break = duration::max();          ///< cap of the growing break
+  call_count half_open_probes{1};                ///< probe calls let through while half-open (≤ 65535)
+  call_count half_open_successes{1};             ///< successful probes that close it (≤ probes)
+  /// Half-open longer than this (probes that never report back) re-opens it; zero: no deadline.
+  duration half_open_timeout = std::chrono::seconds{60};
+  breaker_listener on_state_change{};  ///< optional state-change callback
+
+  /// Checks the settings not checked when written; throws `std::invalid_argument`.
+  constexpr void validate() const {
+    if (mode == breaker_mode::count_window && window_size.value > 2048)
+      detail::tutti_invalid_setting_window_size_must_be_at_most_2048();
+    if (mode == breaker_mode::time_window) {
+      if (window_buckets.value > 64) detail::tutti_invalid_setting_window_buckets_must_be_at_most_64();
+      if (window_duration.count() < static_cast<duration::rep>(window_buckets.value))
+        detail::tutti_invalid_setting_window_duration_must_be_positive();
+    }
+    if (break_for.count() <= 0) detail::tutti_invalid_setting_break_for_must_be_positive();
+    if (!(break_growth >= 1.0)) detail::tutti_invalid_setting_break_growth_must_be_at_least_1();
+    if (max_break < break_for) detail::tutti_invalid_setting_max_break_must_not_be_below_break_for();
+    if (half_open_probes.value > 65535) detail::tutti_invalid_setting_half_open_probes_must_be_at_most_65535();
+    if (half_open_successes.value > half_open_probes.value)
+      detail::tutti_invalid_setting_half_open_successes_must_not_exceed_probes();
+    if (slow_call_threshold.count() < 0 || half_open_timeout.count() < 0)
+      detail::tutti_invalid_setting_duration_must_not_be_negative();
+  }
+};
+
+/// A snapshot of a breaker's counters (each read on its own: exact only when no call is running).
+struct breaker_metrics {
+  breaker_state state;
+  std::uint64_t successes;     ///< outcomes reported as success
+  std::uint64_t failures;      ///< outcomes reported as failure
+  std::uint64_t slow_calls;    ///< reported outcomes slower than `slow_call_threshold`
+  std::uint64_t ignored;       ///< permits released without an outcome (or reported `ignored`)
+  std::uint64_t rejected;      ///< `try_acquire()` calls refused
+  std::uint64_t transitions;   ///< state changes
+  std::uint32_t window_calls;     ///< calls in the current window (window modes)
+  std::uint32_t window_failures;  ///< failures (and slow calls) among them
+};
+
+namespace detail {
+/// A clock kept by value when it is an empty type (steady_clock), else by pointer.
+template <class C>
+inline constexpr bool stateless_clock_v = std::is_empty_v<C> && std::is_default_constructible_v<C>;
+
+template <class C, bool = stateless_clock_v<C>>
+class clock_ref {
+ public:
+  constexpr explicit clock_ref(C& c) noexcept : c_(&c) {}
+  [[nodiscard]] duration now() const noexcept { return c_->now(); }
+  [[nodiscard]] constexpr C& get() const noexcept { return *c_; }
+
+ private:
+  C* c_;
+};
+template <class C>
+class clock_ref<C, true> {
+ public:
+  constexpr clock_ref() noexcept = default;
+  constexpr explicit clock_ref(C& c) noexcept : c_(c) {}
+  [[nodiscard]] duration now() const noexcept { return c_.now(); }
+  [[nodiscard]] constexpr C& get() const noexcept { return c_; }
+
+ private:
+  [[no_unique_address]] mutable C c_{};
+};
+
+namespace cb {
+// The state word, one atomic: kind | re-open count | generation | stamp (ms since the clock's
+// epoch: end of the break when open, deadline when half-open). One word, so a reader never sees
+// a state with another state's deadline.
+inline constexpr std::uint64_t kind_mask = 0x7;
+inline constexpr int reopen_shift = 3;
+inline constexpr std::uint64_t reopen_max = 31;
+inline constexpr int gen_shift = 8;
+inline constexpr std::uint64_t gen_mask = 0x3FFF;
+inline constexpr int stamp_shift = 22;
+inline constexpr std::uint64_t stamp_max = (std::uint64_t{1} << 42) - 1;  // 139 years of ms
+
+constexpr std::uint64_t make(breaker_state k, std::uint64_t reopen, std::uint64_t gen,
+                             std::uint64_t stamp) noexcept {
+  return static_cast<std::uint64_t>(k) | (reopen << reopen_shift) | ((gen & gen_mask) << gen_shift) |
+         (stamp << stamp_shift);
+}
+constexpr breaker_state kind(std::uint64_t w) noexcept { return static_cast<breaker_state>(w & kind_mask); }
+constexpr std::uint64_t reopen(std::uint64_t w) noexcept { return (w >> reopen_shift) & 0x1F; }
+constexpr std::uint64_t gen(std::uint64_t w) noexcept { return (w >> gen_shift) & gen_mask; }
+constexpr std::uint64_t stamp(std::uint64_t w) noexcept { return w >> stamp_shift; }
+
+/// Milliseconds, rounded up, clamped to the stamp's range; at least 1 for a positive time.
+constexpr std::uint64_t to_stamp(duration t) noexcept {
+  if (t.count() <= 0) return 0;
+  const auto ms = static_cast<std::uint64_t>(t.count() / 1'000'000) + (t.count() % 1'000'000 != 0);
+  return ms > stamp_max ? stamp_max : ms;
+}
+constexpr duration from_stamp(std::uint64_t s) noexcept {
+  return duration{static_cast<duration::rep>(s) * 1'000'000};
+}
+
+// The half-open word: in flight | succeeded | failed | generation it belongs to. A word of an
+// older generation is stale and read as empty, so nobody has to reset it.
+inline constexpr std::uint64_t probe_one = 1;                      // one probe in flight
+inline constexpr std::uint64_t probe_success = std::uint64_t{1} << 16;
+inline constexpr std::uint64_t probe_failure = std::uint64_t{1} << 32;
+inline constexpr int probe_tag_shift = 48;
+constexpr std::uint64_t probe_tag(std::uint64_t p) noexcept { return p >> probe_tag_shift; }
+constexpr std::uint64_t in_flight(std::uint64_t p) noexcept { return p & 0xFFFF; }
+constexpr std::uint64_t succeeded(std::uint64_t p) noexcept { return (p >> 16) & 0xFFFF; }
+constexpr std::uint64_t failed(std::uint64_t p) noexcept { return (p >> 32) & 0xFFFF; }
+constexpr std::uint64_t fresh_probe(std::uint64_t gen) noexcept { return gen << probe_tag_shift; }
+/// Whether generation `a` comes after `b` (14-bit counters that wrap: within half the range).
+constexpr bool newer(std::uint64_t a, std::uint64_t b) noexcept {
+  const std::uint64_t d = (a - b) & gen_mask;
+  return d != 0 && d < (gen_mask + 1) / 2;
+}
+
+// The count window: 2 bits per call (bit 0 "holds a call", bit 1 "it failed"), 32 calls a word.
+inline constexpr std::uint64_t even_bits = 0x5555'5555'5555'5555ULL;
+inline constexpr std::size_t ring_words = 64;  // 2048 calls, or 64 time buckets
+
+// A time bucket: calls (20 bits) | failures (20 bits) | bucket number (24 bits, wraps).
+inline constexpr std::uint64_t bucket_count_max = (std::uint64_t{1} << 20) - 1;
+inline constexpr std::uint64_t bucket_failure = std::uint64_t{1} << 20;
+inline constexpr int bucket_tag_shift = 40;
+inline constexpr std::uint64_t bucket_tag_mask = 0xFF'FFFF;
+
+inline constexpr std::size_t line = 64;  // keeps written counters off the read-mostly state line
+}  // namespace cb
+
+/// Writes "circuit open; retry after 4.2 s" (or the isolated / half-open text) into `out`.
+inline std::size_t describe_rejection(char (&out)[64], breaker_state by, duration retry_after) noexcept {
+  std::string_view head;
+  switch (by) {
+    case breaker_state::isolated: head = "circuit isolated (forced open until reset)"; break;
+    case breaker_state::half_open: head = "circuit half-open; every probe slot is taken"; break;
+    default: head = "circuit open; retry after "; break;
+  }
+  std::size_t n = 0;
+  for (char c : head) out[n++] = c;
+  if (by != breaker_state::open) return n;
+  // Tenths of a second, rounded up so that "0.0 s" never promises a call that would be refused.
+  const auto ns = retry_after.count() < 0 ? 0 : static_cast<std::uint64_t>(retry_after.count());
+  const std::uint64_t tenths = ns / 100'000'000 + (ns % 100'000'000 != 0);
+  char digits[24];
+  std::size_t d = 0;
+  std::uint64_t whole = tenths / 10;
+  do {
+    digits[d++] = static_cast<char>('0' + whole % 10);
+    whole /= 10;
+  } while (whole != 0);
+  while (d > 0) out[n++] = digits[--d];
+  out[n++] = '.';
+  out[n++] = static_cast<char>('0' + tenths % 10);
+  out[n++] = ' ';
+  out[n++] = 's';
+  return n;
+}
+}  // namespace detail
+
+/**
+ * A circuit breaker: stops calls to a failing service for a while, then lets a few probe calls
+ * through to see whether it has recovered.
+ *
+ * ```text
+ *   closed ──(failure ratio / consecutive failures reached)──► open ──(break over)──► half_open
+ *      ▲                                                        ▲                       │
+ *      └──────────────(half_open_successes probes succeed)──────┼───────────────────────┤
+ *                                                               └─(too many probes fail,─┘
+ *                                                                  or half_open_timeout)
+ * ```
+ *
+ * Use it through `tutti::guard(breaker)` on a step, or by hand:
+ * `if (auto p = b.try_acquire()) { ...; p.record_success(); }`.
+ *
+ * Thread safety and lifetime: one breaker is shared by reference by every thread and run that
+ * calls the service (it is neither copyable nor movable) and must outlive them and their
+ * permits. Every operation is lock-free (atomics only). While closed in the count or consecutive
+ * modes, a call reads no clock unless `slow_call_threshold` is set. The state machine counts
+ * approximately under contention (a few outcomes racing a state change may land in the old or
+ * the new period); it never admits more than `half_open_probes` probes in one half-open period.
+ *
+ * `Clock` is the breaker's clock (not the run's: one breaker serves runs on any clock); the
+ * default `tutti::steady_clock` is stored by value, any other clock by reference.
+ */
+template <class Clock = steady_clock>
+class circuit_breaker {
+  static_assert(std::atomic<std::uint64_t>::is_always_lock_free,
+                "tutti: the circuit breaker needs lock-free 64-bit atomics.");
+
+ public:
+  using clock_type = Clock;
+
+  /**
+   * The right to make one call, or a refusal. Move-only; `[[nodiscard]]`. A granted permit
+   * reports how the call ended with `record_success()`, `record_failure()` or `release()`
+   * (ignored); destroyed without a report it counts as ignored and frees its half-open probe
+   * slot, so "forgot to report" cannot leave a breaker stuck. A refused permit carries
+   * `retry_after()`. Reporting twice, or on a refused permit, does nothing.
+   */
+  class [[nodiscard]] permit {
+   public:
+    permit() noexcept = default;
+    permit(permit&& o) noexcept
+        : owner_(std::exchange(o.owner_, nullptr)), word_(o.word_), time_(o.time_),
+          state_(o.state_), granted_(o.granted_) {}
+    permit& operator=(permit&& o) noexcept {
+      if (this != &o) {
+        release();
+        owner_ = std::exchange(o.owner_, nullptr);
+        word_ = o.word_;
+        time_ = o.time_;
+        state_ = o.state_;
+        granted_ = o.granted_;
+      }
+      return *this;
+    }
+    permit(const permit&) = delete;
+    permit& operator=(const permit&) = delete;
+    ~permit() { release(); }
+
+    /// True when the call may proceed.
+    [[nodiscard]] explicit operator bool() const noexcept { return granted_; }
+    [[nodiscard]] bool granted() const noexcept { return granted_; }
+    /// Granted: the state it was granted in (closed, half_open for a probe, metrics_only,
+    /// disabled). Refused: the state that refused it (open, half_open, isolated).
+    [[nodiscard]] breaker_state state() const noexcept { return state_; }
+    /// Refused: how long until the break ends (open), `duration::max()` (isolated: until
+    /// `reset()`), zero (half-open: a probe slot may free at any time). Granted: zero.
+    [[nodiscard]] duration retry_after() const noexcept { return granted_ ? duration::zero() : time_; }
+    /// The breaker's generation when granted (14 bits; +1 at every state change).
+    [[nodiscard]] std::uint32_t generation() const noexcept {
+      return static_cast<std::uint32_t>(detail::cb::gen(word_));
+    }
+    /// True until the outcome is reported (or the permit released).
+    [[nodiscard]] bool pending() const noexcept { return owner_ != nullptr; }
+
+    void record_success() noexcept { record(breaker_outcome::success); }
+    void record_failure() noexcept { record(breaker_outcome::failure); }
+    /// Reports nothing: the call is not counted and a probe slot is freed.
+    void release() noexcept { record(breaker_outcome::ignored); }
+    void record(breaker_outcome o) noexcept {
+      if (owner_ != nullptr) std::exchange(owner_, nullptr)->finish(word_, time_, o);
+    }
+
+   private:
+    friend class circuit_breaker;
+    permit(circuit_breaker* owner, std::uint64_t word, duration start) noexcept
+        : owner_(owner), word_(word), time_(start), state_(detail::cb::kind(word)), granted_(true) {}
+    permit(breaker_state by, duration retry_after, std::uint64_t word) noexcept
+        : word_(word), time_(retry_after), state_(by) {}
+
+    circuit_breaker* owner_ = nullptr;
+    std::uint64_t word_ = 0;
+    duration time_{};  // granted: start of the call (slow-call threshold set); refused: retry-after
+    breaker_state state_ = breaker_state::open;
+    bool granted_ = false;
+  };
+
+  /// A breaker on the default clock. Throws `std::invalid_argument` for invalid settings.
+  constexpr explicit circuit_breaker(const breaker_config& config = {})
+    requires detail::stateless_clock_v<Clock>
+      : circuit_breaker(config, detail::clock_ref<Clock>{}) {}
+  /// A breaker reading `clock`, which must outlive it. Throws for invalid settings.
+  constexpr circuit_breaker(const breaker_config& config, Clock& clock)
+      : circuit_breaker(config, detail::clock_ref<Clock>{clock}) {}
+  circuit_breaker(const circuit_breaker&) = delete;
+  circuit_breaker& operator=(const circuit_breaker&) = delete;
+  ~circuit_breaker() = default;
+
+  /// Asks to make one call. Lock-free; never blocks, never allocates.
+  [[nodiscard]] permit try_acquire() noexcept {
+    using namespace detail::cb;
+    std::uint64_t s = state_.load(std::memory_order_acquire);
+    for (;;) {
+      switch (kind(s)) {
+        case breaker_state::closed:
+        case breaker_state::metrics_only:
+        case breaker_state::disabled:
+          return permit{this, s, slow_ns_ > 0 ? clock_.now() : duration{}};
+        case breaker_state::open: {
+          const duration now = clock_.now();
+          if (now < from_stamp(stamp(s))) {
+            rejected_.fetch_add(1, std::memory_order_relaxed);
+            return permit{breaker_state::open, from_stamp(stamp(s)) - now, s};
+          }
+          const std::uint64_t deadline = half_open_ns_ > 0 ? to_stamp(now + duration{half_open_ns_}) : 0;
+          const std::uint64_t next = make(breaker_state::half_open, reopen(s), gen(s) + 1, deadline);
+          if (change(s, next, now)) s = next;
+          continue;  // s is the current state either way
+        }
+        case breaker_state::half_open: {
+          slot_result slot = take_probe_slot(s);
+          if (slot == slot_result::stale && state_.load(std::memory_order_acquire) == s)
+            slot = take_probe_slot(s, true);
+          if (slot != slot_result::full) {
+            const std::uint64_t now_s = state_.load(std::memory_order_acquire);
+            if (slot == slot_result::taken) {
+              if (now_s == s) return permit{this, s, slow_ns_ > 0 ? clock_.now() : duration{}};
+              free_probe_slot(gen(s));  // the state moved on while we took the slot
+            }
+            s = now_s;
+            continue;
+          }
+          if (stamp(s) != 0) {  // every slot taken: has the half-open deadline passed?
+            const duration now = clock_.now();
+            if (now >= from_stamp(stamp(s))) {
+              reopen_after_half_open(s, now);
+              s = state_.load(std::memory_order_acquire);
+              continue;
+            }
+          }
+          rejected_.fetch_add(1, std::memory_order_relaxed);
+          return permit{breaker_state::half_open, duration::zero(), s};
+        }
+        case breaker_state::isolated:
+          rejected_.fetch_add(1, std::memory_order_relaxed);
+          return permit{breaker_state::isolated, duration::max(), s};
+      }
+      return permit{breaker_state::isolated, duration::max(), s};  // unreachable
+    }
+  }
+
+  /// The current state. Reads no clock: an open breaker whose break is over reports `open` until
+  /// the next `try_acquire()` moves it to half-open.
+  [[nodiscard]] breaker_state state() const noexcept {
+    return detail::cb::kind(state_.load(std::memory_order_acquire));
+  }
+
+  /// How long until an open breaker lets a probe through: zero when not open (or the break is
+  /// over), `duration::max()` when isolated.
+  [[nodiscard]] duration retry_after() const noexcept {
+    using namespace detail::cb;
+    const std::uint64_t s = state_.load(std::memory_order_acquire);
+    if (kind(s) == breaker_state::isolated) return duration::max();
+    if (kind(s) != breaker_state::open) return duration::zero();
+    const duration left = from_stamp(stamp(s)) - clock_.now();
+    return left.count() > 0 ? left : duration::zero();
+  }
+
+  /// Forces the breaker open (every call rejected) until `reset()`.
+  void isolate() noexcept { force(breaker_state::isolated); }
+  /// Lets every call through and counts nothing, until `reset()`.
+  void disable() noexcept { force(breaker_state::disabled); }
+  /// Lets every call through and counts outcomes, never opening, until `reset()`.
+  void metrics_only() noexcept { force(breaker_state::metrics_only); }
+  /// Back to closed with an empty window and the first break duration, from any state.
+  void reset() noexcept { force(breaker_state::closed); }
+
+  /// The counters and the current window.
+  [[nodiscard]] breaker_metrics metrics() const noexcept {
+    breaker_metrics m{};
+    m.state = state();
+    const std::uint64_t failures = failures_.load(std::memory_order_relaxed);
+    const std::uint64_t recorded = recorded_.load(std::memory_order_relaxed);
+    m.failures = failures;
+    m.successes = recorded > failures ? recorded - failures : 0;
+    m.slow_calls = slow_.load(std::memory_order_relaxed);
+    m.ignored = ignored_.load(std::memory_order_relaxed);
+    m.rejected = rejected_.load(std::memory_order_relaxed);
+    m.transitions = transitions_.load(std::memory_order_relaxed);
+    const auto w = mode_ == breaker_mode::time_window ? time_window_counts(clock_.now()) : count_window_counts();
+    m.window_calls = w.calls;
+    m.window_failures = w.failures;
+    return m;
+  }
+
+  [[nodiscard]] const breaker_config& config() const noexcept { return config_; }
+  [[nodiscard]] Clock& clock() const noexcept { return clock_.get(); }
+
+ private:
+  struct counts {
+    std::uint32_t calls = 0;
+    std::uint32_t failures = 0;
+  };
+
+  constexpr circuit_breaker(const breaker_config& config, detail::clock_ref<Clock> clock)
+      : state_(0),
+        mode_(config.mode),
+        probes_(config.half_open_probes.value),
+        successes_(config.half_open_successes.value),
+        window_(config.window_size.value),
+        min_calls_(config.mode == breaker_mode::count_window && config.minimum_calls.value > config.window_size.value
+                       ? config.window_size.value
+                       : config.minimum_calls.value),
+        consecutive_limit_(config.consecutive_failures.value),
+        buckets_(config.window_buckets.value),
+        ratio_(config.failure_ratio.value),
+        slow_ns_(config.slow_call_threshold.count()),
+        bucket_ns_(config.window_duration.count() / static_cast<duration::rep>(config.window_buckets.value)),
+        half_open_ns_(config.half_open_timeout.count()),
+        clock_(clock),
+        config_(config) {
+    config.validate();
+  }
+
+  // ---- outcomes -------------------------------------------------------------------------------
+
+  void finish(std::uint64_t w, duration start, breaker_outcome o) noexcept {
+    using namespace detail::cb;
+    const breaker_state k = kind(w);
+    if (k == breaker_state::disabled) return;
+    if (o == breaker_outcome::ignored) {
+      ignored_.fetch_add(1, std::memory_order_relaxed);
+      if (k == breaker_state::half_open) free_probe_slot(gen(w));
+      return;
+    }
+    const std::uint64_t n = recorded_.fetch_add(1, std::memory_order_relaxed);
+    bool failed = o == breaker_outcome::failure;
+    if (failed) failures_.fetch_add(1, std::memory_order_relaxed);
+    duration now{};
+    if (slow_ns_ > 0 || mode_ == breaker_mode::time_window) now = clock_.now();
+    if (slow_ns_ > 0 && (now - start).count() > slow_ns_) {
+      slow_.fetch_add(1, std::memory_order_relaxed);
+      failed = true;  // a slow call counts as a failure of the state machine
+    }
+    // An outcome of an earlier period (the state changed since the permit) is counted in the
+    // metrics above but does not move the state machine.
+    if (gen(state_.load(std::memory_order_acquire)) != gen(w)) return;
+    if (k == breaker_state::half_open) {
+      probe_outcome(w, failed);
+      return;
+    }
+    const bool judge = k == breaker_state::closed;  // metrics_only counts but never opens
+    bool trip = false;
+    switch (mode_) {
+      case breaker_mode::count_window: trip = record_count(n, failed, judge); break;
+      case breaker_mode::time_window: trip = record_time(now, failed, judge); break;
+      case breaker_mode::consecutive_failures: trip = record_consecutive(failed); break;
+    }
+    if (trip && judge) open_from(w, 0);
+  }
+
+  // Returns whether the failure ratio is reached. A success can only reach it by bringing the
+  // window up to `minimum_calls` (filling an empty slot); replacing an older outcome it can only
+  // lower the ratio. So the ring is summed after failures and during warm-up only.
+  bool record_count(std::uint64_t n, bool failed, bool judge) noexcept {
+    const auto slot = static_cast<std::uint32_t>(n % window_);
+    std::atomic<std::uint64_t>& word = ring_[slot / 32];
+    const int shift = static_cast<int>(slot % 32) * 2;
+    const std::uint64_t held = std::uint64_t{1} << shift;
+    const std::uint64_t fail = std::uint64_t{2} << shift;
+    const std::uint64_t v = word.load(std::memory_order_relaxed);
+    if (!failed) {  // usually already "held, succeeded": then a read is all it costs
+      if ((v & fail) != 0) word.fetch_and(~fail, std::memory_order_relaxed);
+      if ((v & held) != 0) return false;
+      word.fetch_or(held, std::memory_order_relaxed);
+      return judge && reached(count_window_counts());
+    }
+    if ((v & (held | fail)) != (held | fail)) word.fetch_or(held | fail, std::memory_order_relaxed);
+    return judge && reached(count_window_counts());
+  }
+
+  // Every call is judged: old successes leaving the window can raise the ratio at any time.
+  bool record_time(duration now, bool failed, bool judge) noexcept {
+    using namespace detail::cb;
+    const std::uint64_t index = static_cast<std::uint64_t>(now.count() < 0 ? 0 : now.count()) /
+                                static_cast<std::uint64_t>(bucket_ns_);
+    const std::uint64_t tag = index & bucket_tag_mask;
+    std::atomic<std::uint64_t>& bucket = ring_[index % buckets_];
+    std::uint64_t b = bucket.load(std::memory_order_relaxed);
+    for (;;) {
+      std::uint64_t next;
+      if ((b >> bucket_tag_shift) != tag) {
+        next = (tag << bucket_tag_shift) | 1 | (failed ? bucket_failure : 0);
+      } else if ((b & bucket_count_max) == bucket_count_max) {
+        break;  // saturated: the bucket keeps the ratio of its first million calls
+      } else {
+        next = b + 1 + (failed ? bucket_failure : 0);
+      }
+      if (bucket.compare_exchange_weak(b, next, std::memory_order_relaxed)) break;
+    }
+    return judge && reached(time_window_counts(now));
+  }
+
+  bool record_consecutive(bool failed) noexcept {
+    if (!failed) {
+      if (consecutive_.load(std::memory_order_relaxed) != 0) consecutive_.store(0, std::memory_order_relaxed);
+      return false;
+    }
+    return consecutive_.fetch_add(1, std::memory_order_relaxed) + 1 >= consecutive_limit_;
+  }
+
+  [[nodiscard]] bool reached(counts c) const noexcept {
+    return c.calls >= min_calls_ && c.calls > 0 &&
+           static_cast<double>(c.failures) / static_cast<double>(c.calls) >= ratio_;
+  }
+
+  [[nodiscard]] counts count_window_counts() const noexcept {
+    using namespace detail::cb;
+    if (mode_ != breaker_mode::count_window) return {};
+    counts c;
+    const std::uint32_t words = (window_ + 31) / 32;
+    for (std::uint32_t i = 0; i < words; ++i) {
+      const std::uint64_t v = ring_[i].load(std::memory_order_relaxed);
+      c.calls += static_cast<std::uint32_t>(std::popcount(v & even_bits));
+      c.failures += static_cast<std::uint32_t>(std::popcount(v & (v >> 1) & even_bits));
+    }
+    return c;
+  }
+
+  [[nodiscard]] counts time_window_counts(duration now) const noexcept {
+    using namespace detail::cb;
+    if (mode_ != breaker_mode::time_window) return {};
+    const std::uint64_t index = static_cast<std::uint64_t>(now.count() < 0 ? 0 : now.count()) /
+                                static_cast<std::uint64_t>(bucket_ns_);
+    counts c;
+    for (std::uint32_t i = 0; i < buckets_; ++i) {
+      const std::uint64_t b = ring_[i].load(std::memory_order_relaxed);
+      const std::uint64_t age = (index - (b >> bucket_tag_shift)) & bucket_tag_mask;
+      if (age >= buckets_) continue;  // outside the window
+      c.calls += static_cast<std::uint32_t>(b & bucket_count_max);
+      c.failures += static_cast<std::uint32_t>((b >> 20) & bucket_count_max);
+    }
+    return c;
+  }
+
+  // ---- half-open probes -----------------------------------------------------------------------
+
+  enum class slot_result : std::uint8_t { taken, full, stale };
+
+  // `claim_any`: the caller saw the state unchanged after a `stale` answer, so the "newer" tag
+  // is in fact an ancient one that wrapped around (14-bit generations): claim it.
+  slot_result take_probe_slot(std::uint64_t s, bool claim_any = false) noexcept {
+    using namespace detail::cb;
+    const std::uint64_t g = gen(s);
+    std::uint64_t p = probe_.load(std::memory_order_acquire);
+    for (;;) {
+      std::uint64_t next;
+      if (probe_tag(p) == g) {
+        if (in_flight(p) + succeeded(p) + failed(p) >= probes_) return slot_result::full;
+        next = p + probe_one;
+      } else if (!claim_any && newer(probe_tag(p), g)) {
+        return slot_result::stale;  // a later half-open period owns the word: never wipe it
+      } else {
+        next = fresh_probe(g) + probe_one;  // the first probe of this period claims the word
+      }
+      if (probe_.compare_exchange_weak(p, next, std::memory_order_acq_rel, std::memory_order_acquire))
+        return slot_result::taken;
+    }
+  }
+
+  void free_probe_slot(std::uint64_t g) noexcept {
+    using namespace detail::cb;
+    std::uint64_t p = probe_.load(std::memory_order_acquire);
+    while (probe_tag(p) == g && in_flight(p) > 0 &&
+           !probe_.compare_exchange_weak(p, p - probe_one, std::memory_order_acq_rel,
+                                         std::memory_order_acquire)) {
+    }
+  }
+
+  void probe_outcome(std::uint64_t w, bool failed) noexcept {
+    using namespace detail::cb;
+    const std::uint64_t g = gen(w);
+    std::uint64_t p = probe_.load(std::memory_order_acquire);
+    std::uint64_t next;
+    do {
+      if (probe_tag(p) != g || in_flight(p) == 0) return;  // a stale probe
+      next = p - probe_one + (failed ? probe_failure : probe_success);
+    } while (!probe_.compare_exchange_weak(p, next, std::memory_order_acq_rel, std::memory_order_acquire));
+    if (!failed && succeeded(next) >= successes_) {
+      std::uint64_t expected = w;
+      change(expected, make(breaker_state::closed, 0, g + 1, 0), clock_.now());
+    } else if (failed && failed_count_too_high(next)) {
+      reopen_after_half_open(w, clock_.now());
+    }
+  }
+  [[nodiscard]] bool failed_count_too_high(std::uint64_t p) const noexcept {
+    return detail::cb::failed(p) > probes_ - successes_;  // the success threshold is out of reach
+  }
+
+  // ---- transitions ----------------------------------------------------------------------------
+
+  void open_from(std::uint64_t w, std::uint64_t reopen) noexcept {
+    const duration now = clock_.now();
+    std::uint64_t expected = w;
+    change(expected, detail::cb::make(breaker_state::open, reopen, detail::cb::gen(w) + 1,
+                                      detail::cb::to_stamp(now + break_after(reopen))),
+           now);
+  }
+  void reopen_after_half_open(std::uint64_t w, duration now) noexcept {
+    using namespace detail::cb;
+    const std::uint64_t r = reopen(w) < reopen_max ? reopen(w) + 1 : reopen_max;
+    std::uint64_t expected = w;
+    change(expected, make(breaker_state::open, r, gen(w) + 1, to_stamp(now + break_after(r))), now);
+  }
+
+  [[nodiscard]] duration break_after(std::uint64_t reopens) const noexcept {
+    const duration first = config_.break_for;
+    if (reopens == 0 || config_.break_growth == 1.0) return first;
+    double ns = static_cast<double>(first.count());
+    const double cap = static_cast<double>(config_.max_break.count());
+    for (std::uint64_t i = 0; i < reopens && ns < cap; ++i) ns *= config_.break_growth;
+    if (ns >= cap) return config_.max_break;
+    return duration{static_cast<duration::rep>(ns)};
+  }
+
+  void force(breaker_state target) noexcept {
+    using namespace detail::cb;
+    std::uint64_t s = state_.load(std::memory_order_acquire);
+    for (;;) {
+      if (kind(s) == target && target != breaker_state::closed) return;
+      if (change(s, make(target, 0, gen(s) + 1, 0), clock_.now())) return;
+    }
+  }
+
+  // The one place the state changes: a compare-and-swap; the winner then resets the window and
+  // calls the listener (after the CAS, holding nothing). Updates `expected` when it loses.
+  bool change(std::uint64_t& expected, std::uint64_t desired, duration now) noexcept {
+    using namespace detail::cb;
+    if (!state_.compare_exchange_strong(expected, desired, std::memory_order_acq_rel,
+                                        std::memory_order_acquire))
+      return false;
+    const breaker_state from = kind(expected);
+    const breaker_state to = kind(desired);
+    if (to == breaker_state::closed || to == breaker_state::metrics_only) {
+      for (auto& word : ring_) word.store(0, std::memory_order_relaxed);
+      consecutive_.store(0, std::memory_order_relaxed);
+    }
+    if (from == to) return true;  // reset() of a closed breaker: a new, empty window
+    transitions_.fetch_add(1, std::memory_order_relaxed);
+    if (config_.on_state_change.fn != nullptr) {
+      const breaker_event e{from, to, now,
+                            to == breaker_state::open ? from_stamp(stamp(desired)) - now : duration::zero(),
+                            static_cast<std::uint32_t>(gen(desired)), this};
+      config_.on_state_change.fn(config_.on_state_change.user, e);
+    }
+    return true;
+  }
+
+  // Read on every call, written only when the state changes.
+  alignas(detail::cb::line) std::atomic<std::uint64_t> state_;
+  breaker_mode mode_;
+  std::uint32_t probes_;
+  std::uint32_t successes_;
+  std::uint32_t window_;
+  std::uint32_t min_calls_;
+  std::uint32_t consecutive_limit_;
+  std::uint32_t buckets_;
+  double ratio_;
+  duration::rep slow_ns_;
+  duration::rep bucket_ns_;
+  duration::rep half_open_ns_;
+  [[no_unique_address]] detail::clock_ref<Clock> clock_;
+  // Written on every reported outcome.
+  alignas(detail::cb::line) std::atomic<std::uint64_t> recorded_{0};
+  std::atomic<std::uint32_t> consecutive_{0};
+  // Written on failures, rejections, releases, probes and state changes.
+  alignas(detail::cb::line) std::atomic<std::uint64_t> failures_{0};
+  std::atomic<std::uint64_t> slow_{0};
+  std::atomic<std::uint64_t> ignored_{0};
+  std::atomic<std::uint64_t> rejected_{0};
+  std::atomic<std::uint64_t> transitions_{0};
+  std::atomic<std::uint64_t> probe_{0};
+  // The count window's outcome ring, or the time window's buckets.
+  alignas(detail::cb::line) std::array<std::atomic<std::uint64_t>, detail::cb::ring_words> ring_{};
+  breaker_config config_;
+};
+
+circuit_breaker(const breaker_config&) -> circuit_breaker<steady_clock>;
+template <class Clock>
+circuit_breaker(const breaker_config&, Clock&) -> circuit_breaker<Clock>;
+
+/// The default of `guard`: every error the step returns counts as a failure of the breaker.
+struct count_all_errors {
+  constexpr breaker_outcome operator()(const std::error_code& /*ec*/) const noexcept {
+    return breaker_outcome::failure;
+  }
+};
+
+/**
+ * The policy `tutti::guard(breaker)` returns: each call of the step asks the breaker for a
+ * permit; a refused call fails at once with `errc::circuit_open` (the step is not called, no
+ * exception, no allocation); a granted one reports its outcome: success, or what `Classify`
+ * says of the error (default: failure). Holds a pointer: the breaker must outlive the workflow.
+ *
+ * No message is written on a refusal by default (a run's first message allocates); ask the
+ * breaker for `retry_after()`, or use `.with_message()` to get "circuit open; retry after 4.2 s"
+ * in the report.
+ */
+template <class Breaker, class Classify = count_all_errors>
+class breaker_guard {
+ public:
+  static constexpr std::string_view policy_name = "circuit_breaker";
+
+  constexpr explicit breaker_guard(Breaker& b, Classify classify = {}, bool describe = false) noexcept
+      : breaker_(&b), classify_(classify), describe_(describe) {}
+
+  /// The same guard, which also writes the reason of a refusal (with its retry-after hint) as
+  /// the step's message. That message allocates, once per run.
+  [[nodiscard]] constexpr breaker_guard with_message() const noexcept {
+    return breaker_guard{*breaker_, classify_, true};
+  }
+  [[nodiscard]] constexpr Breaker& breaker() const noexcept { return *breaker_; }
+
+  template <class Next, class Call>
+  auto invoke(Next&& next, Call& call) const {
+    using R = decltype(next());
+    auto p = breaker_->try_acquire();
+    if (TUTTI_UNLIKELY(!p)) {
+      if (describe_) {
+        if constexpr (requires { call.set_message(false, std::string_view{}); }) {
+          char text[64];
+          const std::size_t n = detail::describe_rejection(text, p.state(), p.retry_after());
+          call.set_message(false, std::string_view{text, n});
+        }
+      }
+      return R(make_error_code(errc::circuit_open));
+    }
+    R r = next();
+    if (TUTTI_LIKELY(r.has_value())) p.record_success();
+    else p.record(classify_(r.error()));
+    return r;
+  }
+
+ private:
+  Breaker* breaker_;
+  [[no_unique_address]] Classify classify_;
+  bool describe_;
+};
+
+/// `step | tutti::guard(breaker)`: calls of the step go through the breaker (see breaker_guard).
+template <class Clock>
+[[nodiscard]] constexpr auto guard(circuit_breaker<Clock>& b) noexcept {
+  return breaker_guard<circuit_breaker<Clock>>{b};
+}
+/// The same, with `classify(error_code) -> breaker_outcome` deciding what an error counts as.
+template <class Clock, class Classify>
+  requires std::is_invocable_r_v<breaker_outcome, const Classify&, const std::error_code&>
+[[nodiscard]] constexpr auto guard(circuit_breaker<Clock>& b, Classify classify) noexcept {
+  return breaker_guard<circuit_breaker<Clock>, Classify>{b, classify};
+}
+
+/**
+ * At most `N` breakers, one per key (per downstream host, say), created on first use with one
+ * shared configuration and never removed. Lookups are lock-free (an open-addressing table of `N`
+ * slots, each published by an atomic flag); creating a breaker takes a mutex, once per key. When
+ * `N` breakers exist, `get()` of a new key returns nullptr: the registry never grows.
+ * Breakers live inside the registry (no allocation) and as long as it does.
+ */
+template <class Key, std::size_t N, class Clock = steady_clock, class Hash = std::hash<Key>,
+          class KeyEqual = std::equal_to<Key>>
+class breaker_registry {
+  static_assert(N > 0, "tutti: a breaker_registry needs room for at least one breaker.");
+
+ public:
+  using breaker_type = circuit_breaker<Clock>;
+
+  explicit breaker_registry(const breaker_config& config = {})
+    requires detail::stateless_clock_v<Clock>
+      : config_(config), clock_() {
+    config.validate();
+  }
+  breaker_registry(const breaker_config& config, Clock& clock) : config_(config), clock_(clock) {
+    config.validate();
+  }
+  breaker_registry(const breaker_registry&) = delete;
+  breaker_registry& operator=(const breaker_registry&) = delete;
+  ~breaker_registry() {
+    for (auto& s : slots_)
+      if (s.ready.load(std::memory_order_acquire)) std::destroy_at(&s.store.breaker);
+  }
+
+  /// The breaker of `key`, created on first use; nullptr when the registry is full.
+  [[nodiscard]] breaker_type* get(const Key& key) {
+    if (breaker_type* b = find(key)) return b;
+    const std::lock_guard<std::mutex> lock(create_);
+    const std::size_t start = Hash{}(key) % N;
+    for (std::size_t i = 0; i < N; ++i) {
+      slot& s = slots_[(start + i) % N];
+      if (s.ready.load(std::memory_order_acquire)) {
+        if (KeyEqual{}(*s.key, key)) return &s.store.breaker;
+        continue;
+      }
+      s.key.emplace(key);
+      if constexpr (detail::stateless_clock_v<Clock>) std::construct_at(&s.store.breaker, config_);
+      else std::construct_at(&s.store.breaker, config_, clock_.get());
+      s.ready.store(true, std::memory_order_release);
+      size_.fetch_add(1, std::memory_order_relaxed);
+      return &s.store.breaker;
+    }
+    return nullptr;
+  }
+
+  /// The breaker of `key` if it exists; never creates one. Lock-free.
+  [[nodiscard]] breaker_type* find(const Key& key) noexcept {
+    const std::size_t start = Hash{}(key) % N;
+    for (std::size_t i = 0; i < N; ++i) {
+      slot& s = slots_[(start + i) % N];
+      if (!s.ready.load(std::memory_order_acquire)) return nullptr;  // keys are never removed
+      if (KeyEqual{}(*s.key, key)) return &s.store.breaker;
+    }
+    return nullptr;
+  }
+
+  /// The key of a breaker of this registry (e.g. `breaker_event::breaker`), or nullptr.
+  [[nodiscard]] const Key* key_of(const void* breaker) const noexcept {
+    for (const auto& s : slots_)
+      if (s.ready.load(std::memory_order_acquire) && &s.store.breaker == breaker) return &*s.key;
+    return nullptr;
+  }
+
+  /// Calls `f(const Key&, breaker_type&)` for every breaker created so far.
+  template <class F>
+  void for_each(F&& f) {
+    for (auto& s : slots_)
+      if (s.ready.load(std::memory_order_acquire)) f(static_cast<const Key&>(*s.key), s.store.breaker);
+  }
+
+  [[nodiscard]] std::size_t size() const noexcept { return size_.load(std::memory_order_relaxed); }
+  [[nodiscard]] static constexpr std::size_t capacity() noexcept { return N; }
+
+ private:
+  union storage {
+    storage() noexcept {}
+    ~storage() {}
+    storage(const storage&) = delete;
+    storage& operator=(const storage&) = delete;
+    breaker_type breaker;
+  };
+  struct slot {
+    std::atomic<bool> ready{false};
+    std::optional<Key> key;  // written before `ready` is published, never after
+    storage store;
+  };
+
+  std::array<slot, N> slots_{};
+  std::atomic<std::size_t> size_{0};
+  std::mutex create_;
+  breaker_config config_;
+  detail::clock_ref<Clock> clock_;
+};
+
+TUTTI_END_NAMESPACE
+
+#endif  // TUTTI_POLICY_CIRCUIT_BREAKER_HPP
