@@ -114,9 +114,10 @@ TUTTI_ALWAYS_INLINE result<V> capture(Call& call, bool compensation, Fn&& fn) {
       fn();
       return unit{};
     } else if constexpr (std::is_same_v<std::remove_cvref_t<R>, result<V>>) {
-      result<V> r = fn();
-      if (TUTTI_UNLIKELY(!r.has_value()) && !r.error()) return errc::step_failed;
-      return r;
+      // Returned as it is, built in place: copying a result right after the callee wrote it
+      // costs a store-forwarding stall per step. An empty error code is mapped to step_failed
+      // where the engine records the failure.
+      return fn();
     } else if constexpr (is_result_v<std::remove_cvref_t<R>>) {
       static_assert(is_result_of_error_code_v<std::remove_cvref_t<R>>,
                     "tutti: a step's result type must carry a std::error_code (use "
@@ -124,7 +125,7 @@ TUTTI_ALWAYS_INLINE result<V> capture(Call& call, bool compensation, Fn&& fn) {
       auto r = fn();
       if (TUTTI_LIKELY(r.has_value())) {
         if constexpr (std::is_void_v<typename std::remove_cvref_t<R>::value_type>) return unit{};
-        else return std::move(r).value();
+        else return std::move(r).assume_value();
       }
       std::error_code ec = r.error();
       if (!ec) ec = errc::step_failed;  // a failure must never read as success

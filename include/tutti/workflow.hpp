@@ -77,6 +77,7 @@ struct frame {
   run_id id;
   bool timing;
   run_shared* shared;
+  bool clocked = timing || shared->deadline != duration::max();  // read the clock per step
 
   template <fixed_string Name>
   static constexpr std::size_t index_of() noexcept {
@@ -211,50 +212,62 @@ struct engine {
 
   template <std::size_t I>
   TUTTI_ALWAYS_INLINE static bool run_one(const nodes_type& nodes, frame_type& f) {
+    // The common case reads no clock; timing and deadlines take the out-of-line path.
+    if (TUTTI_UNLIKELY(f.clocked)) return run_one_clocked<I>(nodes, f);
+    step_call<frame_type, I, path<I>> call{f, false};
+    auto r = std::get<I>(nodes).invoke(call);
+    if (TUTTI_LIKELY(r.has_value())) return succeed<I>(f, std::move(r).assume_value());
+    return fail<I>(f, r.error());
+  }
+
+  template <std::size_t I>
+  TUTTI_NOINLINE static bool run_one_clocked(const nodes_type& nodes, frame_type& f) {
     using node_t = std::tuple_element_t<I, nodes_type>;
     step_call<frame_type, I, path<I>> call{f, false};
     const bool has_deadline = f.shared->deadline != duration::max();
-    duration t0{};
-    if (f.timing || has_deadline) t0 = f.clock.now();
-    if (TUTTI_UNLIKELY(has_deadline) && t0 >= f.shared->deadline) {
+    const duration t0 = f.clock.now();
+    if (has_deadline && t0 >= f.shared->deadline) {
       call.note("the run's deadline passed before this step could start");
       return fail<I>(f, make_error_code(errc::timeout));
     }
     auto r = std::get<I>(nodes).invoke(call);
-    if (f.timing || has_deadline) {
-      const duration t1 = f.clock.now();
-      if (f.timing) {
-        f.st.rec.starts.set(I, t0);
-        f.st.rec.elapsed.set(I, t1 - t0);
-      }
-      // A result after the run's deadline is a timeout; a late success is undone.
-      if (TUTTI_UNLIKELY(has_deadline && t1 > f.shared->deadline)) {
-        call.mark(step_flag::timed_out);
-        if (r.has_value()) {
-          if constexpr (node_t::contains_compensable) {
-            call.begin_late_compensation();
-            const result<void> undone = std::get<I>(nodes).compensate(r.value(), call);
-            call.end_late_compensation(undone.has_value());
-            if (!undone.has_value()) f.shared->compensation_failed = true;
-          }
-          call.note("the run's deadline passed while this step ran");
+    const duration t1 = f.clock.now();
+    if (f.timing) {
+      f.st.rec.starts.set(I, t0);
+      f.st.rec.elapsed.set(I, t1 - t0);
+    }
+    // A result after the run's deadline is a timeout; a late success is undone.
+    if (has_deadline && t1 > f.shared->deadline) {
+      call.mark(step_flag::timed_out);
+      if (r.has_value()) {
+        if constexpr (node_t::contains_compensable) {
+          call.begin_late_compensation();
+          const result<void> undone = std::get<I>(nodes).compensate(r.assume_value(), call);
+          call.end_late_compensation(undone.has_value());
+          if (!undone.has_value()) f.shared->compensation_failed = true;
         }
-        return fail<I>(f, make_error_code(errc::timeout));
+        call.note("the run's deadline passed while this step ran");
       }
+      return fail<I>(f, make_error_code(errc::timeout));
     }
-    if (TUTTI_LIKELY(r.has_value())) {
-      std::get<I>(f.st.slots).emplace(std::move(r).value());
-      f.st.rec.status[I] = step_status::succeeded;
-      if constexpr (node_t::pivot) f.shared->committed = true;
-      return true;
-    }
+    if (r.has_value()) return succeed<I>(f, std::move(r).assume_value());
     return fail<I>(f, r.error());
+  }
+
+  template <std::size_t I, class V>
+  TUTTI_ALWAYS_INLINE static bool succeed(frame_type& f, V&& value) {
+    using node_t = std::tuple_element_t<I, nodes_type>;
+    std::get<I>(f.st.slots).emplace(std::forward<V>(value));
+    f.st.rec.status[I] = step_status::succeeded;
+    if constexpr (node_t::pivot) f.shared->committed = true;
+    return true;
   }
 
   template <std::size_t I>
   static bool fail(frame_type& f, const std::error_code& ec) noexcept {
     f.st.rec.status[I] = step_status::failed;
-    f.st.rec.errors.set(I, error_bits::from(ec));
+    // A failure must never read as success, even if a callable returned an empty error code.
+    f.st.rec.errors.set(I, error_bits::from(ec ? ec : make_error_code(errc::step_failed)));
     f.st.failed = I;
     return false;
   }
@@ -407,11 +420,11 @@ class basic_workflow {
     shared.mode = opts.on_compensation_failure;
     shared.options = &opts;
     shared.id = out.id_;
-    detail::frame<In, C, N...> f{input, out.st_, clock, out.id_, opts.timing, &shared};
     if (opts.timing || opts.deadline != duration::max()) {
       out.started_ = clock.now();
       if (opts.deadline != duration::max()) shared.deadline = out.started_ + opts.deadline;
     }
+    detail::frame<In, C, N...> f{input, out.st_, clock, out.id_, opts.timing, &shared};
     const bool ok = detail::engine<fixed_string{""}, In, C, N...>::run(nodes_, f);
     if (opts.timing) out.elapsed_ = clock.now() - out.started_;
     out.outcome_ = ok                           ? run_outcome::succeeded

@@ -267,6 +267,10 @@ constexpr std::uint64_t to_stamp(duration t) noexcept {
   const auto ms = static_cast<std::uint64_t>(t.count() / 1'000'000) + (t.count() % 1'000'000 != 0);
   return ms > stamp_max ? stamp_max : ms;
 }
+/// `t + d` without overflow (a break of `duration::max()` is allowed: it never ends).
+constexpr duration add_saturated(duration t, duration d) noexcept {
+  return t.count() > 0 && d.count() > duration::max().count() - t.count() ? duration::max() : t + d;
+}
 constexpr duration from_stamp(std::uint64_t s) noexcept {
   return duration{static_cast<duration::rep>(s) * 1'000'000};
 }
@@ -457,7 +461,7 @@ class circuit_breaker {
             rejected_.fetch_add(1, std::memory_order_relaxed);
             return permit{breaker_state::open, from_stamp(stamp(s)) - now, s};
           }
-          const std::uint64_t deadline = half_open_ns_ > 0 ? to_stamp(now + duration{half_open_ns_}) : 0;
+          const std::uint64_t deadline = half_open_ns_ > 0 ? to_stamp(add_saturated(now, duration{half_open_ns_})) : 0;
           const std::uint64_t next = make(breaker_state::half_open, reopen(s), gen(s) + 1, deadline);
           if (change(s, next, now)) s = next;
           continue;  // s is the current state either way
@@ -748,14 +752,14 @@ class circuit_breaker {
     const duration now = clock_.now();
     std::uint64_t expected = w;
     change(expected, detail::cb::make(breaker_state::open, reopen, detail::cb::gen(w) + 1,
-                                      detail::cb::to_stamp(now + break_after(reopen))),
+                                      detail::cb::to_stamp(detail::cb::add_saturated(now, break_after(reopen)))),
            now);
   }
   void reopen_after_half_open(std::uint64_t w, duration now) noexcept {
     using namespace detail::cb;
     const std::uint64_t r = reopen(w) < reopen_max ? reopen(w) + 1 : reopen_max;
     std::uint64_t expected = w;
-    change(expected, make(breaker_state::open, r, gen(w) + 1, to_stamp(now + break_after(r))), now);
+    change(expected, make(breaker_state::open, r, gen(w) + 1, to_stamp(add_saturated(now, break_after(r)))), now);
   }
 
   [[nodiscard]] duration break_after(std::uint64_t reopens) const noexcept {

@@ -140,7 +140,7 @@ struct fallback_policy {
     using T = typename R::value_type;
     if constexpr (std::is_same_v<Source, detail::last_good_source<T>>) {
       if (r.has_value()) {
-        source.cache->store(r.value(), call.clock().now());
+        source.cache->store(r.assume_value(), call.clock().now());
         return r;
       }
     } else {

@@ -198,7 +198,7 @@ struct time_limit {
       return decltype(r){make_error_code(errc::timeout)};
     }
     if constexpr (Self::compensable) {
-      auto& late = r.value();
+      auto& late = r.assume_value();
       const result<void> undone = self.compensate_late(late, call);
       if (undone.has_value()) {
         call.note("timed out: the result came after the deadline and was undone");
