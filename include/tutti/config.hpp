@@ -17,11 +17,13 @@
 #if defined(__GNUC__) || defined(__clang__)
 #  define TUTTI_ALWAYS_INLINE inline __attribute__((always_inline))
 #  define TUTTI_NOINLINE __attribute__((noinline))
+#  define TUTTI_ALWAYS_INLINE_LAMBDA __attribute__((always_inline))
 #  define TUTTI_LIKELY(x) __builtin_expect(!!(x), 1)
 #  define TUTTI_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #else
 #  define TUTTI_ALWAYS_INLINE inline
 #  define TUTTI_NOINLINE
+#  define TUTTI_ALWAYS_INLINE_LAMBDA
 #  define TUTTI_LIKELY(x) (x)
 #  define TUTTI_UNLIKELY(x) (x)
 #endif

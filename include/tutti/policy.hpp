@@ -149,7 +149,7 @@ class with_policy {
 
   template <class Call>
   TUTTI_ALWAYS_INLINE auto invoke(Call& call) const {
-    auto next = [&]() { return inner_.invoke(call); };
+    auto next = [&]() TUTTI_ALWAYS_INLINE_LAMBDA { return inner_.invoke(call); };
     if constexpr (requires { policy_.invoke(next, call, *this); })
       return policy_.invoke(next, call, *this);  // policies that may undo a late success
     else

@@ -134,31 +134,41 @@ struct retry {
   }
 
   template <class Next, class Call>
-  auto invoke(Next&& next, Call& call) const {
-    const bool budgeted = budget != duration::max();
-    const duration started = budgeted ? call.clock().now() : duration{};
+  TUTTI_ALWAYS_INLINE auto invoke(Next&& next, Call& call) const {
+    // The first attempt is the hot path; waits, deadlines and events are out of line.
+    duration started{};
+    if (budget != duration::max()) started = call.clock().now();
     duration previous{};
     for (std::uint32_t attempt = 1;; ++attempt) {
       auto r = next();
-      if (TUTTI_LIKELY(r.has_value()) || attempt >= attempts.value || !retry_on(r.error()))
+      if (TUTTI_LIKELY(r.has_value()) || attempt >= attempts.value || !retry_on(r.assume_error()))
         return r;
-      const duration wait = backoff.delay_before(attempt, previous, [&call] { return call.random(); });
-      const duration deadline = call.deadline();
-      if (deadline != duration::max() || budgeted) {
-        const duration now = call.clock().now();
-        if (deadline != duration::max() && now + wait >= deadline) {
-          give_up(call, "the next attempt would start after the deadline");
-          return r;
-        }
-        if (budgeted && now + wait - started > budget) {
-          give_up(call, "the retry's time budget would be exceeded");
-          return r;
-        }
-      }
-      on_retry(retry_event{Call::path.view(), attempt, r.error(), wait});
-      call.clock().sleep_for(wait);
-      previous = wait;
+      if (!wait_before_retry(attempt, r.assume_error(), previous, started, call)) return r;
     }
+  }
+
+  /// Waits before retry `attempt + 1`; false when the retry must give up instead.
+  template <class Call>
+  TUTTI_NOINLINE bool wait_before_retry(std::uint32_t attempt, const std::error_code& error,
+                                        duration& previous, duration started, Call& call) const {
+    const duration wait = backoff.delay_before(attempt, previous, [&call] { return call.random(); });
+    const duration deadline = call.deadline();
+    const bool budgeted = budget != duration::max();
+    if (deadline != duration::max() || budgeted) {
+      const duration now = call.clock().now();
+      if (deadline != duration::max() && now + wait >= deadline) {
+        give_up(call, "the next attempt would start after the deadline");
+        return false;
+      }
+      if (budgeted && now + wait - started > budget) {
+        give_up(call, "the retry's time budget would be exceeded");
+        return false;
+      }
+    }
+    on_retry(retry_event{Call::path.view(), attempt, error, wait});
+    call.clock().sleep_for(wait);
+    previous = wait;
+    return true;
   }
 
  private:
@@ -199,11 +209,11 @@ struct retry_forever {
   }
 
   template <class Next, class Call>
-  auto invoke(Next&& next, Call& call) const {
+  TUTTI_ALWAYS_INLINE auto invoke(Next&& next, Call& call) const {
     duration previous{};
     for (std::uint32_t attempt = 1;; ++attempt) {
       auto r = next();
-      if (TUTTI_LIKELY(r.has_value()) || !retry_on(r.error())) return r;
+      if (TUTTI_LIKELY(r.has_value()) || !retry_on(r.assume_error())) return r;
       const duration wait = backoff.delay_before(attempt, previous, [&call] { return call.random(); });
       const duration deadline = call.deadline();
       if (deadline != duration::max() && call.clock().now() + wait >= deadline) {
