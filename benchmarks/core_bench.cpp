@@ -7,7 +7,10 @@
 // docs/benchmarks.md has the results; benchmarks/run_core.sh reproduces them.
 #include <benchmark/benchmark.h>
 
+#include <atomic>
 #include <functional>
+#include <mutex>
+#include <thread>
 #include <stdexcept>
 #include <system_error>
 #include <vector>
@@ -261,3 +264,7 @@ BENCHMARK(BM_chain8_dynamic);
 BENCHMARK(BM_saga8_handwritten);
 BENCHMARK(BM_saga8_tutti);
 BENCHMARK(BM_saga8_dynamic);
+
+// Policy benchmarks (issue "resilience policies"): same binary as the core ones.
+#include "breaker_bench.inc"
+#include "policies_bench.inc"
