@@ -698,3 +698,34 @@ TEST_CASE("settings from configuration are checked with a clear error", "[policy
   CHECK_THROWS_AS((tutti::breaker_registry<int, 2>{{.break_for = -1s}}), std::invalid_argument);
   CHECK_NOTHROW(make({}));
 }
+
+TEST_CASE("count_successes = false leaves closed successes out of the metrics only",
+          "[policy][circuit_breaker]") {
+  tutti::testing::manual_clock clock;
+  tutti::circuit_breaker b{tutti::breaker_config{.mode = tutti::breaker_mode::consecutive_failures,
+                                                 .consecutive_failures = 2,
+                                                 .count_successes = false},
+                           clock};
+  int fail = 0;
+  auto wf = tutti::workflow<"w">(tutti::step<"s">([&fail]() -> tutti::result<void> {
+                                   if (fail > 0) {
+                                     --fail;
+                                     return tutti::errc::timeout;
+                                   }
+                                   return tutti::outcome::success();
+                                 }) |
+                                 tutti::guard(b));
+  for (int i = 0; i < 5; ++i) REQUIRE(wf.run({}, clock));
+  CHECK(b.metrics().successes == 0);
+  fail = 1;
+  (void)wf.run({}, clock);  // one failure, then a success resets the streak
+  REQUIRE(wf.run({}, clock));
+  fail = 1;
+  (void)wf.run({}, clock);
+  CHECK(b.state() == tutti::breaker_state::closed);  // never two in a row so far
+  fail = 1;
+  (void)wf.run({}, clock);  // the second in a row: opens
+  CHECK(b.state() == tutti::breaker_state::open);
+  CHECK(b.metrics().failures == 3);
+  CHECK(wf.run({}, clock).error() == tutti::errc::circuit_open);
+}

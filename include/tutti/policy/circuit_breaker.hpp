@@ -178,6 +178,11 @@ struct breaker_config {
   /// Half-open longer than this (probes that never report back) re-opens it; zero: no deadline.
   duration half_open_timeout = std::chrono::seconds{60};
   breaker_listener on_state_change{};  ///< optional state-change callback
+  /// Count successes in `metrics()` exactly (default). Counting costs one atomic read-modify-
+  /// write per call, which in consecutive-failure mode is most of the breaker's cost on the
+  /// success path; `false` leaves successes of closed calls out of `metrics().successes` (the
+  /// state machine is unaffected: it needs only failures).
+  bool count_successes = true;
 
   /// Checks the settings not checked when written; throws `std::invalid_argument`.
   constexpr void validate() const {
@@ -516,6 +521,23 @@ class circuit_breaker {
   }
 
   /// Forces the breaker open (every call rejected) until `reset()`.
+  /// Hot path of `guard`: true, with the state word, when a call may pass without a permit
+  /// object (closed, consecutive-failure mode, no slow-call timing); then report the outcome
+  /// with `fast_success(w)` or `fast_finish(w, outcome)`. Same counting as a permit.
+  TUTTI_ALWAYS_INLINE bool fast_path(std::uint64_t& w) const noexcept {
+    w = state_.load(std::memory_order_acquire);
+    return mode_ == breaker_mode::consecutive_failures && slow_ns_ == 0 &&
+           detail::cb::kind(w) == breaker_state::closed;
+  }
+  TUTTI_ALWAYS_INLINE void fast_success(std::uint64_t w) noexcept {
+    if (count_successes_) recorded_.fetch_add(1, std::memory_order_relaxed);
+    // As record_consecutive: a success ends a streak; nothing to write when there is none.
+    if (TUTTI_UNLIKELY(consecutive_.load(std::memory_order_relaxed) != 0) &&
+        detail::cb::gen(state_.load(std::memory_order_acquire)) == detail::cb::gen(w))
+      consecutive_.store(0, std::memory_order_relaxed);
+  }
+  void fast_finish(std::uint64_t w, breaker_outcome o) noexcept { finish(w, duration{}, o); }
+
   void isolate() noexcept { force(breaker_state::isolated); }
   /// Lets every call through and counts nothing, until `reset()`.
   void disable() noexcept { force(breaker_state::disabled); }
@@ -565,6 +587,7 @@ class circuit_breaker {
         buckets_(config.window_buckets.value),
         ratio_(config.failure_ratio.value),
         slow_ns_(config.slow_call_threshold.count()),
+        count_successes_(config.count_successes),
         bucket_ns_(config.window_duration.count() / static_cast<duration::rep>(config.window_buckets.value)),
         half_open_ns_(config.half_open_timeout.count()),
         clock_(clock),
@@ -825,6 +848,7 @@ class circuit_breaker {
   std::uint32_t buckets_;
   double ratio_;
   duration::rep slow_ns_;
+  bool count_successes_;
   duration::rep bucket_ns_;
   duration::rep half_open_ns_;
   [[no_unique_address]] detail::clock_ref<Clock> clock_;
@@ -880,7 +904,29 @@ class breaker_guard {
   [[nodiscard]] constexpr Breaker& breaker() const noexcept { return *breaker_; }
 
   template <class Next, class Call>
-  auto invoke(Next&& next, Call& call) const {
+  TUTTI_ALWAYS_INLINE auto invoke(Next&& next, Call& call) const {
+    if constexpr (requires(std::uint64_t w) { breaker_->fast_path(w); }) {
+      std::uint64_t w = 0;
+      // Both branches return a prvalue, so the result is built in place: a copy right after
+      // the step wrote it would cost a store-forwarding stall.
+      if (TUTTI_LIKELY(breaker_->fast_path(w))) return invoke_fast(next, w);
+      return invoke_with_permit(next, call);
+    } else {
+      return invoke_with_permit(next, call);
+    }
+  }
+
+ private:
+  template <class Next>
+  TUTTI_ALWAYS_INLINE auto invoke_fast(Next& next, std::uint64_t w) const {
+    auto r = next();
+    if (TUTTI_LIKELY(r.has_value())) breaker_->fast_success(w);
+    else breaker_->fast_finish(w, classify_(r.assume_error()));
+    return r;
+  }
+
+  template <class Next, class Call>
+  TUTTI_NOINLINE auto invoke_with_permit(Next& next, Call& call) const {
     using R = decltype(next());
     auto p = breaker_->try_acquire();
     if (TUTTI_UNLIKELY(!p)) {
@@ -899,7 +945,6 @@ class breaker_guard {
     return r;
   }
 
- private:
   Breaker* breaker_;
   [[no_unique_address]] Classify classify_;
   bool describe_;
