@@ -77,3 +77,22 @@ TEST_CASE("a failing run that compensates with error codes allocates nothing",
   }
   CHECK(allocations.load() - before == 0);
 }
+
+TEST_CASE("a run with a retry and a circuit breaker on every step allocates nothing",
+          "[core][alloc][policy]") {
+  static tutti::circuit_breaker<> breakers[2]{tutti::circuit_breaker<>{}, tutti::circuit_breaker<>{
+      tutti::breaker_config{.mode = tutti::breaker_mode::consecutive_failures}}};
+  const auto wf = tutti::workflow<"w">(
+      step<"a">([](const int& x) { return inc(x); }) | tutti::guard(breakers[0]) |
+          tutti::retry{tutti::exponential_backoff{.first = std::chrono::milliseconds{1}},
+                       tutti::max_attempts{3}},
+      step<"b">([](from<"a", int> x) { return inc(*x); }) | tutti::guard(breakers[1]) |
+          tutti::retry{tutti::max_attempts{3}} | tutti::fallback(0));
+  (void)wf.run(1);
+  const long before = allocations.load();
+  {
+    auto run = wf.run(1);
+    CHECK(run.value() == 3);
+  }
+  CHECK(allocations.load() - before == 0);
+}
