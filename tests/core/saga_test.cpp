@@ -9,6 +9,7 @@
 
 namespace {
 using log_t = std::vector<std::string>;
+const bool no = false;
 
 /// A step that logs its call, returns `value`, or fails when `fail` is set.
 auto logged(log_t& log, std::string name, int value, const bool& fail) {
@@ -18,14 +19,13 @@ auto logged(log_t& log, std::string name, int value, const bool& fail) {
     return value;
   };
 }
-auto undo(log_t& log, std::string name, const bool& fail = false) {
+auto undo(log_t& log, std::string name, const bool& fail = no) {  // a reference to a flag that outlives the step
   return [&log, name, &fail](const int& produced) -> tutti::result<void> {
     log.push_back("undo " + name + " " + std::to_string(produced));
     if (fail) return tutti::errc::timeout;
     return tutti::outcome::success();
   };
 }
-const bool no = false;
 }  // namespace
 
 TEST_CASE("completed compensable steps are undone in reverse order with their outputs",
