@@ -27,51 +27,54 @@ using tutti::step;
 namespace {
 
 // ---- hand-written: what a careful engineer writes ---------------------------------------------
+// Each result is checked, then read unchecked (assume_value/assume_error, as BOOST_OUTCOME_TRY
+// does): value() and error() would check again and call Outcome's out-of-line throwing policy.
 
 result<int> chain8_handwritten(int x) noexcept {
   auto r1 = s1(x);
-  if (!r1) return r1.error();
-  auto r2 = s2(r1.value());
-  if (!r2) return r2.error();
-  auto r3 = s3(r2.value());
-  if (!r3) return r3.error();
-  auto r4 = s4(r3.value());
-  if (!r4) return r4.error();
-  auto r5 = s5(r4.value());
-  if (!r5) return r5.error();
-  auto r6 = s6(r5.value());
-  if (!r6) return r6.error();
-  auto r7 = s7(r6.value());
-  if (!r7) return r7.error();
-  return s8(r7.value());
+  if (!r1) return r1.assume_error();
+  auto r2 = s2(r1.assume_value());
+  if (!r2) return r2.assume_error();
+  auto r3 = s3(r2.assume_value());
+  if (!r3) return r3.assume_error();
+  auto r4 = s4(r3.assume_value());
+  if (!r4) return r4.assume_error();
+  auto r5 = s5(r4.assume_value());
+  if (!r5) return r5.assume_error();
+  auto r6 = s6(r5.assume_value());
+  if (!r6) return r6.assume_error();
+  auto r7 = s7(r6.assume_value());
+  if (!r7) return r7.assume_error();
+  return s8(r7.assume_value());
 }
 
 // Steps 1-5 have compensations; on a failure the completed ones are undone in reverse order.
 result<int> saga8_handwritten(int x) noexcept {
   auto r1 = s1(x);
-  if (!r1) return r1.error();
-  auto r2 = s2(r1.value());
-  if (!r2) { (void)c1(r1.value()); return r2.error(); }
-  auto r3 = s3(r2.value());
-  if (!r3) { (void)c2(r2.value()); (void)c1(r1.value()); return r3.error(); }
-  auto r4 = s4(r3.value());
-  if (!r4) { (void)c3(r3.value()); (void)c2(r2.value()); (void)c1(r1.value()); return r4.error(); }
-  auto r5 = s5(r4.value());
-  if (!r5) {
-    (void)c4(r4.value()); (void)c3(r3.value()); (void)c2(r2.value()); (void)c1(r1.value());
-    return r5.error();
-  }
+  if (!r1) return r1.assume_error();
+  const int v1 = r1.assume_value();
+  auto r2 = s2(v1);
+  if (!r2) { (void)c1(v1); return r2.assume_error(); }
+  const int v2 = r2.assume_value();
+  auto r3 = s3(v2);
+  if (!r3) { (void)c2(v2); (void)c1(v1); return r3.assume_error(); }
+  const int v3 = r3.assume_value();
+  auto r4 = s4(v3);
+  if (!r4) { (void)c3(v3); (void)c2(v2); (void)c1(v1); return r4.assume_error(); }
+  const int v4 = r4.assume_value();
+  auto r5 = s5(v4);
+  if (!r5) { (void)c4(v4); (void)c3(v3); (void)c2(v2); (void)c1(v1); return r5.assume_error(); }
+  const int v5 = r5.assume_value();
   auto fail = [&](std::error_code ec) {
-    (void)c5(r5.value()); (void)c4(r4.value()); (void)c3(r3.value()); (void)c2(r2.value());
-    (void)c1(r1.value());
+    (void)c5(v5); (void)c4(v4); (void)c3(v3); (void)c2(v2); (void)c1(v1);
     return ec;
   };
-  auto r6 = s6(r5.value());
-  if (!r6) return fail(r6.error());
-  auto r7 = s7(r6.value());
-  if (!r7) return fail(r7.error());
-  auto r8 = s8(r7.value());
-  if (!r8) return fail(r8.error());
+  auto r6 = s6(v5);
+  if (!r6) return fail(r6.assume_error());
+  auto r7 = s7(r6.assume_value());
+  if (!r7) return fail(r7.assume_error());
+  auto r8 = s8(r7.assume_value());
+  if (!r8) return fail(r8.assume_error());
   return r8;
 }
 
@@ -112,8 +115,8 @@ using dyn_step = std::function<int(int)>;
 using dyn_undo = std::function<void(int)>;
 
 int unwrap(result<int> r) {
-  if (!r) throw std::system_error(r.error());
-  return r.value();
+  if (!r) throw std::system_error(r.assume_error());
+  return r.assume_value();
 }
 
 struct dynamic_orchestrator {

@@ -41,12 +41,14 @@ struct run_shared {
   duration deadline = duration::max();  // absolute, on the run's clock
   std::uint64_t rng = 0;                // splitmix64 state; 0 until first drawn
   const run_options* options = nullptr;
-  run_id id{};
+  const run_id* id = nullptr;  // by pointer: copying the id just written costs a stall
 
   /// The run's random numbers: seeded from run_options::seed, or from the run id.
   std::uint64_t next_random() noexcept {
     if (rng == 0) {
-      rng = options != nullptr && options->seed != 0 ? options->seed : (id.hi ^ id.lo);
+      rng = options != nullptr && options->seed != 0 ? options->seed
+            : id != nullptr                            ? (id->hi ^ id->lo)
+                                                       : 0;
       if (rng == 0) rng = 1;
     }
     const std::uint64_t x = rng;  // splitmix64: a Weyl sequence through a finaliser
@@ -74,7 +76,7 @@ struct frame {
   const In& input;
   state_type& st;
   Clock& clock;
-  run_id id;
+  const run_id& id;  // by reference: copying the id just written costs a store-forwarding stall
   bool timing;
   run_shared* shared;
   bool clocked = timing || shared->deadline != duration::max();  // read the clock per step
@@ -419,7 +421,7 @@ class basic_workflow {
     detail::run_shared shared;
     shared.mode = opts.on_compensation_failure;
     shared.options = &opts;
-    shared.id = out.id_;
+    shared.id = &out.id_;
     if (opts.timing || opts.deadline != duration::max()) {
       out.started_ = clock.now();
       if (opts.deadline != duration::max()) shared.deadline = out.started_ + opts.deadline;
