@@ -135,15 +135,23 @@ struct retry {
 
   template <class Next, class Call>
   TUTTI_ALWAYS_INLINE auto invoke(Next&& next, Call& call) const {
-    // The first attempt is the hot path; waits, deadlines and events are out of line.
+    // The first attempt is the hot path. One named result at function scope, returned as it
+    // is, so it is built in place (a copy right after the step wrote it costs a store-forwarding
+    // stall); the retries, waits, deadlines and events are out of line.
     duration started{};
     if (budget != duration::max()) started = call.clock().now();
+    auto r = next();
+    if (TUTTI_UNLIKELY(!r.has_value())) retry_failed(r, next, call, started);
+    return r;
+  }
+
+  template <class R, class Next, class Call>
+  TUTTI_NOINLINE void retry_failed(R& r, Next& next, Call& call, duration started) const {
     duration previous{};
     for (std::uint32_t attempt = 1;; ++attempt) {
-      auto r = next();
-      if (TUTTI_LIKELY(r.has_value()) || attempt >= attempts.value || !retry_on(r.assume_error()))
-        return r;
-      if (!wait_before_retry(attempt, r.assume_error(), previous, started, call)) return r;
+      if (r.has_value() || attempt >= attempts.value || !retry_on(r.assume_error())) return;
+      if (!wait_before_retry(attempt, r.assume_error(), previous, started, call)) return;
+      r = next();
     }
   }
 
@@ -210,19 +218,26 @@ struct retry_forever {
 
   template <class Next, class Call>
   TUTTI_ALWAYS_INLINE auto invoke(Next&& next, Call& call) const {
+    auto r = next();  // built in place: see retry::invoke
+    if (TUTTI_UNLIKELY(!r.has_value())) retry_failed(r, next, call);
+    return r;
+  }
+
+  template <class R, class Next, class Call>
+  TUTTI_NOINLINE void retry_failed(R& r, Next& next, Call& call) const {
     duration previous{};
     for (std::uint32_t attempt = 1;; ++attempt) {
-      auto r = next();
-      if (TUTTI_LIKELY(r.has_value()) || !retry_on(r.assume_error())) return r;
+      if (r.has_value() || !retry_on(r.assume_error())) return;
       const duration wait = backoff.delay_before(attempt, previous, [&call] { return call.random(); });
       const duration deadline = call.deadline();
       if (deadline != duration::max() && call.clock().now() + wait >= deadline) {
         call.mark(step_flag::gave_up_early);
         call.note("the next attempt would start after the deadline");
-        return r;
+        return;
       }
       call.clock().sleep_for(wait);
       previous = wait;
+      r = next();
     }
   }
 };
