@@ -904,7 +904,7 @@ class breaker_guard {
   [[nodiscard]] constexpr Breaker& breaker() const noexcept { return *breaker_; }
 
   template <class Next, class Call>
-  TUTTI_ALWAYS_INLINE auto invoke(Next&& next, Call& call) const {
+  TUTTI_ALWAYS_INLINE auto invoke(Next&& next, Call& call) const -> decltype(next()) {
     if constexpr (requires(std::uint64_t w) { breaker_->fast_path(w); }) {
       std::uint64_t w = 0;
       // Both branches return a prvalue, so the result is built in place: a copy right after
@@ -918,7 +918,9 @@ class breaker_guard {
 
  private:
   template <class Next>
-  TUTTI_ALWAYS_INLINE auto invoke_fast(Next& next, std::uint64_t w) const {
+  // The return type is spelled out: clang 14 applies no named-return elision in functions
+  // with a deduced return type, and the copy would cost a store-forwarding stall per call.
+  TUTTI_ALWAYS_INLINE auto invoke_fast(Next& next, std::uint64_t w) const -> decltype(next()) {
     auto r = next();
     if (TUTTI_LIKELY(r.has_value())) breaker_->fast_success(w);
     else breaker_->fast_finish(w, classify_(r.assume_error()));
@@ -926,7 +928,7 @@ class breaker_guard {
   }
 
   template <class Next, class Call>
-  TUTTI_NOINLINE auto invoke_with_permit(Next& next, Call& call) const {
+  TUTTI_NOINLINE auto invoke_with_permit(Next& next, Call& call) const -> decltype(next()) {
     using R = decltype(next());
     auto p = breaker_->try_acquire();
     if (TUTTI_UNLIKELY(!p)) {

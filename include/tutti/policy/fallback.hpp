@@ -134,7 +134,7 @@ struct fallback_policy {
   }
 
   template <class Next, class Call>
-  auto invoke(Next&& next, Call& call) const {
+  auto invoke(Next&& next, Call& call) const -> decltype(next()) {
     auto r = next();
     using R = decltype(r);
     using T = typename R::value_type;

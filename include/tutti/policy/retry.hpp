@@ -134,7 +134,9 @@ struct retry {
   }
 
   template <class Next, class Call>
-  TUTTI_ALWAYS_INLINE auto invoke(Next&& next, Call& call) const {
+  // The return type is spelled out: clang 14 applies no named-return elision in functions with
+  // a deduced return type.
+  TUTTI_ALWAYS_INLINE auto invoke(Next&& next, Call& call) const -> decltype(next()) {
     // The first attempt is the hot path. One named result at function scope, returned as it
     // is, so it is built in place (a copy right after the step wrote it costs a store-forwarding
     // stall); the retries, waits, deadlines and events are out of line.
@@ -217,7 +219,7 @@ struct retry_forever {
   }
 
   template <class Next, class Call>
-  TUTTI_ALWAYS_INLINE auto invoke(Next&& next, Call& call) const {
+  TUTTI_ALWAYS_INLINE auto invoke(Next&& next, Call& call) const -> decltype(next()) {
     auto r = next();  // built in place: see retry::invoke
     if (TUTTI_UNLIKELY(!r.has_value())) retry_failed(r, next, call);
     return r;

@@ -166,7 +166,7 @@ struct time_limit {
   }
 
   template <class Next, class Call, class Self>
-  auto invoke(Next&& next, Call& call, const Self& self) const {
+  auto invoke(Next&& next, Call& call, const Self& self) const -> decltype(next()) {
     const duration start = call.clock().now();
     const duration mine = saturating_add(start, limit);
     const duration outer = call.deadline();
