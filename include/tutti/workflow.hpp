@@ -145,6 +145,9 @@ class step_call {
   [[nodiscard]] std::uint64_t random() noexcept { return f_.shared->next_random(); }
   /// Records a fact for the report (fallback served, timed out, ...).
   void mark(step_flag flag) noexcept { f_.st.rec.flags[I] |= static_cast<std::uint8_t>(flag); }
+  [[nodiscard]] bool marked(step_flag flag) const noexcept {
+    return (f_.st.rec.flags[I] & static_cast<std::uint8_t>(flag)) != 0;
+  }
   [[nodiscard]] std::string_view message() const noexcept { return f_.st.rec.messages.get(I); }
   /// Puts `why` in front of the step's message ("why; earlier message").
   void note(std::string_view why) {
@@ -161,7 +164,10 @@ class step_call {
     f_.st.rec.errors.set(I, error_bits::from(ec));
   }
   [[nodiscard]] run_shared* run_state_shared() const noexcept { return f_.shared; }
-  void begin_attempt() noexcept { ++f_.st.rec.attempts[I]; }
+  // Saturates at 65535 (the report's counter width) instead of wrapping to 0.
+  void begin_attempt() noexcept {
+    if (TUTTI_LIKELY(f_.st.rec.attempts[I] != 0xFFFF)) ++f_.st.rec.attempts[I];
+  }
   void begin_late_compensation() noexcept {
     f_.st.rec.comp_attempts.set(I, 0);
     compensating_ = true;
@@ -242,6 +248,9 @@ struct engine {
     if (has_deadline && t1 > f.shared->deadline) {
       call.mark(step_flag::timed_out);
       if (r.has_value()) {
+        // A pivot's effect stands even when it came late: the saga is committed.
+        if constexpr (node_t::pivot) f.shared->committed = true;
+        if constexpr (!node_t::contains_compensable) call.mark(step_flag::late_success_kept);
         if constexpr (node_t::contains_compensable) {
           call.begin_late_compensation();
           const result<void> undone = std::get<I>(nodes).compensate(r.assume_value(), call);
@@ -408,7 +417,9 @@ class basic_workflow {
 
   /**
    * Runs the workflow on `input`. Returns the last step's value or a failure, with the report.
-   * Never throws what a step throws. `clock` is read only when `opts.timing` is set and by
+   * Never throws what a step or a compensation throws (those are captured). Policy hooks
+   * (retry predicates and events, fallback predicates) and the copy of step values must not
+   * throw: an exception from them propagates. `clock` is read only when `opts.timing` is set and by
    * policies that wait.
    */
   template <class In, tutti::clock C = steady_clock>
@@ -523,16 +534,30 @@ class run_result {
     if (!has_value()) throw bad_run_access("tutti: value() of a failed run");
     return last::value(*std::get<size - 1>(st_.slots));
   }
+  /// On a temporary run result: the value itself (a reference would dangle).
+  [[nodiscard]] value_type value() && {
+    if (!has_value()) throw bad_run_access("tutti: value() of a failed run");
+    return std::move(const_cast<value_type&>(last::value(*std::get<size - 1>(st_.slots))));
+  }
   /// The output of step `Step` (any step that succeeded, even if the run failed later).
   template <fixed_string Step>
-  [[nodiscard]] const auto& get() const {
+  [[nodiscard]] const auto& get() const& {
     const auto* p = find<Step>();
     if (p == nullptr) throw bad_run_access("tutti: get() of a step that produced no output");
     return *p;
   }
+  /// On a temporary run result: a copy of the output (a reference would dangle).
+  template <fixed_string Step>
+  [[nodiscard]] auto get() const&& {
+    const auto* p = find<Step>();
+    if (p == nullptr) throw bad_run_access("tutti: get() of a step that produced no output");
+    return std::remove_cvref_t<decltype(*p)>(*p);
+  }
   /// Like get(), but nullptr when the step produced nothing.
   template <fixed_string Step>
-  [[nodiscard]] const auto* find() const noexcept {
+  const auto* find() const&& = delete;  // the pointer would dangle: keep the run result
+  template <fixed_string Step>
+  [[nodiscard]] const auto* find() const& noexcept {
     constexpr std::size_t j = index<Step>();
     static_assert(j != detail::npos, "tutti: get<\"name\">()/find<\"name\">(): no step of this "
                                      "workflow has that name.");
@@ -555,7 +580,9 @@ class run_result {
     return has_value() ? std::string_view{} : st_.rec.messages.get(st_.failed);
   }
 
-  [[nodiscard]] run_report report() const noexcept {
+  /// The report views this object: calling it on a temporary would dangle, so it is deleted.
+  run_report report() const&& = delete;
+  [[nodiscard]] run_report report() const& noexcept {
     return run_report{Name.view(), id_,       outcome_, has_value() ? size : st_.failed,
                       timing_,     started_, elapsed_, names_,  st_.rec};
   }

@@ -117,3 +117,15 @@ TEST_CASE("a workflow is usable from several threads at once", "[core][workflow]
   CHECK(calls == 1000);
   CHECK(ok == 1000);
 }
+
+TEST_CASE("value() and get() of a temporary run result return copies", "[core][workflow]") {
+  auto wf = tutti::workflow<"w">(tutti::step<"a">([] { return std::string(40, 'x'); }),
+                                 tutti::step<"b">([] { return std::string(50, 'y'); }));
+  const auto& v = wf.run().value();  // bound to a returned value: no dangling reference
+  CHECK(v == std::string(50, 'y'));
+  const auto a = wf.run().get<"a">();
+  CHECK(a == std::string(40, 'x'));
+  STATIC_REQUIRE(std::is_same_v<decltype(wf.run().value()), std::string>);
+  STATIC_REQUIRE(std::is_same_v<decltype(std::declval<const decltype(wf.run())&>().value()),
+                                const std::string&>);
+}

@@ -211,3 +211,51 @@ TEST_CASE("a step does not start once the run's deadline has passed",
   CHECK(run.report()[1].attempts == 0);
   CHECK(run.error() == tutti::errc::timeout);
 }
+
+TEST_CASE("a pivot that succeeds late commits the saga: nothing before it is undone",
+          "[policy][timeout][saga]") {
+  tutti::testing::manual_clock clock;
+  int released = 0;
+  int charged = 0;
+  auto wf = tutti::workflow<"w">(
+      tutti::step<"reserve">([] { return 1; }).compensate_with([&released](int) { ++released; }),
+      tutti::pivot<"charge">([&] {
+        ++charged;
+        clock.advance(5s);
+      }) | tutti::timeout{1s} |
+          tutti::retry{tutti::max_attempts{3}});
+  auto run = wf.run({}, clock);
+  CHECK(run.error() == tutti::errc::timeout);
+  CHECK(charged == 1);   // not charged again by the retry: the late charge stands
+  CHECK(released == 0);  // the pivot committed: the reservation is kept
+  CHECK(run.report()[1].late_success_kept);
+  CHECK(run.outcome() == tutti::run_outcome::failed);
+
+  charged = 0;
+  auto by_run_deadline = tutti::workflow<"w2">(
+      tutti::step<"reserve">([] { return 1; }).compensate_with([&released](int) { ++released; }),
+      tutti::pivot<"charge">([&] {
+        ++charged;
+        clock.advance(5s);
+      }));
+  auto late = by_run_deadline.run({.deadline = 1s}, clock);
+  CHECK(late.error() == tutti::errc::timeout);
+  CHECK(released == 0);
+  CHECK(late.report()[1].late_success_kept);
+}
+
+TEST_CASE("a late success that was undone may be retried", "[policy][timeout][retry]") {
+  tutti::testing::manual_clock clock;
+  int calls = 0;
+  int undone = 0;
+  auto wf = tutti::workflow<"w">(
+      tutti::step<"reserve">([&] {
+        if (++calls == 1) clock.advance(5s);  // only the first attempt is slow
+        return calls;
+      }).compensate_with([&undone](int) { ++undone; }) |
+      tutti::timeout{1s} | tutti::retry{tutti::max_attempts{3}});
+  auto run = wf.run({}, clock);
+  REQUIRE(run);
+  CHECK(run.value() == 2);
+  CHECK(undone == 1);
+}

@@ -152,6 +152,8 @@ struct retry {
     duration previous{};
     for (std::uint32_t attempt = 1;; ++attempt) {
       if (r.has_value() || attempt >= attempts.value || !retry_on(r.assume_error())) return;
+      // A success that came too late and could not be undone has had its effect: never again.
+      if (call.marked(step_flag::late_success_kept)) return;
       if (!wait_before_retry(attempt, r.assume_error(), previous, started, call)) return;
       r = next();
     }
@@ -230,6 +232,7 @@ struct retry_forever {
     duration previous{};
     for (std::uint32_t attempt = 1;; ++attempt) {
       if (r.has_value() || !retry_on(r.assume_error())) return;
+      if (call.marked(step_flag::late_success_kept)) return;  // see retry::retry_failed
       const duration wait = backoff.delay_before(attempt, previous, [&call] { return call.random(); });
       const duration deadline = call.deadline();
       if (deadline != duration::max() && call.clock().now() + wait >= deadline) {

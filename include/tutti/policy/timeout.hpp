@@ -197,6 +197,8 @@ struct time_limit {
       call.note(Derived::late_failure_note);
       return decltype(r){make_error_code(errc::timeout)};
     }
+    // A pivot's effect stands even when it came late: the saga is committed.
+    if constexpr (Self::pivot) call.run_state_shared()->committed = true;
     if constexpr (Self::compensable) {
       auto& late = r.assume_value();
       const result<void> undone = self.compensate_late(late, call);
@@ -204,10 +206,13 @@ struct time_limit {
         call.note("timed out: the result came after the deadline and was undone");
       } else {
         call.mark(step_flag::late_compensation_failed);
+        call.mark(step_flag::late_success_kept);
         call.note("timed out: the result came after the deadline and undoing it FAILED");
         call.run_state_shared()->compensation_failed = true;
       }
     } else {
+      // Nothing can undo it: its effect stands, and a retry must not do it again.
+      call.mark(step_flag::late_success_kept);
       call.note("timed out: the result came after the deadline and was discarded");
     }
     return decltype(r){make_error_code(errc::timeout)};
