@@ -14,6 +14,7 @@
 #include "detail/signature.hpp"
 #include "error.hpp"
 #include "fixed_string.hpp"
+#include "observe/events.hpp"
 #include "result.hpp"
 
 TUTTI_BEGIN_NAMESPACE
@@ -270,6 +271,50 @@ class step_node {
   /// Calls the user callable once (one attempt). Used by the engine and by policies.
   template <class Call>
   TUTTI_ALWAYS_INLINE result<value_type<typename Call::input_type>> invoke(Call& call) const {
+    if constexpr (detail::observed<Call>()) {
+      result<value_type<typename Call::input_type>> r = invoke_once(call);
+      call.end_attempt(r);
+      return r;
+    } else {
+      return invoke_once(call);
+    }
+  }
+
+  /// Calls the compensation with what the step produced.
+  template <class Call, class S>
+  result<void> compensate(S& produced, Call& call) const {
+    if constexpr (!compensable) {
+      return outcome::success();
+    } else {
+      auto once = [&]() -> result<unit> {
+        call.begin_compensation_attempt();
+        if constexpr (detail::observed<Call>()) {
+          result<unit> r = compensate_once(produced, call);
+          call.end_attempt(r);
+          return r;
+        } else {
+          return compensate_once(produced, call);
+        }
+      };
+      result<unit> r = [&] {
+        if constexpr (detail::undo_parts<Undo>::has_policy) return undo_.policy.invoke(once, call);
+        else return once();
+      }();
+      if (TUTTI_LIKELY(r.has_value())) return outcome::success();
+      return r.error();
+    }
+  }
+
+  /// The value `from<>` and the run result see for a stored state.
+  template <class S>
+  static constexpr const S& value(const S& s) noexcept { return s; }
+
+  [[nodiscard]] constexpr const F& callable() const noexcept { return f_; }
+  [[nodiscard]] constexpr const Undo& compensation() const noexcept { return undo_; }
+
+ private:
+  template <class Call>
+  TUTTI_ALWAYS_INLINE result<value_type<typename Call::input_type>> invoke_once(Call& call) const {
     using In = typename Call::input_type;
     using V = value_type<In>;
     static_assert(detail::output_of<F, In>::usable,
@@ -294,43 +339,21 @@ class step_node {
     }
   }
 
-  /// Calls the compensation with what the step produced.
   template <class Call, class S>
-  result<void> compensate(S& produced, Call& call) const {
-    if constexpr (!compensable) {
-      return outcome::success();
-    } else {
-      auto once = [&]() -> result<unit> {
-        call.begin_compensation_attempt();
-        using G = typename detail::undo_parts<Undo>::fn_type;
-        constexpr bool nothrow = [] {
-          if constexpr (std::is_same_v<G, detail::member_compensation>) return false;
-          else return detail::signature_of<G>::nothrow;
-        }();
-        return detail::capture<unit, nothrow>(call, true, [&]() -> decltype(auto) {
-          if constexpr (detail::undo_parts<Undo>::has_policy)
-            return call_undo(undo_.fn, produced, call);
-          else
-            return call_undo(undo_, produced, call);
-        });
-      };
-      result<unit> r = [&] {
-        if constexpr (detail::undo_parts<Undo>::has_policy) return undo_.policy.invoke(once, call);
-        else return once();
-      }();
-      if (TUTTI_LIKELY(r.has_value())) return outcome::success();
-      return r.error();
-    }
+  result<unit> compensate_once(S& produced, Call& call) const {
+    using G = typename detail::undo_parts<Undo>::fn_type;
+    constexpr bool nothrow = [] {
+      if constexpr (std::is_same_v<G, detail::member_compensation>) return false;
+      else return detail::signature_of<G>::nothrow;
+    }();
+    return detail::capture<unit, nothrow>(call, true, [&]() -> decltype(auto) {
+      if constexpr (detail::undo_parts<Undo>::has_policy)
+        return call_undo(undo_.fn, produced, call);
+      else
+        return call_undo(undo_, produced, call);
+    });
   }
 
-  /// The value `from<>` and the run result see for a stored state.
-  template <class S>
-  static constexpr const S& value(const S& s) noexcept { return s; }
-
-  [[nodiscard]] constexpr const F& callable() const noexcept { return f_; }
-  [[nodiscard]] constexpr const Undo& compensation() const noexcept { return undo_; }
-
- private:
   template <class U, class G>
   static constexpr auto make_compensable(G&& f, U undo) {
     static_assert(!pivot,

@@ -16,6 +16,7 @@
 #include "context.hpp"
 #include "error.hpp"
 #include "fixed_string.hpp"
+#include "observe/events.hpp"
 #include "policy.hpp"
 #include "report.hpp"
 #include "result.hpp"
@@ -42,6 +43,7 @@ struct run_shared {
   std::uint64_t rng = 0;                // splitmix64 state; 0 until first drawn
   const run_options* options = nullptr;
   const run_id* id = nullptr;  // by pointer: copying the id just written costs a stall
+  std::string_view workflow;   // the outermost workflow's name, for events
 
   /// The run's random numbers: seeded from run_options::seed, or from the run id.
   std::uint64_t next_random() noexcept {
@@ -67,11 +69,14 @@ struct run_state {
   std::size_t failed = size;
 };
 
-template <class In, class Clock, class... N>
+template <class In, class Clock, class Obs, class... N>
 struct frame {
   using input_type = In;
   using state_type = run_state<In, N...>;
   using nodes_type = std::tuple<N...>;
+  using observer_type = Obs;
+  static constexpr bool observed = observer_enabled<Obs>();
+  static constexpr bool observer_wants_time = observed && detail::observer_wants_time<Obs>();
 
   const In& input;
   state_type& st;
@@ -79,6 +84,7 @@ struct frame {
   const run_id& id;  // by reference: copying the id just written costs a store-forwarding stall
   bool timing;
   run_shared* shared;
+  [[no_unique_address]] observer_ref<Obs> obs;
   bool clocked = timing || shared->deadline != duration::max();  // read the clock per step
 
   template <fixed_string Name>
@@ -102,6 +108,9 @@ class step_call {
   static constexpr std::size_t index = I;
   static constexpr std::size_t npos = detail::npos;
   static constexpr auto path = Path;
+  using observer_type = typename Frame::observer_type;
+  /// True when the run has an observer: policies emit events only then (`if constexpr`).
+  static constexpr bool observed = Frame::observed;
 
   constexpr step_call(Frame& f, bool compensating) noexcept : f_(f), compensating_(compensating) {}
 
@@ -143,8 +152,19 @@ class step_call {
   }
   /// A uniformly distributed 64-bit number from the run's seeded generator.
   [[nodiscard]] std::uint64_t random() noexcept { return f_.shared->next_random(); }
-  /// Records a fact for the report (fallback served, timed out, ...).
-  void mark(step_flag flag) noexcept { f_.st.rec.flags[I] |= static_cast<std::uint8_t>(flag); }
+  /// Records a fact for the report (fallback served, timed out, ...) and tells the observer.
+  void mark(step_flag flag) {
+    f_.st.rec.flags[I] |= static_cast<std::uint8_t>(flag);
+    if constexpr (observed) {
+      if (flag == step_flag::fallback_served) {
+        event e = make_event(event_kind::fallback_served);
+        e.error = f_.st.rec.errors.get(I).code();
+        emit(e);
+      } else if (flag == step_flag::timed_out) {
+        emit(make_event(event_kind::timeout, f_.st.rec.attempts[I]));
+      }
+    }
+  }
   [[nodiscard]] bool marked(step_flag flag) const noexcept {
     return (f_.st.rec.flags[I] & static_cast<std::uint8_t>(flag)) != 0;
   }
@@ -163,22 +183,82 @@ class step_call {
   void keep_error(const std::error_code& ec) noexcept {
     f_.st.rec.errors.set(I, error_bits::from(ec));
   }
+
+  // ---- events (only when observed; each call compiles to nothing otherwise) ----
+
+  /// Sends `e` to the run's observer, filling in the workflow, run id, step path and time.
+  void emit(event e) const {
+    if constexpr (observed) {
+      e.workflow = f_.shared->workflow;
+      e.step = Path.view();
+      e.run = f_.id;
+      if (e.kind == event_kind::attempt_started || e.kind == event_kind::attempt_succeeded ||
+          e.kind == event_kind::attempt_failed || e.kind == event_kind::retry_scheduled ||
+          e.kind == event_kind::retries_exhausted)
+        e.compensation = compensating_;
+      if constexpr (Frame::observer_wants_time) e.time = f_.clock.now();
+      f_.obs.get().on_event(e);
+    } else {
+      (void)e;
+    }
+  }
+  /// The current attempt number of the step (or of its compensation, while compensating).
+  [[nodiscard]] std::uint32_t attempt() const noexcept {
+    return compensating_ ? f_.st.rec.comp_attempts.get(I) : f_.st.rec.attempts[I];
+  }
+  /// Called by a step after one call of its callable (or compensation): attempt events.
+  template <class R>
+  void end_attempt(const R& r) {
+    if constexpr (observed) {
+      event e = make_event(r.has_value() ? event_kind::attempt_succeeded : event_kind::attempt_failed,
+                           attempt());
+      if (!r.has_value()) {
+        e.error = r.error();
+        e.message = f_.st.rec.messages.get(compensating_ ? Frame::state_type::size + I : I);
+      }
+      if constexpr (Frame::observer_wants_time) {
+        const duration now = f_.clock.now();
+        e.elapsed = now - attempt_started_;
+        e.time = now;
+      }
+      e.workflow = f_.shared->workflow;
+      e.step = Path.view();
+      e.run = f_.id;
+      e.compensation = compensating_;
+      f_.obs.get().on_event(e);
+    } else {
+      (void)r;
+    }
+  }
+  [[nodiscard]] observer_type& observer() const noexcept { return f_.obs.get(); }
   [[nodiscard]] run_shared* run_state_shared() const noexcept { return f_.shared; }
   // Saturates at 65535 (the report's counter width) instead of wrapping to 0.
-  void begin_attempt() noexcept {
+  void begin_attempt() {
     if (TUTTI_LIKELY(f_.st.rec.attempts[I] != 0xFFFF)) ++f_.st.rec.attempts[I];
+    if constexpr (observed) begin_attempt_event();
   }
-  void begin_late_compensation() noexcept {
+  void begin_late_compensation() {
     f_.st.rec.comp_attempts.set(I, 0);
     compensating_ = true;
+    if constexpr (observed) {
+      emit(make_event(event_kind::compensation_started));
+      if constexpr (Frame::observer_wants_time) compensation_started_ = f_.clock.now();
+    }
   }
-  void end_late_compensation(bool ok) noexcept {
+  void end_late_compensation(bool ok) {
     compensating_ = false;
     mark(ok ? step_flag::late_compensated : step_flag::late_compensation_failed);
     if (ok) f_.shared->compensated_any = true;
+    if constexpr (observed) {
+      event e = make_event(ok ? event_kind::compensation_succeeded : event_kind::compensation_failed);
+      if constexpr (Frame::observer_wants_time) e.elapsed = f_.clock.now() - compensation_started_;
+      if (!ok) e.message = f_.st.rec.messages.get(Frame::state_type::size + I);
+      emit(e);
+    }
   }
-  void begin_compensation_attempt() noexcept {
+  void begin_compensation_attempt() {
     f_.st.rec.comp_attempts.set(I, static_cast<std::uint16_t>(f_.st.rec.comp_attempts.get(I) + 1));
+    if constexpr (observed) begin_attempt_event();
   }
   void set_message(bool compensation, std::string_view text) {
     f_.st.rec.messages.set(compensation ? Frame::state_type::size + I : I, text);
@@ -189,16 +269,23 @@ class step_call {
   [[nodiscard]] run_shared* shared() const noexcept { return f_.shared; }
 
  private:
+  TUTTI_NOINLINE void begin_attempt_event() {
+    if constexpr (Frame::observer_wants_time) attempt_started_ = f_.clock.now();
+    emit(make_event(event_kind::attempt_started, attempt()));
+  }
+
   Frame& f_;
   bool compensating_;
   duration attempt_deadline_ = duration::max();
   const std::stop_token* stop_ = nullptr;
+  duration attempt_started_{};       // observed runs with time only
+  duration compensation_started_{};  // observed runs with time only
 };
 
 /// Runs the nodes of one workflow level in order and compensates on failure.
-template <fixed_string Prefix, class In, class Clock, class... N>
+template <fixed_string Prefix, class In, class Clock, class Obs, class... N>
 struct engine {
-  using frame_type = frame<In, Clock, N...>;
+  using frame_type = frame<In, Clock, Obs, N...>;
   using nodes_type = std::tuple<N...>;
   static constexpr std::size_t size = sizeof...(N);
 
@@ -220,7 +307,8 @@ struct engine {
 
   template <std::size_t I>
   TUTTI_ALWAYS_INLINE static bool run_one(const nodes_type& nodes, frame_type& f) {
-    // The common case reads no clock; timing and deadlines take the out-of-line path.
+    // The common case reads no clock; timing, deadlines and observers take the out-of-line path.
+    if constexpr (frame_type::observed) return run_one_clocked<I>(nodes, f);
     if (TUTTI_UNLIKELY(f.clocked)) return run_one_clocked<I>(nodes, f);
     step_call<frame_type, I, path<I>> call{f, false};
     auto r = std::get<I>(nodes).invoke(call);
@@ -233,13 +321,15 @@ struct engine {
     using node_t = std::tuple_element_t<I, nodes_type>;
     step_call<frame_type, I, path<I>> call{f, false};
     const bool has_deadline = f.shared->deadline != duration::max();
-    const duration t0 = f.clock.now();
+    const bool read_clock = f.clocked || frame_type::observer_wants_time;
+    const duration t0 = read_clock ? f.clock.now() : duration{};
+    if constexpr (frame_type::observed) call.emit(make_event(event_kind::step_started));
     if (has_deadline && t0 >= f.shared->deadline) {
       call.note("the run's deadline passed before this step could start");
-      return fail<I>(f, make_error_code(errc::timeout));
+      return fail<I>(f, make_error_code(errc::timeout), call, t0);
     }
     auto r = std::get<I>(nodes).invoke(call);
-    const duration t1 = f.clock.now();
+    const duration t1 = read_clock ? f.clock.now() : duration{};
     if (f.timing) {
       f.st.rec.starts.set(I, t0);
       f.st.rec.elapsed.set(I, t1 - t0);
@@ -259,10 +349,34 @@ struct engine {
         }
         call.note("the run's deadline passed while this step ran");
       }
-      return fail<I>(f, make_error_code(errc::timeout));
+      return fail<I>(f, make_error_code(errc::timeout), call, t0);
     }
-    if (r.has_value()) return succeed<I>(f, std::move(r).assume_value());
-    return fail<I>(f, r.error());
+    if (r.has_value()) {
+      if constexpr (frame_type::observed)
+      {
+        event e = make_event(event_kind::step_succeeded, f.st.rec.attempts[I]);
+        e.elapsed = t1 - t0;
+        call.emit(e);
+      }
+      return succeed<I>(f, std::move(r).assume_value());
+    }
+    return fail<I>(f, r.error(), call, t0);
+  }
+
+  /// fail() with a step_failed event.
+  template <std::size_t I, class Call>
+  static bool fail(frame_type& f, const std::error_code& ec, Call& call, duration t0) {
+    const bool ok = fail<I>(f, ec);
+    if constexpr (frame_type::observed) {
+      event e = make_event(event_kind::step_failed, f.st.rec.attempts[I]);
+      e.error = f.st.rec.errors.get(I).code();
+      e.message = f.st.rec.messages.get(I);
+      if constexpr (frame_type::observer_wants_time) e.elapsed = f.clock.now() - t0;
+      call.emit(e);
+    } else {
+      (void)call, (void)t0;
+    }
+    return ok;
   }
 
   template <std::size_t I, class V>
@@ -299,6 +413,11 @@ struct engine {
       if (f.st.rec.flags[J] & static_cast<std::uint8_t>(step_flag::fallback_served)) return;
       step_call<frame_type, J, path<J>> call{f, true};
       f.st.rec.comp_attempts.set(J, 0);
+      duration t0{};
+      if constexpr (frame_type::observed) {
+        if constexpr (frame_type::observer_wants_time) t0 = f.clock.now();
+        call.emit(make_event(event_kind::compensation_started));
+      }
       result<void> r = std::get<J>(nodes).compensate(*std::get<J>(f.st.slots), call);
       if (r.has_value()) {
         f.st.rec.status[J] = step_status::compensated;
@@ -308,6 +427,17 @@ struct engine {
         f.st.rec.comp_errors.set(J, error_bits::from(r.error()));
         f.shared->compensation_failed = true;
         if (f.shared->mode == compensation_policy::stop_on_failure) stop = true;
+      }
+      if constexpr (frame_type::observed) {
+        event e = make_event(r.has_value() ? event_kind::compensation_succeeded
+                                           : event_kind::compensation_failed,
+                             f.st.rec.comp_attempts.get(J));
+        if (!r.has_value()) {
+          e.error = r.error();
+          e.message = f.st.rec.messages.get(size + J);
+        }
+        if constexpr (frame_type::observer_wants_time) e.elapsed = f.clock.now() - t0;
+        call.emit(e);
       }
     } else {
       (void)nodes, (void)f, (void)stop;
@@ -426,6 +556,18 @@ class basic_workflow {
   [[nodiscard]] TUTTI_ALWAYS_INLINE run_result<Name, In, N...> run(const In& input,
                                                                    const run_options& opts = {},
                                                C& clock = detail::default_clock()) const {
+    null_observer none;
+    return run(input, opts, clock, none);
+  }
+  /**
+   * Runs the workflow with an observer: `observer.on_event(const tutti::event&)` is called for
+   * every event of the run (see `<tutti/observe/events.hpp>`), on the thread running the step.
+   * Several observers: `tutti::observe_all(a, b)`.
+   */
+  template <class In, tutti::clock C, observer O>
+  [[nodiscard]] TUTTI_ALWAYS_INLINE run_result<Name, In, N...> run(const In& input,
+                                                                   const run_options& opts,
+                                                                   C& clock, O& obs) const {
     run_result<Name, In, N...> out;
     out.id_ = opts.id.empty() ? run_id::generate() : opts.id;
     out.timing_ = opts.timing;
@@ -433,18 +575,51 @@ class basic_workflow {
     shared.mode = opts.on_compensation_failure;
     shared.options = &opts;
     shared.id = &out.id_;
-    if (opts.timing || opts.deadline != duration::max()) {
+    constexpr bool observed = detail::observer_enabled<O>();
+    constexpr bool wants_time = observed && detail::observer_wants_time<O>();
+    if (wants_time || opts.timing || opts.deadline != duration::max()) {
       out.started_ = clock.now();
       if (opts.deadline != duration::max()) shared.deadline = out.started_ + opts.deadline;
     }
-    detail::frame<In, C, N...> f{input, out.st_, clock, out.id_, opts.timing, &shared};
-    const bool ok = detail::engine<fixed_string{""}, In, C, N...>::run(nodes_, f);
-    if (opts.timing) out.elapsed_ = clock.now() - out.started_;
+    if constexpr (observed) {
+      shared.workflow = Name.view();
+      event e = make_event(event_kind::run_started);
+      e.workflow = Name.view();
+      e.run = out.id_;
+      e.time = out.started_;
+      obs.on_event(e);
+    }
+    detail::frame<In, C, O, N...> f{input,       out.st_, clock, out.id_,
+                                    opts.timing, &shared, detail::observer_ref<O>(obs)};
+    const bool ok = detail::engine<fixed_string{""}, In, C, O, N...>::run(nodes_, f);
+    if (opts.timing || wants_time) out.elapsed_ = clock.now() - out.started_;
     out.outcome_ = ok                           ? run_outcome::succeeded
                    : shared.compensation_failed ? run_outcome::compensation_failed
                    : shared.compensated_any     ? run_outcome::compensated
                                                 : run_outcome::failed;
+    if constexpr (observed) {
+      event e = make_event(event_kind::run_finished);
+      e.outcome = out.outcome_;
+      e.workflow = Name.view();
+      e.run = out.id_;
+      if (!ok) {
+        e.step = step_names[out.st_.failed];
+        e.error = out.st_.rec.errors.get(out.st_.failed).code();
+        e.message = out.st_.rec.messages.get(out.st_.failed);
+      }
+      if constexpr (wants_time) {
+        e.time = out.started_ + out.elapsed_;
+        e.elapsed = out.elapsed_;
+      }
+      obs.on_event(e);
+    }
     return out;
+  }
+  /// Runs the workflow with an observer, on the default (steady) clock.
+  template <class In, observer O>
+    requires(!tutti::clock<O>)
+  [[nodiscard]] auto run(const In& input, const run_options& opts, O& obs) const {
+    return run(input, opts, detail::default_clock(), obs);
   }
   /// Runs a workflow whose steps take no input.
   [[nodiscard]] auto run(const run_options& opts = {}) const { return run(unit{}, opts); }
@@ -461,12 +636,21 @@ class basic_workflow {
     using In = typename Call::input_type;
     using C = std::remove_reference_t<decltype(call.clock())>;
     call.begin_attempt();
+    using O = typename Call::observer_type;
     state_type<In> st;
-    detail::frame<In, C, N...> f{call.input(), st, call.clock(), call.id(), call.timing(),
-                                 call.shared()};
+    detail::frame<In, C, O, N...> f{call.input(), st,           call.clock(),
+                                    call.id(),    call.timing(), call.shared(),
+                                    detail::observer_ref<O>(call.observer())};
     constexpr auto prefix = detail::concat<Call::path, fixed_string{"/"}>();
-    if (TUTTI_LIKELY((detail::engine<prefix, In, C, N...>::run(nodes_, f))))
-      return st;
+    if (TUTTI_LIKELY((detail::engine<prefix, In, C, O, N...>::run(nodes_, f)))) {
+      if constexpr (detail::observed<Call>()) {
+        result<state_type<In>> r{std::move(st)};
+        call.end_attempt(r);
+        return r;
+      } else {
+        return st;
+      }
+    }
     const std::size_t i = st.failed;
     const std::error_code ec = st.rec.errors.get(i).code();
     std::string text{step_names[i]};
@@ -474,6 +658,7 @@ class basic_workflow {
     text += ": ";
     text += inner.empty() ? ec.message() : std::string{inner};
     call.set_message(false, text);
+    if constexpr (detail::observed<Call>()) call.end_attempt(result<void>{ec});
     return ec;
   }
 
@@ -481,16 +666,21 @@ class basic_workflow {
   result<void> compensate(detail::run_state<In, N...>& st, Call& call) const {
     using C = std::remove_reference_t<decltype(call.clock())>;
     call.begin_compensation_attempt();
+    using O = typename Call::observer_type;
     const bool had_failure = call.shared()->compensation_failed;
     call.shared()->compensation_failed = false;
-    detail::frame<In, C, N...> f{call.input(), st, call.clock(), call.id(), call.timing(),
-                                 call.shared()};
+    detail::frame<In, C, O, N...> f{call.input(), st,           call.clock(),
+                                    call.id(),    call.timing(), call.shared(),
+                                    detail::observer_ref<O>(call.observer())};
     constexpr auto prefix = detail::concat<Call::path, fixed_string{"/"}>();
-    detail::engine<prefix, In, C, N...>::compensate_all(nodes_, f, std::index_sequence_for<N...>{});
+    detail::engine<prefix, In, C, O, N...>::compensate_all(nodes_, f,
+                                                           std::index_sequence_for<N...>{});
     const bool failed_now = call.shared()->compensation_failed;
     call.shared()->compensation_failed = had_failure || failed_now;
-    if (failed_now) return errc::compensation_failed;
-    return outcome::success();
+    const result<void> r = failed_now ? result<void>{make_error_code(errc::compensation_failed)}
+                                      : result<void>{outcome::success()};
+    if constexpr (detail::observed<Call>()) call.end_attempt(r);
+    return r;
   }
 
   template <class In>

@@ -14,6 +14,7 @@
 #include "../config.hpp"
 #include "../error.hpp"
 #include "../policy.hpp"
+#include "../observe/events.hpp"
 
 TUTTI_BEGIN_NAMESPACE
 
@@ -226,7 +227,14 @@ class bulkhead_policy {
   template <class Next, class Call>
   auto invoke(Next&& next, Call& call) const -> decltype(next()) {
     const bulkhead::permit slot = bulkhead_->acquire(call.clock());
-    if (TUTTI_UNLIKELY(!slot)) return errc::bulkhead_full;
+    if (TUTTI_UNLIKELY(!slot)) {
+      if constexpr (detail::observed<Call>()) {
+        event e = make_event(event_kind::bulkhead_rejected);
+        e.error = make_error_code(errc::bulkhead_full);
+        call.emit(e);
+      }
+      return errc::bulkhead_full;
+    }
     return next();
   }
 

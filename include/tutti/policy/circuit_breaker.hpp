@@ -22,6 +22,8 @@
 #include "../clock.hpp"
 #include "../config.hpp"
 #include "../error.hpp"
+#include "../observe/events.hpp"
+#include "breaker_state.hpp"
 
 TUTTI_BEGIN_NAMESPACE
 
@@ -98,29 +100,6 @@ enum class breaker_mode : std::uint8_t {
   time_window,           ///< failure ratio over the calls of the last `window_duration`
   consecutive_failures,  ///< `consecutive_failures` failures in a row
 };
-
-/// The states of a breaker. The last three are set by hand (`isolate()`, `disable()`, `metrics_only()`).
-enum class breaker_state : std::uint8_t {
-  closed,        ///< calls pass; outcomes are counted
-  open,          ///< calls are rejected with `errc::circuit_open` until the break ends
-  half_open,     ///< a few probe calls pass; their outcomes close or re-open the breaker
-  isolated,      ///< forced open: every call is rejected until `reset()`
-  disabled,      ///< every call passes; nothing is counted
-  metrics_only,  ///< every call passes; outcomes are counted but never open the breaker
-};
-
-/// "closed", "open", "half_open", "isolated", "disabled" or "metrics_only".
-[[nodiscard]] constexpr std::string_view to_string(breaker_state s) noexcept {
-  switch (s) {
-    case breaker_state::closed: return "closed";
-    case breaker_state::open: return "open";
-    case breaker_state::half_open: return "half_open";
-    case breaker_state::isolated: return "isolated";
-    case breaker_state::disabled: return "disabled";
-    case breaker_state::metrics_only: return "metrics_only";
-  }
-  return "unknown";
-}
 
 /// How a call ended, as the breaker counts it.
 enum class breaker_outcome : std::uint8_t {
@@ -905,7 +884,9 @@ class breaker_guard {
 
   template <class Next, class Call>
   TUTTI_ALWAYS_INLINE auto invoke(Next&& next, Call& call) const -> decltype(next()) {
-    if constexpr (requires(std::uint64_t w) { breaker_->fast_path(w); }) {
+    if constexpr (detail::observed<Call>()) {
+      return invoke_observed(next, call);  // the permit path, with events
+    } else if constexpr (requires(std::uint64_t w) { breaker_->fast_path(w); }) {
       std::uint64_t w = 0;
       // Both branches return a prvalue, so the result is built in place: a copy right after
       // the step wrote it would cost a store-forwarding stall.
@@ -927,11 +908,34 @@ class breaker_guard {
     return r;
   }
 
+  // With an observer: the state is read before and after the call, and a change seen around
+  // it is reported (under concurrency, the change may have been caused by another call).
+  template <class Next, class Call>
+  TUTTI_NOINLINE auto invoke_observed(Next& next, Call& call) const -> decltype(next()) {
+    const breaker_state before = breaker_->state();
+    auto r = invoke_with_permit(next, call);
+    const breaker_state after = breaker_->state();
+    if (after != before) {
+      event e = make_event(event_kind::breaker_state_changed, call.attempt());
+      e.from = before;
+      e.to = after;
+      call.emit(e);
+    }
+    return r;
+  }
+
   template <class Next, class Call>
   TUTTI_NOINLINE auto invoke_with_permit(Next& next, Call& call) const -> decltype(next()) {
     using R = decltype(next());
     auto p = breaker_->try_acquire();
     if (TUTTI_UNLIKELY(!p)) {
+      if constexpr (detail::observed<Call>()) {
+        event e = make_event(event_kind::breaker_rejected, call.attempt());
+        e.error = make_error_code(errc::circuit_open);
+        e.to = p.state();
+        e.delay = p.retry_after();
+        call.emit(e);
+      }
       if (describe_) {
         if constexpr (requires { call.set_message(false, std::string_view{}); }) {
           char text[64];

@@ -152,8 +152,8 @@ struct fallback_policy {
       call.note("the fallback could not serve either");
       return r;
     }
+    call.keep_error(r.error());  // first: the fallback_served event reports it
     call.mark(step_flag::fallback_served);
-    call.keep_error(r.error());
     return substitute;
   }
 };

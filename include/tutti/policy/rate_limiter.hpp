@@ -16,6 +16,7 @@
 #include "../config.hpp"
 #include "../error.hpp"
 #include "../policy.hpp"
+#include "../observe/events.hpp"
 
 TUTTI_BEGIN_NAMESPACE
 
@@ -334,7 +335,14 @@ class rate_limiter_policy {
                   "run. Give the limiter the run's clock: "
                   "tutti::rate_limiter limiter{config, clock}; and wf.run(input, options, clock).");
     const auto r = limiter_->reserve(1, limiter_->max_wait());
-    if (TUTTI_UNLIKELY(!r.granted)) return errc::rate_limited;
+    if (TUTTI_UNLIKELY(!r.granted)) {
+      if constexpr (detail::observed<Call>()) {
+        event e = make_event(event_kind::rate_limited);
+        e.error = make_error_code(errc::rate_limited);
+        call.emit(e);
+      }
+      return errc::rate_limited;
+    }
     if (TUTTI_UNLIKELY(r.wait.count() > 0)) call.clock().sleep_for(r.wait);
     return next();
   }

@@ -14,6 +14,7 @@
 #include "../config.hpp"
 #include "../error.hpp"
 #include "../policy.hpp"
+#include "../observe/events.hpp"
 #include "../report.hpp"
 #include "backoff.hpp"
 
@@ -25,6 +26,34 @@ namespace detail {
 }
 [[noreturn]] inline void tutti_invalid_setting_retry_budget_must_be_positive() {
   throw std::invalid_argument("tutti: a retry time budget must be positive");
+}
+}  // namespace detail
+
+namespace detail {
+// Events of a retry, sent only when the run has an observer.
+template <class Call>
+void emit_retry_scheduled(Call& call, std::uint32_t attempt, const std::error_code& error,
+                          duration wait) {
+  if constexpr (observed<Call>()) {
+    event e = make_event(event_kind::retry_scheduled, attempt);
+    e.error = error;
+    e.delay = wait;
+    call.emit(e);
+  } else {
+    (void)call, (void)attempt, (void)error, (void)wait;
+  }
+}
+template <class Call>
+void emit_retries_exhausted(Call& call, std::uint32_t attempt, const std::error_code& error,
+                            std::string_view why) {
+  if constexpr (observed<Call>()) {
+    event e = make_event(event_kind::retries_exhausted, attempt);
+    e.error = error;
+    e.message = why;
+    call.emit(e);
+  } else {
+    (void)call, (void)attempt, (void)error, (void)why;
+  }
 }
 }  // namespace detail
 
@@ -151,7 +180,12 @@ struct retry {
   TUTTI_NOINLINE void retry_failed(R& r, Next& next, Call& call, duration started) const {
     duration previous{};
     for (std::uint32_t attempt = 1;; ++attempt) {
-      if (r.has_value() || attempt >= attempts.value || !retry_on(r.assume_error())) return;
+      if (r.has_value()) return;
+      if (attempt >= attempts.value) {
+        detail::emit_retries_exhausted(call, attempt, r.assume_error(), {});
+        return;
+      }
+      if (!retry_on(r.assume_error())) return;
       // A success that came too late and could not be undone has had its effect: never again.
       if (call.marked(step_flag::late_success_kept)) return;
       if (!wait_before_retry(attempt, r.assume_error(), previous, started, call)) return;
@@ -169,14 +203,15 @@ struct retry {
     if (deadline != duration::max() || budgeted) {
       const duration now = call.clock().now();
       if (deadline != duration::max() && now + wait >= deadline) {
-        give_up(call, "the next attempt would start after the deadline");
+        give_up(call, attempt, error, "the next attempt would start after the deadline");
         return false;
       }
       if (budgeted && now + wait - started > budget) {
-        give_up(call, "the retry's time budget would be exceeded");
+        give_up(call, attempt, error, "the retry's time budget would be exceeded");
         return false;
       }
     }
+    detail::emit_retry_scheduled(call, attempt, error, wait);
     on_retry(retry_event{Call::path.view(), attempt, error, wait});
     call.clock().sleep_for(wait);
     previous = wait;
@@ -185,9 +220,11 @@ struct retry {
 
  private:
   template <class Call>
-  static void give_up(Call& call, std::string_view why) {
+  static void give_up(Call& call, std::uint32_t attempt, const std::error_code& error,
+                      std::string_view why) {
     call.mark(step_flag::gave_up_early);
     call.note(why);
+    detail::emit_retries_exhausted(call, attempt, error, why);
   }
 };
 
@@ -238,8 +275,11 @@ struct retry_forever {
       if (deadline != duration::max() && call.clock().now() + wait >= deadline) {
         call.mark(step_flag::gave_up_early);
         call.note("the next attempt would start after the deadline");
+        detail::emit_retries_exhausted(call, attempt, r.assume_error(),
+                                       "the next attempt would start after the deadline");
         return;
       }
+      detail::emit_retry_scheduled(call, attempt, r.assume_error(), wait);
       call.clock().sleep_for(wait);
       previous = wait;
       r = next();
