@@ -250,7 +250,8 @@ class step_call {
     mark(ok ? step_flag::late_compensated : step_flag::late_compensation_failed);
     if (ok) f_.shared->compensated_any = true;
     if constexpr (observed) {
-      event e = make_event(ok ? event_kind::compensation_succeeded : event_kind::compensation_failed);
+      event e = make_event(ok ? event_kind::compensation_succeeded : event_kind::compensation_failed,
+                           f_.st.rec.comp_attempts.get(I));
       if constexpr (Frame::observer_wants_time) e.elapsed = f_.clock.now() - compensation_started_;
       if (!ok) e.message = f_.st.rec.messages.get(Frame::state_type::size + I);
       emit(e);

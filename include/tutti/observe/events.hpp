@@ -82,7 +82,9 @@ struct event {
   breaker_state from = breaker_state::closed;    ///< breaker_state_changed
   breaker_state to = breaker_state::closed;      ///< breaker_state_changed; breaker_rejected: state
   std::string_view workflow;      ///< the name of the workflow that was run (the outermost)
-  std::string_view step;          ///< the step's path; empty for run events
+  /// The step's path; for run_finished of a failed run, the step whose failure ended it;
+  /// empty for other run events.
+  std::string_view step;
   std::string_view message;       ///< a failure's message (an exception's what()), when there is one
   run_id run;                     ///< the run's id
   std::error_code error;          ///< failures, retries, fallbacks, rejections, run_finished

@@ -908,26 +908,34 @@ class breaker_guard {
     return r;
   }
 
-  // With an observer: the state is read before and after the call, and a change seen around
-  // it is reported (under concurrency, the change may have been caused by another call).
+  // With an observer: the permit path, reading the state before the permit, after it and after
+  // the outcome is reported, so that open -> half_open -> open is seen as two changes. Under
+  // concurrency a change seen around this call may have been made by another one.
   template <class Next, class Call>
   TUTTI_NOINLINE auto invoke_observed(Next& next, Call& call) const -> decltype(next()) {
-    const breaker_state before = breaker_->state();
-    auto r = invoke_with_permit(next, call);
-    const breaker_state after = breaker_->state();
-    if (after != before) {
+    breaker_state seen = breaker_->state();
+    const auto report_change = [&] {
+      const breaker_state now = breaker_->state();
+      if (now == seen) return;
       event e = make_event(event_kind::breaker_state_changed, call.attempt());
-      e.from = before;
-      e.to = after;
+      e.from = seen;
+      e.to = now;
       call.emit(e);
-    }
-    return r;
+      seen = now;
+    };
+    return invoke_with_permit(next, call, report_change);
   }
 
-  template <class Next, class Call>
-  TUTTI_NOINLINE auto invoke_with_permit(Next& next, Call& call) const -> decltype(next()) {
+  struct no_check {
+    constexpr void operator()() const noexcept {}
+  };
+
+  template <class Next, class Call, class Check = no_check>
+  TUTTI_NOINLINE auto invoke_with_permit(Next& next, Call& call, const Check& check = {}) const
+      -> decltype(next()) {
     using R = decltype(next());
     auto p = breaker_->try_acquire();
+    check();
     if (TUTTI_UNLIKELY(!p)) {
       if constexpr (detail::observed<Call>()) {
         event e = make_event(event_kind::breaker_rejected, call.attempt());
@@ -948,6 +956,7 @@ class breaker_guard {
     R r = next();
     if (TUTTI_LIKELY(r.has_value())) p.record_success();
     else p.record(classify_(r.error()));
+    check();
     return r;
   }
 
