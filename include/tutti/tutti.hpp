@@ -10,6 +10,7 @@
 #include "fixed_string.hpp"
 #include "format.hpp"
 #include "fwd.hpp"
+#include "observe/diagram.hpp"
 #include "observe/events.hpp"
 #include "policy.hpp"
 #include "policy/backoff.hpp"

@@ -1,0 +1,546 @@
+// tutti — diagrams of workflows: Mermaid and Graphviz DOT, read off a workflow's type.
+#ifndef TUTTI_OBSERVE_DIAGRAM_HPP
+#define TUTTI_OBSERVE_DIAGRAM_HPP
+
+#include <cstddef>      // std::size_t
+#include <string>       // the diagram text
+#include <string_view>  // names
+#include <tuple>        // std::get over a workflow's steps
+#include <type_traits>  // std::remove_cvref_t
+#include <utility>      // std::index_sequence
+#include <vector>       // drawn steps and edges
+
+#include "../clock.hpp"
+#include "../config.hpp"
+#include "../context.hpp"
+#include "../detail/signature.hpp"
+#include "../policy.hpp"
+#include "../step.hpp"
+#include "../workflow.hpp"
+
+TUTTI_BEGIN_NAMESPACE
+
+namespace detail {
+
+// ---- the model: what is drawn, shared by both output formats ---------------------------------
+
+/// One drawn step: a step with its policies and compensation, or a nested workflow.
+struct diagram_step {
+  std::string id;  // "s2", "s3_1": made from positions, so never in need of escaping
+  std::string_view name;
+  bool pivot = false;
+  bool compensable = false;                // its own compensation (a step, not a workflow)
+  bool nested = false;                     // a workflow: `steps` are its steps
+  std::vector<std::string> policies;       // inner to outer
+  std::vector<std::string> undo_policies;  // around the compensation
+  std::vector<std::string_view> reads;     // earlier steps named by from<"name", T> parameters
+  std::vector<diagram_step> steps;
+};
+
+enum class diagram_edge_kind : unsigned char { sequence, compensation, data };
+
+struct diagram_edge {
+  std::string from, to;
+  diagram_edge_kind kind;
+  std::string from_cluster, to_cluster;  // DOT clips an edge at a nested workflow's border
+  bool ranks = true;                     // false: the edge does not shape the layout
+};
+
+template <class T>
+inline constexpr bool is_workflow_v = false;
+template <fixed_string Name, class... N>
+inline constexpr bool is_workflow_v<basic_workflow<Name, N...>> = true;
+
+template <class U>
+struct undo_policy_of;
+template <class U, class P>
+struct undo_policy_of<undo_with_policy<U, P>> {
+  using type = P;
+};
+
+/// "200 ms", "2 s", "1500 us": the largest unit that divides the duration.
+inline std::string diagram_duration(duration d) {
+  const auto ns = d.count();
+  struct unit {
+    duration::rep per;
+    const char* name;
+  };
+  constexpr unit units[] = {{3'600'000'000'000, "h"},
+                            {60'000'000'000, "min"},
+                            {1'000'000'000, "s"},
+                            {1'000'000, "ms"},
+                            {1'000, "us"}};
+  for (const unit& u : units)
+    if (ns != 0 && ns % u.per == 0) return std::to_string(ns / u.per) + ' ' + u.name;
+  return std::to_string(ns) + " ns";
+}
+
+/// "retry: 3 attempts, constant", "timeout 200 ms", "fallback: value", "circuit_breaker";
+/// the name alone without settings (a diagram drawn from a type).
+inline std::string diagram_policy_text(const policy_info& p, bool settings) {
+  std::string text{p.name};
+  if (!settings) return text;
+  const bool repeats = p.max_attempts != 1;
+  if (!repeats && p.limit != duration::max()) text += ' ' + diagram_duration(p.limit);
+  std::vector<std::string> parts;
+  if (p.max_attempts > 1) parts.push_back(std::to_string(p.max_attempts) + " attempts");
+  if (!p.detail.empty()) parts.emplace_back(p.detail);
+  if (repeats && p.limit != duration::max()) parts.push_back("within " + diagram_duration(p.limit));
+  for (std::size_t i = 0; i < parts.size(); ++i) text += (i == 0 ? ": " : ", ") + parts[i];
+  return text;
+}
+
+template <class P>
+std::string diagram_policy(const P* p) {
+  return p != nullptr ? diagram_policy_text(info_of(*p), true)
+                      : diagram_policy_text(policy_info{P::policy_name}, false);
+}
+
+template <class A>
+void diagram_read(std::vector<std::string_view>& out) {
+  using D = std::remove_cvref_t<A>;
+  if constexpr (is_from_v<D>) out.push_back(D::name.view());
+}
+template <class... A>
+void diagram_reads(std::vector<std::string_view>& out, type_list<A...>) {
+  (void)out;
+  (diagram_read<A>(out), ...);
+}
+
+// Filling the model walks the types; with an object (non-null pointers) it also reads the
+// policies' settings. One overload per kind of node; declared first, as they call each other.
+template <class N>
+void diagram_fill(diagram_step& s, const N* n);
+template <class I, class P>
+void diagram_fill(diagram_step& s, const with_policy<I, P>* n);
+template <fixed_string Name, class F, class U, step_role R>
+void diagram_fill(diagram_step& s, const step_node<Name, F, U, R>* n);
+template <fixed_string Name, class... N>
+void diagram_fill(diagram_step& s, const basic_workflow<Name, N...>* w);
+
+// Any other node: its name and saga role are all that is known of it.
+template <class N>
+void diagram_fill(diagram_step& s, const N*) {
+  s.pivot = N::pivot;
+  s.compensable = N::compensable;
+}
+
+template <class I, class P>
+void diagram_fill(diagram_step& s, const with_policy<I, P>* n) {
+  diagram_fill(s, n != nullptr ? &n->inner() : static_cast<const I*>(nullptr));
+  s.policies.push_back(
+      diagram_policy(n != nullptr ? &n->policy() : static_cast<const P*>(nullptr)));
+}
+
+template <fixed_string Name, class F, class U, step_role R>
+void diagram_fill(diagram_step& s, const step_node<Name, F, U, R>* n) {
+  using node_t = step_node<Name, F, U, R>;
+  s.pivot = node_t::pivot;
+  s.compensable = node_t::compensable;
+  if constexpr (undo_parts<U>::has_policy) {
+    using P = typename undo_policy_of<U>::type;
+    s.undo_policies.push_back(
+        diagram_policy(n != nullptr ? &n->compensation().policy : static_cast<const P*>(nullptr)));
+  }
+  // Data edges need the parameter list: generic lambdas and overload sets have none to read.
+  if constexpr (signature_of<F>::known) diagram_reads(s.reads, typename signature_of<F>::args{});
+}
+
+template <class N>
+void diagram_fill_child(diagram_step& s, const std::string& parent, std::size_t i, const N* n) {
+  s.id = (parent.empty() ? std::string{"s"} : parent + '_') + std::to_string(i + 1);
+  s.name = N::name.view();
+  diagram_fill(s, n);
+}
+
+template <fixed_string Name, class... N, std::size_t... I>
+void diagram_fill_steps(diagram_step& s, const basic_workflow<Name, N...>* w,
+                        std::index_sequence<I...>) {
+  (diagram_fill_child(s.steps[I], s.id, I,
+                      w != nullptr ? &std::get<I>(w->steps()) : static_cast<const N*>(nullptr)),
+   ...);
+}
+
+template <fixed_string Name, class... N>
+void diagram_fill(diagram_step& s, const basic_workflow<Name, N...>* w) {
+  s.nested = true;
+  s.steps.resize(sizeof...(N));
+  diagram_fill_steps(s, w, std::index_sequence_for<N...>{});
+}
+
+/// The whole workflow as a (nested) step whose id is empty: its steps are s1, s2, ...
+template <class W>
+diagram_step diagram_model(const W* w) {
+  diagram_step top;
+  top.name = W::name.view();
+  diagram_fill(top, w);
+  return top;
+}
+
+// ---- edges -----------------------------------------------------------------------------------
+
+inline const diagram_step& diagram_first(const diagram_step& s) {
+  return s.nested ? diagram_first(s.steps.front()) : s;
+}
+inline const diagram_step& diagram_last(const diagram_step& s) {
+  return s.nested ? diagram_last(s.steps.back()) : s;
+}
+inline std::string diagram_cluster(const diagram_step& s) {
+  return s.nested ? "cluster_" + s.id : std::string{};
+}
+inline std::string diagram_undo_id(const diagram_step& s) { return 'u' + s.id.substr(1); }
+
+/// Compensable steps in the order they run, nested workflows' steps in place.
+inline void diagram_compensable(const diagram_step& wf, std::vector<const diagram_step*>& out) {
+  for (const diagram_step& s : wf.steps) {
+    if (s.nested)
+      diagram_compensable(s, out);
+    else if (s.compensable)
+      out.push_back(&s);
+  }
+}
+
+inline void diagram_sequence_edges(const diagram_step& wf, std::vector<diagram_edge>& out) {
+  for (std::size_t i = 0; i < wf.steps.size(); ++i) {
+    const diagram_step& s = wf.steps[i];
+    if (s.nested) diagram_sequence_edges(s, out);
+    if (i + 1 == wf.steps.size()) continue;
+    const diagram_step& next = wf.steps[i + 1];
+    out.push_back({diagram_last(s).id, diagram_first(next).id, diagram_edge_kind::sequence,
+                   diagram_cluster(s), diagram_cluster(next), true});
+  }
+}
+
+inline void diagram_data_edges(const diagram_step& wf, std::vector<diagram_edge>& out) {
+  for (std::size_t j = 0; j < wf.steps.size(); ++j) {
+    const diagram_step& s = wf.steps[j];
+    if (s.nested) diagram_data_edges(s, out);
+    for (std::string_view read : s.reads)
+      for (std::size_t i = 0; i < j; ++i)
+        if (wf.steps[i].name == read)
+          out.push_back({diagram_last(wf.steps[i]).id,
+                         s.id,
+                         diagram_edge_kind::data,
+                         diagram_cluster(wf.steps[i]),
+                         {},
+                         false});
+  }
+}
+
+/// Sequence edges, then each compensable step to its undo node, then the undo chain in the
+/// order compensations run (last compensable step first), then data edges.
+inline std::vector<diagram_edge> diagram_edges(const diagram_step& top) {
+  std::vector<diagram_edge> out;
+  diagram_sequence_edges(top, out);
+  std::vector<const diagram_step*> undo;
+  diagram_compensable(top, undo);
+  for (const diagram_step* s : undo)
+    out.push_back({s->id, diagram_undo_id(*s), diagram_edge_kind::compensation, {}, {}, true});
+  for (std::size_t k = undo.size(); k > 1; --k)
+    out.push_back({diagram_undo_id(*undo[k - 1]),
+                   diagram_undo_id(*undo[k - 2]),
+                   diagram_edge_kind::compensation,
+                   {},
+                   {},
+                   false});
+  diagram_data_edges(top, out);
+  return out;
+}
+
+inline std::vector<std::string> diagram_step_label(const diagram_step& s) {
+  std::vector<std::string> lines{std::string{s.name}};
+  if (s.pivot) lines.emplace_back("pivot");
+  if (s.compensable) lines.emplace_back("compensable");
+  lines.insert(lines.end(), s.policies.begin(), s.policies.end());
+  return lines;
+}
+inline std::vector<std::string> diagram_workflow_label(const diagram_step& s) {
+  std::vector<std::string> lines{"workflow " + std::string{s.name}};
+  lines.insert(lines.end(), s.policies.begin(), s.policies.end());
+  return lines;
+}
+inline std::vector<std::string> diagram_undo_label(const diagram_step& s) {
+  std::vector<std::string> lines{"undo " + std::string{s.name}};
+  lines.insert(lines.end(), s.undo_policies.begin(), s.undo_policies.end());
+  return lines;
+}
+
+// ---- Graphviz DOT ----------------------------------------------------------------------------
+
+/// A quoted DOT string: `"` and `\` escaped; lines joined by DOT's `\n`; control characters
+/// become spaces (each line of a label stays one line). Nothing else is special in a quoted
+/// label of a non-record shape (`<>{}|` are plain text there).
+inline std::string dot_quote(const std::vector<std::string>& lines) {
+  std::string out{'"'};
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    if (i != 0) out += "\\n";
+    for (const char c : lines[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? ' ' : c;
+    }
+  }
+  out += '"';
+  return out;
+}
+
+inline void dot_steps(std::string& out, const diagram_step& wf, const std::string& indent) {
+  for (const diagram_step& s : wf.steps) {
+    if (s.nested) {
+      out += indent + "subgraph " + diagram_cluster(s) + " {\n";
+      out += indent + "  label=" + dot_quote(diagram_workflow_label(s)) + ";\n";
+      out += indent +
+             "  class=\"workflow\"; style=\"rounded,dashed\"; labeljust=l; color=\"#5f6b7a\"; "
+             "fontcolor=\"#5f6b7a\";\n";
+      dot_steps(out, s, indent + "  ");
+      out += indent + "}\n";
+      continue;
+    }
+    out += indent + s.id + " [label=" + dot_quote(diagram_step_label(s));
+    if (s.pivot)
+      out +=
+          ", class=\"step pivot\", shape=hexagon, peripheries=2, style=\"filled,bold\", "
+          "fillcolor=\"#fff3cd\", color=\"#b8860b\"";
+    else if (s.compensable)
+      out +=
+          ", class=\"step compensable\", style=\"rounded,filled\", fillcolor=\"#e8f0fe\", "
+          "color=\"#3b6fd1\"";
+    else
+      out += ", class=\"step\"";
+    out += "];\n";
+    if (s.compensable) {
+      const std::string u = diagram_undo_id(s);
+      out += indent + u + " [label=" + dot_quote(diagram_undo_label(s)) +
+             ", class=\"undo\", style=\"rounded,dashed\", color=\"#b22222\", "
+             "fontcolor=\"#b22222\"];\n";
+      out += indent + "{ rank=same; " + s.id + "; " + u + "; }\n";
+    }
+  }
+}
+
+inline std::string diagram_dot(const diagram_step& top) {
+  std::string out = "digraph " + dot_quote({std::string{top.name}}) + " {\n";
+  out += "  graph [label=" + dot_quote(diagram_workflow_label(top)) +
+         ", labelloc=t, fontname=\"Helvetica\", compound=true, newrank=true, nodesep=0.5];\n";
+  out += "  node [shape=box, style=rounded, fontname=\"Helvetica\", fontsize=11];\n";
+  out += "  edge [fontname=\"Helvetica\", fontsize=9];\n";
+  dot_steps(out, top, "  ");
+  for (const diagram_edge& e : diagram_edges(top)) {
+    out += "  " + e.from + " -> " + e.to;
+    switch (e.kind) {
+      case diagram_edge_kind::sequence:
+        out += " [class=\"sequence\"";
+        break;
+      case diagram_edge_kind::compensation:
+        out += " [class=\"compensation\", style=dashed, color=\"#b22222\"";
+        break;
+      case diagram_edge_kind::data:
+        out += " [class=\"data\", style=dotted, color=\"#6b6b6b\", arrowhead=empty";
+        break;
+    }
+    if (!e.ranks) out += ", constraint=false";
+    if (!e.from_cluster.empty()) out += ", ltail=" + e.from_cluster;
+    if (!e.to_cluster.empty()) out += ", lhead=" + e.to_cluster;
+    out += "];\n";
+  }
+  out += "}\n";
+  return out;
+}
+
+// ---- Mermaid ---------------------------------------------------------------------------------
+
+/// A quoted Mermaid label: `" # < > & \`` as entity codes (Mermaid decodes `#name;` and
+/// `#123;`, and would read `<...>` as HTML and a leading backtick as Markdown); lines joined by
+/// `<br/>`; control characters become spaces.
+inline std::string mermaid_quote(const std::vector<std::string>& lines) {
+  std::string out{'"'};
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    if (i != 0) out += "<br/>";
+    for (const char c : lines[i]) {
+      switch (c) {
+        case '"':
+          out += "#quot;";
+          break;
+        case '#':
+          out += "#35;";
+          break;
+        case '<':
+          out += "#lt;";
+          break;
+        case '>':
+          out += "#gt;";
+          break;
+        case '&':
+          out += "#amp;";
+          break;
+        case '`':
+          out += "#96;";
+          break;
+        default:
+          out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? ' ' : c;
+      }
+    }
+  }
+  out += '"';
+  return out;
+}
+
+/// Appends to a comma-separated list ("s1,s4") as `class` and `linkStyle` take them.
+inline void mermaid_list_add(std::string& list, const std::string& item) {
+  if (!list.empty()) list += ',';
+  list += item;
+}
+
+struct mermaid_classes {
+  std::string compensable, pivot, undo;
+};
+
+inline void mermaid_steps(std::string& out, const diagram_step& wf, const std::string& indent,
+                          mermaid_classes& classes) {
+  for (const diagram_step& s : wf.steps) {
+    if (s.nested) {
+      out += indent + "subgraph " + s.id + " [" + mermaid_quote(diagram_workflow_label(s)) + "]\n";
+      out += indent + "  direction TB\n";
+      mermaid_steps(out, s, indent + "  ", classes);
+      out += indent + "end\n";
+      continue;
+    }
+    const std::string label = mermaid_quote(diagram_step_label(s));
+    if (s.pivot) {
+      out += indent + s.id + "{{" + label + "}}\n";
+      mermaid_list_add(classes.pivot, s.id);
+    } else {
+      out += indent + s.id + '[' + label + "]\n";
+      if (s.compensable) mermaid_list_add(classes.compensable, s.id);
+    }
+    if (s.compensable) {
+      const std::string u = diagram_undo_id(s);
+      out += indent + u + "([" + mermaid_quote(diagram_undo_label(s)) + "])\n";
+      mermaid_list_add(classes.undo, u);
+    }
+  }
+}
+
+/// YAML single-quoted scalar, for the front matter's title.
+inline std::string yaml_quote(std::string_view text) {
+  std::string out{'\''};
+  for (const char c : text) {
+    if (c == '\'') out += '\'';
+    out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? ' ' : c;
+  }
+  out += '\'';
+  return out;
+}
+
+inline std::string diagram_mermaid(const diagram_step& top) {
+  std::string out = "---\ntitle: " + yaml_quote("workflow " + std::string{top.name}) + "\n---\n";
+  out += "flowchart TB\n";
+  mermaid_classes classes;
+  mermaid_steps(out, top, "  ", classes);
+  std::string compensation_links, data_links;
+  std::size_t index = 0;
+  for (const diagram_edge& e : diagram_edges(top)) {
+    switch (e.kind) {
+      case diagram_edge_kind::sequence:
+        out += "  " + e.from + " --> " + e.to + '\n';
+        break;
+      case diagram_edge_kind::compensation:
+        out += "  " + e.from + " -.-> " + e.to + '\n';
+        mermaid_list_add(compensation_links, std::to_string(index));
+        break;
+      case diagram_edge_kind::data:
+        out += "  " + e.from + " -.->|data| " + e.to + '\n';
+        mermaid_list_add(data_links, std::to_string(index));
+        break;
+    }
+    ++index;
+  }
+  out += "  classDef compensable fill:#e8f0fe,stroke:#3b6fd1\n";
+  out += "  classDef pivot fill:#fff3cd,stroke:#b8860b,stroke-width:3px\n";
+  out += "  classDef undo fill:#ffffff,stroke:#b22222,color:#b22222,stroke-dasharray:4 3\n";
+  if (!classes.compensable.empty()) out += "  class " + classes.compensable + " compensable\n";
+  if (!classes.pivot.empty()) out += "  class " + classes.pivot + " pivot\n";
+  if (!classes.undo.empty()) out += "  class " + classes.undo + " undo\n";
+  if (!compensation_links.empty()) out += "  linkStyle " + compensation_links + " stroke:#b22222\n";
+  if (!data_links.empty()) out += "  linkStyle " + data_links + " stroke:#6b6b6b\n";
+  return out;
+}
+
+/// Names the rule a non-workflow argument breaks.
+template <class T>
+struct diagram_of_a_workflow {
+  static constexpr bool value = is_workflow_v<std::remove_cvref_t<T>>;
+};
+}  // namespace detail
+
+/**
+ * A Graphviz DOT diagram of `wf`, drawn from its type without running it: steps in order
+ * (solid edges), each step's saga role (the pivot a double-bordered hexagon, compensable steps
+ * filled and linked by a dashed edge to an "undo <step>" node), the undo chain in the order
+ * compensations run (dashed), policies inner to outer with their settings ("retry: 3 attempts,
+ * exponential", "timeout 200 ms"), nested workflows as clusters, and `from<"step", T>` reads as
+ * dotted edges. Render it with `dot -Tsvg`. See docs/observability/diagrams.md.
+ * Only reads `wf` (thread-safe); allocates: meant for tools, docs and start-up logs.
+ *
+ * ```text
+ * std::ofstream{"payment.dot"} << tutti::to_dot(wf);   // then: dot -Tsvg payment.dot -o
+ * payment.svg
+ * ```
+ */
+template <fixed_string Name, class... N>
+[[nodiscard]] std::string to_dot(const basic_workflow<Name, N...>& wf) {
+  return detail::diagram_dot(detail::diagram_model(&wf));
+}
+
+/// The same diagram as Mermaid `flowchart` source (for Markdown that renders Mermaid).
+template <fixed_string Name, class... N>
+[[nodiscard]] std::string to_mermaid(const basic_workflow<Name, N...>& wf) {
+  return detail::diagram_mermaid(detail::diagram_model(&wf));
+}
+
+/// The DOT diagram of workflow type `W`, with no object: policies by name only, no settings.
+/// `tutti::to_dot<decltype(wf)>()` or `tutti::to_dot<my_workflow_of_types>()`.
+template <class W>
+[[nodiscard]] std::string to_dot() {
+  using D = std::remove_cvref_t<W>;
+  static_assert(detail::diagram_of_a_workflow<W>::value,
+                "tutti: to_dot<W>() draws a workflow type: W must be a tutti::basic_workflow "
+                "(the type of tutti::workflow<\"name\">(...), or tutti::workflow_of<...>).");
+  if constexpr (detail::is_workflow_v<D>)
+    return detail::diagram_dot(detail::diagram_model(static_cast<const D*>(nullptr)));
+  else
+    return {};
+}
+
+/// The Mermaid diagram of workflow type `W`, with no object: policies by name only.
+template <class W>
+[[nodiscard]] std::string to_mermaid() {
+  using D = std::remove_cvref_t<W>;
+  static_assert(detail::diagram_of_a_workflow<W>::value,
+                "tutti: to_mermaid<W>() draws a workflow type: W must be a tutti::basic_workflow "
+                "(the type of tutti::workflow<\"name\">(...), or tutti::workflow_of<...>).");
+  if constexpr (detail::is_workflow_v<D>)
+    return detail::diagram_mermaid(detail::diagram_model(static_cast<const D*>(nullptr)));
+  else
+    return {};
+}
+
+// A single step (or a step with policies) is no workflow: say how to draw it.
+template <class T>
+requires(!detail::is_workflow_v<std::remove_cvref_t<T>>) std::string to_dot(const T&) {
+  static_assert(detail::always_false<T>,
+                "tutti: to_dot(x) draws a workflow: x must be a tutti::workflow<\"name\">(...). "
+                "To draw one step, put it in a workflow of its own.");
+  return {};
+}
+template <class T>
+requires(!detail::is_workflow_v<std::remove_cvref_t<T>>) std::string to_mermaid(const T&) {
+  static_assert(
+      detail::always_false<T>,
+      "tutti: to_mermaid(x) draws a workflow: x must be a tutti::workflow<\"name\">(...). "
+      "To draw one step, put it in a workflow of its own.");
+  return {};
+}
+
+TUTTI_END_NAMESPACE
+
+#endif  // TUTTI_OBSERVE_DIAGRAM_HPP
