@@ -13,7 +13,7 @@
 
 #include "../clock.hpp"
 #include "../config.hpp"
-#include "../context.hpp"  // detail::mix64
+#include "../context.hpp"  // ::tutti::detail::mix64
 #include "../error.hpp"
 #include "../policy.hpp"
 #include "../report.hpp"  // step_flag
@@ -58,7 +58,7 @@ struct injection_rate {
 
   constexpr injection_rate(double rate)  // NOLINT(google-explicit-constructor): `{0.1, ...}`
       : value(rate) {
-    if (!(rate >= 0.0 && rate <= 1.0)) detail::tutti_invalid_setting_injection_rate_must_be_between_0_and_1();
+    if (!(rate >= 0.0 && rate <= 1.0)) ::tutti::detail::tutti_invalid_setting_injection_rate_must_be_between_0_and_1();
     threshold = static_cast<std::uint64_t>(rate * 0x1.0p53);  // exact: a power-of-two scale
   }
   /// Whether the word decides for an injection.
@@ -103,7 +103,7 @@ class chaos_random {
 
   /// The next uniformly distributed 64-bit word.
   [[nodiscard]] std::uint64_t next() noexcept {
-    return detail::mix64(state_.fetch_add(0x9E3779B97F4A7C15ULL, std::memory_order_relaxed));
+    return ::tutti::detail::mix64(state_.fetch_add(0x9E3779B97F4A7C15ULL, std::memory_order_relaxed));
   }
   /// Starts the sequence of `seed` again.
   void reseed(std::uint64_t seed) noexcept { state_.store(seed, std::memory_order_relaxed); }
@@ -238,10 +238,10 @@ class inject_fault {
                 "tutti: inject_fault(rate, error): error must be a std::error_code or an error "
                 "code enum (for std::errc, write std::make_error_code(std::errc::...)).");
   struct state {
-    detail::chaos_settings chaos;
+    ::tutti::detail::chaos_settings chaos;
     E error;
   };
-  using storage = std::conditional_t<Active, state, detail::chaos_nothing<inject_fault>>;
+  using storage = std::conditional_t<Active, state, ::tutti::detail::chaos_nothing<inject_fault>>;
 
  public:
   static constexpr std::string_view policy_name = "inject_fault";
@@ -293,8 +293,8 @@ class inject_fault {
   }
   template <class R, class Call>
   TUTTI_NOINLINE R inject(Call& call) const {
-    detail::forget_earlier_chaos(call);
-    detail::chaos_note(call, detail::chaos_fault_note);
+    ::tutti::detail::forget_earlier_chaos(call);
+    ::tutti::detail::chaos_note(call, ::tutti::detail::chaos_fault_note);
     const std::error_code ec(s_.error);
     return R(ec ? ec : make_error_code(errc::step_failed));
   }
@@ -320,11 +320,11 @@ inject_fault(injection_rate, E) -> inject_fault<E>;
 template <bool Active = chaos_compiled_in>
 class inject_latency {
   struct state {
-    detail::chaos_settings chaos;
+    ::tutti::detail::chaos_settings chaos;
     duration latency;
     bool stop_at_deadline = true;
   };
-  using storage = std::conditional_t<Active, state, detail::chaos_nothing<inject_latency>>;
+  using storage = std::conditional_t<Active, state, ::tutti::detail::chaos_nothing<inject_latency>>;
 
  public:
   static constexpr std::string_view policy_name = "inject_latency";
@@ -378,7 +378,7 @@ class inject_latency {
 
  private:
   static constexpr storage store(injection_rate rate, duration latency) {
-    if (latency.count() < 0) detail::tutti_invalid_setting_injected_latency_must_not_be_negative();
+    if (latency.count() < 0) ::tutti::detail::tutti_invalid_setting_injected_latency_must_not_be_negative();
     if constexpr (Active) {
       return state{{rate, nullptr, nullptr}, latency, true};
     } else {
@@ -389,20 +389,20 @@ class inject_latency {
   template <class Next, class Call>
   TUTTI_NOINLINE auto inject(Next& next, Call& call) const -> decltype(next()) {
     using R = decltype(next());
-    detail::forget_earlier_chaos(call);
+    ::tutti::detail::forget_earlier_chaos(call);
     const duration deadline = call.deadline();
     if (s_.stop_at_deadline && deadline != duration::max()) {
       const duration now = call.clock().now();
       if (saturating_add(now, s_.latency) > deadline) {
         if (deadline > now) call.clock().sleep_for(deadline - now);
         call.mark(step_flag::timed_out);
-        detail::chaos_note(call, detail::chaos_latency_cut_note);
+        ::tutti::detail::chaos_note(call, ::tutti::detail::chaos_latency_cut_note);
         return R(make_error_code(errc::timeout));
       }
     }
     call.clock().sleep_for(s_.latency);
     R r = next();
-    detail::chaos_note(call, detail::chaos_latency_note);  // after the layers inside: see above
+    ::tutti::detail::chaos_note(call, ::tutti::detail::chaos_latency_note);  // after the layers inside: see above
     return r;
   }
 
@@ -423,10 +423,10 @@ inject_latency(injection_rate, duration) -> inject_latency<>;
 template <class F, bool Active = chaos_compiled_in>
 class inject_result {
   struct state {
-    detail::chaos_settings chaos;
+    ::tutti::detail::chaos_settings chaos;
     F make;
   };
-  using storage = std::conditional_t<Active, state, detail::chaos_nothing<inject_result>>;
+  using storage = std::conditional_t<Active, state, ::tutti::detail::chaos_nothing<inject_result>>;
 
  public:
   static constexpr std::string_view policy_name = "inject_result";
@@ -482,9 +482,9 @@ class inject_result {
   }
   template <class R, class Call>
   TUTTI_NOINLINE R inject(Call& call) const {
-    detail::forget_earlier_chaos(call);
-    R r = detail::chaos_to_result<R>(made());
-    if (!r.has_value()) detail::chaos_note(call, detail::chaos_result_note);
+    ::tutti::detail::forget_earlier_chaos(call);
+    R r = ::tutti::detail::chaos_to_result<R>(made());
+    if (!r.has_value()) ::tutti::detail::chaos_note(call, ::tutti::detail::chaos_result_note);
     return r;
   }
 
