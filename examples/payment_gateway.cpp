@@ -25,9 +25,19 @@
 #include <fmt/format.h>  // fmt::print
 
 #include <cstddef>       // std::size_t
-#include <cstdio>        // stderr
+#include <cstdio>        // stderr, the demo's files
+#include <cstdlib>       // std::getenv
 #include <string>        // the list of undone steps
 #include <string_view>   // command-line flag
+
+namespace {
+bool write_file(const std::string& path, const std::string& text) {
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  if (f == nullptr) return false;
+  const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  return std::fclose(f) == 0 && ok;
+}
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace pay;
@@ -49,7 +59,8 @@ int main(int argc, char** argv) {
 
   const auto payment = make_payment_workflow(svc);
   const payment_request request = sample_request();
-  const auto run = payment.run(request, tutti::run_options{.timing = true});
+  tutti::observe::trace_recorder trace;  // the run on a timeline, for Perfetto
+  const auto run = payment.run(request, tutti::run_options{.timing = true}, trace);
   const tutti::run_report report = run.report();  // a view, valid while `run` lives
 
   // What happened, at a glance.
@@ -86,6 +97,20 @@ int main(int argc, char** argv) {
   for (const auto& e : clearing.transfers())
     fmt::print("  clearing      {}   {} to {}  {}\n", e.id, to_string(e.amount), e.iban, e.state);
   for (const auto& s : mail.sent()) fmt::print("  mailer        {}\n", s);
+
+  // scripts/demo sets TUTTI_DEMO_OUT: the diagram (drawn from the workflow's type) and the trace
+  // go there; the demo renders the .dot to SVG.
+  if (const char* out = std::getenv("TUTTI_DEMO_OUT"); out != nullptr && *out != '\0') {
+    const std::string dir{out};
+    const std::string trace_file =
+        dir + (fail_transfer ? "/payment_gateway-fail-transfer.trace.json" : "/payment_gateway.trace.json");
+    const bool written = write_file(dir + "/payment_gateway.dot", tutti::to_dot(payment)) &&
+                         write_file(dir + "/payment_gateway.mmd", tutti::to_mermaid(payment)) &&
+                         trace.save(trace_file).has_value();
+    fmt::print("\n{} {}/payment_gateway.dot, .mmd and {} (open it in https://ui.perfetto.dev)\n",
+               written ? "Wrote" : "FAILED to write", dir, trace_file);
+    if (!written) return 1;
+  }
 
   // Exit 0 when the run ended as this mode intends (a rejected transfer: compensated).
   const auto expected =
