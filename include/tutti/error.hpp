@@ -26,6 +26,8 @@ enum class errc : int {
   retries_exhausted = 9,    ///< a retry policy gave up (reserved; the last error is kept)
   invalid_argument = 10,    ///< a setting or an argument is out of range
   no_value = 11,            ///< a value was read from a run or step that did not produce one
+  paused = 12,              ///< a journaled run stopped before a step because it was paused
+  journal_failed = 13,      ///< a journaled run stopped: its journal could not be written
 };
 
 namespace detail {
@@ -45,6 +47,8 @@ class error_category_impl final : public std::error_category {
       case errc::retries_exhausted: return "retries exhausted";
       case errc::invalid_argument: return "invalid argument";
       case errc::no_value: return "no value";
+      case errc::paused: return "the run is paused";
+      case errc::journal_failed: return "the run's journal could not be written";
     }
     return "unknown tutti error";
   }

@@ -63,6 +63,7 @@ inline void format_report(fmt::memory_buffer& out, const run_report& r) {
     if (s.late_compensated) out.append(std::string_view{"\n      late result undone"});
     if (s.late_compensation_failed) out.append(std::string_view{"\n      undoing the late result FAILED"});
     if (s.late_success_kept) out.append(std::string_view{"\n      the late result stands (not undone)"});
+    if (s.restored) out.append(std::string_view{"\n      restored from the journal (not called again)"});
     if (s.status == step_status::failed) {
       fmt::format_to(it, "\n      error: {}", describe(s.error));
       if (!s.message.empty()) fmt::format_to(it, "\n      message: {}", s.message);

@@ -65,6 +65,7 @@ enum class step_flag : std::uint8_t {
   late_compensated = 8,          ///< a success that came too late was undone
   late_compensation_failed = 16, ///< ... and undoing it failed
   late_success_kept = 32,        ///< a success that came too late could not be undone: its effect stands
+  restored = 64,                 ///< a resumed run took the step's result from the journal (not called)
 };
 
 /// One step's line in a report (a value, built on demand).
@@ -83,6 +84,7 @@ struct step_report {
   bool late_compensated = false;            ///< a late success was undone (see timeout)
   bool late_compensation_failed = false;    ///< undoing a late success failed
   bool late_success_kept = false;           ///< a late success could not be undone: it stands
+  bool restored = false;                    ///< a resumed run took its result from the journal
   bool timed = false;                       ///< start and elapsed are set
   duration start{};                         ///< clock reading when the step began
   duration elapsed{};                       ///< time from start to its final result
@@ -206,6 +208,7 @@ class run_report {
     out.late_compensation_failed =
         (flags & static_cast<std::uint8_t>(step_flag::late_compensation_failed)) != 0;
     out.late_success_kept = (flags & static_cast<std::uint8_t>(step_flag::late_success_kept)) != 0;
+    out.restored = (flags & static_cast<std::uint8_t>(step_flag::restored)) != 0;
     if (out.fallback_served) out.error = rec.errors.get(i).code();  // what the fallback covered
     if (out.status == step_status::failed) {
       out.error = rec.errors.get(i).code();

@@ -44,6 +44,7 @@ struct run_shared {
   const run_options* options = nullptr;
   const run_id* id = nullptr;  // by pointer: copying the id just written costs a stall
   std::string_view workflow;   // the outermost workflow's name, for events
+  bool halted = false;  // a journaled run stopped (paused, journal unwritable): nothing is undone
 
   /// The run's random numbers: seeded from run_options::seed, or from the run id.
   std::uint64_t next_random() noexcept {
@@ -58,6 +59,14 @@ struct run_shared {
     return mix64(x);
   }
 };
+
+/// Whether a node is a nested workflow (possibly inside policies): its value is its run state,
+/// which a journal does not store (its steps are journaled one by one).
+template <class N>
+constexpr bool is_workflow_node() noexcept {
+  if constexpr (requires { typename N::inner_type; }) return is_workflow_node<typename N::inner_type>();
+  else return requires { typename N::nodes_type; };
+}
 
 /// Outputs and records of one run of a workflow with nodes N... on input In.
 template <class In, class... N>
@@ -77,6 +86,7 @@ struct frame {
   using observer_type = Obs;
   static constexpr bool observed = observer_enabled<Obs>();
   static constexpr bool observer_wants_time = observed && detail::observer_wants_time<Obs>();
+  static constexpr bool journaled = detail::journaled<Obs>();
 
   const In& input;
   state_type& st;
@@ -209,6 +219,12 @@ class step_call {
   /// Called by a step after one call of its callable (or compensation): attempt events.
   template <class R>
   void end_attempt(const R& r) {
+    if constexpr (Frame::journaled) {
+      if (!compensating_)
+        f_.obs.get().record_attempt_finished(
+            Path.view(), attempt(), r.has_value() ? std::error_code{} : std::error_code(r.error()),
+            r.has_value() ? std::string_view{} : f_.st.rec.messages.get(I));
+    }
     if constexpr (observed) {
       event e = make_event(r.has_value() ? event_kind::attempt_succeeded : event_kind::attempt_failed,
                            attempt());
@@ -235,11 +251,15 @@ class step_call {
   // Saturates at 65535 (the report's counter width) instead of wrapping to 0.
   void begin_attempt() {
     if (TUTTI_LIKELY(f_.st.rec.attempts[I] != 0xFFFF)) ++f_.st.rec.attempts[I];
+    if constexpr (Frame::journaled) {
+      if (!compensating_) f_.obs.get().record_attempt_started(Path.view(), f_.st.rec.attempts[I]);
+    }
     if constexpr (observed) begin_attempt_event();
   }
   void begin_late_compensation() {
     f_.st.rec.comp_attempts.set(I, 0);
     compensating_ = true;
+    if constexpr (Frame::journaled) f_.obs.get().record_compensation_started(Path.view());
     if constexpr (observed) {
       emit(make_event(event_kind::compensation_started));
       if constexpr (Frame::observer_wants_time) compensation_started_ = f_.clock.now();
@@ -249,6 +269,10 @@ class step_call {
     compensating_ = false;
     mark(ok ? step_flag::late_compensated : step_flag::late_compensation_failed);
     if (ok) f_.shared->compensated_any = true;
+    if constexpr (Frame::journaled)
+      f_.obs.get().record_compensation_finished(
+          Path.view(), ok, ok ? std::error_code{} : make_error_code(errc::compensation_failed),
+          f_.st.rec.messages.get(Frame::state_type::size + I));
     if constexpr (observed) {
       event e = make_event(ok ? event_kind::compensation_succeeded : event_kind::compensation_failed,
                            f_.st.rec.comp_attempts.get(I));
@@ -295,7 +319,7 @@ struct engine {
 
   TUTTI_ALWAYS_INLINE static bool run(const nodes_type& nodes, frame_type& f) {
     const bool ok = run_all(nodes, f, std::index_sequence_for<N...>{});
-    if (TUTTI_UNLIKELY(!ok) && !f.shared->committed)
+    if (TUTTI_UNLIKELY(!ok) && !f.shared->committed && !f.shared->halted)
       compensate_all(nodes, f, std::index_sequence_for<N...>{});
     return ok;
   }
@@ -321,6 +345,10 @@ struct engine {
   TUTTI_NOINLINE static bool run_one_clocked(const nodes_type& nodes, frame_type& f) {
     using node_t = std::tuple_element_t<I, nodes_type>;
     step_call<frame_type, I, path<I>> call{f, false};
+    if constexpr (frame_type::journaled) {
+      const int r = journal_before_step<I>(f, call);
+      if (r >= 0) return r == 1;
+    }
     const bool has_deadline = f.shared->deadline != duration::max();
     const bool read_clock = f.clocked || frame_type::observer_wants_time;
     const duration t0 = read_clock ? f.clock.now() : duration{};
@@ -368,6 +396,11 @@ struct engine {
   template <std::size_t I, class Call>
   static bool fail(frame_type& f, const std::error_code& ec, Call& call, duration t0) {
     const bool ok = fail<I>(f, ec);
+    if constexpr (frame_type::journaled) {
+      if (!f.shared->halted)
+        f.obs.get().record_step_failed(path<I>.view(), f.st.rec.attempts[I],
+                                       f.st.rec.errors.get(I).code(), f.st.rec.messages.get(I));
+    }
     if constexpr (frame_type::observed) {
       event e = make_event(event_kind::step_failed, f.st.rec.attempts[I]);
       e.error = f.st.rec.errors.get(I).code();
@@ -386,7 +419,52 @@ struct engine {
     std::get<I>(f.st.slots).emplace(std::forward<V>(value));
     f.st.rec.status[I] = step_status::succeeded;
     if constexpr (node_t::pivot) f.shared->committed = true;
+    if constexpr (frame_type::journaled) {
+      // Write-ahead: the output is in the journal before the next step starts.
+      if constexpr (is_workflow_node<node_t>()) f.obs.get().record_step_succeeded(path<I>.view(), f.st.rec.attempts[I]);
+      else f.obs.get().record_step_succeeded(path<I>.view(), f.st.rec.attempts[I], *std::get<I>(f.st.slots));
+    }
     return true;
+  }
+
+  /// Journaled runs, before step I: -1 to call it; 1 when it was restored from the journal
+  /// (a resume); 0 when the run stops here (paused, the journal is unwritable, or the step's
+  /// failure was already recorded before a crash).
+  template <std::size_t I, class Call>
+  TUTTI_NOINLINE static int journal_before_step(frame_type& f, Call& call) {
+    using node_t = std::tuple_element_t<I, nodes_type>;
+    auto& hooks = f.obs.get();
+    if (const auto* past = hooks.replayed(path<I>.view())) {
+      f.st.rec.attempts[I] = static_cast<std::uint16_t>(past->attempts > 0xFFFF ? 0xFFFF : past->attempts);
+      if (past->succeeded) {
+        if constexpr (!is_workflow_node<node_t>()) {
+          using V = std::remove_cvref_t<decltype(*std::get<I>(f.st.slots))>;
+          auto value = hooks.template restore<V>(past->payload);
+          if (!value) {
+            call.note("the step's output in the journal could not be read back");
+            return fail<I>(f, value.error()) ? 1 : 0;
+          }
+          std::get<I>(f.st.slots).emplace(std::move(value).assume_value());
+          f.st.rec.status[I] = step_status::succeeded;
+          f.st.rec.flags[I] |= static_cast<std::uint8_t>(step_flag::restored);
+          if constexpr (node_t::pivot) f.shared->committed = true;
+          return 1;
+        }
+        // A nested workflow is entered again: its own steps are restored one by one.
+      } else if (past->failed) {
+        // The run had failed here before it stopped: the failure stands, go on compensating.
+        if (!past->message.empty()) call.set_message(false, past->message);
+        f.st.rec.flags[I] |= static_cast<std::uint8_t>(step_flag::restored);
+        return fail<I>(f, past->error) ? 1 : 0;
+      }
+    }
+    if (hooks.broken() || hooks.paused()) {
+      f.shared->halted = true;
+      f.st.failed = I;
+      f.st.rec.errors.set(I, error_bits::from(make_error_code(hooks.broken() ? errc::journal_failed : errc::paused)));
+      return 0;
+    }
+    return -1;
   }
 
   template <std::size_t I>
@@ -414,6 +492,20 @@ struct engine {
       if (f.st.rec.flags[J] & static_cast<std::uint8_t>(step_flag::fallback_served)) return;
       step_call<frame_type, J, path<J>> call{f, true};
       f.st.rec.comp_attempts.set(J, 0);
+      if constexpr (frame_type::journaled) {
+        auto& hooks = f.obs.get();
+        if (const auto* past = hooks.replayed(path<J>.view()); past != nullptr && past->compensated) {
+          f.st.rec.status[J] = step_status::compensated;  // undone before the run stopped
+          f.st.rec.comp_attempts.set(J, static_cast<std::uint16_t>(past->compensation_attempts));
+          f.shared->compensated_any = true;
+          return;
+        }
+        if (hooks.broken()) {  // cannot be recorded: leave it for a resume
+          f.shared->halted = true;
+          return;
+        }
+        hooks.record_compensation_started(path<J>.view());
+      }
       duration t0{};
       if constexpr (frame_type::observed) {
         if constexpr (frame_type::observer_wants_time) t0 = f.clock.now();
@@ -429,6 +521,10 @@ struct engine {
         f.shared->compensation_failed = true;
         if (f.shared->mode == compensation_policy::stop_on_failure) stop = true;
       }
+      if constexpr (frame_type::journaled)
+        f.obs.get().record_compensation_finished(
+            path<J>.view(), r.has_value(), r.has_value() ? std::error_code{} : std::error_code(r.error()),
+            f.st.rec.messages.get(size + J));
       if constexpr (frame_type::observed) {
         event e = make_event(r.has_value() ? event_kind::compensation_succeeded
                                            : event_kind::compensation_failed,
@@ -598,6 +694,9 @@ class basic_workflow {
                    : shared.compensation_failed ? run_outcome::compensation_failed
                    : shared.compensated_any     ? run_outcome::compensated
                                                 : run_outcome::failed;
+    if constexpr (detail::journaled<O>()) {
+      if (!shared.halted) obs.record_run_finished(static_cast<std::uint8_t>(out.outcome_));
+    }
     if constexpr (observed) {
       event e = make_event(event_kind::run_finished);
       e.outcome = out.outcome_;

@@ -145,6 +145,13 @@ constexpr bool observed() noexcept {
   else return false;
 }
 
+/// Whether the run's observer is a journal's hooks (`<tutti/journal/durable.hpp>`).
+template <class O>
+constexpr bool journaled() noexcept {
+  if constexpr (requires { O::journaled; }) return O::journaled;
+  else return false;
+}
+
 /// How the engine holds its observer: a pointer, or nothing at all for the null observer.
 template <class O, bool = observer_enabled<O>()>
 struct observer_ref {

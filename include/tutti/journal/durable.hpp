@@ -1,0 +1,537 @@
+// tutti — durable runs: a workflow with a journal, resumed after a crash, and operator commands.
+#ifndef TUTTI_JOURNAL_DURABLE_HPP
+#define TUTTI_JOURNAL_DURABLE_HPP
+
+#include <cstddef>       // std::byte
+#include <cstdint>       // fingerprints
+#include <functional>    // std::less<> for lookups by string_view
+#include <map>           // the replay plan
+#include <optional>      // durable_outcome
+#include <string>        // paths, messages
+#include <string_view>   // names
+#include <system_error>  // errors
+#include <utility>       // std::move
+#include <vector>        // bytes
+
+#include "../clock.hpp"
+#include "../config.hpp"
+#include "../context.hpp"
+#include "../error.hpp"
+#include "../observe/events.hpp"
+#include "../report.hpp"
+#include "../workflow.hpp"
+#include "journal.hpp"
+#include "serialize.hpp"
+
+TUTTI_BEGIN_NAMESPACE
+
+// ---- the workflow's shape ---------------------------------------------------------------------
+
+namespace detail {
+template <class Tuple>
+void append_nodes(std::string& out);
+
+template <class N>
+void append_shape(std::string& out) {
+  if constexpr (requires { typename N::inner_type; typename N::policy_type; }) {
+    append_shape<typename N::inner_type>(out);
+    out += '|';
+    out += N::policy_type::policy_name;
+  } else {
+    out += N::name.view();
+    if constexpr (N::pivot && !requires { typename N::nodes_type; }) out += "!";
+    if constexpr (N::compensable && !requires { typename N::nodes_type; }) out += "~";
+    if constexpr (requires { typename N::nodes_type; }) {
+      out += '(';
+      append_nodes<typename N::nodes_type>(out);
+      out += ')';
+    }
+  }
+}
+template <class Tuple>
+void append_nodes(std::string& out) {
+  [&out]<std::size_t... I>(std::index_sequence<I...>) {
+    ((out += (I == 0 ? "" : ","), append_shape<std::tuple_element_t<I, Tuple>>(out)), ...);
+  }(std::make_index_sequence<std::tuple_size_v<Tuple>>{});
+}
+}  // namespace detail
+
+/**
+ * The shape of a workflow type as text: its name and, in order, each step's name with `~` for a
+ * compensation, `!` for the pivot, `|policy` for each policy and nested workflows in
+ * parentheses: "payment(authorize~|retry,risk_check,...,transfer!,send_receipt|retry)".
+ * Step output types are not part of it (their names differ between compilers).
+ */
+template <class W>
+[[nodiscard]] std::string shape_of() {
+  std::string out;
+  detail::append_shape<W>(out);
+  return out;
+}
+
+/// A 64-bit FNV-1a hash of `shape_of<W>()`: a journal refuses to resume a run written by a
+/// workflow of another shape.
+template <class W>
+[[nodiscard]] std::uint64_t fingerprint_of() {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (const char c : shape_of<W>()) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+// ---- replaying a journal ----------------------------------------------------------------------
+
+/// What the journal says about one step of a run (by path).
+struct step_replay {
+  std::uint32_t attempts = 0;      ///< attempts started
+  bool succeeded = false;          ///< its final result is in the journal: not called again
+  std::vector<std::byte> payload;  ///< its output, when succeeded
+  bool failed = false;             ///< its failure ended the run
+  std::error_code error;           ///< that failure
+  std::string message;
+  bool compensated = false;                ///< its compensation finished successfully
+  std::uint32_t compensation_attempts = 0;
+};
+
+/// A run's journal read for a resume.
+struct replay_plan {
+  std::map<std::string, step_replay, std::less<>> steps;
+  bool finished = false;   ///< a run_finished record stands (no operator reopened the run)
+  bool resolved = false;   ///< settled by hand
+  bool paused = false;
+};
+
+namespace detail {
+/// A category for errors of categories this program does not know by name.
+class stored_error_category final : public std::error_category {
+ public:
+  [[nodiscard]] const char* name() const noexcept override { return "stored"; }
+  [[nodiscard]] std::string message(int code) const override {
+    return "an error recorded in the journal (value " + std::to_string(code) + ")";
+  }
+};
+inline const std::error_category& stored_category() noexcept {
+  static const stored_error_category c;
+  return c;
+}
+/// The error code a journal record names: tutti's, the journal's, the standard ones; other
+/// categories become `stored` with the same value (the message is kept beside it).
+inline std::error_code error_from_record(std::string_view category, int value) {
+  if (category == error_category().name()) return {value, error_category()};
+  if (category == journal_category().name()) return {value, journal_category()};
+  if (category == std::generic_category().name()) return {value, std::generic_category()};
+  if (category == std::system_category().name()) return {value, std::system_category()};
+  return {value, stored_category()};
+}
+}  // namespace detail
+
+/// Reads a run's records into what a resume needs.
+[[nodiscard]] inline replay_plan plan_of(const stored_run& run) {
+  replay_plan plan;
+  for (const stored_record& r : run.records) {
+    switch (r.kind) {
+      case record_kind::attempt_started: {
+        step_replay& s = plan.steps[r.step];
+        if (r.attempt > s.attempts) s.attempts = r.attempt;
+        break;
+      }
+      case record_kind::step_finished: {
+        step_replay& s = plan.steps[r.step];
+        if (r.attempt > s.attempts) s.attempts = r.attempt;
+        s.succeeded = r.ok;
+        s.failed = !r.ok;
+        if (r.ok) {
+          s.payload = r.payload;
+        } else {
+          s.error = detail::error_from_record(r.error_category, r.error_value);
+          s.message = r.message;
+        }
+        break;
+      }
+      case record_kind::compensation_started: ++plan.steps[r.step].compensation_attempts; break;
+      case record_kind::compensation_finished: plan.steps[r.step].compensated = r.ok; break;
+      case record_kind::run_finished: plan.finished = true; break;
+      case record_kind::paused: plan.paused = true; break;
+      case record_kind::unpaused: plan.paused = false; break;
+      case record_kind::retry_requested:
+        for (auto& [path, s] : plan.steps) s.failed = false;  // the failed step runs again
+        plan.finished = false;
+        break;
+      case record_kind::redrive_requested: plan.finished = false; break;  // failed undos run again
+      case record_kind::resolved: plan.resolved = true; break;
+      case record_kind::run_started:
+      case record_kind::attempt_finished: break;
+    }
+  }
+  return plan;
+}
+
+// ---- the engine's side --------------------------------------------------------------------
+
+/**
+ * What a journaled run hands the engine in place of its observer: it forwards events to the
+ * user's observer and writes the journal. Not used directly; see `durable_workflow`.
+ */
+template <class J, class O>
+class journal_hooks {
+ public:
+  static constexpr bool enabled = true;
+  static constexpr bool journaled = true;
+  static constexpr bool wants_time = detail::observer_enabled<O>() && detail::observer_wants_time<O>();
+
+  journal_hooks(J& journal, O& observer, const run_id& id, const replay_plan* plan) noexcept
+      : journal_(&journal), observer_(&observer), id_(id), plan_(plan) {}
+
+  void on_event(const event& e) {
+    if constexpr (detail::observer_enabled<O>()) observer_->on_event(e);
+  }
+
+  void record_attempt_started(std::string_view step, std::uint32_t attempt) {
+    record_view r;
+    r.kind = record_kind::attempt_started;
+    r.step = step;
+    r.attempt = attempt;
+    write(r);
+  }
+  void record_attempt_finished(std::string_view step, std::uint32_t attempt,
+                               const std::error_code& ec, std::string_view message) {
+    record_view r;
+    r.kind = record_kind::attempt_finished;
+    r.step = step;
+    r.attempt = attempt;
+    r.ok = !ec;
+    set_error(r, ec, message);
+    write(r);
+  }
+  /// A nested workflow's success: its steps' outputs are journaled one by one.
+  void record_step_succeeded(std::string_view step, std::uint32_t attempts) {
+    record_view r;
+    r.kind = record_kind::step_finished;
+    r.step = step;
+    r.attempt = attempts;
+    r.ok = true;
+    write(r);
+  }
+  template <class V>
+  void record_step_succeeded(std::string_view step, std::uint32_t attempts, const V& value) {
+    static_assert(serializable<V>,
+                  "tutti: a journaled run stores every step's output, and this output type "
+                  "cannot be stored. Make it trivially copyable, or give it "
+                  "`template <class A> void serialize(A& ar, T& v) { ar(v.field1, v.field2); }` "
+                  "(found by argument-dependent lookup), or specialise tutti::serializer<T>.");
+    buffer_.clear();
+    byte_writer w{buffer_};
+    serializer<V>::write(w, value);
+    record_view r;
+    r.kind = record_kind::step_finished;
+    r.step = step;
+    r.attempt = attempts;
+    r.ok = true;
+    r.payload = buffer_;
+    write(r);
+  }
+  void record_step_failed(std::string_view step, std::uint32_t attempts, const std::error_code& ec,
+                          std::string_view message) {
+    record_view r;
+    r.kind = record_kind::step_finished;
+    r.step = step;
+    r.attempt = attempts;
+    set_error(r, ec, message);
+    write(r);
+  }
+  void record_compensation_started(std::string_view step) {
+    record_view r;
+    r.kind = record_kind::compensation_started;
+    r.step = step;
+    write(r);
+  }
+  void record_compensation_finished(std::string_view step, bool ok, const std::error_code& ec,
+                                    std::string_view message) {
+    record_view r;
+    r.kind = record_kind::compensation_finished;
+    r.step = step;
+    r.ok = ok;
+    if (!ok) set_error(r, ec, message);
+    write(r);
+  }
+  void record_run_finished(std::uint8_t outcome) {
+    record_view r;
+    r.kind = record_kind::run_finished;
+    r.outcome = outcome;
+    write(r);
+  }
+
+  [[nodiscard]] const step_replay* replayed(std::string_view path) const {
+    if (plan_ == nullptr) return nullptr;
+    const auto it = plan_->steps.find(path);
+    return it == plan_->steps.end() ? nullptr : &it->second;
+  }
+  template <class V>
+  [[nodiscard]] result<V> restore(const std::vector<std::byte>& payload) const {
+    static_assert(serializable<V>,
+                  "tutti: a journaled run stores every step's output, and this output type "
+                  "cannot be stored (see tutti::serializer).");
+    auto v = from_bytes<V>(payload);
+    if (!v) return journal_errc::serialization;
+    return v;
+  }
+  /// True once a write failed: the run stops before its next step.
+  [[nodiscard]] bool broken() const noexcept { return static_cast<bool>(error_); }
+  [[nodiscard]] const std::error_code& journal_error() const noexcept { return error_; }
+  /// Asks the journal whether an operator paused the run (once per step).
+  [[nodiscard]] bool paused() {
+    auto s = journal_->status(id_);
+    if (!s) {
+      error_ = s.error();
+      return false;
+    }
+    return s.value() == run_status::paused;
+  }
+
+ private:
+  static void set_error(record_view& r, const std::error_code& ec, std::string_view message) {
+    r.error_category = ec.category().name();
+    r.error_value = ec.value();
+    r.message = message;
+  }
+  void write(const record_view& r) {
+    if (error_) return;  // nothing after a failed write: the journal must stay a prefix
+    auto w = journal_->append(id_, r);
+    if (!w) error_ = w.error();
+  }
+
+  J* journal_;
+  O* observer_;
+  run_id id_;
+  const replay_plan* plan_;
+  std::error_code error_;
+  std::vector<std::byte> buffer_;
+};
+
+// ---- the user's side ------------------------------------------------------------------------
+
+/// A durable run's result: the run, or why it could not run (a journal error, with details).
+template <class Run>
+struct durable_outcome {
+  std::optional<Run> run;  ///< the run, when it ran (even if it failed or was paused)
+  std::error_code error;   ///< when it did not run: a journal_errc or the journal's own error
+  std::string message;     ///< details (e.g. both fingerprints on a mismatch)
+
+  [[nodiscard]] explicit operator bool() const noexcept { return run.has_value(); }
+  [[nodiscard]] Run& operator*() noexcept { return *run; }
+  [[nodiscard]] const Run& operator*() const noexcept { return *run; }
+  [[nodiscard]] Run* operator->() noexcept { return &*run; }
+  [[nodiscard]] const Run* operator->() const noexcept { return &*run; }
+};
+
+/**
+ * A workflow bound to a journal: `tutti::durable_workflow durable{payment, journal};`
+ *
+ * - `durable.run(input, opts, clock, observer)` writes the run's start (input and the
+ *   workflow's fingerprint), then each attempt's start and end, each step's output, each
+ *   compensation and the run's end — each before the engine moves on.
+ * - `durable.resume<In>(id, ...)` replays a run that stopped (a crash, a pause, a journal error):
+ *   steps whose output is in the journal are not called again (their outputs are restored);
+ *   a step whose attempt started without a recorded end is called again with the same
+ *   idempotency key; a run that was compensating goes on compensating.
+ * - `durable.resume_all<In>(...)` resumes every unfinished run of this workflow (start-up).
+ * Operator commands (pause, retry, re-drive, resolve) are free functions on the journal
+ * (`tutti::pause_run(journal, id)`, ...), so a tool can run them without the workflow's code.
+ * Lifetime: holds references to the workflow and the journal.
+ */
+template <class W, journal J>
+class durable_workflow {
+ public:
+  durable_workflow(const W& workflow, J& journal) : workflow_(&workflow), journal_(&journal) {}
+
+  [[nodiscard]] const W& workflow() const noexcept { return *workflow_; }
+  [[nodiscard]] J& journal() const noexcept { return *journal_; }
+
+  /// Starts a new journaled run (`opts.id` empty: a new id).
+  template <class In, tutti::clock C = steady_clock, observer O = null_observer>
+  auto run(const In& input, const run_options& opts, C& clock, O& obs) const {
+    static_assert(serializable<In>,
+                  "tutti: a journaled run stores its input, and this input type cannot be "
+                  "stored. Make it trivially copyable, give it `template <class A> void "
+                  "serialize(A& ar, T& v) { ar(v.field1, ...); }` or specialise "
+                  "tutti::serializer<T>.");
+    using run_type = decltype(workflow_->run(input, opts, clock, obs));
+    durable_outcome<run_type> out;
+    run_options o = opts;
+    if (o.id.empty()) o.id = run_id::generate();
+    const std::vector<std::byte> bytes = to_bytes(input);
+    if (auto started = journal_->start(o.id, W::name.view(), fingerprint(), bytes); !started) {
+      out.error = started.error();
+      out.message = "the journal refused the run's start";
+      return out;
+    }
+    journal_hooks<J, O> hooks{*journal_, obs, o.id, nullptr};
+    out.run.emplace(workflow_->run(input, o, clock, hooks));
+    if (hooks.broken()) out.error = hooks.journal_error();
+    return out;
+  }
+  template <class In>
+  auto run(const In& input, const run_options& opts = {}) const {
+    null_observer none;
+    return run(input, opts, detail::default_clock(), none);
+  }
+  template <class In, tutti::clock C>
+  auto run(const In& input, const run_options& opts, C& clock) const {
+    null_observer none;
+    return run(input, opts, clock, none);
+  }
+
+  /// Resumes run `id` from its journal (see the class comment).
+  template <class In, tutti::clock C = steady_clock, observer O = null_observer>
+  auto resume(const run_id& id, run_options opts, C& clock, O& obs) const {
+    using run_type = decltype(workflow_->run(std::declval<const In&>(), opts, clock, obs));
+    durable_outcome<run_type> out;
+    auto loaded = journal_->load(id);
+    if (!loaded) {
+      out.error = loaded.error();
+      out.message = "run " + hex(id) + " could not be loaded from the journal";
+      return out;
+    }
+    const stored_run& stored = loaded.value();
+    if (stored.summary.workflow != W::name.view() || stored.summary.fingerprint != fingerprint()) {
+      out.error = journal_errc::fingerprint_mismatch;
+      out.message = "run " + hex(id) + " was written by workflow \"" + stored.summary.workflow +
+                    "\" with fingerprint " + hex64(stored.summary.fingerprint) +
+                    "; this is workflow \"" + std::string{W::name.view()} + "\" with fingerprint " +
+                    hex64(fingerprint()) + " (" + shape_of<W>() + ")";
+      return out;
+    }
+    const replay_plan plan = plan_of(stored);
+    if (plan.resolved || plan.paused || plan.finished) {
+      out.error = journal_errc::not_resumable;
+      out.message = "run " + hex(id) + " is " + std::string{to_string(stored.summary.status)} +
+                    (plan.paused ? ": unpause it first" : ": nothing to resume");
+      return out;
+    }
+    auto input = from_bytes<In>(stored.input);
+    if (!input) {
+      out.error = journal_errc::serialization;
+      out.message = "the input of run " + hex(id) + " could not be read back";
+      return out;
+    }
+    opts.id = id;
+    journal_hooks<J, O> hooks{*journal_, obs, id, &plan};
+    out.run.emplace(workflow_->run(input.value(), opts, clock, hooks));
+    if (hooks.broken()) out.error = hooks.journal_error();
+    return out;
+  }
+  template <class In>
+  auto resume(const run_id& id, const run_options& opts = {}) const {
+    null_observer none;
+    return resume<In>(id, opts, detail::default_clock(), none);
+  }
+  template <class In, tutti::clock C>
+  auto resume(const run_id& id, const run_options& opts, C& clock) const {
+    null_observer none;
+    return resume<In>(id, opts, clock, none);
+  }
+
+  /**
+   * Resumes every run of this workflow the journal shows as `running` (started, not finished,
+   * not paused): what a service does at start-up. `each(id, outcome)` is called per run.
+   * Returns how many were resumed, or the journal's error when it could not list them.
+   */
+  template <class In, class Each, tutti::clock C = steady_clock, observer O = null_observer>
+  result<std::size_t> resume_all(Each&& each, const run_options& opts, C& clock, O& obs) const {
+    run_filter f;
+    f.status = run_status::running;
+    f.workflow = std::string{W::name.view()};
+    auto runs = journal_->list(f);
+    if (!runs) return runs.error();
+    std::size_t n = 0;
+    for (const run_summary& s : runs.value()) {
+      auto r = resume<In>(s.id, opts, clock, obs);
+      ++n;
+      each(s.id, r);
+    }
+    return n;
+  }
+  template <class In, class Each>
+  result<std::size_t> resume_all(Each&& each, const run_options& opts = {}) const {
+    null_observer none;
+    return resume_all<In>(std::forward<Each>(each), opts, detail::default_clock(), none);
+  }
+
+  /// The fingerprint written with each run (see `fingerprint_of`).
+  [[nodiscard]] static std::uint64_t fingerprint() {
+    static const std::uint64_t fp = fingerprint_of<W>();
+    return fp;
+  }
+
+ private:
+  static std::string hex(const run_id& id) {
+    const auto h = id.hex();
+    return std::string{h.data(), h.size()};
+  }
+  static std::string hex64(std::uint64_t v) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out(16, '0');
+    for (int i = 15; i >= 0; --i, v >>= 4) out[static_cast<std::size_t>(i)] = digits[v & 0xF];
+    return out;
+  }
+
+  const W* workflow_;
+  J* journal_;
+};
+
+template <class W, class J>
+durable_workflow(const W&, J&) -> durable_workflow<W, J>;
+
+// ---- operator commands ------------------------------------------------------------------------
+
+namespace detail {
+template <journal J>
+result<void> command(J& j, const run_id& id, record_kind kind, std::initializer_list<run_status> from,
+                     std::string_view note = {}) {
+  auto s = j.status(id);
+  if (!s) return s.error();
+  bool allowed = false;
+  for (run_status f : from) allowed = allowed || s.value() == f;
+  if (!allowed) return journal_errc::invalid_command;
+  record_view r;
+  r.kind = kind;
+  r.message = note;
+  return j.append(id, r);
+}
+}  // namespace detail
+
+/// Pauses a running run: no new step starts until `unpause_run` (the step running now finishes).
+template <journal J>
+result<void> pause_run(J& j, const run_id& id) {
+  return detail::command(j, id, record_kind::paused, {run_status::running});
+}
+/// Lets a paused run go on (resume it, or let the process running it continue).
+template <journal J>
+result<void> unpause_run(J& j, const run_id& id) {
+  return detail::command(j, id, record_kind::unpaused, {run_status::paused});
+}
+/// A run that failed with nothing undone: its failed step runs again on the next resume.
+template <journal J>
+result<void> retry_run(J& j, const run_id& id) {
+  return detail::command(j, id, record_kind::retry_requested, {run_status::failed});
+}
+/// A run whose compensation failed: the compensations that did not succeed run again on the next
+/// resume.
+template <journal J>
+result<void> redrive_compensations(J& j, const run_id& id) {
+  return detail::command(j, id, record_kind::redrive_requested, {run_status::compensation_failed});
+}
+/// Marks a run settled by hand (with a note): it is never resumed.
+template <journal J>
+result<void> resolve_run(J& j, const run_id& id, std::string_view note) {
+  return detail::command(j, id, record_kind::resolved,
+                         {run_status::running, run_status::paused, run_status::failed,
+                          run_status::compensation_failed},
+                         note);
+}
+
+TUTTI_END_NAMESPACE
+
+#endif  // TUTTI_JOURNAL_DURABLE_HPP

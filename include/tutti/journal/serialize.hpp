@@ -1,0 +1,193 @@
+// tutti — how run inputs and step outputs become journal bytes and come back.
+#ifndef TUTTI_JOURNAL_SERIALIZE_HPP
+#define TUTTI_JOURNAL_SERIALIZE_HPP
+
+#include <cstddef>      // std::byte
+#include <cstdint>      // lengths
+#include <cstring>      // std::memcpy
+#include <optional>     // optional values
+#include <span>         // input bytes
+#include <string>       // strings
+#include <type_traits>  // trivially copyable
+#include <vector>       // output bytes, vectors
+
+#include "../config.hpp"
+#include "../result.hpp"
+
+TUTTI_BEGIN_NAMESPACE
+
+/// Appends bytes: what a serializer writes to.
+class byte_writer {
+ public:
+  explicit byte_writer(std::vector<std::byte>& out) noexcept : out_(&out) {}
+  void write_bytes(const void* p, std::size_t n) {
+    const auto* b = static_cast<const std::byte*>(p);
+    out_->insert(out_->end(), b, b + n);
+  }
+  template <class... T>
+  void operator()(const T&... values);  // writes each value with its serializer
+
+ private:
+  std::vector<std::byte>* out_;
+};
+
+/// Reads bytes back; a read past the end sets `failed()` and reads zeros.
+class byte_reader {
+ public:
+  explicit byte_reader(std::span<const std::byte> in) noexcept : in_(in) {}
+  void read_bytes(void* p, std::size_t n) noexcept {
+    if (failed_ || n > in_.size() - pos_) {
+      failed_ = true;
+      std::memset(p, 0, n);
+      return;
+    }
+    std::memcpy(p, in_.data() + pos_, n);
+    pos_ += n;
+  }
+  template <class... T>
+  void operator()(T&... values);  // reads each value with its serializer
+  /// Marks the input as unusable (a serializer found an impossible value).
+  void fail() noexcept { failed_ = true; }
+  [[nodiscard]] bool failed() const noexcept { return failed_; }
+  [[nodiscard]] std::size_t remaining() const noexcept { return in_.size() - pos_; }
+
+ private:
+  std::span<const std::byte> in_;
+  std::size_t pos_ = 0;
+  bool failed_ = false;
+};
+
+/**
+ * The customization point: specialise `tutti::serializer<T>` with
+ * `static void write(byte_writer&, const T&)` and `static void read(byte_reader&, T&)`, or give
+ * the type a `serialize` function found by argument-dependent lookup that names its fields once
+ * for both directions:
+ *
+ *   template <class Archive> void serialize(Archive& ar, receipt& r) { ar(r.id, r.amount); }
+ *
+ * Built in: trivially copyable types (bytes as they are in memory: the journal is read back by
+ * the same program on the same platform), `std::string`, `std::vector<T>`, `std::optional<T>`.
+ */
+template <class T, class = void>
+struct serializer;
+
+namespace detail {
+template <class T>
+concept adl_serializable = requires(byte_writer& w, byte_reader& r, T& v) {
+  serialize(w, v);
+  serialize(r, v);
+};
+template <class T>
+concept bytes_serializable =
+    std::is_trivially_copyable_v<T> && !std::is_pointer_v<T> && !std::is_member_pointer_v<T>;
+}  // namespace detail
+
+/// Whether a value of type T can be written to a journal and read back.
+template <class T>
+concept serializable = requires(byte_writer& w, byte_reader& r, const T& c, T& v) {
+  serializer<T>::write(w, c);
+  serializer<T>::read(r, v);
+};
+
+template <class T>
+struct serializer<T, std::enable_if_t<detail::bytes_serializable<T> && !detail::adl_serializable<T>>> {
+  static void write(byte_writer& w, const T& v) { w.write_bytes(&v, sizeof(T)); }
+  static void read(byte_reader& r, T& v) { r.read_bytes(&v, sizeof(T)); }
+};
+
+template <class T>
+struct serializer<T, std::enable_if_t<detail::adl_serializable<T>>> {
+  static void write(byte_writer& w, const T& v) { serialize(w, const_cast<T&>(v)); }
+  static void read(byte_reader& r, T& v) { serialize(r, v); }
+};
+
+template <>
+struct serializer<std::string> {
+  static void write(byte_writer& w, const std::string& s) {
+    const std::uint64_t n = s.size();
+    w.write_bytes(&n, sizeof n);
+    w.write_bytes(s.data(), s.size());
+  }
+  static void read(byte_reader& r, std::string& s) {
+    std::uint64_t n = 0;
+    r.read_bytes(&n, sizeof n);
+    if (r.failed() || n > r.remaining()) return r.fail();
+    s.resize(static_cast<std::size_t>(n));
+    r.read_bytes(s.data(), s.size());
+  }
+};
+
+template <class T>
+  requires serializable<T>
+struct serializer<std::vector<T>> {
+  static void write(byte_writer& w, const std::vector<T>& v) {
+    const std::uint64_t n = v.size();
+    w.write_bytes(&n, sizeof n);
+    for (const T& x : v) serializer<T>::write(w, x);
+  }
+  static void read(byte_reader& r, std::vector<T>& v) {
+    std::uint64_t n = 0;
+    r.read_bytes(&n, sizeof n);
+    if (r.failed() || n > r.remaining()) return r.fail();  // each element takes a byte or more
+    v.clear();
+    v.resize(static_cast<std::size_t>(n));
+    for (T& x : v) serializer<T>::read(r, x);
+  }
+};
+
+template <class T>
+  requires serializable<T>
+struct serializer<std::optional<T>> {
+  static void write(byte_writer& w, const std::optional<T>& v) {
+    const unsigned char has = v.has_value() ? 1 : 0;
+    w.write_bytes(&has, 1);
+    if (v) serializer<T>::write(w, *v);
+  }
+  static void read(byte_reader& r, std::optional<T>& v) {
+    unsigned char has = 0;
+    r.read_bytes(&has, 1);
+    if (has > 1) return r.fail();
+    if (has == 0) {
+      v.reset();
+      return;
+    }
+    T x{};
+    serializer<T>::read(r, x);
+    v = std::move(x);
+  }
+};
+
+template <class... T>
+void byte_writer::operator()(const T&... values) {
+  (serializer<T>::write(*this, values), ...);
+}
+template <class... T>
+void byte_reader::operator()(T&... values) {
+  (serializer<T>::read(*this, values), ...);
+}
+
+/// The bytes of `value`.
+template <serializable T>
+[[nodiscard]] std::vector<std::byte> to_bytes(const T& value) {
+  std::vector<std::byte> out;
+  byte_writer w{out};
+  serializer<T>::write(w, value);
+  return out;
+}
+
+/// `T` read back from `bytes`; an error when they are too short, too long or invalid.
+template <serializable T>
+[[nodiscard]] result<T> from_bytes(std::span<const std::byte> bytes) {
+  static_assert(std::is_default_constructible_v<T>,
+                "tutti: a journaled type must be default-constructible (it is read into a "
+                "default-constructed value).");
+  T value{};
+  byte_reader r{bytes};
+  serializer<T>::read(r, value);
+  if (r.failed() || r.remaining() != 0) return std::errc::illegal_byte_sequence;
+  return value;
+}
+
+TUTTI_END_NAMESPACE
+
+#endif  // TUTTI_JOURNAL_SERIALIZE_HPP
