@@ -78,8 +78,14 @@ concept adl_serializable = requires(byte_writer& w, byte_reader& r, T& v) {
   serialize(r, v);
 };
 template <class T>
-concept bytes_serializable =
-    std::is_trivially_copyable_v<T> && !std::is_pointer_v<T> && !std::is_member_pointer_v<T>;
+inline constexpr bool is_optional_v = false;
+template <class T>
+inline constexpr bool is_optional_v<std::optional<T>> = true;
+// Bytes as they are in memory; not pointers (they would not mean anything after a restart),
+// not optionals (their own serializer checks the flag byte).
+template <class T>
+concept bytes_serializable = std::is_trivially_copyable_v<T> && !std::is_pointer_v<T> &&
+                             !std::is_member_pointer_v<T> && !is_optional_v<T>;
 }  // namespace detail
 
 /// Whether a value of type T can be written to a journal and read back.

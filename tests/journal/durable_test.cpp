@@ -1,0 +1,421 @@
+// Durable runs on the in-memory journal: write-ahead records, resume after a crash at every
+// record, idempotency keys, fingerprints, pause, retry, re-drive, resolve, journal failures.
+#include <tutti/tutti.hpp>
+#include <tutti/journal/durable.hpp>
+#include <tutti/journal/memory.hpp>
+#include <tutti/testing/manual_clock.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <fmt/format.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace {
+
+/// What the steps did, across every incarnation of a run (as a service's own ledger would).
+struct world {
+  std::map<std::string, int> calls;     // step -> calls
+  std::map<std::string, int> undos;     // step -> compensation calls
+  std::vector<std::string> keys;        // idempotency keys seen, in order
+  bool fail_charge = false;
+  bool fail_refund = false;
+  void reset_counts() {
+    calls.clear();
+    undos.clear();
+  }
+};
+
+struct order {
+  int id = 0;
+  std::string customer;
+  template <class A>
+  friend void serialize(A& ar, order& o) {
+    ar(o.id, o.customer);
+  }
+};
+
+auto make_saga(world& w) {
+  return tutti::workflow<"checkout">(
+      tutti::step<"reserve">([&w](const order& o, const tutti::call_context& ctx) {
+        ++w.calls["reserve"];
+        w.keys.push_back(fmt::format("{}", ctx.key()));
+        return std::string("hold-") + std::to_string(o.id);
+      }).compensate_with([&w](const std::string&) -> tutti::result<void> {
+        ++w.undos["reserve"];
+        if (w.fail_refund) return tutti::errc::step_failed;
+        return tutti::outcome::success();
+      }),
+      tutti::step<"charge">([&w](tutti::from<"reserve", std::string> hold,
+                                 const tutti::call_context& ctx) -> tutti::result<int> {
+        ++w.calls["charge"];
+        w.keys.push_back(fmt::format("{}", ctx.key()));
+        if (w.fail_charge) return tutti::errc::step_failed;
+        return static_cast<int>(hold->size());
+      }).compensate_with([&w](const int&) { ++w.undos["charge"]; }),
+      tutti::pivot<"ship">([&w](tutti::from<"charge", int> amount) {
+        ++w.calls["ship"];
+        return *amount * 10;
+      }));
+}
+
+const order an_order{42, "ada"};
+
+std::size_t record_count(const tutti::memory_journal& j, const tutti::run_id& id) {
+  return j.load(id).value().records.size();
+}
+}  // namespace
+
+TEST_CASE("a durable run writes every step's start, end and output before moving on") {
+  world w;
+  const auto wf = make_saga(w);
+  tutti::memory_journal j;
+  tutti::durable_workflow durable{wf, j};
+  const auto r = durable.run(an_order);
+  REQUIRE(r);
+  REQUIRE(r->has_value());
+  CHECK(r->value() == 70);  // "hold-42" has 7 characters
+  const auto stored = j.load(r->id()).value();
+  CHECK(stored.summary.workflow == "checkout");
+  CHECK(stored.summary.fingerprint == durable.fingerprint());
+  CHECK(stored.summary.status == tutti::run_status::succeeded);
+  std::vector<std::pair<tutti::record_kind, std::string>> kinds;
+  for (const auto& rec : stored.records) kinds.emplace_back(rec.kind, rec.step);
+  using k = tutti::record_kind;
+  const std::vector<std::pair<tutti::record_kind, std::string>> expected{
+      {k::run_started, ""},           {k::attempt_started, "reserve"}, {k::attempt_finished, "reserve"},
+      {k::step_finished, "reserve"},  {k::attempt_started, "charge"},  {k::attempt_finished, "charge"},
+      {k::step_finished, "charge"},   {k::attempt_started, "ship"},    {k::attempt_finished, "ship"},
+      {k::step_finished, "ship"},     {k::run_finished, ""}};
+  CHECK(kinds == expected);
+  // The outputs are stored and read back as their types.
+  CHECK(tutti::from_bytes<std::string>(stored.records[3].payload).value() == "hold-42");
+  CHECK(tutti::from_bytes<int>(stored.records[6].payload).value() == 7);
+  CHECK(tutti::from_bytes<order>(stored.input).value().customer == "ada");
+}
+
+TEST_CASE("a run cut after any record resumes to the same end, calling no finished step again") {
+  for (const bool fail : {false, true}) {
+    world w;
+    w.fail_charge = fail;
+    const auto wf = make_saga(w);
+    tutti::memory_journal reference;
+    const auto full = tutti::durable_workflow{wf, reference}.run(an_order);
+    const std::size_t n = record_count(reference, full->id());
+    const auto final_status = reference.status(full->id()).value();
+    CHECK(final_status == (fail ? tutti::run_status::compensated : tutti::run_status::succeeded));
+
+    for (std::size_t cut = 1; cut < n; ++cut) {
+      INFO("charge fails: " << fail << ", journal cut after record " << cut << " of " << n);
+      tutti::memory_journal j;
+      tutti::durable_workflow durable{wf, j};
+      w.reset_counts();
+      const auto first = durable.run(an_order, {.id = tutti::run_id{7, cut}});
+      REQUIRE(first);
+      j.truncate(first->id(), cut);  // the process died after writing `cut` records
+      const auto before = j.load(first->id()).value();
+      const auto plan = tutti::plan_of(before);
+
+      w.reset_counts();
+      const auto resumed = durable.resume<order>(first->id());
+      REQUIRE(resumed);
+      CHECK(resumed->outcome() == first->outcome());
+      CHECK(j.status(first->id()).value() == final_status);
+      // A step whose output was recorded is not called again; others are (once).
+      for (const char* step : {"reserve", "charge", "ship"}) {
+        const auto it = plan.steps.find(step);
+        const bool finished = it != plan.steps.end() && (it->second.succeeded || it->second.failed);
+        const bool ran_in_full = full->report().step(step).attempts > 0;
+        INFO("step " << step);
+        CHECK(w.calls[step] == (finished || !ran_in_full ? 0 : 1));
+      }
+      // A compensation recorded as finished is not run again.
+      for (const char* step : {"reserve", "charge"}) {
+        const auto it = plan.steps.find(step);
+        const bool undone = it != plan.steps.end() && it->second.compensated;
+        const bool undone_in_full = full->report().step(step).status == tutti::step_status::compensated;
+        INFO("compensation of " << step);
+        CHECK(w.undos[step] == (undone || !undone_in_full ? 0 : 1));
+      }
+      if (!fail) CHECK(resumed->value() == 70);
+    }
+  }
+}
+
+TEST_CASE("a step called again after a crash gets the same idempotency key") {
+  world w;
+  const auto wf = make_saga(w);
+  tutti::memory_journal j;
+  tutti::durable_workflow durable{wf, j};
+  const auto first = durable.run(an_order);
+  // Keep run_started, reserve's three records and charge's attempt_started: the charge was
+  // made, its answer never recorded.
+  j.truncate(first->id(), 5);
+  w.keys.clear();
+  const auto resumed = durable.resume<order>(first->id());
+  REQUIRE(resumed);
+  REQUIRE(resumed->has_value());
+  REQUIRE(w.keys.size() == 1);  // only charge was called again
+  const std::string expected = fmt::format("{}:charge", first->id());
+  CHECK(w.keys[0] == expected);
+  CHECK(resumed->report().step("reserve").restored);
+  CHECK_FALSE(resumed->report().step("charge").restored);
+  CHECK(resumed->report().step("charge").attempts == 2);  // attempt numbers go on
+}
+
+TEST_CASE("a journal written by another workflow shape is refused, naming both") {
+  world w;
+  const auto wf = make_saga(w);
+  const auto other = tutti::workflow<"checkout">(
+      tutti::step<"reserve">([](const order& o) { return std::to_string(o.id); }));
+  tutti::memory_journal j;
+  const auto first = tutti::durable_workflow{wf, j}.run(an_order);
+  j.truncate(first->id(), 3);
+  const auto resumed = tutti::durable_workflow{other, j}.resume<order>(first->id());
+  REQUIRE_FALSE(resumed);
+  CHECK(resumed.error == tutti::journal_errc::fingerprint_mismatch);
+  CHECK_THAT(resumed.message, Catch::Contains("checkout(reserve)"));
+  CHECK_THAT(resumed.message, Catch::Contains(fmt::format("{:016x}", tutti::fingerprint_of<decltype(wf)>())));
+  CHECK(tutti::shape_of<decltype(wf)>() == "checkout(reserve~,charge~,ship!)");
+  CHECK(tutti::fingerprint_of<decltype(wf)>() != tutti::fingerprint_of<decltype(other)>());
+}
+
+TEST_CASE("a paused run starts no new step until it is unpaused and resumed") {
+  tutti::memory_journal j;
+  int second_calls = 0;
+  tutti::run_id id{9, 9};
+  const auto wf = tutti::workflow<"w">(
+      tutti::step<"first">([&j, &id] {
+        REQUIRE(tutti::pause_run(j, id));  // an operator pauses while the step runs
+        return 1;
+      }),
+      tutti::step<"second">([&second_calls](tutti::from<"first", int> x) {
+        ++second_calls;
+        return *x + 1;
+      }));
+  tutti::durable_workflow durable{wf, j};
+  const auto r = durable.run(tutti::unit{}, {.id = id});
+  REQUIRE(r);
+  CHECK_FALSE(r->has_value());
+  CHECK(r->error() == tutti::errc::paused);
+  CHECK(r->failed_step() == "second");
+  CHECK(second_calls == 0);
+  CHECK(j.status(id).value() == tutti::run_status::paused);
+
+  const auto refused = durable.resume<tutti::unit>(id);
+  CHECK(refused.error == tutti::journal_errc::not_resumable);
+  CHECK(tutti::pause_run(j, id).error() == tutti::journal_errc::invalid_command);
+
+  REQUIRE(tutti::unpause_run(j, id));
+  const auto resumed = durable.resume<tutti::unit>(id);
+  REQUIRE(resumed);
+  REQUIRE(resumed->has_value());
+  CHECK(resumed->value() == 2);
+  CHECK(second_calls == 1);
+  CHECK(j.status(id).value() == tutti::run_status::succeeded);
+}
+
+TEST_CASE("retry from the failed step: an operator request, run on the next resume") {
+  int calls = 0;
+  bool down = true;
+  const auto wf = tutti::workflow<"w">(
+      tutti::pivot<"commit">([] { return 1; }),
+      tutti::step<"notify">([&]() -> tutti::result<int> {
+        ++calls;
+        if (down) return tutti::errc::timeout;
+        return 2;
+      }) | tutti::retry{tutti::max_attempts{2}});
+  tutti::memory_journal j;
+  tutti::durable_workflow durable{wf, j};
+  const auto r = durable.run(tutti::unit{});
+  REQUIRE(r);
+  CHECK(r->outcome() == tutti::run_outcome::failed);  // after the pivot: nothing to undo
+  CHECK(calls == 2);
+  CHECK(j.status(r->id()).value() == tutti::run_status::failed);
+  CHECK(durable.resume<tutti::unit>(r->id()).error == tutti::journal_errc::not_resumable);
+  CHECK(tutti::redrive_compensations(j, r->id()).error() == tutti::journal_errc::invalid_command);
+
+  down = false;
+  REQUIRE(tutti::retry_run(j, r->id()));
+  CHECK(j.status(r->id()).value() == tutti::run_status::running);
+  const auto again = durable.resume<tutti::unit>(r->id());
+  REQUIRE(again);
+  REQUIRE(again->has_value());
+  CHECK(calls == 3);
+  CHECK(again->report().step("commit").restored);
+  CHECK(j.status(r->id()).value() == tutti::run_status::succeeded);
+}
+
+TEST_CASE("re-drive: failed compensations run again on the next resume, the others do not") {
+  world w;
+  w.fail_charge = true;
+  w.fail_refund = true;  // reserve's undo fails
+  const auto wf = make_saga(w);
+  tutti::memory_journal j;
+  tutti::durable_workflow durable{wf, j};
+  const auto r = durable.run(an_order);
+  REQUIRE(r);
+  CHECK(r->outcome() == tutti::run_outcome::compensation_failed);
+  CHECK(j.status(r->id()).value() == tutti::run_status::compensation_failed);
+  CHECK(w.undos["charge"] == 0);  // charge failed: nothing of it to undo
+  CHECK(w.undos["reserve"] == 1);
+
+  w.fail_refund = false;
+  w.reset_counts();
+  REQUIRE(tutti::redrive_compensations(j, r->id()));
+  const auto again = durable.resume<order>(r->id());
+  REQUIRE(again);
+  CHECK(again->outcome() == tutti::run_outcome::compensated);
+  CHECK(w.undos["reserve"] == 1);
+  CHECK(w.calls.empty());  // no step is called again
+  CHECK(j.status(r->id()).value() == tutti::run_status::compensated);
+}
+
+TEST_CASE("a run resolved by hand is never resumed") {
+  world w;
+  const auto wf = make_saga(w);
+  tutti::memory_journal j;
+  tutti::durable_workflow durable{wf, j};
+  const auto r = durable.run(an_order);
+  j.truncate(r->id(), 4);
+  REQUIRE(tutti::resolve_run(j, r->id(), "refunded by phone"));
+  CHECK(j.status(r->id()).value() == tutti::run_status::resolved);
+  const auto refused = durable.resume<order>(r->id());
+  CHECK(refused.error == tutti::journal_errc::not_resumable);
+  CHECK(j.load(r->id()).value().records.back().message == "refunded by phone");
+  CHECK(tutti::resolve_run(j, r->id(), "again").error() == tutti::journal_errc::invalid_command);
+}
+
+namespace {
+/// A memory journal whose appends fail from the `fail_from`-th on (disk full, say).
+struct flaky_journal {
+  tutti::memory_journal inner;
+  std::size_t appends = 0;
+  std::size_t fail_from = ~std::size_t{0};
+  tutti::result<void> start(const tutti::run_id& id, std::string_view wf, std::uint64_t fp,
+                            std::span<const std::byte> in) {
+    return inner.start(id, wf, fp, in);
+  }
+  tutti::result<void> append(const tutti::run_id& id, const tutti::record_view& r) {
+    if (++appends >= fail_from) return std::make_error_code(std::errc::no_space_on_device);
+    return inner.append(id, r);
+  }
+  tutti::result<tutti::stored_run> load(const tutti::run_id& id) const { return inner.load(id); }
+  tutti::result<std::vector<tutti::run_summary>> list(const tutti::run_filter& f) const {
+    return inner.list(f);
+  }
+  tutti::result<tutti::run_status> status(const tutti::run_id& id) const { return inner.status(id); }
+};
+static_assert(tutti::journal<flaky_journal>);
+}  // namespace
+
+TEST_CASE("a journal that cannot be written stops the run; a resume later finishes it") {
+  world w;
+  w.fail_charge = true;
+  const auto wf = make_saga(w);
+  flaky_journal j;
+  j.fail_from = 5;  // charge's attempt_started cannot be written (reserve's records can)
+  tutti::durable_workflow durable{wf, j};
+  const auto r = durable.run(an_order);
+  REQUIRE(r);
+  CHECK(r.error == std::errc::no_space_on_device);
+  CHECK_FALSE(r->has_value());
+  // Write-ahead: charge's call was made but nothing after it went to the journal, so nothing
+  // is undone now (it could not be recorded); the run is still `running` for a resume.
+  CHECK(w.undos.empty());
+  CHECK(j.status(r->id()).value() == tutti::run_status::running);
+
+  j.fail_from = ~std::size_t{0};
+  w.reset_counts();
+  const auto resumed = durable.resume<order>(r->id());
+  REQUIRE(resumed);
+  CHECK(resumed.error == std::error_code{});
+  CHECK(resumed->outcome() == tutti::run_outcome::compensated);
+  CHECK(w.calls["reserve"] == 0);
+  CHECK(w.calls["charge"] == 1);
+  CHECK(w.undos["reserve"] == 1);
+}
+
+TEST_CASE("resume_all resumes the unfinished runs of this workflow only") {
+  world w;
+  const auto wf = make_saga(w);
+  const auto other = tutti::workflow<"other">(tutti::step<"x">([] { return 1; }));
+  tutti::memory_journal j;
+  tutti::durable_workflow durable{wf, j};
+  std::vector<tutti::run_id> cut;
+  for (std::uint64_t i = 1; i <= 3; ++i) {
+    const auto r = durable.run(an_order, {.id = tutti::run_id{1, i}});
+    if (i != 2) {
+      j.truncate(r->id(), 2 + i);
+      cut.push_back(r->id());
+    }
+  }
+  const auto o = tutti::durable_workflow{other, j}.run(tutti::unit{}, {.id = tutti::run_id{2, 1}});
+  j.truncate(o->id(), 2);
+
+  std::vector<tutti::run_id> resumed;
+  const auto n = durable.resume_all<order>([&](const tutti::run_id& id, const auto& outcome) {
+    CHECK(outcome);
+    resumed.push_back(id);
+  });
+  REQUIRE(n);
+  CHECK(n.value() == 2);
+  std::sort(resumed.begin(), resumed.end());
+  CHECK(resumed == cut);
+  CHECK(j.status(tutti::run_id{1, 1}).value() == tutti::run_status::succeeded);
+  CHECK(j.status(tutti::run_id{1, 3}).value() == tutti::run_status::succeeded);
+  CHECK(j.status(o->id()).value() == tutti::run_status::running);  // another workflow's run
+}
+
+TEST_CASE("the steps of a nested workflow are journaled and restored one by one") {
+  int inner_calls = 0, last_calls = 0;
+  const auto inner = tutti::workflow<"inner">(
+      tutti::step<"x">([&inner_calls] { ++inner_calls; return 3; }),
+      tutti::step<"y">([&inner_calls](tutti::from<"x", int> x) { ++inner_calls; return *x * 2; }));
+  const auto wf = tutti::workflow<"outer">(
+      inner, tutti::step<"last">([&last_calls] { ++last_calls; return 1; }));
+  tutti::memory_journal j;
+  tutti::durable_workflow durable{wf, j};
+  const auto r = durable.run(tutti::unit{});
+  REQUIRE(r->has_value());
+  const auto records = j.load(r->id()).value().records;
+  // Cut right after inner/x's output: x is restored, y and last are called.
+  std::size_t cut = 0;
+  for (const auto& rec : records)
+    if (rec.kind == tutti::record_kind::step_finished && rec.step == "inner/x") cut = rec.seq;
+  REQUIRE(cut > 0);
+  j.truncate(r->id(), cut);
+  inner_calls = last_calls = 0;
+  const auto resumed = durable.resume<tutti::unit>(r->id());
+  REQUIRE(resumed);
+  REQUIRE(resumed->has_value());
+  CHECK(inner_calls == 1);  // y only
+  CHECK(last_calls == 1);
+  CHECK(resumed->get<"inner">() == 6);
+  CHECK(resumed->value() == 1);
+}
+
+TEST_CASE("values round-trip through the serialization customization point") {
+  CHECK(tutti::from_bytes<int>(tutti::to_bytes(-5)).value() == -5);
+  const std::vector<std::string> v{"", "a\0b", std::string(300, 'z')};
+  CHECK(tutti::from_bytes<std::vector<std::string>>(tutti::to_bytes(v)).value() == v);
+  const std::optional<order> o = order{1, "x"};
+  const auto back = tutti::from_bytes<std::optional<order>>(tutti::to_bytes(o)).value();
+  REQUIRE(back.has_value());
+  CHECK(back->id == 1);
+  CHECK(back->customer == "x");
+  // Too short, too long, impossible lengths: errors, never a crash.
+  auto bytes = tutti::to_bytes(std::string("hello"));
+  CHECK_FALSE(tutti::from_bytes<std::string>(std::span(bytes).first(bytes.size() - 1)));
+  bytes.push_back(std::byte{0});
+  CHECK_FALSE(tutti::from_bytes<std::string>(bytes));
+  std::vector<std::byte> huge(8, std::byte{0xFF});
+  CHECK_FALSE(tutti::from_bytes<std::string>(huge));
+  CHECK_FALSE(tutti::from_bytes<std::vector<int>>(huge));
+  STATIC_REQUIRE(tutti::serializable<order>);
+  STATIC_REQUIRE(tutti::serializable<std::vector<std::optional<int>>>);
+  STATIC_REQUIRE_FALSE(tutti::serializable<int*>);
+  STATIC_REQUIRE_FALSE(tutti::serializable<std::map<int, int>>);
+}
