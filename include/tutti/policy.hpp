@@ -168,7 +168,7 @@ class with_policy {
   result<void> compensate_late(S& produced, Call& call) const {
     call.begin_late_compensation();
     result<void> r = inner_.compensate(produced, call);
-    call.end_late_compensation(r.has_value());
+    call.end_late_compensation(r);
     return r;
   }
 

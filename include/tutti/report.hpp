@@ -126,6 +126,9 @@ class message_store {
     if (!texts_) texts_ = std::make_unique<std::string[]>(2 * size_);
     texts_[slot].assign(text.data(), text.size());
   }
+  void clear(std::size_t slot) noexcept {
+    if (texts_) texts_[slot].clear();
+  }
   [[nodiscard]] std::string_view get(std::size_t slot) const noexcept {
     return texts_ ? std::string_view{texts_[slot]} : std::string_view{};
   }

@@ -43,8 +43,6 @@ struct run_shared {
   std::uint64_t rng = 0;                // splitmix64 state; 0 until first drawn
   const run_options* options = nullptr;
   const run_id* id = nullptr;  // by pointer: copying the id just written costs a stall
-  std::string_view workflow;   // the outermost workflow's name, for events
-  bool halted = false;  // a journaled run stopped (paused, journal unwritable): nothing is undone
 
   /// The run's random numbers: seeded from run_options::seed, or from the run id.
   std::uint64_t next_random() noexcept {
@@ -199,7 +197,7 @@ class step_call {
   /// Sends `e` to the run's observer, filling in the workflow, run id, step path and time.
   void emit(event e) const {
     if constexpr (observed) {
-      e.workflow = f_.shared->workflow;
+      e.workflow = f_.obs.workflow;
       e.step = Path.view();
       e.run = f_.id;
       if (e.kind == event_kind::attempt_started || e.kind == event_kind::attempt_succeeded ||
@@ -234,10 +232,10 @@ class step_call {
       }
       if constexpr (Frame::observer_wants_time) {
         const duration now = f_.clock.now();
-        e.elapsed = now - attempt_started_;
+        e.elapsed = now - started_.attempt;
         e.time = now;
       }
-      e.workflow = f_.shared->workflow;
+      e.workflow = f_.obs.workflow;
       e.step = Path.view();
       e.run = f_.id;
       e.compensation = compensating_;
@@ -246,7 +244,8 @@ class step_call {
       (void)r;
     }
   }
-  [[nodiscard]] observer_type& observer() const noexcept { return f_.obs.get(); }
+  /// The run's observer (and workflow name), handed to the frames of nested workflows.
+  [[nodiscard]] const observer_ref<observer_type>& observer_handle() const noexcept { return f_.obs; }
   [[nodiscard]] run_shared* run_state_shared() const noexcept { return f_.shared; }
   // Saturates at 65535 (the report's counter width) instead of wrapping to 0.
   void begin_attempt() {
@@ -262,21 +261,23 @@ class step_call {
     if constexpr (Frame::journaled) f_.obs.get().record_compensation_started(Path.view());
     if constexpr (observed) {
       emit(make_event(event_kind::compensation_started));
-      if constexpr (Frame::observer_wants_time) compensation_started_ = f_.clock.now();
+      if constexpr (Frame::observer_wants_time) started_.compensation = f_.clock.now();
     }
   }
-  void end_late_compensation(bool ok) {
+  void end_late_compensation(const result<void>& undone) {
+    const bool ok = undone.has_value();
     compensating_ = false;
     mark(ok ? step_flag::late_compensated : step_flag::late_compensation_failed);
     if (ok) f_.shared->compensated_any = true;
     if constexpr (Frame::journaled)
       f_.obs.get().record_compensation_finished(
-          Path.view(), ok, ok ? std::error_code{} : make_error_code(errc::compensation_failed),
+          Path.view(), ok, ok ? std::error_code{} : std::error_code(undone.error()),
           f_.st.rec.messages.get(Frame::state_type::size + I));
     if constexpr (observed) {
       event e = make_event(ok ? event_kind::compensation_succeeded : event_kind::compensation_failed,
                            f_.st.rec.comp_attempts.get(I));
-      if constexpr (Frame::observer_wants_time) e.elapsed = f_.clock.now() - compensation_started_;
+      if (!ok) e.error = undone.error();
+      if constexpr (Frame::observer_wants_time) e.elapsed = f_.clock.now() - started_.compensation;
       if (!ok) e.message = f_.st.rec.messages.get(Frame::state_type::size + I);
       emit(e);
     }
@@ -284,6 +285,11 @@ class step_call {
   void begin_compensation_attempt() {
     f_.st.rec.comp_attempts.set(I, static_cast<std::uint16_t>(f_.st.rec.comp_attempts.get(I) + 1));
     if constexpr (observed) begin_attempt_event();
+  }
+  /// Forgets the message of an earlier attempt (a retry calls again): a later failure must not
+  /// show an earlier one's message.
+  void clear_message() noexcept {
+    f_.st.rec.messages.clear(compensating_ ? Frame::state_type::size + I : I);
   }
   void set_message(bool compensation, std::string_view text) {
     f_.st.rec.messages.set(compensation ? Frame::state_type::size + I : I, text);
@@ -295,7 +301,7 @@ class step_call {
 
  private:
   TUTTI_NOINLINE void begin_attempt_event() {
-    if constexpr (Frame::observer_wants_time) attempt_started_ = f_.clock.now();
+    if constexpr (Frame::observer_wants_time) started_.attempt = f_.clock.now();
     emit(make_event(event_kind::attempt_started, attempt()));
   }
 
@@ -303,8 +309,14 @@ class step_call {
   bool compensating_;
   duration attempt_deadline_ = duration::max();
   const std::stop_token* stop_ = nullptr;
-  duration attempt_started_{};       // observed runs with time only
-  duration compensation_started_{};  // observed runs with time only
+  // Start times of the current attempt and compensation: only in runs observed with time.
+  struct start_times {
+    duration attempt{};
+    duration compensation{};
+  };
+  struct no_start_times {};
+  [[no_unique_address]] std::conditional_t<Frame::observer_wants_time, start_times, no_start_times>
+      started_;
 };
 
 /// Runs the nodes of one workflow level in order and compensates on failure.
@@ -317,9 +329,15 @@ struct engine {
   template <std::size_t I>
   static constexpr auto path = concat<Prefix, std::tuple_element_t<I, nodes_type>::name>();
 
+  /// A journaled run that stopped (paused, journal unwritable): nothing more is done or undone.
+  static bool halted(frame_type& f) noexcept {
+    if constexpr (frame_type::journaled) return f.obs.get().halted();
+    else return (void)f, false;
+  }
+
   TUTTI_ALWAYS_INLINE static bool run(const nodes_type& nodes, frame_type& f) {
     const bool ok = run_all(nodes, f, std::index_sequence_for<N...>{});
-    if (TUTTI_UNLIKELY(!ok) && !f.shared->committed && !f.shared->halted)
+    if (TUTTI_UNLIKELY(!ok) && !f.shared->committed && !halted(f))
       compensate_all(nodes, f, std::index_sequence_for<N...>{});
     return ok;
   }
@@ -355,6 +373,7 @@ struct engine {
     if constexpr (frame_type::observed) call.emit(make_event(event_kind::step_started));
     if (has_deadline && t0 >= f.shared->deadline) {
       call.note("the run's deadline passed before this step could start");
+      call.mark(step_flag::timed_out);
       return fail<I>(f, make_error_code(errc::timeout), call, t0);
     }
     auto r = std::get<I>(nodes).invoke(call);
@@ -373,7 +392,7 @@ struct engine {
         if constexpr (node_t::contains_compensable) {
           call.begin_late_compensation();
           const result<void> undone = std::get<I>(nodes).compensate(r.assume_value(), call);
-          call.end_late_compensation(undone.has_value());
+          call.end_late_compensation(undone);
           if (!undone.has_value()) f.shared->compensation_failed = true;
         }
         call.note("the run's deadline passed while this step ran");
@@ -397,7 +416,7 @@ struct engine {
   static bool fail(frame_type& f, const std::error_code& ec, Call& call, duration t0) {
     const bool ok = fail<I>(f, ec);
     if constexpr (frame_type::journaled) {
-      if (!f.shared->halted)
+      if (!f.obs.get().halted())
         f.obs.get().record_step_failed(path<I>.view(), f.st.rec.attempts[I],
                                        f.st.rec.errors.get(I).code(), f.st.rec.messages.get(I));
     }
@@ -459,7 +478,7 @@ struct engine {
       }
     }
     if (hooks.broken() || hooks.paused()) {
-      f.shared->halted = true;
+      hooks.halt();
       f.st.failed = I;
       f.st.rec.errors.set(I, error_bits::from(make_error_code(hooks.broken() ? errc::journal_failed : errc::paused)));
       return 0;
@@ -501,7 +520,7 @@ struct engine {
           return;
         }
         if (hooks.broken()) {  // cannot be recorded: leave it for a resume
-          f.shared->halted = true;
+          hooks.halt();
           return;
         }
         hooks.record_compensation_started(path<J>.view());
@@ -679,7 +698,6 @@ class basic_workflow {
       if (opts.deadline != duration::max()) shared.deadline = out.started_ + opts.deadline;
     }
     if constexpr (observed) {
-      shared.workflow = Name.view();
       event e = make_event(event_kind::run_started);
       e.workflow = Name.view();
       e.run = out.id_;
@@ -687,7 +705,7 @@ class basic_workflow {
       obs.on_event(e);
     }
     detail::frame<In, C, O, N...> f{input,       out.st_, clock, out.id_,
-                                    opts.timing, &shared, detail::observer_ref<O>(obs)};
+                                    opts.timing, &shared, detail::observer_ref<O>(obs, Name.view())};
     const bool ok = detail::engine<fixed_string{""}, In, C, O, N...>::run(nodes_, f);
     if (opts.timing || wants_time) out.elapsed_ = clock.now() - out.started_;
     out.outcome_ = ok                           ? run_outcome::succeeded
@@ -695,7 +713,7 @@ class basic_workflow {
                    : shared.compensated_any     ? run_outcome::compensated
                                                 : run_outcome::failed;
     if constexpr (detail::journaled<O>()) {
-      if (!shared.halted) obs.record_run_finished(static_cast<std::uint8_t>(out.outcome_));
+      if (!obs.halted()) obs.record_run_finished(static_cast<std::uint8_t>(out.outcome_));
     }
     if constexpr (observed) {
       event e = make_event(event_kind::run_finished);
@@ -740,7 +758,7 @@ class basic_workflow {
     state_type<In> st;
     detail::frame<In, C, O, N...> f{call.input(), st,           call.clock(),
                                     call.id(),    call.timing(), call.shared(),
-                                    detail::observer_ref<O>(call.observer())};
+                                    call.observer_handle()};
     constexpr auto prefix = detail::concat<Call::path, fixed_string{"/"}>();
     if (TUTTI_LIKELY((detail::engine<prefix, In, C, O, N...>::run(nodes_, f)))) {
       if constexpr (detail::observed<Call>()) {
@@ -771,7 +789,7 @@ class basic_workflow {
     call.shared()->compensation_failed = false;
     detail::frame<In, C, O, N...> f{call.input(), st,           call.clock(),
                                     call.id(),    call.timing(), call.shared(),
-                                    detail::observer_ref<O>(call.observer())};
+                                    call.observer_handle()};
     constexpr auto prefix = detail::concat<Call::path, fixed_string{"/"}>();
     detail::engine<prefix, In, C, O, N...>::compensate_all(nodes_, f,
                                                            std::index_sequence_for<N...>{});

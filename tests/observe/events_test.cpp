@@ -73,7 +73,7 @@ TEST_CASE("observer concept accepts what has on_event and the null observer adds
   STATIC_REQUIRE_FALSE(tutti::observer<tutti::steady_clock>);
   STATIC_REQUIRE(std::is_empty_v<tutti::null_observer>);
   STATIC_REQUIRE(std::is_empty_v<tutti::detail::observer_ref<tutti::null_observer>>);
-  STATIC_REQUIRE(sizeof(tutti::detail::observer_ref<recorder>) == sizeof(void*));
+  STATIC_REQUIRE(sizeof(tutti::detail::observer_ref<recorder>) == sizeof(void*) + sizeof(std::string_view));
   STATIC_REQUIRE(tutti::detail::observer_wants_time<recorder>());
   STATIC_REQUIRE_FALSE(tutti::detail::observer_wants_time<untimed_recorder>());
 }

@@ -120,7 +120,8 @@ inline void format_alert(fmt::memory_buffer& out, const alert& a) {
  *     tutti::observe::alert_hook alerts{[&](const tutti::observe::alert& a) {
  *       pager.send(tutti::observe::describe(a));
  *     }};
- *     wf.run(input, {}, clock, tutti::observe_all(log, metrics, alerts));
+ *     auto observers = tutti::observe_all(log, metrics, alerts);
+ *     wf.run(input, {}, clock, observers);
  *
  * Every other event costs one compare and a return, inlined: no call, no clock read (it does
  * not ask for time). The callback runs on the thread of the step, inside the run: keep it short

@@ -152,20 +152,19 @@ constexpr bool journaled() noexcept {
   else return false;
 }
 
-/// How the engine holds its observer: a pointer, or nothing at all for the null observer.
+/// How the engine holds its observer and the name of the workflow that was run (for events):
+/// a pointer and the name, or nothing at all for a switched-off observer (which is never used,
+/// nor created).
 template <class O, bool = observer_enabled<O>()>
 struct observer_ref {
   O* ptr;
-  constexpr explicit observer_ref(O& o) noexcept : ptr(&o) {}
+  std::string_view workflow;
+  constexpr observer_ref(O& o, std::string_view name) noexcept : ptr(&o), workflow(name) {}
   [[nodiscard]] constexpr O& get() const noexcept { return *ptr; }
 };
 template <class O>
 struct observer_ref<O, false> {
-  constexpr explicit observer_ref(O& /*o*/) noexcept {}
-  [[nodiscard]] static O& get() noexcept {
-    static O none{};
-    return none;
-  }
+  constexpr observer_ref(O& /*o*/, std::string_view /*name*/) noexcept {}
 };
 }  // namespace detail
 

@@ -130,6 +130,19 @@ struct log_options {
 inline constexpr log_options only_failures{.min_level = log_level::warning};
 
 namespace detail {
+/// Appends user text (messages, names) keeping the line one line: control characters become
+/// escapes (`\n`, `\r`, `\t`, `\x01`), a backslash `\\`.
+inline void append_text(fmt::memory_buffer& out, std::string_view text) {
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '\\') out.append(std::string_view{"\\\\"});
+    else if (c == '\n') out.append(std::string_view{"\\n"});
+    else if (c == '\r') out.append(std::string_view{"\\r"});
+    else if (c == '\t') out.append(std::string_view{"\\t"});
+    else if (u < 0x20 || u == 0x7F) fmt::format_to(std::back_inserter(out), "\\x{:02x}", u);
+    else out.push_back(c);
+  }
+}
 inline void append_error(fmt::memory_buffer& out, const std::error_code& ec) {
   const std::string text = ec.message();  // the one allocation of a failure line (beyond SSO)
   out.append(std::string_view{text});
@@ -142,11 +155,11 @@ inline void append_failure(fmt::memory_buffer& out, const event& e) {
     append_error(out, e.error);
     if (!e.message.empty()) {
       out.append(std::string_view{"; "});
-      out.append(e.message);
+      append_text(out, e.message);
     }
   } else if (!e.message.empty()) {
     out.append(std::string_view{": "});
-    out.append(e.message);
+    append_text(out, e.message);
   }
 }
 /// "850 ns", "12.3 us", "4.0 ms", "2.50 s": the unit changes at each factor of 1000.
@@ -275,7 +288,7 @@ inline void format_event(fmt::memory_buffer& out, const event& e, const log_opti
       if (e.attempt > 0) fmt::format_to(it, " (attempt {})", e.attempt);
       if (!e.message.empty()) {
         out.append(std::string_view{": "});
-        out.append(e.message);
+        detail::append_text(out, e.message);
       }
       break;
     case event_kind::compensation_started: out.append(std::string_view{"compensation started"}); break;

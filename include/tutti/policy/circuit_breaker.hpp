@@ -108,6 +108,20 @@ enum class breaker_outcome : std::uint8_t {
   ignored,  ///< not counted; a half-open probe slot is freed
 };
 
+namespace detail {
+/// The last state change a thread made (the winner of the compare-and-swap): lets a guard report
+/// exactly the changes its own call caused, even when threads share the breaker.
+struct breaker_transition {
+  const void* breaker = nullptr;
+  breaker_state from = breaker_state::closed;
+  breaker_state to = breaker_state::closed;
+};
+inline breaker_transition& last_breaker_transition() noexcept {
+  thread_local breaker_transition last;
+  return last;
+}
+}  // namespace detail
+
 /// A state change, as the listener sees it.
 struct breaker_event {
   breaker_state from;
@@ -806,6 +820,7 @@ class circuit_breaker {
     }
     if (from == to) return true;  // reset() of a closed breaker: a new, empty window
     transitions_.fetch_add(1, std::memory_order_relaxed);
+    detail::last_breaker_transition() = {this, from, to};  // for the guard's events
     if (config_.on_state_change.fn != nullptr) {
       const breaker_event e{from, to, now,
                             to == breaker_state::open ? from_stamp(stamp(desired)) - now : duration::zero(),
@@ -908,20 +923,21 @@ class breaker_guard {
     return r;
   }
 
-  // With an observer: the permit path, reading the state before the permit, after it and after
-  // the outcome is reported, so that open -> half_open -> open is seen as two changes. Under
-  // concurrency a change seen around this call may have been made by another one.
+  // With an observer: the permit path, reporting the state changes this call made itself (at the
+  // permit: open -> half_open; at the outcome: closed -> open, half_open -> closed or open). A
+  // change made by another thread's call is reported by that call only.
   template <class Next, class Call>
   TUTTI_NOINLINE auto invoke_observed(Next& next, Call& call) const -> decltype(next()) {
-    breaker_state seen = breaker_->state();
+    detail::breaker_transition& last = detail::last_breaker_transition();
+    last.breaker = nullptr;
     const auto report_change = [&] {
-      const breaker_state now = breaker_->state();
-      if (now == seen) return;
-      event e = make_event(event_kind::breaker_state_changed, call.attempt());
-      e.from = seen;
-      e.to = now;
-      call.emit(e);
-      seen = now;
+      if (last.breaker == static_cast<const void*>(breaker_)) {
+        event e = make_event(event_kind::breaker_state_changed, call.attempt());
+        e.from = last.from;
+        e.to = last.to;
+        call.emit(e);
+      }
+      last.breaker = nullptr;
     };
     return invoke_with_permit(next, call, report_change);
   }

@@ -35,7 +35,8 @@ template <class Call>
 void emit_retry_scheduled(Call& call, std::uint32_t attempt, const std::error_code& error,
                           duration wait) {
   if constexpr (observed<Call>()) {
-    event e = make_event(event_kind::retry_scheduled, attempt);
+    (void)attempt;  // the retry's own count; events carry the step's call count
+    event e = make_event(event_kind::retry_scheduled, call.attempt());
     e.error = error;
     e.delay = wait;
     call.emit(e);
@@ -47,7 +48,8 @@ template <class Call>
 void emit_retries_exhausted(Call& call, std::uint32_t attempt, const std::error_code& error,
                             std::string_view why) {
   if constexpr (observed<Call>()) {
-    event e = make_event(event_kind::retries_exhausted, attempt);
+    (void)attempt;
+    event e = make_event(event_kind::retries_exhausted, call.attempt());
     e.error = error;
     e.message = why;
     call.emit(e);
@@ -189,6 +191,7 @@ struct retry {
       // A success that came too late and could not be undone has had its effect: never again.
       if (call.marked(step_flag::late_success_kept)) return;
       if (!wait_before_retry(attempt, r.assume_error(), previous, started, call)) return;
+      call.clear_message();
       r = next();
     }
   }
@@ -282,6 +285,7 @@ struct retry_forever {
       detail::emit_retry_scheduled(call, attempt, r.assume_error(), wait);
       call.clock().sleep_for(wait);
       previous = wait;
+      call.clear_message();
       r = next();
     }
   }
