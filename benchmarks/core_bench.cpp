@@ -19,6 +19,8 @@
 #include <vector>
 
 #include <tutti/tutti.hpp>
+#include <tutti/journal/durable.hpp>
+#include <tutti/journal/memory.hpp>
 
 #include "chain_steps.hpp"
 
@@ -243,6 +245,27 @@ void BM_chain8_tutti_observed_counting(benchmark::State& state) {
       static_cast<double>(state.iterations() + 1));
 }
 
+// Durability (issue "durability"): the chain run through a durable_workflow on the in-memory
+// journal: run_started, 3 records per step, run_finished (26 records), then the run is erased
+// so the journal does not grow.
+void BM_chain8_tutti_journal_memory(benchmark::State& state) {
+  set_fail_at(0);
+  tutti::memory_journal journal;
+  const tutti::durable_workflow durable{chain8, journal};
+  const tutti::run_id id{1, 1};
+  {
+    const auto first = durable.run(check_input, {.id = id});
+    if (!first || !chain_ok(*first)) state.SkipWithError("wrong result");
+    journal.erase(id);
+  }
+  int i = 0;
+  for (auto _ : state) {
+    auto r = durable.run(i++, {.id = id});
+    benchmark::DoNotOptimize(r);
+    journal.erase(id);
+  }
+}
+
 int run_dynamic(const dynamic_orchestrator& d, int x) {
   try {
     return d.run(x);
@@ -308,6 +331,7 @@ BENCHMARK(BM_chain8_handwritten);
 BENCHMARK(BM_chain8_tutti);
 BENCHMARK(BM_chain8_tutti_observed_null);
 BENCHMARK(BM_chain8_tutti_observed_counting);
+BENCHMARK(BM_chain8_tutti_journal_memory);
 BENCHMARK(BM_chain8_dynamic);
 BENCHMARK(BM_saga8_handwritten);
 BENCHMARK(BM_saga8_tutti);

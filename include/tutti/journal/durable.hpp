@@ -174,15 +174,16 @@ inline std::error_code error_from_record(std::string_view category, int value) {
  * What a journaled run hands the engine in place of its observer: it forwards events to the
  * user's observer and writes the journal. Not used directly; see `durable_workflow`.
  */
-template <class J, class O>
+template <class J, class O, class C = steady_clock>
 class journal_hooks {
  public:
   static constexpr bool enabled = true;
   static constexpr bool journaled = true;
   static constexpr bool wants_time = detail::observer_enabled<O>() && detail::observer_wants_time<O>();
 
-  journal_hooks(J& journal, O& observer, const run_id& id, const replay_plan* plan) noexcept
-      : journal_(&journal), observer_(&observer), id_(id), plan_(plan) {}
+  journal_hooks(J& journal, O& observer, C& clock, const run_id& id,
+                const replay_plan* plan) noexcept
+      : journal_(&journal), observer_(&observer), clock_(&clock), id_(id), plan_(plan) {}
 
   void on_event(const event& e) {
     if constexpr (detail::observer_enabled<O>()) observer_->on_event(e);
@@ -277,6 +278,9 @@ class journal_hooks {
     if (!v) return journal_errc::serialization;
     return v;
   }
+  /// The run stopped (paused, or its journal could not be written): nothing more is done.
+  void halt() noexcept { halted_ = true; }
+  [[nodiscard]] bool halted() const noexcept { return halted_; }
   /// True once a write failed: the run stops before its next step.
   [[nodiscard]] bool broken() const noexcept { return static_cast<bool>(error_); }
   [[nodiscard]] const std::error_code& journal_error() const noexcept { return error_; }
@@ -296,17 +300,20 @@ class journal_hooks {
     r.error_value = ec.value();
     r.message = message;
   }
-  void write(const record_view& r) {
+  void write(record_view r) {
     if (error_) return;  // nothing after a failed write: the journal must stay a prefix
+    r.time_ns = clock_->now().count();  // the run clock's reading, for `tutti-journal show`
     auto w = journal_->append(id_, r);
     if (!w) error_ = w.error();
   }
 
   J* journal_;
   O* observer_;
+  C* clock_;
   run_id id_;
   const replay_plan* plan_;
   std::error_code error_;
+  bool halted_ = false;
   std::vector<std::byte> buffer_;
 };
 
@@ -367,7 +374,7 @@ class durable_workflow {
       out.message = "the journal refused the run's start";
       return out;
     }
-    journal_hooks<J, O> hooks{*journal_, obs, o.id, nullptr};
+    journal_hooks<J, O, C> hooks{*journal_, obs, clock, o.id, nullptr};
     out.run.emplace(workflow_->run(input, o, clock, hooks));
     if (hooks.broken()) out.error = hooks.journal_error();
     return out;
@@ -417,7 +424,7 @@ class durable_workflow {
       return out;
     }
     opts.id = id;
-    journal_hooks<J, O> hooks{*journal_, obs, id, &plan};
+    journal_hooks<J, O, C> hooks{*journal_, obs, clock, id, &plan};
     out.run.emplace(workflow_->run(input.value(), opts, clock, hooks));
     if (hooks.broken()) out.error = hooks.journal_error();
     return out;
@@ -457,6 +464,11 @@ class durable_workflow {
   result<std::size_t> resume_all(Each&& each, const run_options& opts = {}) const {
     null_observer none;
     return resume_all<In>(std::forward<Each>(each), opts, detail::default_clock(), none);
+  }
+  template <class In, class Each, tutti::clock C>
+  result<std::size_t> resume_all(Each&& each, const run_options& opts, C& clock) const {
+    null_observer none;
+    return resume_all<In>(std::forward<Each>(each), opts, clock, none);
   }
 
   /// The fingerprint written with each run (see `fingerprint_of`).

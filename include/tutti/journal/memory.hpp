@@ -124,6 +124,11 @@ class memory_journal {
     r.summary.status = s;
     r.summary.records = r.records.size();
   }
+  /// Forgets run `id` (a finished run that is no longer needed); false if there was none.
+  bool erase(const run_id& id) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    return runs_.erase(id) != 0;
+  }
   /// Records written so far (all runs).
   [[nodiscard]] std::uint64_t writes() const {
     const std::lock_guard<std::mutex> lock(mutex_);
