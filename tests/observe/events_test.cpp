@@ -1,5 +1,6 @@
 // The event model: which events a run emits, in which order, with which fields.
 #include <tutti/tutti.hpp>
+#include <tutti/testing/event_log.hpp>
 #include <tutti/testing/manual_clock.hpp>
 
 #include <catch2/catch.hpp>
@@ -7,6 +8,7 @@
 #include <chrono>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <type_traits>
 #include <vector>
 
@@ -457,4 +459,61 @@ TEST_CASE("a run with the null observer gives the same result and report as one 
   CHECK(with.outcome() == without.outcome());
   CHECK(with.failed_step() == without.failed_step());
   CHECK(with.get<"a">() == without.get<"a">());
+}
+
+TEST_CASE("a breaker shared by threads: each change is reported once, by the call that made it") {
+  tutti::testing::manual_clock clock;
+  tutti::circuit_breaker breaker{
+      tutti::breaker_config{.mode = tutti::breaker_mode::consecutive_failures,
+                            .consecutive_failures = 5,
+                            .break_for = std::chrono::hours{1}},
+      clock};
+  const auto wf = tutti::workflow<"w">(tutti::step<"pay">(fails) | tutti::guard(breaker));
+  tutti::testing::event_log log;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 50; ++i) (void)wf.run(tutti::unit{}, {}, clock, log);
+    });
+  for (auto& t : threads) t.join();
+  REQUIRE(breaker.metrics().transitions == 1);
+  CHECK(log.breaker_openings() == 1);
+  CHECK(log.count(k::breaker_state_changed) == 1);
+  CHECK(log.count(k::breaker_rejected) + log.count(k::attempt_started) == 200);
+}
+
+TEST_CASE("a failure reports its own message, not an earlier attempt's") {
+  tutti::testing::manual_clock clock;
+  int calls = 0;
+  const auto wf = tutti::workflow<"w">(
+      tutti::step<"pay">([&calls]() -> tutti::result<int> {
+        if (++calls == 1) throw std::runtime_error("connection reset");
+        return tutti::errc::timeout;
+      }) | tutti::retry{tutti::max_attempts{2}});
+  recorder rec;
+  const auto run = wf.run(tutti::unit{}, {}, clock, rec);
+  REQUIRE_FALSE(run.has_value());
+  const auto failures = [&] {
+    std::vector<std::string> out;
+    for (const auto& x : rec.all)
+      if (x.e.kind == k::attempt_failed) out.push_back(x.message);
+    return out;
+  }();
+  CHECK(failures == std::vector<std::string>{"connection reset", ""});
+  CHECK(rec.first(k::step_failed).e.error == tutti::errc::timeout);
+  CHECK(rec.first(k::step_failed).message.empty());
+  CHECK(run.message().empty());
+}
+
+TEST_CASE("a failed undo of a late success reports its error") {
+  tutti::testing::manual_clock clock;
+  const auto wf = tutti::workflow<"w">(
+      tutti::step<"slow">([&clock] {
+        clock.advance(300ms);
+        return 1;
+      }).compensate_with([](const int&) -> tutti::result<void> { return tutti::errc::cancelled; }) |
+      tutti::timeout{100ms});
+  recorder rec;
+  REQUIRE_FALSE(wf.run(tutti::unit{}, {}, clock, rec).has_value());
+  CHECK(rec.first(k::compensation_failed).e.error == tutti::errc::cancelled);
 }
