@@ -1,0 +1,330 @@
+// Journal benchmarks (docs/durability/sqlite.md, "Cost"): a journaled step on the SQLite journal
+// against raw prepared INSERTs of the same records, in the same transaction mode.
+//
+// - BM_journal_sqlite_step: each iteration runs a 16-step workflow (steps return an int or a
+//   16-byte struct) through tutti::durable_workflow on a tutti::sqlite_journal: 50 records (the
+//   run's start, per step attempt_started, attempt_finished and step_finished with the output,
+//   the run's end), a status read before each step, the engine itself. A new run id each time:
+//   the file grows, as a real journal does.
+// - BM_sqlite_raw_insert: the floor. The records of one such run, captured once from a
+//   tutti::memory_journal, inserted per iteration under a new run id, one prepared INSERT each,
+//   into a plain table shaped like the journal's `records`; nothing else.
+//
+// Both count 16 items (steps) per iteration; `records` is the rate of records written.
+// Arguments:
+//   grouped: 0 = each record its own transaction, synchronous=FULL (sqlite_commit::per_record);
+//            1 = grouped commits, synchronous=NORMAL: a commit after 64 records or at a record
+//            that changes the run's status (its run_finished), as sqlite_commit::grouped does
+//            (the journal's 50 ms timer never fires: a run takes well under 50 ms).
+//   disk:    0 = /dev/shm (tmpfs: no fsync cost, so the ratio is SQLite's and tutti's CPU);
+//            1 = std::filesystem::temp_directory_path() ($TMPDIR, else /tmp; point TMPDIR at a
+//            real disk where /tmp is a tmpfs).
+// Both in WAL mode. Compare medians of repetitions, interleaved, on a quiet machine:
+//   tutti_bench_journal --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true
+//       --benchmark_report_aggregates_only=true
+#include <benchmark/benchmark.h>
+
+#ifndef TUTTI_BENCH_NO_SQLITE
+
+#  include <cstddef>
+#  include <cstdint>
+#  include <filesystem>
+#  include <string>
+#  include <system_error>
+#  include <vector>
+
+#  include <tutti/journal/durable.hpp>
+#  include <tutti/journal/memory.hpp>
+#  include <tutti/journal/sqlite.hpp>
+#  include <tutti/tutti.hpp>
+
+namespace {
+
+using tutti::from;
+using tutti::step;
+
+constexpr std::uint32_t group_records = 64;  // = sqlite_options::group_records' default
+constexpr int steps_per_run = 16;
+
+/// A small output: trivially copyable, stored as its 16 bytes.
+struct quote {
+  std::int64_t cents;
+  std::int32_t currency;
+  std::int32_t flags;
+};
+
+// Each step adds one: a quote of x + 1, an int of the quote's value + 1.
+quote quote_of(int x) noexcept { return {(std::int64_t{x} + 1) * 100, 978, 0}; }
+int next(const quote& q) noexcept { return static_cast<int>(q.cents / 100) + 1; }
+
+// 16 steps: odd ones return an int, even ones a quote; the result is the input + 16.
+const auto flow16 = tutti::workflow<"journal16">(
+    step<"s01">([](int x) noexcept { return x + 1; }),
+    step<"s02">([](from<"s01", int> x) noexcept { return quote_of(*x); }),
+    step<"s03">([](from<"s02", quote> q) noexcept { return next(*q); }),
+    step<"s04">([](from<"s03", int> x) noexcept { return quote_of(*x); }),
+    step<"s05">([](from<"s04", quote> q) noexcept { return next(*q); }),
+    step<"s06">([](from<"s05", int> x) noexcept { return quote_of(*x); }),
+    step<"s07">([](from<"s06", quote> q) noexcept { return next(*q); }),
+    step<"s08">([](from<"s07", int> x) noexcept { return quote_of(*x); }),
+    step<"s09">([](from<"s08", quote> q) noexcept { return next(*q); }),
+    step<"s10">([](from<"s09", int> x) noexcept { return quote_of(*x); }),
+    step<"s11">([](from<"s10", quote> q) noexcept { return next(*q); }),
+    step<"s12">([](from<"s11", int> x) noexcept { return quote_of(*x); }),
+    step<"s13">([](from<"s12", quote> q) noexcept { return next(*q); }),
+    step<"s14">([](from<"s13", int> x) noexcept { return quote_of(*x); }),
+    step<"s15">([](from<"s14", quote> q) noexcept { return next(*q); }),
+    step<"s16">([](from<"s15", int> x) noexcept { return *x + 1; }));
+
+constexpr int check_input = 1000;
+constexpr int check_output = check_input + steps_per_run;
+
+/// A fresh database path in /dev/shm (`disk` false) or the temp directory, its files removed
+/// afterwards. `path` is empty when /dev/shm does not exist.
+struct bench_db {
+  std::string path;
+  explicit bench_db(bool disk) {
+    std::error_code ec;
+    std::filesystem::path base;
+    if (disk) {
+      base = std::filesystem::temp_directory_path(ec);
+    } else if (std::filesystem::is_directory("/dev/shm", ec)) {
+      base = "/dev/shm";
+    }
+    if (base.empty()) return;
+    const auto hex = tutti::run_id::generate().hex();
+    path = (base / ("tutti-bench-" + std::string(hex.data(), hex.size()) + ".db")).string();
+  }
+  bench_db(const bench_db&) = delete;
+  bench_db& operator=(const bench_db&) = delete;
+  ~bench_db() {
+    if (path.empty()) return;
+    std::error_code ec;
+    for (const char* suffix : {"", "-wal", "-shm", "-journal"})
+      std::filesystem::remove(path + suffix, ec);
+  }
+};
+
+template <class Run>
+bool run_ok(const Run& r, int expected) {
+  return r && !r.error && r->has_value() && r->value() == expected;
+}
+
+void set_counters(benchmark::State& state, std::size_t records_per_run) {
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * steps_per_run);
+  state.counters["records"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * static_cast<double>(records_per_run),
+      benchmark::Counter::kIsRate);
+}
+
+/// The records one run of flow16 writes, as a journal returns them.
+const std::vector<tutti::stored_record>& captured_run() {
+  static const std::vector<tutti::stored_record> records = [] {
+    tutti::memory_journal m;
+    const tutti::durable_workflow durable{flow16, m};
+    const auto r = durable.run(check_input);
+    if (!run_ok(r, check_output)) return std::vector<tutti::stored_record>{};
+    return m.load(r->id()).value().records;
+  }();
+  return records;
+}
+
+tutti::record_view view_of(const tutti::stored_record& r) {
+  tutti::record_view v;
+  v.kind = r.kind;
+  v.step = r.step;
+  v.attempt = r.attempt;
+  v.ok = r.ok;
+  v.outcome = r.outcome;
+  v.payload = r.payload;
+  v.error_category = r.error_category;
+  v.error_value = r.error_value;
+  v.message = r.message;
+  v.time_ns = r.time_ns;
+  return v;
+}
+
+void BM_journal_sqlite_step(benchmark::State& state) {
+  const bool grouped = state.range(0) != 0;
+  const bench_db file(state.range(1) != 0);
+  if (file.path.empty()) {
+    state.SkipWithError("no /dev/shm here");
+    return;
+  }
+  tutti::sqlite_options o;
+  o.commit = grouped ? tutti::sqlite_commit::grouped : tutti::sqlite_commit::per_record;
+  o.group_records = group_records;
+  std::string why;
+  auto opened = tutti::sqlite_journal::open(file.path, o, &why);
+  if (!opened) {
+    state.SkipWithError(why.c_str());
+    return;
+  }
+  auto& j = opened.value();
+  const tutti::durable_workflow durable{flow16, j};
+  {
+    const auto first = durable.run(check_input);
+    if (!run_ok(first, check_output) ||
+        j.load(first->id()).value().records.size() != captured_run().size()) {
+      state.SkipWithError(("wrong result: " + j.last_error_message()).c_str());
+      return;
+    }
+  }
+  int i = 0;
+  for (auto _ : state) {
+    auto r = durable.run(i++);
+    if (!r || r.error) {
+      state.SkipWithError(j.last_error_message().c_str());
+      break;
+    }
+    benchmark::DoNotOptimize(r);
+  }
+  (void)j.flush();
+  set_counters(state, captured_run().size());
+}
+BENCHMARK(BM_journal_sqlite_step)
+    ->ArgNames({"grouped", "disk"})
+    ->ArgsProduct({{0, 1}, {0, 1}})
+    ->UseRealTime();
+
+bool check(benchmark::State& state, int rc, sqlite3* db, const char* what) {
+  if (rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW) return true;
+  state.SkipWithError((std::string(what) + ": " + sqlite3_errmsg(db)).c_str());
+  return false;
+}
+
+/// The same records as BM_journal_sqlite_step writes (captured_run), one prepared INSERT each
+/// into a table shaped like the journal's `records`, in the same transactions.
+void BM_sqlite_raw_insert(benchmark::State& state) {
+  const bool grouped = state.range(0) != 0;
+  const bench_db file(state.range(1) != 0);
+  if (file.path.empty()) {
+    state.SkipWithError("no /dev/shm here");
+    return;
+  }
+  const auto& records = captured_run();
+  if (records.empty()) {
+    state.SkipWithError("could not capture a run");
+    return;
+  }
+  sqlite3* db = nullptr;
+  if (!check(state,
+             sqlite3_open_v2(file.path.c_str(), &db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             nullptr),
+             db, "open")) {
+    sqlite3_close(db);
+    return;
+  }
+  const char* setup = grouped ? "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+                              : "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;";
+  sqlite3_exec(db, setup, nullptr, nullptr, nullptr);
+  if (!check(state,
+             sqlite3_exec(db,
+                          "CREATE TABLE records(run_id BLOB NOT NULL, seq INTEGER NOT NULL, "
+                          "kind INTEGER NOT NULL, step TEXT NOT NULL, attempt INTEGER NOT NULL, "
+                          "ok INTEGER NOT NULL, outcome INTEGER NOT NULL, payload BLOB NOT NULL, "
+                          "error_category TEXT NOT NULL, error_value INTEGER NOT NULL, "
+                          "message TEXT NOT NULL, time_ns INTEGER NOT NULL, "
+                          "checksum INTEGER NOT NULL, unix_ms INTEGER NOT NULL, "
+                          "PRIMARY KEY(run_id, seq)) WITHOUT ROWID",
+                          nullptr, nullptr, nullptr),
+             db, "create")) {
+    sqlite3_close(db);
+    return;
+  }
+  sqlite3_stmt* insert = nullptr;
+  sqlite3_stmt* begin = nullptr;
+  sqlite3_stmt* commit = nullptr;
+  sqlite3_prepare_v3(db,
+                     "INSERT INTO records(run_id, seq, kind, step, attempt, ok, outcome, payload, "
+                     "error_category, error_value, message, time_ns, checksum, unix_ms) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                     -1, SQLITE_PREPARE_PERSISTENT, &insert, nullptr);
+  sqlite3_prepare_v3(db, "BEGIN IMMEDIATE", -1, SQLITE_PREPARE_PERSISTENT, &begin, nullptr);
+  sqlite3_prepare_v3(db, "COMMIT", -1, SQLITE_PREPARE_PERSISTENT, &commit, nullptr);
+  const auto run = [](sqlite3_stmt* s) {
+    const int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc;
+  };
+  // What the journal stores besides the records' own fields, computed once: the bytes are the
+  // same size (a checksum is a 64-bit integer whatever it covers).
+  struct extra {
+    std::int64_t checksum;
+    bool ends_group;
+  };
+  std::vector<extra> extras;
+  const tutti::run_id template_id = tutti::run_id::generate();
+  for (const auto& r : records) {
+    const tutti::detail::sqlite_record_fields f{r.seq,         static_cast<std::uint8_t>(r.kind),
+                                                r.step,        r.attempt,
+                                                r.ok,          r.outcome,
+                                                r.payload,     r.error_category,
+                                                r.error_value, r.message,
+                                                r.time_ns};
+    extras.push_back(
+        {static_cast<std::int64_t>(tutti::detail::sqlite_record_checksum(template_id, f)),
+         tutti::detail::sqlite_may_change_status(view_of(r))});
+  }
+  const std::int64_t unix_ms = tutti::detail::sqlite_now_ms();
+  tutti::run_id id = tutti::run_id::generate();
+  std::uint32_t in_group = 0;
+  bool failed = false;
+  for (auto _ : state) {
+    ++id.lo;
+    const auto idb = tutti::detail::sqlite_id_to_bytes(id);
+    for (std::size_t k = 0; k < records.size() && !failed; ++k) {
+      const auto& r = records[k];
+      if ((!grouped || in_group == 0) && !check(state, run(begin), db, "begin")) {
+        failed = true;
+        break;
+      }
+      sqlite3_bind_blob(insert, 1, idb.data(), 16, SQLITE_STATIC);
+      sqlite3_bind_int64(insert, 2, static_cast<sqlite3_int64>(r.seq));
+      sqlite3_bind_int(insert, 3, static_cast<int>(r.kind));
+      sqlite3_bind_text(insert, 4, r.step.data(), static_cast<int>(r.step.size()), SQLITE_STATIC);
+      sqlite3_bind_int64(insert, 5, r.attempt);
+      sqlite3_bind_int(insert, 6, r.ok ? 1 : 0);
+      sqlite3_bind_int(insert, 7, r.outcome);
+      sqlite3_bind_blob(insert, 8,
+                        r.payload.empty() ? "" : static_cast<const void*>(r.payload.data()),
+                        static_cast<int>(r.payload.size()), SQLITE_STATIC);
+      sqlite3_bind_text(insert, 9, r.error_category.data(),
+                        static_cast<int>(r.error_category.size()), SQLITE_STATIC);
+      sqlite3_bind_int(insert, 10, r.error_value);
+      sqlite3_bind_text(insert, 11, r.message.data(), static_cast<int>(r.message.size()),
+                        SQLITE_STATIC);
+      sqlite3_bind_int64(insert, 12, r.time_ns);
+      sqlite3_bind_int64(insert, 13, extras[k].checksum);
+      sqlite3_bind_int64(insert, 14, unix_ms);
+      if (!check(state, run(insert), db, "insert")) {
+        failed = true;
+        break;
+      }
+      ++in_group;
+      if (!grouped || in_group == group_records || extras[k].ends_group) {
+        if (!check(state, run(commit), db, "commit")) {
+          failed = true;
+          break;
+        }
+        in_group = 0;
+      }
+    }
+    if (failed) break;
+  }
+  if (grouped && in_group != 0) run(commit);
+  set_counters(state, records.size());
+  sqlite3_finalize(insert);
+  sqlite3_finalize(begin);
+  sqlite3_finalize(commit);
+  sqlite3_close(db);
+}
+BENCHMARK(BM_sqlite_raw_insert)
+    ->ArgNames({"grouped", "disk"})
+    ->ArgsProduct({{0, 1}, {0, 1}})
+    ->UseRealTime();
+
+}  // namespace
+
+#endif  // TUTTI_BENCH_NO_SQLITE

@@ -1,0 +1,755 @@
+// The tutti-journal CLI's logic (tools/tutti_journal/cli.hpp), driven with a memory_journal
+// filled by hand: listing, showing, operator commands, run-id prefixes, usage errors, JSON.
+#include "../../tools/tutti_journal/cli.hpp"
+
+#include <tutti/journal/durable.hpp>
+#include <tutti/journal/memory.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstddef>
+#include <cstdio>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#if TUTTI_TEST_HAVE_NLOHMANN_JSON
+#  include <nlohmann/json.hpp>
+#endif
+
+using tutti::memory_journal;
+using tutti::record_kind;
+using tutti::record_view;
+using tutti::run_id;
+using tutti::run_status;
+namespace cli = tutti::journal_cli;
+
+namespace {
+
+// ---- running the CLI ----------------------------------------------------------------------------
+
+struct captured {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string read_all(std::FILE* f) {
+  std::string text;
+  std::rewind(f);
+  char buf[4096];
+  std::size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+  std::fclose(f);
+  return text;
+}
+
+captured cli_run(memory_journal& j, std::initializer_list<std::string_view> args) {
+  std::FILE* out = std::tmpfile();
+  std::FILE* err = std::tmpfile();
+  REQUIRE(out != nullptr);
+  REQUIRE(err != nullptr);
+  const std::vector<std::string_view> v(args);
+  captured c;
+  c.code = cli::run_cli(j, std::span<const std::string_view>(v), out, err);
+  c.out = read_all(out);
+  c.err = read_all(err);
+  return c;
+}
+
+std::string hex(const run_id& id) {
+  const auto h = id.hex();
+  return {h.data(), h.size()};
+}
+
+/// The words of the first line of `text` whose first word is `first` (empty if none).
+std::vector<std::string> line_of(const std::string& text, std::string_view first) {
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    const auto end = std::min(text.find('\n', pos), text.size());
+    std::vector<std::string> words;
+    std::string word;
+    for (std::size_t i = pos; i < end; ++i) {
+      if (text[i] == ' ') {
+        if (!word.empty()) words.push_back(std::move(word));
+        word.clear();
+      } else {
+        word += text[i];
+      }
+    }
+    if (!word.empty()) words.push_back(std::move(word));
+    if (!words.empty() && words.front() == first) return words;
+    pos = end + 1;
+  }
+  return {};
+}
+using words = std::vector<std::string>;
+
+std::size_t count(const std::string& text, std::string_view what) {
+  std::size_t n = 0;
+  for (auto pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + 1)) ++n;
+  return n;
+}
+
+// ---- a journal with runs in every interesting state ---------------------------------------------
+
+// Ids chosen for prefix tests: "a1b2c3d" matches `ok` and `failed`; "a1b2c3d5" only `failed`.
+const run_id ok_id{0xa1b2c3d400000000ULL, 1};
+const run_id failed_id{0xa1b2c3d500000000ULL, 2};
+const run_id comp_failed_id{0xb100000000000000ULL, 3};
+const run_id running_id{0xc100000000000000ULL, 4};
+const run_id compensated_id{0xd100000000000000ULL, 5};
+
+/// A custom error category, as an application's own errors would be recorded.
+constexpr std::string_view payments_category = "payments";
+
+void add(memory_journal& j, const run_id& id, record_view r) { REQUIRE(j.append(id, r)); }
+
+record_view attempt(record_kind k, std::string_view step, std::uint32_t n, bool ok = true) {
+  record_view r;
+  r.kind = k;
+  r.step = step;
+  r.attempt = n;
+  r.ok = ok;
+  return r;
+}
+
+record_view failure(record_kind k, std::string_view step, std::uint32_t n, std::string_view cat,
+                    int value, std::string_view message) {
+  record_view r = attempt(k, step, n, false);
+  r.error_category = cat;
+  r.error_value = value;
+  r.message = message;
+  return r;
+}
+
+record_view finished(std::uint8_t outcome) {
+  record_view r;
+  r.kind = record_kind::run_finished;
+  r.outcome = outcome;
+  return r;
+}
+
+const std::byte output_bytes[] = {std::byte{1}, std::byte{2}, std::byte{3}, std::byte{4}};
+const std::byte input_bytes[] = {std::byte{9}, std::byte{9}, std::byte{9}};
+
+/// Starts runs a few milliseconds apart (memory_journal stamps them with the wall clock), in
+/// this order: ok (payment, succeeded), failed (payment), comp_failed (payment), running
+/// (shipping), compensated (shipping).
+void fill(memory_journal& j) {
+  const auto start = [&j](const run_id& id, std::string_view workflow) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(3));
+    REQUIRE(j.start(id, workflow, 0x1234abcdULL, input_bytes));
+  };
+  start(ok_id, "payment");
+  add(j, ok_id, attempt(record_kind::attempt_started, "authorize", 1));
+  add(j, ok_id, attempt(record_kind::attempt_finished, "authorize", 1));
+  {
+    record_view r = attempt(record_kind::step_finished, "authorize", 1);
+    r.payload = output_bytes;
+    add(j, ok_id, r);
+  }
+  add(j, ok_id, finished(0));
+
+  start(failed_id, "payment");
+  add(j, failed_id, attempt(record_kind::attempt_started, "authorize", 1));
+  add(j, failed_id, attempt(record_kind::attempt_finished, "authorize", 1));
+  add(j, failed_id, attempt(record_kind::step_finished, "authorize", 1));
+  add(j, failed_id, attempt(record_kind::attempt_started, "charge", 1));
+  add(j, failed_id, failure(record_kind::attempt_finished, "charge", 1, "generic", ETIMEDOUT, ""));
+  add(j, failed_id, attempt(record_kind::attempt_started, "charge", 2));
+  add(j, failed_id,
+      failure(record_kind::attempt_finished, "charge", 2, payments_category, 51, "card declined"));
+  add(j, failed_id,
+      failure(record_kind::step_finished, "charge", 2, payments_category, 51, "card declined"));
+  add(j, failed_id, finished(1));
+
+  start(comp_failed_id, "payment");
+  add(j, comp_failed_id, attempt(record_kind::attempt_started, "authorize", 1));
+  add(j, comp_failed_id, attempt(record_kind::step_finished, "authorize", 1));
+  add(j, comp_failed_id, attempt(record_kind::attempt_started, "charge", 1));
+  add(j, comp_failed_id,
+      failure(record_kind::step_finished, "charge", 1, payments_category, 51, "card declined"));
+  {
+    record_view r;
+    r.kind = record_kind::compensation_started;
+    r.step = "authorize";
+    add(j, comp_failed_id, r);
+    r.kind = record_kind::compensation_finished;
+    r.ok = false;
+    r.error_category = "tutti";
+    r.error_value = 2;
+    r.message = "void_authorization threw: gateway \"down\"";
+    add(j, comp_failed_id, r);
+  }
+  add(j, comp_failed_id, finished(3));
+
+  start(running_id, "shipping");
+  add(j, running_id, attempt(record_kind::attempt_started, "pack", 1));
+
+  start(compensated_id, "shipping");
+  add(j, compensated_id, attempt(record_kind::attempt_started, "pack", 1));
+  add(j, compensated_id, attempt(record_kind::step_finished, "pack", 1));
+  add(j, compensated_id, attempt(record_kind::attempt_started, "ship", 1));
+  add(j, compensated_id, failure(record_kind::step_finished, "ship", 1, "tutti", 1, ""));
+  {
+    record_view r;
+    r.kind = record_kind::compensation_started;
+    r.step = "pack";
+    add(j, compensated_id, r);
+    r.kind = record_kind::compensation_finished;
+    r.ok = true;
+    add(j, compensated_id, r);
+  }
+  add(j, compensated_id, finished(2));
+
+  REQUIRE(j.status(ok_id).value() == run_status::succeeded);
+  REQUIRE(j.status(failed_id).value() == run_status::failed);
+  REQUIRE(j.status(comp_failed_id).value() == run_status::compensation_failed);
+  REQUIRE(j.status(running_id).value() == run_status::running);
+  REQUIRE(j.status(compensated_id).value() == run_status::compensated);
+}
+
+/// The run ids in `list`'s table output, in order.
+std::vector<std::string> listed_ids(const std::string& table) {
+  std::vector<std::string> ids;
+  for (const run_id& id : {ok_id, failed_id, comp_failed_id, running_id, compensated_id}) {
+    if (table.find(hex(id)) != std::string::npos) ids.push_back(hex(id));
+  }
+  std::sort(ids.begin(), ids.end(), [&table](const std::string& a, const std::string& b) {
+    return table.find(a) < table.find(b);
+  });
+  return ids;
+}
+
+std::int64_t started_ms(memory_journal& j, const run_id& id) {
+  return j.load(id).value().summary.started_unix_ms;
+}
+
+}  // namespace
+
+// ---- list ---------------------------------------------------------------------------------------
+
+TEST_CASE("list prints every run newest first with its workflow, status and record count",
+          "[journal][cli][list]") {
+  memory_journal j;
+  fill(j);
+  const captured c = cli_run(j, {"list"});
+  CHECK(c.code == 0);
+  CHECK(c.err.empty());
+  CHECK(c.out.find("RUN ID") == 0);
+  for (std::string_view col : {"WORKFLOW", "STATUS", "STARTED", "UPDATED", "RECORDS"})
+    CHECK(c.out.find(col) != std::string::npos);
+  CHECK(listed_ids(c.out) == std::vector<std::string>{hex(compensated_id), hex(running_id),
+                                                      hex(comp_failed_id), hex(failed_id),
+                                                      hex(ok_id)});
+  // The failed run's line: workflow, status, a UTC time and its 10 records.
+  const auto line_start = c.out.find(hex(failed_id));
+  const std::string line = c.out.substr(line_start, c.out.find('\n', line_start) - line_start);
+  CHECK(line.find("payment") != std::string::npos);
+  CHECK(line.find(" failed ") != std::string::npos);
+  CHECK(line.find("Z ") != std::string::npos);
+  CHECK(line.substr(line.size() - 3) == " 10");
+}
+
+TEST_CASE("list filters by status and by workflow", "[journal][cli][list]") {
+  memory_journal j;
+  fill(j);
+  captured c = cli_run(j, {"list", "--status", "failed"});
+  CHECK(c.code == 0);
+  CHECK(listed_ids(c.out) == std::vector<std::string>{hex(failed_id)});
+
+  c = cli_run(j, {"list", "--status=compensation_failed"});
+  CHECK(listed_ids(c.out) == std::vector<std::string>{hex(comp_failed_id)});
+
+  c = cli_run(j, {"list", "--workflow", "shipping"});
+  CHECK(listed_ids(c.out) == std::vector<std::string>{hex(compensated_id), hex(running_id)});
+
+  c = cli_run(j, {"list", "--workflow", "payment", "--status", "succeeded"});
+  CHECK(listed_ids(c.out) == std::vector<std::string>{hex(ok_id)});
+
+  c = cli_run(j, {"list", "--status", "paused"});
+  CHECK(c.code == 0);
+  CHECK(c.out == "no runs match\n");
+}
+
+TEST_CASE("list filters by start time, as milliseconds or ISO 8601, and limits the count",
+          "[journal][cli][list]") {
+  memory_journal j;
+  fill(j);
+  const std::int64_t third = started_ms(j, comp_failed_id);
+  REQUIRE(third > started_ms(j, failed_id));
+  REQUIRE(started_ms(j, running_id) > third);
+
+  // --since is inclusive, --until exclusive.
+  captured c = cli_run(j, {"list", "--since", std::to_string(third)});
+  CHECK(c.code == 0);
+  CHECK(listed_ids(c.out) ==
+        std::vector<std::string>{hex(compensated_id), hex(running_id), hex(comp_failed_id)});
+  const std::string until = "--until=" + std::to_string(third);
+  c = cli_run(j, {"list", until});
+  CHECK(listed_ids(c.out) == std::vector<std::string>{hex(failed_id), hex(ok_id)});
+
+  // The same bounds written as ISO 8601 (UTC with milliseconds, and with an offset).
+  const std::string iso = cli::detail::format_time(third);
+  c = cli_run(j, {"list", "--since", iso, "--until", std::to_string(started_ms(j, running_id))});
+  CHECK(listed_ids(c.out) == std::vector<std::string>{hex(comp_failed_id)});
+
+  c = cli_run(j, {"list", "--since", "2000-01-01T02:00:00+02:00"});
+  CHECK(listed_ids(c.out).size() == 5);
+  c = cli_run(j, {"list", "--until", "2000-01-01"});
+  CHECK(c.code == 0);
+  CHECK(c.out == "no runs match\n");
+
+  c = cli_run(j, {"list", "--limit", "2"});
+  CHECK(listed_ids(c.out) == std::vector<std::string>{hex(compensated_id), hex(running_id)});
+  c = cli_run(j, {"list", "--workflow", "payment", "--limit", "1"});
+  CHECK(listed_ids(c.out) == std::vector<std::string>{hex(comp_failed_id)});
+}
+
+TEST_CASE("times parse as ISO 8601 in UTC or with an offset, or as Unix milliseconds",
+          "[journal][cli][list]") {
+  using cli::detail::format_time;
+  using cli::detail::parse_time;
+  // 2026-11-22T11:40:00Z = 1795347600 s since the epoch.
+  CHECK(parse_time("2026-11-22T11:40:00Z") == 1795347600000);
+  CHECK(parse_time("2026-11-22T11:40:00") == 1795347600000);
+  CHECK(parse_time("2026-11-22 11:40") == 1795347600000);
+  CHECK(parse_time("2026-11-22T13:40:00+02:00") == 1795347600000);
+  CHECK(parse_time("2026-11-22T06:40-0500") == 1795347600000);
+  CHECK(parse_time("2026-11-22T11:40:00.25Z") == 1795347600250);
+  CHECK(parse_time("2026-11-22T11:40:00.123456Z") == 1795347600123);
+  CHECK(parse_time("2026-11-22") == 1795305600000);
+  CHECK(parse_time("1795347600123") == 1795347600123);
+  CHECK(format_time(1795347600123) == "2026-11-22T11:40:00.123Z");
+  CHECK(parse_time(format_time(1795347600123)) == 1795347600123);
+  CHECK(format_time(0) == "-");
+
+  for (std::string_view bad :
+       {"", "yesterday", "2026-13-01", "2026-02-30", "2026-11-22T25:00", "2026-11-22T11:40:00Q",
+        "2026-11-22T11", "2026-11-22T11:40:00.Z", "2026-11-22T11:40+2", "-5", "12ab"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_time(bad).has_value());
+  }
+}
+
+// ---- show ---------------------------------------------------------------------------------------
+
+TEST_CASE("show prints the run's header, every record with its errors, and a per-step summary",
+          "[journal][cli][show]") {
+  memory_journal j;
+  fill(j);
+  const captured c = cli_run(j, {"show", hex(failed_id)});
+  CHECK(c.code == 0);
+  CHECK(c.err.empty());
+  const std::string& o = c.out;
+  CHECK(line_of(o, "run") == words{"run", hex(failed_id)});
+  CHECK(line_of(o, "workflow") == words{"workflow", "payment"});
+  CHECK(line_of(o, "fingerprint") == words{"fingerprint", "000000001234abcd"});
+  CHECK(line_of(o, "status") == words{"status", "failed"});
+  CHECK(line_of(o, "records") == words{"records", "10"});
+  CHECK(line_of(o, "input") == words{"input", "3", "bytes"});
+  CHECK(line_of(o, "started").size() == 2);
+  CHECK(line_of(o, "SEQ") ==
+        words{"SEQ", "TIME", "KIND", "STEP", "ATTEMPT", "OK", "PAYLOAD", "DETAIL"});
+  CHECK(line_of(o, "1") == words{"1", "-", "run_started", "-", "-", "-", "3"});
+  CHECK(line_of(o, "9") == words{"9", "-", "step_finished", "charge", "2", "no", "-", "error",
+                                 "payments:51", "card", "declined"});
+  CHECK(line_of(o, "10") ==
+        words{"10", "-", "run_finished", "-", "-", "-", "-", "outcome", "failed"});
+
+  // Every record: seq 1..10 at the start of a line, every kind.
+  const auto records = j.load(failed_id).value().records;
+  REQUIRE(records.size() == 10);
+  for (const auto& r : records) {
+    INFO(r.seq);
+    CHECK(o.find("\n" + std::to_string(r.seq) + " ") != std::string::npos);
+  }
+  CHECK(count(o, "attempt_started") == 3);
+  CHECK(count(o, "attempt_finished") == 3);
+  CHECK(count(o, "step_finished") == 2);
+  CHECK(count(o, "run_started") == 1);
+  CHECK(o.find("outcome failed") != std::string::npos);
+  // Errors as category:value message; a missing message comes from a known category.
+  CHECK(count(o, "error payments:51 card declined") == 2);
+  CHECK(o.find("error generic:" + std::to_string(ETIMEDOUT) + " " +
+               std::generic_category().message(ETIMEDOUT)) != std::string::npos);
+
+  // The summary from plan_of: authorize succeeded, charge failed after 2 attempts.
+  const auto steps = o.find("steps:");
+  REQUIRE(steps != std::string::npos);
+  const std::string summary = o.substr(steps);
+  CHECK(line_of(summary, "STEP") ==
+        words{"STEP", "ATTEMPTS", "SUCCEEDED", "COMPENSATED", "FAILED"});
+  CHECK(line_of(summary, "authorize") == words{"authorize", "1", "yes", "-", "no"});
+  CHECK(line_of(summary, "charge") ==
+        words{"charge", "2", "no", "-", "yes", "(payments:51", "card", "declined)"});
+  CHECK(line_of(summary, "retry") == words{"retry", hex(failed_id), "the", "failed", "step", "runs",
+                                           "again", "on", "the", "host's", "next", "resume"});
+  CHECK(line_of(summary, "resolve").at(1) == hex(failed_id));
+}
+
+TEST_CASE("show summarises compensations and prints notes, payload sizes and escaped messages",
+          "[journal][cli][show]") {
+  memory_journal j;
+  fill(j);
+  captured c = cli_run(j, {"show", hex(comp_failed_id)});
+  CHECK(c.code == 0);
+  CHECK(c.out.find("compensation_started") != std::string::npos);
+  CHECK(c.out.find("error tutti:2 void_authorization threw: gateway \"down\"") !=
+        std::string::npos);
+  CHECK(c.out.find("no (1 attempt)") != std::string::npos);
+  CHECK(line_of(c.out, "redrive").at(1) == hex(comp_failed_id));
+
+  c = cli_run(j, {"show", hex(compensated_id)});
+  CHECK(c.out.find("yes (1 attempt)") != std::string::npos);
+  CHECK(c.out.find("error tutti:1 step failed") != std::string::npos);  // the category's text
+  CHECK(c.out.find("outcome compensated") != std::string::npos);
+
+  c = cli_run(j, {"show", hex(ok_id)});
+  CHECK(line_of(c.out, "4") == words{"4", "-", "step_finished", "authorize", "1", "yes", "4"});
+  CHECK(c.out.find("next:") == std::string::npos);
+
+  REQUIRE(cli_run(j, {"resolve", hex(running_id), "--note", "line one\nline two\x1b[31m"}).code ==
+          0);
+  c = cli_run(j, {"show", hex(running_id)});
+  CHECK(c.out.find("note: line one\\nline two\\x1b[31m") != std::string::npos);
+  CHECK(c.out.find('\x1b') == std::string::npos);
+}
+
+// ---- operator commands ----------------------------------------------------------------------
+
+TEST_CASE("pause and unpause change a running run's status and are refused otherwise",
+          "[journal][cli][command]") {
+  memory_journal j;
+  fill(j);
+  captured c = cli_run(j, {"pause", hex(running_id)});
+  CHECK(c.code == 0);
+  CHECK(c.out.find("paused") != std::string::npos);
+  CHECK(j.status(running_id).value() == run_status::paused);
+
+  c = cli_run(j, {"pause", hex(running_id)});
+  CHECK(c.code == 1);
+  CHECK(c.err ==
+        "tutti-journal: run " + hex(running_id) + " is paused; pause applies to running runs\n");
+
+  c = cli_run(j, {"unpause", hex(running_id)});
+  CHECK(c.code == 0);
+  CHECK(j.status(running_id).value() == run_status::running);
+
+  c = cli_run(j, {"unpause", hex(running_id)});
+  CHECK(c.code == 1);
+  CHECK(c.err.find("is running; unpause applies to paused runs") != std::string::npos);
+
+  c = cli_run(j, {"pause", hex(ok_id)});
+  CHECK(c.code == 1);
+  CHECK(c.err.find("is succeeded; pause applies to running runs") != std::string::npos);
+  CHECK(j.status(ok_id).value() == run_status::succeeded);
+
+  const auto records = j.load(running_id).value().records;
+  REQUIRE(records.size() == 4);
+  CHECK(records[2].kind == record_kind::paused);
+  CHECK(records[3].kind == record_kind::unpaused);
+}
+
+TEST_CASE("retry records the request on a failed run and is refused on other runs",
+          "[journal][cli][command]") {
+  memory_journal j;
+  fill(j);
+  captured c = cli_run(j, {"retry", hex(ok_id)});
+  CHECK(c.code == 1);
+  CHECK(c.err ==
+        "tutti-journal: run " + hex(ok_id) + " is succeeded; retry applies to failed runs\n");
+  CHECK(c.out.empty());
+
+  c = cli_run(j, {"retry", hex(comp_failed_id)});
+  CHECK(c.code == 1);
+  CHECK(c.err.find("is compensation_failed; retry applies to failed runs (a compensation failed: "
+                   "use redrive)") != std::string::npos);
+  CHECK(j.status(comp_failed_id).value() == run_status::compensation_failed);
+
+  c = cli_run(j, {"retry", hex(failed_id)});
+  CHECK(c.code == 0);
+  CHECK(c.out.find("retry requested") != std::string::npos);
+  CHECK(c.out.find("resume") != std::string::npos);  // who carries it out
+  CHECK(j.status(failed_id).value() == run_status::running);
+  CHECK(j.load(failed_id).value().records.back().kind == record_kind::retry_requested);
+
+  // After the request the failed step is no longer marked failed: the next resume runs it.
+  c = cli_run(j, {"show", hex(failed_id)});
+  CHECK(c.out.find("retry_requested") != std::string::npos);
+  CHECK(line_of(c.out.substr(c.out.find("steps:")), "charge") ==
+        words{"charge", "2", "no", "-", "no"});
+
+  c = cli_run(j, {"retry", hex(failed_id)});
+  CHECK(c.code == 1);
+  CHECK(c.err.find("is running; retry applies to failed runs") != std::string::npos);
+}
+
+TEST_CASE("redrive records the request on a compensation_failed run and is refused on others",
+          "[journal][cli][command]") {
+  memory_journal j;
+  fill(j);
+  captured c = cli_run(j, {"redrive", hex(failed_id)});
+  CHECK(c.code == 1);
+  CHECK(c.err.find("is failed; redrive applies to compensation_failed runs (no compensation "
+                   "failed: use retry)") != std::string::npos);
+  CHECK(j.status(failed_id).value() == run_status::failed);
+
+  c = cli_run(j, {"redrive", hex(compensated_id)});
+  CHECK(c.code == 1);
+
+  c = cli_run(j, {"redrive", hex(comp_failed_id)});
+  CHECK(c.code == 0);
+  CHECK(c.out.find("re-drive requested") != std::string::npos);
+  CHECK(j.status(comp_failed_id).value() == run_status::running);
+  CHECK(j.load(comp_failed_id).value().records.back().kind == record_kind::redrive_requested);
+}
+
+TEST_CASE("resolve needs a note, records it and settles the run for good",
+          "[journal][cli][command]") {
+  memory_journal j;
+  fill(j);
+  captured c = cli_run(j, {"resolve", hex(failed_id)});
+  CHECK(c.code == 2);
+  CHECK(c.err.find("--note TEXT") != std::string::npos);
+  c = cli_run(j, {"resolve", hex(failed_id), "--note", ""});
+  CHECK(c.code == 2);
+  CHECK(j.status(failed_id).value() == run_status::failed);
+
+  c = cli_run(j, {"resolve", hex(failed_id), "--note", "refunded by hand, ticket 42"});
+  CHECK(c.code == 0);
+  CHECK(j.status(failed_id).value() == run_status::resolved);
+  const auto last = j.load(failed_id).value().records.back();
+  CHECK(last.kind == record_kind::resolved);
+  CHECK(last.message == "refunded by hand, ticket 42");
+  CHECK(cli_run(j, {"show", hex(failed_id)}).out.find("note: refunded by hand, ticket 42") !=
+        std::string::npos);
+
+  c = cli_run(j, {"resolve", hex(failed_id), "--note", "again"});
+  CHECK(c.code == 1);
+  CHECK(c.err.find("is resolved; resolve applies to running, paused, failed and "
+                   "compensation_failed runs") != std::string::npos);
+  c = cli_run(j, {"retry", hex(failed_id)});
+  CHECK(c.code == 1);
+
+  // The note may come before the run id, and `--` lets it start with dashes.
+  c = cli_run(j, {"resolve", "--note", "settled", hex(comp_failed_id)});
+  CHECK(c.code == 0);
+  c = cli_run(j, {"resolve", "--", hex(running_id), "--note"});
+  CHECK(c.code == 2);  // after `--`, "--note" is a second positional argument
+  c = cli_run(j, {"resolve", hex(ok_id), "--note", "nothing to settle"});
+  CHECK(c.code == 1);
+}
+
+// ---- run ids ------------------------------------------------------------------------------------
+
+TEST_CASE("the first or last digits of a run id select it when unique; others are refused",
+          "[journal][cli][id]") {
+  memory_journal j;
+  fill(j);
+  captured c = cli_run(j, {"show", "a1b2c3d5"});
+  CHECK(c.code == 0);
+  CHECK(c.out.find(hex(failed_id)) != std::string::npos);
+
+  // The last digits: ids made by one thread differ there.
+  c = cli_run(j, {"show", "00000002"});
+  CHECK(c.code == 0);
+  CHECK(c.out.find(hex(failed_id)) != std::string::npos);
+
+  c = cli_run(j, {"pause", "C1"});  // case does not matter
+  CHECK(c.code == 0);
+  CHECK(j.status(running_id).value() == run_status::paused);
+
+  c = cli_run(j, {"retry", "a1b2c3d"});
+  CHECK(c.code == 2);
+  CHECK(c.err.find("a1b2c3d is ambiguous: 2 run ids start or end with it") != std::string::npos);
+  CHECK(c.err.find(hex(ok_id)) != std::string::npos);
+  CHECK(c.err.find(hex(failed_id)) != std::string::npos);
+  CHECK(j.status(failed_id).value() == run_status::failed);
+
+  // A piece that begins one id and ends another is ambiguous too.
+  const run_id two{0x2000000000000000ULL, 0x10};
+  REQUIRE(j.start(two, "payment", 1, {}));
+  c = cli_run(j, {"show", "2"});
+  CHECK(c.code == 2);
+  CHECK(c.err.find("2 is ambiguous: 2 run ids start or end with it") != std::string::npos);
+  CHECK(c.out.empty());
+
+  c = cli_run(j, {"show", "ffff"});
+  CHECK(c.code == 2);
+  CHECK(c.err == "tutti-journal: no run id starts or ends with ffff\n");
+
+  c = cli_run(j, {"show", "ffffffffffffffffffffffffffffffff"});
+  CHECK(c.code == 2);
+  CHECK(c.err == "tutti-journal: no run ffffffffffffffffffffffffffffffff in the journal\n");
+  c = cli_run(j, {"pause", "ffffffffffffffffffffffffffffffff"});
+  CHECK(c.code == 2);
+  CHECK(c.err.find("no run ffffffffffffffffffffffffffffffff in the journal") != std::string::npos);
+
+  for (std::string_view bad : {"xyz", "a1b2-c3", "ffffffffffffffffffffffffffffffff0"}) {
+    INFO(bad);
+    c = cli_run(j, {"show", bad});
+    CHECK(c.code == 2);
+    CHECK(c.err.find("is not a run id") != std::string::npos);
+  }
+}
+
+// ---- usage --------------------------------------------------------------------------------------
+
+TEST_CASE("usage errors exit with 2 and say what is wrong", "[journal][cli][usage]") {
+  memory_journal j;
+  fill(j);
+  struct bad_call {
+    std::vector<std::string_view> args;
+    std::string_view says;
+  };
+  const std::vector<bad_call> calls = {
+      {{}, "no command given"},
+      {{"frobnicate"}, "unknown command 'frobnicate'"},
+      {{"list", "--status", "broken"}, "unknown status 'broken'"},
+      {{"list", "--status"}, "--status needs a value"},
+      {{"list", "--limit", "0"}, "--limit '0' is not a positive number"},
+      {{"list", "--limit", "ten"}, "is not a positive number"},
+      {{"list", "--since", "last tuesday"}, "--since 'last tuesday' is not a time"},
+      {{"list", "--since", "2026-11-22", "--until", "2026-11-21"},
+       "--since must be before --until"},
+      {{"list", "--workflow", ""}, "--workflow needs a name"},
+      {{"list", "extra"}, "unexpected argument 'extra'"},
+      {{"list", "--json=yes"}, "--json takes no value"},
+      {{"list", "--json", "--json"}, "--json given twice"},
+      {{"list", "--verbose"}, "unknown option --verbose"},
+      {{"show"}, "give one run id"},
+      {{"show", "a1", "b1"}, "give one run id"},
+      {{"pause"}, "pause: give one run id"},
+      {{"retry", "--note", "x", "d1"}, "retry: unknown option --note"},
+  };
+  for (const bad_call& b : calls) {
+    std::string joined;
+    for (auto a : b.args) joined += std::string{a} + " ";
+    INFO(joined);
+    std::FILE* out = std::tmpfile();
+    std::FILE* err = std::tmpfile();
+    const int code = cli::run_cli(j, std::span<const std::string_view>(b.args), out, err);
+    const std::string o = read_all(out);
+    const std::string e = read_all(err);
+    CHECK(code == 2);
+    CHECK(o.empty());
+    CHECK(e.find(b.says) != std::string::npos);
+    CHECK(e.find("tutti-journal help") != std::string::npos);
+  }
+  // Nothing changed.
+  CHECK(j.status(failed_id).value() == run_status::failed);
+  CHECK(j.status(running_id).value() == run_status::running);
+}
+
+TEST_CASE("help lists every command and says who carries out retry and redrive",
+          "[journal][cli][usage]") {
+  memory_journal j;
+  const captured c = cli_run(j, {"help"});
+  CHECK(c.code == 0);
+  for (std::string_view cmd : {"list", "show", "pause", "unpause", "retry", "redrive", "resolve"})
+    CHECK(c.out.find("\n  " + std::string{cmd} + " ") != std::string::npos);
+  CHECK(c.out.find("resume_all") != std::string::npos);
+  CHECK(c.out.find("exit status") != std::string::npos);
+}
+
+// ---- JSON ---------------------------------------------------------------------------------------
+
+TEST_CASE("JSON strings are escaped and invalid UTF-8 is replaced", "[journal][cli][json]") {
+  using cli::detail::json_string;
+  CHECK(json_string("plain") == "\"plain\"");
+  CHECK(json_string("a\"b\\c") == "\"a\\\"b\\\\c\"");
+  CHECK(json_string("tab\there\nline\r\x01\x1f") == "\"tab\\there\\nline\\r\\u0001\\u001f\"");
+  CHECK(json_string("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80") ==
+        "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");  // valid UTF-8 kept
+  CHECK(json_string("bad \xff end") == "\"bad \\ufffd end\"");
+  CHECK(json_string("cut \xe2\x82") == "\"cut \\ufffd\\ufffd\"");
+  CHECK(json_string("overlong \xc0\xaf") == "\"overlong \\ufffd\\ufffd\"");
+  CHECK(json_string("surrogate \xed\xa0\x80") == "\"surrogate \\ufffd\\ufffd\\ufffd\"");
+}
+
+#if TUTTI_TEST_HAVE_NLOHMANN_JSON
+
+TEST_CASE("list --json is valid JSON with every run's fields", "[journal][cli][json]") {
+  memory_journal j;
+  fill(j);
+  std::this_thread::sleep_for(std::chrono::milliseconds(3));
+  REQUIRE(j.start(run_id{0xe1, 6}, "p\xc3\xa9 \"quoted\"\n\xff", 7, {}));
+  const captured c = cli_run(j, {"list", "--json"});
+  REQUIRE(c.code == 0);
+  const auto doc = nlohmann::json::parse(c.out);
+  REQUIRE(doc.at("runs").is_array());
+  REQUIRE(doc.at("runs").size() == 6);
+  const auto& newest = doc.at("runs").at(0);
+  CHECK(newest.at("workflow").get<std::string>() == "p\xc3\xa9 \"quoted\"\n\xef\xbf\xbd");
+  CHECK(newest.at("fingerprint").get<std::string>() == "0000000000000007");
+  const auto& failed = doc.at("runs").at(4);
+  CHECK(failed.at("id").get<std::string>() == hex(failed_id));
+  CHECK(failed.at("workflow").get<std::string>() == "payment");
+  CHECK(failed.at("status").get<std::string>() == "failed");
+  CHECK(failed.at("records").get<int>() == 10);
+  CHECK(failed.at("started_unix_ms").get<std::int64_t>() == started_ms(j, failed_id));
+  CHECK(cli::detail::parse_time(failed.at("started").get<std::string>()) ==
+        started_ms(j, failed_id));
+  CHECK(failed.at("updated_unix_ms").get<std::int64_t>() >= started_ms(j, failed_id));
+
+  const auto none = nlohmann::json::parse(cli_run(j, {"list", "--status", "paused", "--json"}).out);
+  CHECK(none.at("runs").empty());
+}
+
+TEST_CASE("show --json is valid JSON with the header, every record and the step summary",
+          "[journal][cli][json]") {
+  memory_journal j;
+  fill(j);
+  REQUIRE(cli_run(j, {"redrive", hex(comp_failed_id)}).code == 0);
+  const captured c = cli_run(j, {"show", "b1", "--json"});
+  REQUIRE(c.code == 0);
+  const auto doc = nlohmann::json::parse(c.out);
+  CHECK(doc.at("run").at("id").get<std::string>() == hex(comp_failed_id));
+  CHECK(doc.at("run").at("status").get<std::string>() == "running");
+  CHECK(doc.at("run").at("input_size").get<int>() == 3);
+  const auto& records = doc.at("records");
+  const auto stored = j.load(comp_failed_id).value().records;
+  REQUIRE(records.size() == stored.size());
+  for (std::size_t i = 0; i < stored.size(); ++i) {
+    INFO(i);
+    CHECK(records.at(i).at("seq").get<std::uint64_t>() == stored[i].seq);
+    CHECK(records.at(i).at("kind").get<std::string>() == tutti::to_string(stored[i].kind));
+    CHECK(records.at(i).at("step").get<std::string>() == stored[i].step);
+  }
+  CHECK(records.at(5).at("kind") == "compensation_started");
+  const auto& comp = records.at(6);
+  CHECK(comp.at("kind") == "compensation_finished");
+  CHECK(comp.at("ok") == false);
+  CHECK(comp.at("error").at("category") == "tutti");
+  CHECK(comp.at("error").at("value") == 2);
+  CHECK(comp.at("error").at("message") == "void_authorization threw: gateway \"down\"");
+  CHECK(records.at(7).at("outcome") == "compensation_failed");
+  CHECK(records.at(8).at("kind") == "redrive_requested");
+  CHECK(records.at(0).at("payload_size") == 3);
+  CHECK_FALSE(records.at(0).contains("error"));
+
+  CHECK(doc.at("finished") == false);
+  CHECK(doc.at("paused") == false);
+  CHECK(doc.at("resolved") == false);
+  const auto& steps = doc.at("steps");
+  REQUIRE(steps.size() == 2);
+  CHECK(steps.at(0).at("step") == "authorize");
+  CHECK(steps.at(0).at("succeeded") == true);
+  CHECK(steps.at(0).at("compensated") == false);
+  CHECK(steps.at(0).at("compensation_attempts") == 1);
+  CHECK(steps.at(1).at("step") == "charge");
+  CHECK(steps.at(1).at("failed") == true);
+  CHECK(steps.at(1).at("attempts") == 1);
+  CHECK(steps.at(1).at("error").at("category") == "payments");
+  CHECK(steps.at(1).at("error").at("message") == "card declined");
+}
+
+#endif  // TUTTI_TEST_HAVE_NLOHMANN_JSON
