@@ -164,6 +164,12 @@ class with_policy {
     return Inner::value(s);
   }
   /// Undoes a success that a time limit rejected (it came too late), counted as compensation.
+  /// Whether a run state holds anything to undo (groups and choices say; see the engine).
+  template <class S>
+    requires requires(const S& s) { Inner::undoable(s); }
+  static constexpr bool undoable(const S& s) noexcept {
+    return Inner::undoable(s);
+  }
   template <class Call, class S>
   result<void> compensate_late(S& produced, Call& call) const {
     call.begin_late_compensation();

@@ -74,7 +74,7 @@ constexpr decltype(auto) bind_arg(Call& call) {
                   "tutti: from<\"name\", T> names no step of this workflow. Use the name of an "
                   "earlier step of the same workflow (names are case-sensitive).");
     if constexpr (j != Call::npos) {
-      static_assert(j < Call::index,
+      static_assert(Call::template runs_before<j>(),
                     "tutti: from<\"name\", T> names a step that does not run before this one. A step "
                     "can only read outputs of steps listed before it.");
       using actual = typename Call::template value_type<j>;

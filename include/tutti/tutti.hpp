@@ -3,10 +3,12 @@
 #ifndef TUTTI_TUTTI_HPP
 #define TUTTI_TUTTI_HPP
 
+#include "branch.hpp"
 #include "clock.hpp"
 #include "config.hpp"
 #include "context.hpp"
 #include "error.hpp"
+#include "executor.hpp"
 #include "fixed_string.hpp"
 #include "format.hpp"
 #include "fwd.hpp"
@@ -16,6 +18,7 @@
 #include "observe/log.hpp"
 #include "observe/metrics.hpp"
 #include "observe/trace.hpp"
+#include "parallel.hpp"
 #include "policy.hpp"
 #include "policy/backoff.hpp"
 #include "policy/breaker_state.hpp"

@@ -43,6 +43,8 @@ struct run_shared {
   std::uint64_t rng = 0;                // splitmix64 state; 0 until first drawn
   const run_options* options = nullptr;
   const run_id* id = nullptr;  // by pointer: copying the id just written costs a stall
+  /// The token steps receive: the run's (run_options::stop), or a parallel group's own.
+  const std::stop_token* stop = nullptr;
 
   /// The run's random numbers: seeded from run_options::seed, or from the run id.
   std::uint64_t next_random() noexcept {
@@ -76,8 +78,21 @@ struct run_state {
   std::size_t failed = size;
 };
 
-template <class In, class Clock, class Obs, class... N>
-struct frame {
+/// How a frame reaches the call of the step that contains it (a parallel group's branch reads
+/// the outputs of the group's earlier siblings): nothing for a workflow's own frame.
+template <class Up>
+struct up_ref {
+  Up* call = nullptr;
+};
+template <>
+struct up_ref<void> {};
+
+/// Indexes at or above this one name a step of the enclosing level (`Up`), offset by it.
+inline constexpr std::size_t outer_offset = std::size_t{1} << 24;
+
+template <class Up, class In, class Clock, class Obs, class... N>
+struct basic_frame {
+  using up_type = Up;
   using input_type = In;
   using state_type = run_state<In, N...>;
   using nodes_type = std::tuple<N...>;
@@ -94,19 +109,35 @@ struct frame {
   run_shared* shared;
   [[no_unique_address]] observer_ref<Obs> obs;
   bool clocked = timing || shared->deadline != duration::max();  // read the clock per step
+  [[no_unique_address]] up_ref<Up> up{};
 
   template <fixed_string Name>
   static constexpr std::size_t index_of() noexcept {
     constexpr std::array<std::string_view, sizeof...(N)> names{N::name.view()...};
     for (std::size_t i = 0; i < names.size(); ++i)
       if (names[i] == Name.view()) return i;
+    if constexpr (!std::is_void_v<Up>) {
+      constexpr std::size_t j = Up::template index_of<Name>();
+      return j == npos ? npos : j + outer_offset;
+    }
     return npos;
   }
   template <std::size_t J>
   using node_type = std::tuple_element_t<J, nodes_type>;
   template <std::size_t J>
-  using value_type = typename node_type<J>::template value_type<In>;
+  struct value_of {
+    using type = typename node_type<J>::template value_type<In>;
+  };
+  template <std::size_t J>
+    requires(J >= outer_offset)
+  struct value_of<J> {
+    using type = typename Up::template value_type<J - outer_offset>;
+  };
+  template <std::size_t J>
+  using value_type = typename value_of<J>::type;
 };
+template <class In, class Clock, class Obs, class... N>
+using frame = basic_frame<void, In, Clock, Obs, N...>;
 
 /// What a step's callable, compensation and policies see of the run: one per step call.
 template <class Frame, std::size_t I, fixed_string Path>
@@ -131,7 +162,15 @@ class step_call {
 
   template <std::size_t J>
   [[nodiscard]] const value_type<J>& value() const noexcept {
-    return Frame::template node_type<J>::value(*std::get<J>(f_.st.slots));
+    if constexpr (J >= outer_offset) return f_.up.call->template value<J - outer_offset>();
+    else return Frame::template node_type<J>::value(*std::get<J>(f_.st.slots));
+  }
+  /// Whether the step at index J (as returned by index_of) runs before this one: only earlier
+  /// outputs can be read. A branch of a parallel group reads steps before the group.
+  template <std::size_t J>
+  static constexpr bool runs_before() noexcept {
+    if constexpr (J >= outer_offset) return Frame::up_type::template runs_before<J - outer_offset>();
+    else return J < I;
   }
   [[nodiscard]] const input_type& input() const noexcept { return f_.input; }
   [[nodiscard]] call_context context() const noexcept {
@@ -150,7 +189,7 @@ class step_call {
     return old;
   }
   [[nodiscard]] const std::stop_token& stop_token() const noexcept {
-    return stop_ != nullptr ? *stop_ : f_.shared->options->stop;
+    return stop_ != nullptr ? *stop_ : *f_.shared->stop;
   }
   /// Used by the timeout policy around one attempt; returns the previous override.
   const std::stop_token* set_stop_token(const std::stop_token* t) noexcept {
@@ -320,9 +359,11 @@ class step_call {
 };
 
 /// Runs the nodes of one workflow level in order and compensates on failure.
-template <fixed_string Prefix, class In, class Clock, class Obs, class... N>
-struct engine {
-  using frame_type = frame<In, Clock, Obs, N...>;
+template <fixed_string Prefix, class Frame>
+struct engine_of;
+template <fixed_string Prefix, class Up, class In, class Clock, class Obs, class... N>
+struct engine_of<Prefix, basic_frame<Up, In, Clock, Obs, N...>> {
+  using frame_type = basic_frame<Up, In, Clock, Obs, N...>;
   using nodes_type = std::tuple<N...>;
   static constexpr std::size_t size = sizeof...(N);
 
@@ -403,6 +444,9 @@ struct engine {
       if constexpr (frame_type::observed)
       {
         event e = make_event(event_kind::step_succeeded, f.st.rec.attempts[I]);
+        if constexpr (requires { node_t::may_skip; }) {
+          if (node_t::skipped(r.value())) e.kind = event_kind::step_skipped;
+        }
         e.elapsed = t1 - t0;
         call.emit(e);
       }
@@ -437,6 +481,9 @@ struct engine {
     using node_t = std::tuple_element_t<I, nodes_type>;
     std::get<I>(f.st.slots).emplace(std::forward<V>(value));
     f.st.rec.status[I] = step_status::succeeded;
+    if constexpr (requires { node_t::may_skip; }) {
+      if (node_t::skipped(*std::get<I>(f.st.slots))) f.st.rec.status[I] = step_status::skipped;
+    }
     if constexpr (node_t::pivot) f.shared->committed = true;
     if constexpr (frame_type::journaled) {
       // Write-ahead: the output is in the journal before the next step starts.
@@ -465,6 +512,9 @@ struct engine {
           }
           std::get<I>(f.st.slots).emplace(std::move(value).assume_value());
           f.st.rec.status[I] = step_status::succeeded;
+          if constexpr (requires { node_t::may_skip; }) {
+            if (node_t::skipped(*std::get<I>(f.st.slots))) f.st.rec.status[I] = step_status::skipped;
+          }
           f.st.rec.flags[I] |= static_cast<std::uint8_t>(step_flag::restored);
           if constexpr (node_t::pivot) f.shared->committed = true;
           return 1;
@@ -498,7 +548,9 @@ struct engine {
   /// Undoes completed steps before `f.st.failed` (or all, when failed == size) in reverse.
   template <std::size_t... Is>
   static void compensate_all(const nodes_type& nodes, frame_type& f, std::index_sequence<Is...>) {
-    bool stop = false;
+    // With stop_on_failure, a compensation that already failed in this run (a failing group or
+    // nested workflow undoing its own part, a late success's undo) stops the undoing here too.
+    bool stop = f.shared->mode == compensation_policy::stop_on_failure && f.shared->compensation_failed;
     (compensate_one<size - 1 - Is>(nodes, f, stop), ...);
   }
 
@@ -509,6 +561,10 @@ struct engine {
       if (stop || J >= f.st.failed || f.st.rec.status[J] != step_status::succeeded) return;
       // A value served by a fallback was not produced by the step's service: nothing to undo.
       if (f.st.rec.flags[J] & static_cast<std::uint8_t>(step_flag::fallback_served)) return;
+      // A group or a choice whose completed part has no compensation: nothing to undo either.
+      if constexpr (requires { node_t::undoable(*std::get<J>(f.st.slots)); }) {
+        if (!node_t::undoable(*std::get<J>(f.st.slots))) return;
+      }
       step_call<frame_type, J, path<J>> call{f, true};
       f.st.rec.comp_attempts.set(J, 0);
       if constexpr (frame_type::journaled) {
@@ -560,6 +616,9 @@ struct engine {
     }
   }
 };
+
+template <fixed_string Prefix, class In, class Clock, class Obs, class... N>
+using engine = engine_of<Prefix, frame<In, Clock, Obs, N...>>;
 
 // ---- saga rules, checked when a workflow type is formed -------------------------------------
 
@@ -690,6 +749,7 @@ class basic_workflow {
     detail::run_shared shared;
     shared.mode = opts.on_compensation_failure;
     shared.options = &opts;
+    shared.stop = &opts.stop;
     shared.id = &out.id_;
     constexpr bool observed = detail::observer_enabled<O>();
     constexpr bool wants_time = observed && detail::observer_wants_time<O>();

@@ -76,7 +76,7 @@ TEST_CASE("only breaker openings, exhausted retries and failed compensations rai
       event_kind::retries_exhausted, event_kind::fallback_served,       event_kind::breaker_state_changed,
       event_kind::breaker_rejected,  event_kind::bulkhead_rejected,     event_kind::rate_limited,
       event_kind::timeout,           event_kind::compensation_started,  event_kind::compensation_succeeded,
-      event_kind::compensation_failed};
+      event_kind::compensation_failed, event_kind::step_skipped};
   STATIC_REQUIRE(sizeof(all_kinds) / sizeof(all_kinds[0]) == tutti::event_kind_count);
   for (const auto k : all_kinds) {
     auto e = make(k);

@@ -2,10 +2,12 @@
 #ifndef TUTTI_JOURNAL_DURABLE_HPP
 #define TUTTI_JOURNAL_DURABLE_HPP
 
+#include <atomic>        // a journaled run stops across threads
 #include <cstddef>       // std::byte
 #include <cstdint>       // fingerprints
 #include <functional>    // std::less<> for lookups by string_view
 #include <map>           // the replay plan
+#include <mutex>         // records from the branches of a parallel group
 #include <optional>      // durable_outcome
 #include <string>        // paths, messages
 #include <string_view>   // names
@@ -41,7 +43,12 @@ void append_shape(std::string& out) {
     out += N::name.view();
     if constexpr (N::pivot && !requires { typename N::nodes_type; }) out += "!";
     if constexpr (N::compensable && !requires { typename N::nodes_type; }) out += "~";
-    if constexpr (requires { typename N::nodes_type; }) {
+    if constexpr (requires { N::may_skip; }) out += '?';  // a conditional step
+    if constexpr (requires { N::parallel; }) {             // a parallel group: [branches]
+      out += '[';
+      append_nodes<typename N::nodes_type>(out);
+      out += ']';
+    } else if constexpr (requires { typename N::nodes_type; }) {
       out += '(';
       append_nodes<typename N::nodes_type>(out);
       out += ')';
@@ -58,8 +65,9 @@ void append_nodes(std::string& out) {
 
 /**
  * The shape of a workflow type as text: its name and, in order, each step's name with `~` for a
- * compensation, `!` for the pivot, `|policy` for each policy and nested workflows in
- * parentheses: "payment(authorize~|retry,risk_check,...,transfer!,send_receipt|retry)".
+ * compensation, `!` for the pivot, `|policy` for each policy, `?` for a conditional step,
+ * nested workflows and choices' cases in parentheses and parallel groups' branches in brackets:
+ * "payment(authorize~|retry,risk_check,...,transfer!,send_receipt|retry)".
  * Step output types are not part of it (their names differ between compilers).
  */
 template <class W>
@@ -190,6 +198,7 @@ class journal_hooks {
   }
 
   void record_attempt_started(std::string_view step, std::uint32_t attempt) {
+    const std::lock_guard lock{mutex_};
     record_view r;
     r.kind = record_kind::attempt_started;
     r.step = step;
@@ -198,6 +207,7 @@ class journal_hooks {
   }
   void record_attempt_finished(std::string_view step, std::uint32_t attempt,
                                const std::error_code& ec, std::string_view message) {
+    const std::lock_guard lock{mutex_};
     record_view r;
     r.kind = record_kind::attempt_finished;
     r.step = step;
@@ -208,6 +218,7 @@ class journal_hooks {
   }
   /// A nested workflow's success: its steps' outputs are journaled one by one.
   void record_step_succeeded(std::string_view step, std::uint32_t attempts) {
+    const std::lock_guard lock{mutex_};
     record_view r;
     r.kind = record_kind::step_finished;
     r.step = step;
@@ -222,6 +233,7 @@ class journal_hooks {
                   "cannot be stored. Make it trivially copyable, or give it "
                   "`template <class A> void serialize(A& ar, T& v) { ar(v.field1, v.field2); }` "
                   "(found by argument-dependent lookup), or specialise tutti::serializer<T>.");
+    const std::lock_guard lock{mutex_};
     buffer_.clear();
     byte_writer w{buffer_};
     serializer<V>::write(w, value);
@@ -235,6 +247,7 @@ class journal_hooks {
   }
   void record_step_failed(std::string_view step, std::uint32_t attempts, const std::error_code& ec,
                           std::string_view message) {
+    const std::lock_guard lock{mutex_};
     record_view r;
     r.kind = record_kind::step_finished;
     r.step = step;
@@ -243,6 +256,7 @@ class journal_hooks {
     write(r);
   }
   void record_compensation_started(std::string_view step) {
+    const std::lock_guard lock{mutex_};
     record_view r;
     r.kind = record_kind::compensation_started;
     r.step = step;
@@ -250,6 +264,7 @@ class journal_hooks {
   }
   void record_compensation_finished(std::string_view step, bool ok, const std::error_code& ec,
                                     std::string_view message) {
+    const std::lock_guard lock{mutex_};
     record_view r;
     r.kind = record_kind::compensation_finished;
     r.step = step;
@@ -258,6 +273,7 @@ class journal_hooks {
     write(r);
   }
   void record_run_finished(std::uint8_t outcome) {
+    const std::lock_guard lock{mutex_};
     record_view r;
     r.kind = record_kind::run_finished;
     r.outcome = outcome;
@@ -279,16 +295,18 @@ class journal_hooks {
     return v;
   }
   /// The run stopped (paused, or its journal could not be written): nothing more is done.
-  void halt() noexcept { halted_ = true; }
-  [[nodiscard]] bool halted() const noexcept { return halted_; }
+  void halt() noexcept { halted_.store(true, std::memory_order_relaxed); }
+  [[nodiscard]] bool halted() const noexcept { return halted_.load(std::memory_order_relaxed); }
   /// True once a write failed: the run stops before its next step.
-  [[nodiscard]] bool broken() const noexcept { return static_cast<bool>(error_); }
+  [[nodiscard]] bool broken() const noexcept { return broken_.load(std::memory_order_acquire); }
+  /// The journal's error once broken() (read it after the run).
   [[nodiscard]] const std::error_code& journal_error() const noexcept { return error_; }
   /// Asks the journal whether an operator paused the run (once per step).
   [[nodiscard]] bool paused() {
+    const std::lock_guard lock{mutex_};
     auto s = journal_->status(id_);
     if (!s) {
-      error_ = s.error();
+      fail(s.error());
       return false;
     }
     return s.value() == run_status::paused;
@@ -304,7 +322,12 @@ class journal_hooks {
     if (error_) return;  // nothing after a failed write: the journal must stay a prefix
     r.time_ns = clock_->now().count();  // the run clock's reading, for `tutti-journal show`
     auto w = journal_->append(id_, r);
-    if (!w) error_ = w.error();
+    if (!w) fail(w.error());
+  }
+  void fail(const std::error_code& ec) noexcept {
+    if (error_) return;
+    error_ = ec;
+    broken_.store(true, std::memory_order_release);
   }
 
   J* journal_;
@@ -312,8 +335,12 @@ class journal_hooks {
   C* clock_;
   run_id id_;
   const replay_plan* plan_;
+  // The branches of a parallel group write from several threads: records, the buffer and the
+  // error are guarded by one lock (a journal's append is serialised anyway).
+  std::mutex mutex_;
   std::error_code error_;
-  bool halted_ = false;
+  std::atomic<bool> broken_{false};
+  std::atomic<bool> halted_{false};
   std::vector<std::byte> buffer_;
 };
 

@@ -38,10 +38,11 @@ enum class event_kind : std::uint8_t {
   compensation_started,    ///< the step's compensation is about to run
   compensation_succeeded,  ///< the step was undone: `elapsed`
   compensation_failed,     ///< undoing the step failed: `error`, `message`
+  step_skipped,            ///< a conditional step's condition was false: not run (ends the step)
 };
 
 /// Number of event kinds (for tables indexed by kind).
-inline constexpr std::size_t event_kind_count = 19;
+inline constexpr std::size_t event_kind_count = 20;
 
 /// Short snake_case name of an event kind, as logs and metrics print it.
 [[nodiscard]] constexpr std::string_view to_string(event_kind k) noexcept {
@@ -65,6 +66,7 @@ inline constexpr std::size_t event_kind_count = 19;
     case event_kind::compensation_started: return "compensation_started";
     case event_kind::compensation_succeeded: return "compensation_succeeded";
     case event_kind::compensation_failed: return "compensation_failed";
+    case event_kind::step_skipped: return "step_skipped";
   }
   return "unknown";
 }

@@ -56,6 +56,7 @@ enum class log_level : std::uint8_t {
     case event_kind::attempt_succeeded:
     case event_kind::compensation_started: return log_level::debug;
     case event_kind::step_succeeded:
+    case event_kind::step_skipped:
     case event_kind::compensation_succeeded: return log_level::info;
     case event_kind::run_finished:
       return e.outcome == run_outcome::succeeded ? log_level::info : log_level::error;
@@ -175,6 +176,7 @@ inline void append_duration(fmt::memory_buffer& out, duration d) {
   switch (k) {
     case event_kind::run_finished:
     case event_kind::step_succeeded:
+    case event_kind::step_skipped:
     case event_kind::step_failed:
     case event_kind::attempt_succeeded:
     case event_kind::attempt_failed:
@@ -228,6 +230,7 @@ inline void format_event(fmt::memory_buffer& out, const event& e, const log_opti
       }
       break;
     case event_kind::step_started: out.append(std::string_view{"started"}); break;
+    case event_kind::step_skipped: out.append(std::string_view{"skipped (condition false)"}); break;
     case event_kind::step_succeeded:
       out.append(std::string_view{"succeeded"});
       if (e.attempt > 1) fmt::format_to(it, " after {} attempts", e.attempt);

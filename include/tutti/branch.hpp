@@ -1,0 +1,368 @@
+// tutti — conditional steps and typed branches: when, choose, if_else.
+#ifndef TUTTI_BRANCH_HPP
+#define TUTTI_BRANCH_HPP
+
+#include <cstddef>      // std::size_t
+#include <optional>     // the output of a conditional step
+#include <string>       // failure messages
+#include <tuple>        // cases
+#include <type_traits>  // output types
+#include <utility>      // index sequences
+#include <variant>      // the output of a choice between types
+
+#include "config.hpp"
+#include "detail/signature.hpp"
+#include "error.hpp"
+#include "fixed_string.hpp"
+#include "parallel.hpp"
+#include "report.hpp"
+#include "result.hpp"
+#include "step.hpp"
+#include "workflow.hpp"
+
+TUTTI_BEGIN_NAMESPACE
+
+namespace detail {
+
+/// Calls a condition or selector like a step's callable (the input, from<>, call_context);
+/// exceptions are captured as the step's failure. Returns what it returned, as R.
+template <class R, class P, class Call>
+result<R> evaluate(const P& p, Call& call) {
+  using In = typename Call::input_type;
+  if constexpr (signature_of<P>::known) {
+    using args = typename signature_of<P>::args;
+    static_assert(all_bindable<P, Call>(args{}),
+                  "tutti: a condition's parameters must be the workflow input (by value or "
+                  "const&), tutti::from<\"step\", T> for an earlier step's output, or "
+                  "tutti::call_context.");
+    return capture<R, signature_of<P>::nothrow>(
+        call, false, [&]() -> R { return static_cast<R>(call_with(p, call, args{})); });
+  } else if constexpr (std::is_invocable_v<const P&, const In&>) {
+    return capture<R>(call, false, [&]() -> R { return static_cast<R>(p(call.input())); });
+  } else {
+    static_assert(std::is_invocable_v<const P&>,
+                  "tutti: a condition must be callable with the workflow input, with "
+                  "from<\"step\", T> parameters, or with nothing.");
+    return capture<R>(call, false, [&]() -> R { return static_cast<R>(p()); });
+  }
+}
+
+/// A conditional step's state: its output (or nothing when skipped); a nested workflow keeps its
+/// run state and a copy of its value.
+template <class S, class V>
+struct when_state {
+  std::optional<S> inner;
+  std::optional<V> value;
+};
+template <class V>
+struct when_state_of {
+  template <class S>
+  using type = std::conditional_t<std::is_same_v<S, V>, std::optional<V>, when_state<S, V>>;
+};
+}  // namespace detail
+
+/**
+ * A step that runs only when a condition holds: `tutti::when(paid, step<"ship">(ship))`. The
+ * condition takes parameters like a step (the input, `from<"step", T>`, `call_context`) and
+ * returns bool. The node keeps its name; its output is `std::optional<V>`, empty when skipped.
+ * A skipped step shows `skipped` in the report, emits `step_skipped`, and is not compensated.
+ */
+template <class Pred, class Inner>
+class when_node {
+ public:
+  static constexpr auto name = Inner::name;
+  static constexpr bool is_node = true;
+  static constexpr bool compensable = Inner::compensable;
+  static constexpr bool pivot = Inner::pivot;
+  static constexpr bool retriable = Inner::retriable;
+  static constexpr bool contains_compensable = Inner::contains_compensable;
+  static constexpr bool may_skip = true;
+  using inner_type = Inner;
+
+  template <class In>
+  using inner_value = typename Inner::template value_type<In>;
+  template <class In>
+  using value_type = std::optional<inner_value<In>>;
+  template <class In>
+  using state_type = typename detail::when_state_of<inner_value<In>>::template type<
+      typename Inner::template state_type<In>>;
+
+  constexpr when_node(Pred pred, Inner inner) : pred_(std::move(pred)), inner_(std::move(inner)) {}
+
+  template <class Call>
+  result<state_type<typename Call::input_type>> invoke(Call& call) const {
+    using In = typename Call::input_type;
+    using S = state_type<In>;
+    result<bool> go = detail::evaluate<bool>(pred_, call);
+    if (!go) return go.error();
+    if (!go.value()) return S{};  // skipped
+    auto r = inner_.invoke(call);
+    if (!r) return r.error();
+    S s;
+    if constexpr (plain<In>()) {
+      s.emplace(std::move(r).assume_value());
+    } else {
+      s.inner.emplace(std::move(r).assume_value());
+      s.value.emplace(Inner::value(*s.inner));
+    }
+    return s;
+  }
+
+  template <class Call, class S>
+  result<void> compensate(S& s, Call& call) const {
+    if constexpr (requires { s.inner; }) {
+      if (!s.inner) return outcome::success();
+      return inner_.compensate(*s.inner, call);
+    } else {
+      if (!s) return outcome::success();
+      return inner_.compensate(*s, call);
+    }
+  }
+
+  template <class S>
+  static constexpr const auto& value(const S& s) noexcept {
+    if constexpr (requires { s.inner; }) return s.value;
+    else return s;
+  }
+  /// Whether there is anything to undo: not skipped, and the inner node says so (a group).
+  template <class S>
+  static constexpr bool undoable(const S& s) noexcept {
+    if constexpr (requires { s.inner; }) {
+      if (!s.inner) return false;
+      if constexpr (requires { Inner::undoable(*s.inner); }) return Inner::undoable(*s.inner);
+      else return true;
+    } else {
+      return s.has_value();
+    }
+  }
+  /// Whether the state is that of a skipped step (the engine reports `skipped`).
+  template <class S>
+  static constexpr bool skipped(const S& s) noexcept {
+    if constexpr (requires { s.inner; }) return !s.inner.has_value();
+    else return !s.has_value();
+  }
+
+  [[nodiscard]] constexpr const Inner& inner() const noexcept { return inner_; }
+  [[nodiscard]] constexpr const Pred& condition() const noexcept { return pred_; }
+
+ private:
+  template <class In>
+  static constexpr bool plain() noexcept {
+    return std::is_same_v<typename Inner::template state_type<In>, inner_value<In>>;
+  }
+  [[no_unique_address]] Pred pred_;
+  [[no_unique_address]] Inner inner_;
+};
+
+/// `tutti::when(condition, step)`: see when_node.
+template <class P, class S>
+[[nodiscard]] constexpr auto when(P&& condition, S&& step) {
+  static_assert(!node<P>, "tutti: when(condition, step): the condition comes first.");
+  using N = detail::as_node_t<S>;
+  return when_node<std::remove_cvref_t<P>, N>(std::forward<P>(condition),
+                                             detail::as_node(std::forward<S>(step)));
+}
+
+namespace detail {
+template <class In, class... C>
+struct choice_value {
+  using first = typename std::tuple_element_t<0, std::tuple<C...>>::template value_type<In>;
+  static constexpr bool same = (std::is_same_v<first, typename C::template value_type<In>> && ...);
+  using type = std::conditional_t<same, first, std::variant<typename C::template value_type<In>...>>;
+};
+
+template <class In, class Value, class... C>
+struct choice_state {
+  std::size_t chosen = static_cast<std::size_t>(-1);
+  std::tuple<run_state<In, C>...> cases;
+  std::optional<Value> value;
+};
+}  // namespace detail
+
+/**
+ * A typed N-way branch: `tutti::choose<"ship">(by_method, step<"courier">(a),
+ * step<"post">(b))`. The selector takes parameters like a step and returns the index of the case
+ * to run (an integer or an enum; `if_else` takes a bool). Only that case runs, as the step
+ * "ship/courier"; the others are not run and never compensated. The output is the case's value
+ * when all cases produce the same type, else `std::variant<V0, V1, ...>` (by case index). An index
+ * out of range fails the step with `errc::invalid_argument`.
+ */
+template <fixed_string Name, class Sel, bool Bool, class... C>
+class choice_node {
+  static_assert(sizeof...(C) > 0, "tutti: choose needs at least one case.");
+  static_assert(!Bool || sizeof...(C) == 2, "tutti: if_else takes two cases: then and else.");
+  static_assert(detail::valid_name<Name>(),
+                "tutti: a step name must be non-empty and must not contain '/', '\"' or a newline.");
+  static_assert(detail::unique_names<C...>(),
+                "tutti: two cases of this choice have the same name: give each case its own name "
+                "(they are the steps \"choice/case\" in events and the journal).");
+  static_assert(!(C::pivot || ...),
+                "tutti: a pivot cannot be a case of a choice: the saga's go/no-go point must not "
+                "depend on the branch taken. Put the pivot after the choice.");
+
+ public:
+  static constexpr auto name = Name;
+  static constexpr bool is_node = true;
+  static constexpr std::size_t size = sizeof...(C);
+  static constexpr bool contains_compensable = (C::contains_compensable || ...);
+  static constexpr bool compensable = contains_compensable;
+  static constexpr bool pivot = false;
+  static constexpr bool retriable = (C::retriable && ...);
+  static constexpr std::array<std::string_view, size> case_names{C::name.view()...};
+  using nodes_type = std::tuple<C...>;
+
+  template <class In>
+  using value_type = typename detail::choice_value<In, C...>::type;
+  template <class In>
+  using state_type = detail::choice_state<In, value_type<In>, C...>;
+
+  constexpr explicit choice_node(Sel sel, C... cases)
+      : sel_(std::move(sel)), cases_(std::tuple<C>(std::move(cases))...) {}
+
+  template <class Call>
+  result<state_type<typename Call::input_type>> invoke(Call& call) const {
+    using In = typename Call::input_type;
+    call.begin_attempt();
+    state_type<In> st;
+    std::size_t k = 0;
+    if constexpr (Bool) {
+      result<bool> b = detail::evaluate<bool>(sel_, call);
+      if (!b) return end(call, b.error());
+      k = b.value() ? 0 : 1;
+    } else {
+      result<std::size_t> i = detail::evaluate<std::size_t>(sel_, call);
+      if (!i) return end(call, i.error());
+      k = i.value();
+    }
+    if (k >= size) {
+      call.set_message(false, "the selector chose case " + std::to_string(k) + " of " +
+                                  std::to_string(size) + " (0 to " + std::to_string(size - 1) + ")");
+      return end(call, make_error_code(errc::invalid_argument));
+    }
+    st.chosen = k;
+    std::error_code ec;
+    run_cases(st, call, k, ec, std::make_index_sequence<size>{});
+    if (ec) return end(call, ec);
+    if constexpr (detail::observed<Call>()) {
+      result<state_type<In>> r{std::move(st)};
+      call.end_attempt(r);
+      return r;
+    } else {
+      return st;
+    }
+  }
+
+  template <class Call, class In>
+  result<void> compensate(state_type<In>& st, Call& call) const {
+    call.begin_compensation_attempt();
+    const bool before = call.shared()->compensation_failed;
+    call.shared()->compensation_failed = false;
+    undo_cases(st, call, std::make_index_sequence<size>{});
+    const bool failed_now = call.shared()->compensation_failed;
+    call.shared()->compensation_failed = before || failed_now;
+    const result<void> r = failed_now ? result<void>{make_error_code(errc::compensation_failed)}
+                                      : result<void>{outcome::success()};
+    if constexpr (detail::observed<Call>()) call.end_attempt(r);
+    return r;
+  }
+
+  template <class In>
+  static constexpr const value_type<In>& value(const state_type<In>& s) noexcept {
+    return *s.value;
+  }
+  /// Whether the case that ran has a compensation (else the choice has nothing to undo).
+  template <class In>
+  static constexpr bool undoable(const state_type<In>& s) noexcept {
+    return [&s]<std::size_t... I>(std::index_sequence<I...>) {
+      return ((s.chosen == I && std::tuple_element_t<I, nodes_type>::contains_compensable) || ...);
+    }(std::make_index_sequence<size>{});
+  }
+
+  [[nodiscard]] constexpr const std::tuple<std::tuple<C>...>& cases() const noexcept {
+    return cases_;
+  }
+  [[nodiscard]] constexpr const Sel& selector() const noexcept { return sel_; }
+
+ private:
+  template <class Call>
+  static std::error_code end(Call& call, const std::error_code& ec) {
+    if constexpr (detail::observed<Call>()) call.end_attempt(result<void>{ec});
+    return ec;
+  }
+
+  template <class Call, class In, std::size_t... I>
+  void run_cases(state_type<In>& st, Call& call, std::size_t k, std::error_code& ec,
+                 std::index_sequence<I...>) const {
+    ((k == I ? run_case<I>(st, call, ec) : void()), ...);
+  }
+  template <std::size_t I, class Call, class In>
+  void run_case(state_type<In>& st, Call& call, std::error_code& ec) const {
+    using Case = std::tuple_element_t<I, nodes_type>;
+    auto& cst = std::get<I>(st.cases);
+    if (!detail::sublevel<Call, Case>::run(std::get<I>(cases_), cst, call, call.shared())) {
+      ec = cst.rec.errors.get(0).code();
+      std::string text{Case::name.view()};
+      const std::string_view inner = cst.rec.messages.get(0);
+      text += ": ";
+      text += inner.empty() ? ec.message() : std::string{inner};
+      call.set_message(false, text);
+      return;
+    }
+    auto& slot = std::get<0>(cst.slots);
+    using V = typename Case::template value_type<In>;
+    using Out = value_type<In>;
+    if constexpr (std::is_same_v<std::remove_cvref_t<decltype(*slot)>, V>) {
+      // Moved into the choice's output, moved back before the case is compensated.
+      if constexpr (std::is_same_v<Out, V>) st.value.emplace(std::move(*slot));
+      else st.value.emplace(std::in_place_index<I>, std::move(*slot));
+    } else {
+      if constexpr (std::is_same_v<Out, V>) st.value.emplace(Case::value(*slot));
+      else st.value.emplace(std::in_place_index<I>, Case::value(*slot));
+    }
+  }
+
+  template <class Call, class In, std::size_t... I>
+  void undo_cases(state_type<In>& st, Call& call, std::index_sequence<I...>) const {
+    ((st.chosen == I ? undo_case<I>(st, call) : void()), ...);
+  }
+  template <std::size_t I, class Call, class In>
+  void undo_case(state_type<In>& st, Call& call) const {
+    using Case = std::tuple_element_t<I, nodes_type>;
+    if constexpr (Case::contains_compensable) {
+      auto& cst = std::get<I>(st.cases);
+      auto& slot = std::get<0>(cst.slots);
+      using V = typename Case::template value_type<In>;
+      if constexpr (std::is_same_v<std::remove_cvref_t<decltype(*slot)>, V>) {
+        if constexpr (std::is_same_v<value_type<In>, V>) slot.emplace(std::move(*st.value));
+        else slot.emplace(std::move(std::get<I>(*st.value)));
+      }
+      detail::sublevel<Call, Case>::compensate(std::get<I>(cases_), cst, call, call.shared());
+    } else {
+      (void)st, (void)call;
+    }
+  }
+
+  [[no_unique_address]] Sel sel_;
+  std::tuple<std::tuple<C>...> cases_;
+};
+
+/// `tutti::choose<"name">(selector, case0, case1, ...)`: see choice_node.
+template <fixed_string Name, class Sel, class... S>
+[[nodiscard]] constexpr auto choose(Sel&& selector, S&&... cases) {
+  static_assert(!node<Sel>, "tutti: choose<\"name\">(selector, cases...): the selector comes first.");
+  return choice_node<Name, std::remove_cvref_t<Sel>, false, detail::as_node_t<S>...>(
+      std::forward<Sel>(selector), detail::as_node(std::forward<S>(cases))...);
+}
+
+/// `tutti::if_else<"name">(condition, then_step, else_step)`: a two-way choice on a bool.
+template <fixed_string Name, class P, class T, class E>
+[[nodiscard]] constexpr auto if_else(P&& condition, T&& then_step, E&& else_step) {
+  static_assert(!node<P>, "tutti: if_else<\"name\">(condition, then, else): the condition comes first.");
+  return choice_node<Name, std::remove_cvref_t<P>, true, detail::as_node_t<T>, detail::as_node_t<E>>(
+      std::forward<P>(condition), detail::as_node(std::forward<T>(then_step)),
+      detail::as_node(std::forward<E>(else_step)));
+}
+
+TUTTI_END_NAMESPACE
+
+#endif  // TUTTI_BRANCH_HPP

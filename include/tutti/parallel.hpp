@@ -1,0 +1,834 @@
+// tutti — parallel groups: scatter-gather, quorum / first-of, and hedging, on a host executor.
+#ifndef TUTTI_PARALLEL_HPP
+#define TUTTI_PARALLEL_HPP
+
+#include <array>               // per-branch bookkeeping, quorum outputs
+#include <atomic>              // branch completion across threads
+#include <condition_variable>  // hedging waits for a branch or the next delay
+#include <cstddef>             // std::size_t
+#include <cstdint>             // branch outcomes
+#include <exception>           // exceptions escaping a branch's policy hooks
+#include <mutex>               // hedging's wait
+#include <optional>            // optional branches, group outputs
+#include <stdexcept>           // std::invalid_argument
+#include <stop_token>          // cancellation of the other branches
+#include <thread>              // std::this_thread::yield
+#include <string>              // the group's failure message
+#include <tuple>               // branches and outputs
+#include <type_traits>         // saga rules
+#include <utility>             // index sequences
+
+#include "clock.hpp"
+#include "config.hpp"
+#include "error.hpp"
+#include "executor.hpp"
+#include "fixed_string.hpp"
+#include "report.hpp"
+#include "result.hpp"
+#include "step.hpp"
+#include "workflow.hpp"
+
+TUTTI_BEGIN_NAMESPACE
+
+namespace detail {
+
+/// A branch as a group holds it: renamed (hedged copies are "1", "2", ...) and/or optional.
+template <fixed_string Name, class B, bool Optional>
+class branch_node {
+ public:
+  static constexpr auto name = Name;
+  static constexpr bool is_node = true;
+  static constexpr bool compensable = B::compensable;
+  static constexpr bool pivot = B::pivot;
+  static constexpr bool retriable = B::retriable;
+  static constexpr bool contains_compensable = B::contains_compensable;
+  static constexpr bool optional_branch = Optional;
+  using inner_type = B;
+
+  template <class In>
+  using value_type = typename B::template value_type<In>;
+  template <class In>
+  using state_type = typename B::template state_type<In>;
+
+  constexpr explicit branch_node(B b) : inner_(std::move(b)) {}
+
+  template <class Call>
+  TUTTI_ALWAYS_INLINE auto invoke(Call& call) const {
+    return inner_.invoke(call);
+  }
+  template <class Call, class S>
+  result<void> compensate(S& produced, Call& call) const {
+    return inner_.compensate(produced, call);
+  }
+  template <class S>
+  static constexpr decltype(auto) value(const S& s) noexcept {
+    return B::value(s);
+  }
+  [[nodiscard]] constexpr const B& inner() const noexcept { return inner_; }
+
+ private:
+  [[no_unique_address]] B inner_;
+};
+
+template <class B>
+constexpr bool is_optional_branch() noexcept {
+  if constexpr (requires { B::optional_branch; }) return B::optional_branch;
+  else return false;
+}
+
+/// Runs node B as a level of its own below the step `Call` (a branch of a group, a case of a
+/// choice): its path is "<call's path>/<B's name>", it reads the outputs of the steps before
+/// `Call`, it has its own records.
+template <class Call, class B>
+struct sublevel {
+  using In = typename Call::input_type;
+  using C = std::remove_reference_t<decltype(std::declval<Call&>().clock())>;
+  using O = typename Call::observer_type;
+  using frame_type = basic_frame<Call, In, C, O, B>;
+  using state_type = run_state<In, B>;
+  static constexpr auto prefix = concat<Call::path, fixed_string{"/"}>();
+  using engine_type = engine_of<prefix, frame_type>;
+
+  static bool run(const std::tuple<B>& node, state_type& st, Call& call, run_shared* shared) {
+    frame_type f{call.input(), st,     call.clock(), call.id(), call.timing(), shared,
+                 call.observer_handle()};
+    f.up.call = &call;
+    return engine_type::run(node, f);
+  }
+  /// Undoes the node if it succeeded (status `succeeded`), with events and journal records.
+  static void compensate(const std::tuple<B>& node, state_type& st, Call& call, run_shared* shared) {
+    frame_type f{call.input(), st,     call.clock(), call.id(), call.timing(), shared,
+                 call.observer_handle()};
+    f.up.call = &call;
+    engine_type::compensate_all(node, f, std::index_sequence<0>{});
+  }
+};
+
+enum class gather_mode : unsigned char {
+  all,     ///< every branch (optional ones may fail): the output is the tuple of outputs
+  quorum,  ///< the first K successes: an array of optionals, K engaged
+  first,   ///< the first success (K = 1), possibly hedged: the winner's output
+};
+
+template <class In, class B>
+using branch_value_t =
+    std::conditional_t<is_optional_branch<B>(), std::optional<typename B::template value_type<In>>,
+                       typename B::template value_type<In>>;
+
+template <gather_mode Mode, class In, class... B>
+struct group_value;
+template <class In, class... B>
+struct group_value<gather_mode::all, In, B...> {
+  using type = std::tuple<branch_value_t<In, B>...>;
+};
+template <class In, class B0, class... B>
+struct group_value<gather_mode::quorum, In, B0, B...> {
+  using V = typename B0::template value_type<In>;
+  static_assert((std::is_same_v<V, typename B::template value_type<In>> && ...),
+                "tutti: the branches of a quorum (or first_of / hedge) must produce the same output "
+                "type: the group's output is any K of them.");
+  using type = std::array<std::optional<V>, 1 + sizeof...(B)>;
+};
+template <class In, class B0, class... B>
+struct group_value<gather_mode::first, In, B0, B...> {
+  using V = typename B0::template value_type<In>;
+  static_assert((std::is_same_v<V, typename B::template value_type<In>> && ...),
+                "tutti: the branches of a quorum (or first_of / hedge) must produce the same output "
+                "type: the group's output is any K of them.");
+  using type = V;
+};
+
+/// A group's run state: each branch's own records and output, then the group's output.
+template <class In, class Values, class... B>
+struct group_state {
+  std::tuple<run_state<In, B>...> branches;
+  std::optional<Values> values;
+  std::array<bool, sizeof...(B)> kept{};  // branches whose outputs are the group's
+};
+
+/// A counter that is atomic only when branches run on several threads.
+template <bool Atomic>
+struct group_counter {
+  std::atomic<int> v{0};
+  int add(int d) noexcept { return v.fetch_add(d, std::memory_order_acq_rel) + d; }
+  [[nodiscard]] int get() const noexcept { return v.load(std::memory_order_acquire); }
+  bool claim(int& slot_owner_expected, int who) noexcept {
+    return owner.compare_exchange_strong(slot_owner_expected, who, std::memory_order_acq_rel);
+  }
+  std::atomic<int> owner{-1};
+};
+template <>
+struct group_counter<false> {
+  int v = 0;
+  int add(int d) noexcept { return v += d; }
+  [[nodiscard]] int get() const noexcept { return v; }
+  bool claim(int& expected, int who) noexcept {
+    if (owner != expected) {
+      expected = owner;
+      return false;
+    }
+    owner = who;
+    return true;
+  }
+  int owner = -1;
+};
+
+template <class E>
+concept helping_executor = requires(E& e) {
+  { e.try_run_one() } -> std::convertible_to<bool>;
+};
+
+/// Runs one group on one call: submits the branches, waits for them, settles the outcome.
+template <class G, class Call>
+class group_runner {
+ public:
+  using In = typename Call::input_type;
+  using executor_type = typename G::executor_type;
+  static constexpr std::size_t n = G::size;
+  static constexpr gather_mode mode = G::mode;
+  static constexpr int needed = static_cast<int>(G::needed);
+  static constexpr bool concurrent = !runs_inline_v<executor_type>;
+  static constexpr bool hedging = concurrent && mode == gather_mode::first;
+  using state_type = typename G::template state_type<In>;
+  using value_type = typename G::template value_type<In>;
+
+  group_runner(const G& g, Call& call, state_type& st) noexcept : g_(g), call_(call), st_(st) {}
+
+  /// Runs the group; true when it succeeded (its output is then in st.values).
+  bool run() {
+    run_shared& parent = *call_.shared();
+    // The branches see the group's stop token and deadline: a timeout policy around the group
+    // limits and stops them too.
+    const std::stop_token& outer_stop = call_.stop_token();
+    const duration deadline = call_.deadline();
+    if constexpr (concurrent) {
+      // Each branch has its own copy of the run's shared state (no races), with its own
+      // generator seeded from the run's (deterministic), and the group's own stop token.
+      const run_shared base = parent;  // one read, before the generator below writes it
+      source_.emplace();
+      token_ = source_->get_token();
+      forward_.emplace(outer_stop, forward_stop{&*source_});
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::uint64_t seed = parent.next_random();
+        branch_shared_[i] = base;
+        branch_shared_[i].stop = &token_;
+        branch_shared_[i].deadline = deadline;
+        branch_shared_[i].rng = seed == 0 ? 1 : seed;
+      }
+      run_concurrent(std::make_index_sequence<n>{});
+      for (const run_shared& b : branch_shared_) {
+        parent.compensated_any = parent.compensated_any || b.compensated_any;
+        parent.compensation_failed = parent.compensation_failed || b.compensation_failed;
+      }
+    } else {
+      // One after another on this thread: the run's own shared state serves, unless a policy
+      // around the group set a stop token or a deadline of its own.
+      if (&outer_stop == parent.stop && deadline == parent.deadline) {
+        inline_shared_ = &parent;
+        run_inline(std::make_index_sequence<n>{});
+      } else {
+        run_shared local = parent;
+        local.stop = &outer_stop;
+        local.deadline = deadline;
+        inline_shared_ = &local;
+        run_inline(std::make_index_sequence<n>{});
+        local.stop = parent.stop;
+        local.deadline = parent.deadline;
+        parent = local;
+      }
+    }
+    const bool ok = mode == gather_mode::all ? decided_.owner < 0 : successes_.get() >= needed;
+    // Successes that are not part of the output (after a failure, or beyond the first K) are
+    // undone now, in reverse branch order, on this thread — unless a journaled run stopped
+    // (paused, journal unwritable): then nothing more is done or undone until it resumes.
+    if (!halted()) undo_unkept(!ok, std::make_index_sequence<n>{});
+    if (ok) {
+      build_values(std::make_index_sequence<n>{});
+      return true;
+    }
+    describe_failure(std::make_index_sequence<n>{});
+    return false;
+  }
+
+  /// The group's error once run() returned false.
+  [[nodiscard]] std::error_code error() const noexcept { return error_; }
+
+ private:
+  struct forward_stop {
+    std::stop_source* target;
+    void operator()() const noexcept { target->request_stop(); }
+  };
+
+  /// One after another on this thread; a decided group starts no further branch (a hedge
+  /// starts only after a failure: there is no time to hedge in).
+  template <std::size_t... I>
+  void run_inline(std::index_sequence<I...>) {
+    ((stop_ ? void() : run_branch<I>()), ...);
+  }
+
+  template <std::size_t... I>
+  void run_concurrent(std::index_sequence<I...>) {
+    if constexpr (mode == gather_mode::first) {
+      if (g_.delay() > duration::zero()) {
+        run_hedged(std::index_sequence<I...>{});
+        return;
+      }
+    }
+    pending_.store(static_cast<int>(n), std::memory_order_relaxed);
+    (submit<I>(), ...);
+    wait_all();
+  }
+
+  /// Hedging: branch k starts when the run's clock passed k × delay since the start without a
+  /// success, or at once when every branch started so far failed.
+  template <std::size_t... I>
+  void run_hedged(std::index_sequence<I...>) {
+    pending_.store(static_cast<int>(n), std::memory_order_relaxed);
+    auto& clock = call_.clock();
+    const duration t0 = clock.now();
+    std::size_t started = 0;
+    auto start_next = [&] {
+      std::size_t k = 0;
+      ((k++ == started ? submit<I>() : void()), ...);
+      ++started;
+    };
+    start_next();
+    while (started < n) {
+      if (successes_.get() >= 1) break;
+      const int finished = finished_.get();
+      if (finished == static_cast<int>(started)) {  // all started ones failed: hedge at once
+        start_next();
+        continue;
+      }
+      const duration due = t0 + g_.delay() * static_cast<duration::rep>(started);
+      const duration now = clock.now();
+      if (now >= due) {
+        start_next();
+        continue;
+      }
+      // No helping here: running a queued branch on this thread would stop the hedge timer.
+      std::unique_lock lock{wait_.mutex};
+      // On the steady clock, wait the rest of the delay; on any other clock (a test's manual
+      // clock) look at it again every 100 µs of real time.
+      const auto slice = std::is_same_v<std::remove_cvref_t<decltype(clock)>, steady_clock>
+                             ? std::chrono::duration_cast<std::chrono::nanoseconds>(due - now)
+                             : std::chrono::nanoseconds{100'000};
+      wait_.cv.wait_for(lock, slice, [&] {
+        return successes_.get() >= 1 || finished_.get() != finished;
+      });
+    }
+    // Branches never started count as finished for the wait below.
+    const int never = static_cast<int>(n - started);
+    if (never > 0 && pending_.fetch_sub(never, std::memory_order_acq_rel) == never) return;
+    wait_all();
+  }
+
+  void wait_all() {
+    for (;;) {
+      const int p = pending_.load(std::memory_order_acquire);
+      if (p == 0) {
+        // The last branch is between its count-down and its notification: a few instructions.
+        while (!released_.load(std::memory_order_acquire)) std::this_thread::yield();
+        return;
+      }
+      if constexpr (helping_executor<executor_type>) {
+        if (g_.exec().try_run_one()) continue;
+      }
+      pending_.wait(p, std::memory_order_acquire);
+    }
+  }
+
+  template <std::size_t I>
+  void submit() {
+    auto task = [this]() noexcept {
+      run_branch<I>();
+      if constexpr (hedging) {
+        { std::lock_guard lock{wait_.mutex}; }
+        wait_.cv.notify_all();
+      }
+      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        pending_.notify_all();
+        // The waiter may return (and this runner go away) only after the notification: it
+        // waits for this flag, set last.
+        released_.store(true, std::memory_order_release);
+      }
+    };
+    try {
+      g_.exec().submit(task);
+    } catch (...) {
+      task();  // the executor refused (e.g. out of memory): run the branch here
+    }
+  }
+
+  [[nodiscard]] bool halted() const noexcept {
+    if constexpr (journaled<typename Call::observer_type>()) return call_.observer_handle().get().halted();
+    else return false;
+  }
+
+  [[nodiscard]] bool stop_requested() const noexcept {
+    if constexpr (concurrent) return token_.stop_requested();
+    else return stop_;
+  }
+  void request_stop() noexcept {
+    if constexpr (concurrent) source_->request_stop();
+    else stop_ = true;
+  }
+
+  template <std::size_t I>
+  run_shared* shared_of() noexcept {
+    if constexpr (concurrent) return &branch_shared_[I];
+    else return inline_shared_;
+  }
+
+  template <std::size_t I>
+  void run_branch() noexcept {
+    using B = std::tuple_element_t<I, typename G::nodes_type>;
+    auto& bst = std::get<I>(st_.branches);
+    if (stop_requested()) {
+      // Cancelled before it started: it stays not_started, and counts as a failure (the
+      // group's fate was decided already, or the run was asked to stop).
+      bst.rec.errors.set(0, error_bits::from(make_error_code(errc::cancelled)));
+      bst.failed = 0;
+      settle<I>(false);
+      return;
+    }
+    bool ok = false;
+    try {
+      ok = sublevel<Call, B>::run(std::get<I>(g_.branches()), bst, call_, shared_of<I>());
+    } catch (...) {
+      // A policy hook or a copy threw: the branch failed with that exception.
+      bst.rec.status[0] = step_status::failed;
+      bst.rec.errors.set(0, error_bits::from(make_error_code(errc::exception)));
+      bst.failed = 0;
+      try {
+        std::rethrow_exception(std::current_exception());
+      } catch (const std::exception& e) {
+        try { bst.rec.messages.set(0, e.what()); } catch (...) {}  // NOLINT(bugprone-empty-catch)
+      } catch (...) {  // NOLINT(bugprone-empty-catch): nothing more to say of it
+      }
+      ok = false;
+    }
+    settle<I>(ok);
+  }
+
+  template <std::size_t I>
+  void settle(bool ok) noexcept {
+    using B = std::tuple_element_t<I, typename G::nodes_type>;
+    if (ok) {
+      const int k = successes_.add(1);
+      won_[I] = mode == gather_mode::all || k <= needed;
+      if (mode != gather_mode::all && k == needed) request_stop();
+    } else if (!(mode == gather_mode::all && is_optional_branch<B>())) {
+      const int f = failures_.add(1);
+      const bool lost = mode == gather_mode::all || static_cast<int>(n) - f < needed;
+      if (lost) {
+        int expected = -1;
+        if (decided_.claim(expected, static_cast<int>(I))) request_stop();
+      }
+    }
+    finished_.add(1);
+  }
+
+  template <std::size_t... I>
+  void undo_unkept(bool failed, std::index_sequence<I...>) {
+    constexpr std::size_t last = n - 1;
+    bool stop = false;
+    (undo_unkept_one<last - I>(failed, stop), ...);
+  }
+  template <std::size_t I>
+  void undo_unkept_one(bool failed, bool& stop) {
+    using B = std::tuple_element_t<I, typename G::nodes_type>;
+    auto& bst = std::get<I>(st_.branches);
+    if (stop || bst.rec.status[0] != step_status::succeeded) return;
+    if (!failed && won_[I]) return;  // part of the output
+    if constexpr (B::contains_compensable) {
+      sublevel<Call, B>::compensate(std::get<I>(g_.branches()), bst, call_, call_.shared());
+      if (call_.shared()->mode == compensation_policy::stop_on_failure &&
+          bst.rec.status[0] == step_status::compensation_failed)
+        stop = true;
+    }
+  }
+
+  template <std::size_t... I>
+  void build_values(std::index_sequence<I...>) {
+    ((st_.kept[I] = won_[I] && std::get<I>(st_.branches).rec.status[0] == step_status::succeeded),
+     ...);
+    if constexpr (mode == gather_mode::all) {
+      st_.values.emplace(take<I>()...);
+    } else if constexpr (mode == gather_mode::quorum) {
+      st_.values.emplace();
+      ((st_.kept[I] ? (void)((*st_.values)[I].emplace(take_plain<I>())) : void()), ...);
+    } else {
+      bool done = false;
+      ((!done && st_.kept[I] ? (void)(st_.values.emplace(take_plain<I>()), done = true) : void()),
+       ...);
+    }
+  }
+
+  /// Branch I's output for the group: moved out of its slot when the slot holds it (moved back
+  /// before the branch is compensated), copied otherwise (a nested workflow's state).
+  template <std::size_t I>
+  auto take_plain() {
+    using B = std::tuple_element_t<I, typename G::nodes_type>;
+    using V = typename B::template value_type<In>;
+    auto& slot = std::get<0>(std::get<I>(st_.branches).slots);
+    if constexpr (std::is_same_v<std::remove_cvref_t<decltype(*slot)>, V>) return V(std::move(*slot));
+    else return V(B::value(*slot));
+  }
+  template <std::size_t I>
+  branch_value_t<In, std::tuple_element_t<I, typename G::nodes_type>> take() {
+    using B = std::tuple_element_t<I, typename G::nodes_type>;
+    if constexpr (is_optional_branch<B>()) {
+      if (!st_.kept[I]) return std::nullopt;
+      return take_plain<I>();
+    } else {
+      return take_plain<I>();
+    }
+  }
+
+  template <std::size_t... I>
+  void describe_failure(std::index_sequence<I...>) {
+    const int who = decided_.owner;
+    std::string text;
+    if (mode != gather_mode::all) {
+      text = std::to_string(successes_.get()) + " of " + std::to_string(n) +
+             " branches succeeded, " + std::to_string(needed) + " needed";
+    }
+    std::size_t k = 0;
+    (((static_cast<int>(k++) == who) ? describe_branch<I>(text) : void()), ...);
+    if (!error_) error_ = make_error_code(errc::step_failed);
+    call_.set_message(false, text);
+  }
+  template <std::size_t I>
+  void describe_branch(std::string& text) {
+    using B = std::tuple_element_t<I, typename G::nodes_type>;
+    const auto& bst = std::get<I>(st_.branches);
+    error_ = bst.rec.errors.get(0).code();
+    if (!text.empty()) text += "; ";
+    text += B::name.view();
+    text += ": ";
+    const std::string_view inner = bst.rec.messages.get(0);
+    text += inner.empty() ? error_.message() : std::string{inner};
+  }
+
+  const G& g_;
+  Call& call_;
+  state_type& st_;
+  struct no_shared {};
+  // Concurrent: one copy of the run's shared state per branch. Inline: the one the branches use.
+  [[no_unique_address]] std::conditional_t<concurrent, std::array<run_shared, n>, no_shared>
+      branch_shared_;
+  run_shared* inline_shared_ = nullptr;
+  std::array<bool, n> won_{};
+  group_counter<concurrent> successes_;
+  group_counter<concurrent> failures_;
+  group_counter<concurrent> finished_;
+  group_counter<concurrent> decided_;  // owner: the branch whose failure decided the group
+  bool stop_ = false;                  // inline: no further branch starts
+  std::atomic<int> pending_{0};
+  std::atomic<bool> released_{false};
+  std::optional<std::stop_source> source_;
+  std::stop_token token_;
+  std::optional<std::stop_callback<forward_stop>> forward_;
+  struct hedge_wait {
+    std::mutex mutex;
+    std::condition_variable cv;
+  };
+  struct no_wait {};
+  [[no_unique_address]] std::conditional_t<hedging, hedge_wait, no_wait> wait_;
+  std::error_code error_;
+};
+
+template <class B>
+struct is_group_node : std::false_type {};
+
+}  // namespace detail
+
+/**
+ * A parallel group: its branches (steps, steps with policies, nested workflows) run at once on
+ * an executor; the group's output is the tuple of their outputs. Built with
+ * `tutti::parallel<"name">(pool, a, b, c)` (or `parallel<"name">(a, b, c)` on the inline
+ * executor), `tutti::quorum<"name", K>(...)`, `tutti::first_of<"name">(...)` and
+ * `tutti::hedge<"name">(pool, delay, ...)`. See docs/parallel.md.
+ */
+template <fixed_string Name, detail::gather_mode Mode, std::size_t K, class Exec, class... B>
+class parallel_group {
+  static_assert(sizeof...(B) > 0, "tutti: a parallel group needs at least one branch.");
+  static_assert(detail::valid_name<Name>(),
+                "tutti: a group name must be non-empty and must not contain '/', '\"' or a "
+                "newline.");
+  static_assert(detail::unique_names<B...>(),
+                "tutti: two branches of this parallel group have the same name. Branch names "
+                "identify outputs, events and idempotency keys (\"group/branch\"): give each "
+                "branch its own name.");
+  static_assert(!(B::pivot || ...),
+                "tutti: a pivot cannot be a branch of a parallel group: branches have no order, so "
+                "a group has no single go/no-go point. Put the pivot after the group.");
+  static_assert(K >= 1 && K <= sizeof...(B),
+                "tutti: a quorum needs K between 1 and the number of branches.");
+
+ public:
+  using executor_type = Exec;
+  static constexpr auto name = Name;
+  static constexpr bool is_node = true;
+  static constexpr detail::gather_mode mode = Mode;
+  static constexpr std::size_t size = sizeof...(B);
+  static constexpr std::size_t needed = K;
+  static constexpr bool contains_compensable = (B::contains_compensable || ...);
+  static constexpr bool compensable = contains_compensable;
+  static constexpr bool pivot = false;
+  /// After a pivot a step must succeed eventually: a group does when each required branch does
+  /// (all), or when at least K branches do (quorum, first-of).
+  static constexpr bool retriable =
+      Mode == detail::gather_mode::all
+          ? ((B::retriable || detail::is_optional_branch<B>()) && ...)
+          : (std::size_t{B::retriable ? 1u : 0u} + ... + 0u) >= K;
+  static constexpr bool parallel = true;
+  /// Names of the branches, in order.
+  static constexpr std::array<std::string_view, size> branch_names{B::name.view()...};
+  using nodes_type = std::tuple<B...>;
+
+  template <class In>
+  using value_type = typename detail::group_value<Mode, In, B...>::type;
+  template <class In>
+  using state_type = detail::group_state<In, value_type<In>, B...>;
+
+  constexpr parallel_group(Exec& exec, duration delay, B... branches)
+      : exec_(&exec), delay_(delay), branches_(std::tuple<B>(std::move(branches))...) {
+    if (delay < duration::zero())
+      throw std::invalid_argument("tutti: a hedging delay must not be negative");
+  }
+
+  template <class Call>
+  result<state_type<typename Call::input_type>> invoke(Call& call) const {
+    using In = typename Call::input_type;
+    call.begin_attempt();
+    state_type<In> st;
+    detail::group_runner<parallel_group, Call> runner{*this, call, st};
+    if (runner.run()) {
+      if constexpr (detail::observed<Call>()) {
+        result<state_type<In>> r{std::move(st)};
+        call.end_attempt(r);
+        return r;
+      } else {
+        return st;
+      }
+    }
+    const std::error_code ec = runner.error();
+    if constexpr (detail::observed<Call>()) call.end_attempt(result<void>{ec});
+    return ec;
+  }
+
+  /// Undoes the branches whose outputs the group returned, in reverse branch order.
+  template <class Call, class In>
+  result<void> compensate(state_type<In>& st, Call& call) const {
+    call.begin_compensation_attempt();
+    run_shared_guard guard{*call.shared()};
+    undo(st, call, std::make_index_sequence<size>{});
+    const bool failed_now = call.shared()->compensation_failed;
+    guard.restore();
+    const result<void> r = failed_now ? result<void>{make_error_code(errc::compensation_failed)}
+                                      : result<void>{outcome::success()};
+    if constexpr (detail::observed<Call>()) call.end_attempt(r);
+    return r;
+  }
+
+  template <class In>
+  static constexpr const value_type<In>& value(const state_type<In>& s) noexcept {
+    return *s.values;
+  }
+  /// Whether a branch the group kept has a compensation (else the group has nothing to undo).
+  template <class In>
+  static constexpr bool undoable(const state_type<In>& s) noexcept {
+    return [&s]<std::size_t... I>(std::index_sequence<I...>) {
+      return ((s.kept[I] && std::tuple_element_t<I, nodes_type>::contains_compensable) || ...);
+    }(std::make_index_sequence<size>{});
+  }
+
+  [[nodiscard]] constexpr const std::tuple<std::tuple<B>...>& branches() const noexcept {
+    return branches_;
+  }
+  [[nodiscard]] Exec& exec() const noexcept { return *exec_; }
+  [[nodiscard]] constexpr duration delay() const noexcept { return delay_; }
+
+ private:
+  /// Keeps the run's compensation_failed flag across the group's own compensations.
+  struct run_shared_guard {
+    detail::run_shared& s;
+    bool before;
+    explicit run_shared_guard(detail::run_shared& shared) noexcept
+        : s(shared), before(shared.compensation_failed) {
+      s.compensation_failed = false;
+    }
+    void restore() noexcept { s.compensation_failed = before || s.compensation_failed; }
+  };
+
+  template <class Call, class In, std::size_t... I>
+  void undo(state_type<In>& st, Call& call, std::index_sequence<I...>) const {
+    bool stop = false;
+    (undo_one<size - 1 - I>(st, call, stop), ...);
+  }
+  template <std::size_t I, class Call, class In>
+  void undo_one(state_type<In>& st, Call& call, bool& stop) const {
+    using Br = std::tuple_element_t<I, nodes_type>;
+    if constexpr (Br::contains_compensable) {
+      if (stop || !st.kept[I]) return;
+      auto& bst = std::get<I>(st.branches);
+      // Give the branch its output back (the group moved it into its own output).
+      auto& slot = std::get<0>(bst.slots);
+      using V = typename Br::template value_type<In>;
+      if constexpr (std::is_same_v<std::remove_cvref_t<decltype(*slot)>, V>) {
+        if constexpr (Mode == detail::gather_mode::all) {
+          if constexpr (detail::is_optional_branch<Br>()) slot.emplace(std::move(*std::get<I>(*st.values)));
+          else slot.emplace(std::move(std::get<I>(*st.values)));
+        } else if constexpr (Mode == detail::gather_mode::quorum) {
+          slot.emplace(std::move(*(*st.values)[I]));
+        } else {
+          slot.emplace(std::move(*st.values));
+        }
+      }
+      detail::sublevel<Call, Br>::compensate(std::get<I>(branches_), bst, call, call.shared());
+      if (call.shared()->mode == compensation_policy::stop_on_failure &&
+          bst.rec.status[0] == step_status::compensation_failed)
+        stop = true;
+    } else {
+      (void)st, (void)call, (void)stop;
+    }
+  }
+
+  Exec* exec_;
+  duration delay_;
+  std::tuple<std::tuple<B>...> branches_;
+};
+
+namespace detail {
+template <class E>
+inline E& shared_executor() noexcept {
+  static E e;
+  return e;
+}
+}  // namespace detail
+
+/// `tutti::optional_branch(b)`: the branch's failure does not fail its group; its output is a
+/// `std::optional` (empty when it failed). Its failure still shows in events and the journal.
+template <node B>
+[[nodiscard]] constexpr auto optional_branch(B&& b) {
+  using D = std::remove_cvref_t<B>;
+  return detail::branch_node<D::name, D, true>(std::forward<B>(b));
+}
+
+/**
+ * `tutti::parallel<"gather">(executor, a, b, c)`: runs every branch at once on `executor` (held
+ * by reference); the output is `std::tuple<A, B, C>` (`std::optional<X>` for optional
+ * branches). When a required branch fails, the others are asked to stop (their
+ * `std::stop_token`), branches that completed are compensated in reverse branch order, and the
+ * group fails with that branch's error. Without an executor, branches run one after another
+ * on the calling thread (tutti::inline_executor).
+ */
+template <fixed_string Name, executor E, class... S>
+  requires(!node<E>)
+[[nodiscard]] constexpr auto parallel(E& exec, S&&... branches) {
+  return parallel_group<Name, detail::gather_mode::all, sizeof...(S), E, detail::as_node_t<S>...>(
+      exec, duration::zero(), detail::as_node(std::forward<S>(branches))...);
+}
+template <fixed_string Name, class S0, class... S>
+  requires(!executor<std::remove_cvref_t<S0>>)
+[[nodiscard]] constexpr auto parallel(S0&& first, S&&... branches) {
+  return parallel<Name>(detail::shared_executor<inline_executor>(), std::forward<S0>(first),
+                        std::forward<S>(branches)...);
+}
+
+/// `tutti::quorum<"read", 2>(executor, a, b, c)`: the first K successes of N branches (same
+/// output type V); the output is `std::array<std::optional<V>, N>` with exactly K engaged, by
+/// branch. The others are asked to stop; any that succeeds anyway is compensated.
+template <fixed_string Name, std::size_t K, executor E, class... S>
+  requires(!node<E>)
+[[nodiscard]] constexpr auto quorum(E& exec, S&&... branches) {
+  return parallel_group<Name, detail::gather_mode::quorum, K, E, detail::as_node_t<S>...>(
+      exec, duration::zero(), detail::as_node(std::forward<S>(branches))...);
+}
+
+/// `tutti::quorum<"read", K>(a, b, c)` on the inline executor (one branch after another).
+template <fixed_string Name, std::size_t K, class S0, class... S>
+  requires(!executor<std::remove_cvref_t<S0>>)
+[[nodiscard]] constexpr auto quorum(S0&& first, S&&... branches) {
+  return quorum<Name, K>(detail::shared_executor<inline_executor>(), std::forward<S0>(first),
+                         std::forward<S>(branches)...);
+}
+
+/// `tutti::first_of<"price">(executor, a, b)`: the first branch to succeed wins (same output
+/// type); the others are asked to stop, and compensated if they succeed anyway.
+template <fixed_string Name, executor E, class... S>
+  requires(!node<E>)
+[[nodiscard]] constexpr auto first_of(E& exec, S&&... branches) {
+  return parallel_group<Name, detail::gather_mode::first, 1, E, detail::as_node_t<S>...>(
+      exec, duration::zero(), detail::as_node(std::forward<S>(branches))...);
+}
+
+/// `tutti::first_of<"price">(a, b)` on the inline executor: b runs only if a failed.
+template <fixed_string Name, class S0, class... S>
+  requires(!executor<std::remove_cvref_t<S0>>)
+[[nodiscard]] constexpr auto first_of(S0&& first, S&&... branches) {
+  return first_of<Name>(detail::shared_executor<inline_executor>(), std::forward<S0>(first),
+                        std::forward<S>(branches)...);
+}
+
+/**
+ * `tutti::hedge<"read">(executor, 50ms, primary, alternate...)`: starts `primary`; when it has
+ * not answered within `delay` on the run's clock (or failed), starts the next branch, and so
+ * on. The first success wins; the others are asked to stop and, if they succeed late and are
+ * compensable, compensated. On the inline executor a branch starts only after the previous one
+ * failed (there is nothing to wait for).
+ */
+template <fixed_string Name, executor E, class... S>
+  requires(!node<E>)
+[[nodiscard]] constexpr auto hedge(E& exec, duration delay, S&&... branches) {
+  return parallel_group<Name, detail::gather_mode::first, 1, E, detail::as_node_t<S>...>(
+      exec, delay, detail::as_node(std::forward<S>(branches))...);
+}
+
+/// The hedging policy: `step | tutti::hedged(executor, 50ms)` runs the step, and a second copy
+/// of it when the first has not answered within the delay (`hedged<3>` for up to 3 copies). The
+/// copies are the group's branches "1", "2", ...: their idempotency keys are "step/1", "step/2".
+template <std::size_t Copies, class E>
+struct hedged_policy {
+  static_assert(Copies >= 2, "tutti: hedged<N> needs N >= 2 (the first attempt and a hedge).");
+  E* exec;
+  duration delay;
+};
+template <std::size_t Copies = 2, executor E>
+[[nodiscard]] constexpr hedged_policy<Copies, E> hedged(E& exec, duration delay) {
+  return {&exec, delay};
+}
+
+namespace detail {
+template <std::size_t I>
+constexpr auto copy_name() noexcept {
+  static_assert(I < 99, "tutti: hedged<N> supports up to 99 copies.");
+  if constexpr (I < 9) {
+    fixed_string<2> out;
+    out.data[0] = static_cast<char>('1' + I);
+    return out;
+  } else {
+    fixed_string<3> out;
+    out.data[0] = static_cast<char>('0' + (I + 1) / 10);
+    out.data[1] = static_cast<char>('0' + (I + 1) % 10);
+    return out;
+  }
+}
+template <class N, class E, std::size_t... I>
+constexpr auto make_hedged(const N& n, E& exec, duration delay, std::index_sequence<I...>) {
+  return parallel_group<N::name, gather_mode::first, 1, E, branch_node<copy_name<I>(), N, false>...>(
+      exec, delay, branch_node<copy_name<I>(), N, false>(n)...);
+}
+}  // namespace detail
+
+template <node N, std::size_t Copies, class E>
+[[nodiscard]] constexpr auto operator|(N&& n, hedged_policy<Copies, E> h) {
+  return detail::make_hedged(std::remove_cvref_t<N>(std::forward<N>(n)), *h.exec, h.delay,
+                             std::make_index_sequence<Copies>{});
+}
+
+TUTTI_END_NAMESPACE
+
+#endif  // TUTTI_PARALLEL_HPP
