@@ -53,12 +53,13 @@ std::vector<std::string> split(const std::string& text, const std::string& separ
 
 struct parsed_node {
   std::vector<std::string> lines;
-  std::string kind;     // step, compensable, pivot, undo
+  std::string kind;     // step, compensable, pivot, undo, choice
   std::string cluster;  // first label line of the innermost cluster; empty at the top
 };
 struct parsed_edge {
   std::string from, to, kind;  // kind: sequence, compensation, data
   std::map<std::string, std::string> attrs;
+  std::string label;  // a choice's edge to a case: the case's index
 };
 
 drawing to_drawing(const std::string& title, const std::map<std::string, parsed_node>& nodes,
@@ -71,7 +72,8 @@ drawing to_drawing(const std::string& title, const std::map<std::string, parsed_
   for (const parsed_edge& e : edges) {
     REQUIRE(nodes.count(e.from) == 1);
     REQUIRE(nodes.count(e.to) == 1);
-    d.edges.insert(nodes.at(e.from).lines.front() + " -" + e.kind + "-> " +
+    d.edges.insert(nodes.at(e.from).lines.front() + " -" + e.kind +
+                   (e.label.empty() ? "" : "[" + e.label + "]") + "-> " +
                    nodes.at(e.to).lines.front());
   }
   for (const auto& c : clusters) d.clusters.insert(join(c));
@@ -245,6 +247,7 @@ class dot_parser {
                : style == "dashed" ? "compensation"
                : style == "dotted" ? "data"
                                    : "unknown edge style " + style;
+      if (e.attrs.count("label") != 0) e.label = e.attrs.at("label");
       edges_.push_back(std::move(e));
       return;
     }
@@ -261,8 +264,11 @@ class dot_parser {
     const auto get = [&a](const char* key) {
       return a.count(key) != 0 ? a.at(key) : std::string{};
     };
-    // The kind is what a reader sees: a double-bordered hexagon, a dashed box, a filled box.
-    if (get("shape") == "hexagon" && get("peripheries") == "2")
+    // The kind is what a reader sees: a double-bordered hexagon, a diamond, a dashed box, a
+    // filled box.
+    if (get("shape") == "diamond")
+      n.kind = "choice";
+    else if (get("shape") == "hexagon" && get("peripheries") == "2")
       n.kind = "pivot";
     else if (get("style").find("dashed") != std::string::npos)
       n.kind = "undo";
@@ -342,12 +348,12 @@ mermaid_parse parse_mermaid_full(const std::string& text) {
   REQUIRE(lines[2] == "---");
   REQUIRE(lines[3] == "flowchart TB");
 
-  static const std::regex node{R"re(\s*(\w+)(\[|\{\{|\(\[)"([^"]*)"(\]|\}\}|\]\)))re"};
-  static const std::regex edge{R"re(\s*(\w+) (-->|-\.->|-\.->\|data\|) (\w+))re"};
+  static const std::regex node{R"re(\s*(\w+)(\[|\{\{|\(\[|\{)"([^"]*)"(\]|\}\}|\]\)|\}))re"};
+  static const std::regex edge{R"re(\s*(\w+) (-->|-->\|\w+\||-\.->|-\.->\|data\|) (\w+))re"};
   static const std::regex subgraph{R"re(\s*subgraph (\w+) \["([^"]*)"\])re"};
   static const std::regex classes{R"re(\s*class ([\w,]+) (\w+))re"};
   static const std::regex link_style{R"re(\s*linkStyle ([\d,]+) (.+))re"};
-  static const std::regex other{R"re(\s*(end|direction TB|classDef \w+ .+))re"};
+  static const std::regex other{R"re(\s*(end|direction TB|direction LR|classDef \w+ .+))re"};
 
   std::map<std::string, parsed_node> nodes;
   std::vector<std::vector<std::string>> cluster_labels;
@@ -359,21 +365,26 @@ mermaid_parse parse_mermaid_full(const std::string& text) {
     if (std::regex_match(l, m, node)) {
       const std::string open_bracket = m[2], close_bracket = m[4];
       const std::string pair = open_bracket + close_bracket;
-      REQUIRE((pair == "[]" || pair == "{{}}" || pair == "([])"));
+      REQUIRE((pair == "[]" || pair == "{{}}" || pair == "([])" || pair == "{}"));
       REQUIRE(nodes.count(m[1]) == 0);
       parsed_node n;
       n.lines = mermaid_lines(m[3]);
-      n.kind = pair == "{{}}" ? "pivot" : pair == "([])" ? "undo" : "step";
+      n.kind = pair == "{{}}"   ? "pivot"
+               : pair == "([])" ? "undo"
+               : pair == "{}"   ? "choice"
+                                : "step";
       n.cluster = open.empty() ? std::string{} : open.back().front();
       nodes[m[1]] = std::move(n);
     } else if (std::regex_match(l, m, edge)) {
       const std::string arrow = m[2];
+      const bool labelled = arrow.rfind("-->|", 0) == 0;
       out.edges.push_back({m[1],
                            m[3],
-                           arrow == "-->"    ? "sequence"
-                           : arrow == "-.->" ? "compensation"
-                                             : "data",
-                           {}});
+                           arrow == "-->" || labelled ? "sequence"
+                           : arrow == "-.->"          ? "compensation"
+                                                      : "data",
+                           {},
+                           labelled ? arrow.substr(4, arrow.size() - 5) : std::string{}});
     } else if (std::regex_match(l, m, subgraph)) {
       open.push_back(mermaid_lines(m[2]));
       cluster_labels.push_back(open.back());
@@ -704,4 +715,309 @@ TEST_CASE("the committed payment gateway diagrams are those the code draws now",
   REQUIRE(e != std::string::npos);
   CHECK(page.substr(b + begin.size(), e - b - begin.size()) == mermaid);
   CHECK(std::filesystem::exists(images / "payment_gateway.svg"));
+}
+
+// ---- parallel groups, conditionals and choices ----------------------------------------------
+
+namespace {
+/// A group between two steps: compensable and optional branches, policies on a branch and on
+/// the group, reads of a step before the group, and a later step reading the group's output.
+auto gather_workflow() {
+  return tutti::workflow<"page">(
+      tutti::step<"load">([](const int& x) { return x; }).compensate_with([](const int&) {}),
+      tutti::parallel<"gather">(tutti::step<"price">([](tutti::from<"load", int> l) {
+                                  return *l;
+                                }).compensate_with([](const int&) {}),
+                                tutti::optional_branch(tutti::step<"stock">([] { return 2; }) |
+                                                       tutti::retry{tutti::max_attempts{3}}),
+                                tutti::step<"tax">([](tutti::from<"load", int> l) {
+                                  return *l;
+                                }).compensate_with([](const int&) {})) |
+          tutti::timeout{1s},
+      tutti::step<"render">([](tutti::from<"gather", std::tuple<int, std::optional<int>, int>> g) {
+        return std::get<0>(*g);
+      }).compensate_with([](const int&) {}));
+}
+
+drawing expected_gather(bool settings) {
+  drawing d;
+  d.title = "workflow page";
+  d.nodes = {
+      "compensable: load | compensable @",
+      "undo: undo load @",
+      "compensable: price | compensable @gather",
+      "undo: undo price @gather",
+      "step: stock | optional | " +
+          std::string{settings ? "retry: 3 attempts, constant" : "retry"} + " @gather",
+      "compensable: tax | compensable @gather",
+      "undo: undo tax @gather",
+      "compensable: render | compensable @",
+      "undo: undo render @",
+  };
+  d.edges = {
+      // fan-out from the step before the group, fan-in to the step after it
+      "load -sequence-> price",
+      "load -sequence-> stock",
+      "load -sequence-> tax",
+      "price -sequence-> render",
+      "stock -sequence-> render",
+      "tax -sequence-> render",
+      "load -compensation-> undo load",
+      "price -compensation-> undo price",
+      "tax -compensation-> undo tax",
+      "render -compensation-> undo render",
+      // the undo chain: the group's branches in reverse branch order, at the group's position
+      "undo render -compensation-> undo tax",
+      "undo tax -compensation-> undo price",
+      "undo price -compensation-> undo load",
+      // branches read a step before the group; the step after reads every branch's output
+      "load -data-> price",
+      "load -data-> tax",
+      "price -data-> render",
+      "stock -data-> render",
+      "tax -data-> render",
+  };
+  d.clusters = {"gather | parallel | " + std::string{settings ? "timeout 1 s" : "timeout"}};
+  return d;
+}
+
+/// Edges (by first label lines) between any two of `names`.
+std::set<std::string> edges_among(const drawing& d, const std::set<std::string>& names) {
+  std::set<std::string> out;
+  for (const std::string& e : d.edges) {
+    const auto arrow = e.find(" -");
+    const auto head = e.find("-> ");
+    if (names.count(e.substr(0, arrow)) != 0 && names.count(e.substr(head + 3)) != 0) out.insert(e);
+  }
+  return out;
+}
+}  // namespace
+
+TEST_CASE("a parallel group is a cluster of branches side by side, with fan-out and fan-in",
+          "[observe][diagram][parallel]") {
+  const auto wf = gather_workflow();
+  const std::string dot = tutti::to_dot(wf);
+  const std::string mermaid = tutti::to_mermaid(wf);
+  INFO(dot << '\n' << mermaid);
+  const drawing from_dot = parse_dot(dot);
+  require_same(from_dot, expected_gather(true));
+  require_same(parse_mermaid(mermaid), expected_gather(true));
+  // No edge of any kind between two branches (the undo chain links their undo nodes).
+  CHECK(edges_among(from_dot, {"price", "stock", "tax"}).empty());
+  // From the type: the same, the policies by name only.
+  require_same(parse_dot(tutti::to_dot<decltype(wf)>()), expected_gather(false));
+  require_same(parse_mermaid(tutti::to_mermaid<decltype(wf)>()), expected_gather(false));
+}
+
+TEST_CASE("a group's DOT cluster has the group's name and kind; fan edges are not clipped",
+          "[observe][diagram][parallel]") {
+  dot_parser p{tutti::to_dot(gather_workflow())};
+  p.parse();
+  REQUIRE(p.clusters().size() == 1);
+  CHECK(p.clusters().begin()->first == "cluster_s2");
+  CHECK(p.clusters().begin()->second ==
+        std::vector<std::string>{"gather", "parallel", "timeout 1 s"});
+  for (const parsed_edge& e : p.edges()) {
+    CHECK(e.attrs.count("lhead") == 0);  // each fan edge ends at its branch
+    CHECK(e.attrs.count("ltail") == 0);
+  }
+  // Mermaid: the group is a subgraph whose branches are laid out left to right.
+  const std::string mermaid = tutti::to_mermaid(gather_workflow());
+  CHECK(
+      mermaid.find("  subgraph s2 [\"gather<br/>parallel<br/>timeout 1 s\"]\n    direction LR\n") !=
+      std::string::npos);
+}
+
+TEST_CASE("quorum, first_of, hedge and hedged groups are labelled with their kind",
+          "[observe][diagram][parallel]") {
+  tutti::inline_executor ex;
+  const auto wf = tutti::workflow<"reads">(
+      tutti::quorum<"q", 2>(ex, tutti::step<"a">([] { return 1; }),
+                            tutti::step<"b">([] { return 2; }), tutti::step<"c">([] { return 3; })),
+      tutti::first_of<"f">(ex, tutti::step<"x">([] { return 1; }),
+                           tutti::step<"y">([] { return 2; })),
+      tutti::hedge<"h">(ex, 50ms, tutti::step<"primary">([] { return 1; }),
+                        tutti::step<"backup">([] { return 2; })),
+      tutti::step<"read">([] { return 1; }) | tutti::retry{tutti::max_attempts{2}} |
+          tutti::hedged(ex, 10ms));
+  const std::string dot = tutti::to_dot(wf);
+  INFO(dot);
+  const drawing d = parse_dot(dot);
+  CHECK(d.clusters == std::set<std::string>{"q | quorum 2 of 3", "f | first of",
+                                            "h | hedge after 50 ms", "read | hedge after 10 ms"});
+  // The hedged step's copies are the branches "1" and "2", with the step's own policies.
+  CHECK(d.nodes.count("step: 1 | retry: 2 attempts, constant @read") == 1);
+  CHECK(d.nodes.count("step: 2 | retry: 2 attempts, constant @read") == 1);
+  // Fan-in from each of the quorum's branches to each of the next group's branches.
+  for (const char* from : {"a", "b", "c"})
+    for (const char* to : {"x", "y"})
+      CHECK(d.edges.count(std::string{from} + " -sequence-> " + to) == 1);
+  CHECK(edges_among(d, {"a", "b", "c"}).empty());
+  CHECK(edges_among(d, {"1", "2"}).empty());
+  require_same(parse_mermaid(tutti::to_mermaid(wf)), d);
+  // A delay is a value: from the type alone a hedge reads "first of".
+  const drawing typed = parse_dot(tutti::to_dot<decltype(wf)>());
+  CHECK(typed.clusters == std::set<std::string>{"q | quorum 2 of 3", "f | first of", "h | first of",
+                                                "read | first of"});
+}
+
+TEST_CASE("a nested workflow as a branch: fan edges are clipped at its cluster",
+          "[observe][diagram][parallel]") {
+  const auto wf = tutti::workflow<"w">(
+      tutti::step<"start">([] { return 1; }),
+      tutti::parallel<"g">(tutti::workflow<"sub">(tutti::step<"s1">([] { return 1; }),
+                                                  tutti::step<"s2">([] { return 2; })),
+                           tutti::optional_branch(tutti::step<"solo">([] { return 3; }))),
+      tutti::step<"end">([] { return 4; }));
+  dot_parser p{tutti::to_dot(wf)};
+  const drawing d = p.parse();
+  CHECK(d.clusters == std::set<std::string>{"g | parallel", "workflow sub"});
+  CHECK(d.nodes.count("step: s1 @workflow sub") == 1);
+  CHECK(d.nodes.count("step: solo | optional @g") == 1);
+  CHECK(d.edges == std::set<std::string>{"start -sequence-> s1", "start -sequence-> solo",
+                                         "s1 -sequence-> s2", "s2 -sequence-> end",
+                                         "solo -sequence-> end"});
+  std::set<std::string> clipped;
+  for (const parsed_edge& e : p.edges()) {
+    if (e.attrs.count("lhead") != 0) clipped.insert(e.to + " lhead " + e.attrs.at("lhead"));
+    if (e.attrs.count("ltail") != 0) clipped.insert(e.from + " ltail " + e.attrs.at("ltail"));
+  }
+  CHECK(clipped == std::set<std::string>{"s2_1_1 lhead cluster_s2_1", "s2_1_2 ltail cluster_s2_1"});
+  // An optional nested workflow says so in its cluster label.
+  const auto opt = tutti::workflow<"w">(tutti::parallel<"g">(
+      tutti::optional_branch(tutti::workflow<"sub">(tutti::step<"s1">([] { return 1; })))));
+  CHECK(parse_mermaid(tutti::to_mermaid(opt)).clusters ==
+        std::set<std::string>{"g | parallel", "workflow sub | optional"});
+}
+
+namespace {
+enum class method { courier, post, pickup };
+
+auto ship_workflow() {
+  return tutti::workflow<"ship">(
+      tutti::step<"order">([](const int& x) { return x; }).compensate_with([](const int&) {}),
+      tutti::when([](tutti::from<"order", int> o) { return *o > 100; },
+                  tutti::step<"insure">([] { return 1; }).compensate_with([](const int&) {}) |
+                      tutti::retry{tutti::max_attempts{2}}),
+      tutti::choose<"route">(
+          [](tutti::from<"order", int> o) { return static_cast<method>(*o % 3); },
+          tutti::step<"courier">([](tutti::from<"order", int> o) {
+            return *o;
+          }).compensate_with([](const int&) {}),
+          tutti::step<"post">([] { return 2; }),
+          tutti::step<"pickup">([] { return 3; }).compensate_with([](const int&) {})),
+      tutti::step<"notify">([](tutti::from<"route", int> r) {
+        return *r;
+      }).compensate_with([](const int&) {}));
+}
+
+drawing expected_ship(bool settings) {
+  drawing d;
+  d.title = "workflow ship";
+  d.nodes = {
+      "compensable: order | compensable @",
+      "undo: undo order @",
+      "compensable: insure | when: conditional | compensable | " +
+          std::string{settings ? "retry: 2 attempts, constant" : "retry"} + " @",
+      "undo: undo insure @",
+      "choice: route | choose @",
+      "compensable: courier | compensable @",
+      "undo: undo courier @",
+      "step: post @",
+      "compensable: pickup | compensable @",
+      "undo: undo pickup @",
+      "compensable: notify | compensable @",
+      "undo: undo notify @",
+  };
+  d.edges = {
+      "order -sequence-> insure",
+      "insure -sequence-> route",
+      // one edge per case, labelled with its index; the cases join at the next step
+      "route -sequence[0]-> courier",
+      "route -sequence[1]-> post",
+      "route -sequence[2]-> pickup",
+      "courier -sequence-> notify",
+      "post -sequence-> notify",
+      "pickup -sequence-> notify",
+      "order -compensation-> undo order",
+      "insure -compensation-> undo insure",
+      "courier -compensation-> undo courier",
+      "pickup -compensation-> undo pickup",
+      "notify -compensation-> undo notify",
+      // the cases are alternatives: the chain forks through them
+      "undo notify -compensation-> undo courier",
+      "undo notify -compensation-> undo pickup",
+      "undo courier -compensation-> undo insure",
+      "undo pickup -compensation-> undo insure",
+      "undo insure -compensation-> undo order",
+      // the condition's and the selector's reads, a case's read, the reads of the choice
+      "order -data-> insure",
+      "order -data-> route",
+      "order -data-> courier",
+      "courier -data-> notify",
+      "post -data-> notify",
+      "pickup -data-> notify",
+  };
+  return d;
+}
+}  // namespace
+
+TEST_CASE("a choice is a decision node with an edge per case; a when step is marked",
+          "[observe][diagram][branch]") {
+  const auto wf = ship_workflow();
+  const std::string dot = tutti::to_dot(wf);
+  const std::string mermaid = tutti::to_mermaid(wf);
+  INFO(dot << '\n' << mermaid);
+  const drawing d = parse_dot(dot);
+  require_same(d, expected_ship(true));
+  require_same(parse_mermaid(mermaid), expected_ship(true));
+  CHECK(edges_among(d, {"courier", "post", "pickup"}).empty());
+  require_same(parse_dot(tutti::to_dot<decltype(wf)>()), expected_ship(false));
+  require_same(parse_mermaid(tutti::to_mermaid<decltype(wf)>()), expected_ship(false));
+  CHECK(mermaid.find("  s3{\"route<br/>choose\"}\n") != std::string::npos);
+  CHECK(mermaid.find("  s3 -->|2| s3_3\n") != std::string::npos);
+}
+
+TEST_CASE("if_else, a conditional nested workflow and a choice inside a group",
+          "[observe][diagram][branch]") {
+  const auto wf = tutti::workflow<"w">(
+      tutti::step<"in">([](const int& x) { return x; }),
+      tutti::if_else<"big">([](const int& x) { return x > 10; },
+                            tutti::step<"then">([] { return 1; }),
+                            tutti::step<"else">([] { return 2; })),
+      tutti::when([](tutti::from<"in", int> i) { return *i > 0; },
+                  tutti::workflow<"extra">(tutti::step<"e1">([] { return 1; }),
+                                           tutti::step<"e2">([] { return 2; }))),
+      tutti::parallel<"g">(
+          tutti::choose<"pick">([] { return 0; }, tutti::step<"p0">([] { return 1; }),
+                                tutti::step<"p1">([] { return 1; })),
+          tutti::step<"other">([] { return 1; })));
+  dot_parser p{tutti::to_dot(wf)};
+  const drawing d = p.parse();
+  INFO(tutti::to_dot(wf));
+  CHECK(d.nodes.count("choice: big | if_else @") == 1);
+  CHECK(d.nodes.count("choice: pick | choose @g") == 1);
+  CHECK(d.clusters == std::set<std::string>{"workflow extra | when: conditional", "g | parallel"});
+  CHECK(d.edges == std::set<std::string>{
+                       "in -sequence-> big", "big -sequence[0]-> then", "big -sequence[1]-> else",
+                       "then -sequence-> e1", "else -sequence-> e1", "e1 -sequence-> e2",
+                       // into the group: to the choice's decision node and the other branch
+                       "e2 -sequence-> pick", "e2 -sequence-> other", "pick -sequence[0]-> p0",
+                       "pick -sequence[1]-> p1",
+                       // the condition's read goes into the workflow's first step
+                       "in -data-> e1"});
+  for (const parsed_edge& e : p.edges())
+    if (e.kind == "data") CHECK(e.attrs.at("lhead") == "cluster_s3");
+  require_same(parse_mermaid(tutti::to_mermaid(wf)), d);
+}
+
+TEST_CASE("workflows without groups or choices draw exactly as before",
+          "[observe][diagram][parallel]") {
+  // The committed payment gateway files pin the exact bytes; this pins the order fixture's
+  // Mermaid edge order (linkStyle indices) too.
+  fixture f;
+  const mermaid_parse p = parse_mermaid_full(tutti::to_mermaid(f.workflow()));
+  CHECK(p.link_styles.at("6") == "stroke:#b22222");
+  CHECK(p.link_styles.at("9") == "stroke:#6b6b6b");
+  CHECK(tutti::to_dot(f.workflow()).find("label=\"0\"") == std::string::npos);
 }

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <latch>
 #include <limits>
 #include <map>
 #include <optional>
@@ -675,4 +676,110 @@ TEST_CASE("four threads of runs into one registry give exact totals, while it is
   const auto x = parse(m.to_prometheus());
   CHECK(x.value("tutti_runs_started_total", {{"workflow", "concurrent"}}) == static_cast<double>(total));
   CHECK(m.dropped_events() == 0);
+}
+
+TEST_CASE("a skipped conditional step counts as started and skipped, with no latency",
+          "[observe][metrics]") {
+  tutti::observe::metrics_registry m;
+  auto e = make(event_kind::step_started, "pay", "notify");
+  m.on_event(e);
+  e.kind = event_kind::step_skipped;
+  e.elapsed = 1ms;
+  m.on_event(e);
+  const auto notify = m.step_stats_of("pay", "notify");
+  REQUIRE(notify);
+  CHECK(notify->started == 1);
+  CHECK(notify->skipped == 1);
+  CHECK(notify->succeeded == 0);
+  CHECK(notify->failed == 0);
+  CHECK(notify->duration.count == 0);
+  const auto x = parse(m.to_prometheus());
+  CHECK(x.families.at("tutti_step_skipped_total").type == "counter");
+  CHECK(x.value("tutti_step_skipped_total", {{"workflow", "pay"}, {"step", "notify"}}) == 1.0);
+  CHECK(x.value("tutti_step_calls_total",
+                {{"workflow", "pay"}, {"step", "notify"}, {"result", "succeeded"}}) == 0.0);
+
+  // A real run: `when` with a false condition.
+  const auto wf = tutti::workflow<"maybe">(
+      tutti::step<"first">([] { return 1; }),
+      tutti::when([](tutti::from<"first", int> v) { return *v > 1; },
+                  tutti::step<"x">([] { return 2; })));
+  for (int i = 0; i < 3; ++i) REQUIRE(wf.run(tutti::unit{}, {}, m));
+  const auto skipped = m.step_stats_of("maybe", "x");
+  REQUIRE(skipped);
+  CHECK(skipped->started == 3);
+  CHECK(skipped->skipped == 3);
+  CHECK(skipped->succeeded == 0);
+  CHECK(skipped->attempts == 0);
+  CHECK(m.step_stats_of("maybe", "first")->skipped == 0);
+  CHECK(parse(m.to_prometheus())
+            .value("tutti_step_skipped_total", {{"workflow", "maybe"}, {"step", "x"}}) == 3.0);
+}
+
+namespace {
+/// A parallel group whose four branches all wait inside their steps for each other (on the run's
+/// latch, the workflow's input), then a conditional step that is skipped.
+auto fan_workflow(tutti::thread_pool& pool) {
+  const auto branch = [](int v) {
+    return [v](std::latch* all_in) {
+      all_in->arrive_and_wait();
+      return v;
+    };
+  };
+  return tutti::workflow<"fan">(
+      tutti::parallel<"g">(pool, tutti::step<"a">(branch(1)), tutti::step<"b">(branch(2)),
+                           tutti::step<"c">(branch(3)), tutti::step<"d">(branch(4))),
+      tutti::when([](std::latch*) { return false; }, tutti::step<"x">([] { return 0; })));
+}
+}  // namespace
+
+TEST_CASE("the branches of parallel runs on pools, counted from their threads, add up exactly",
+          "[observe][metrics][concurrency][parallel]") {
+  constexpr int threads = 2;
+  constexpr int runs = 100;
+  tutti::observe::metrics_registry m;
+  std::atomic<int> ok{0};
+  std::vector<std::thread> callers;
+  for (int t = 0; t < threads; ++t)
+    callers.emplace_back([&] {
+      // A pool per caller: a run's four branches always find four threads to wait together on.
+      tutti::thread_pool pool{4};
+      const auto wf = fan_workflow(pool);
+      for (int i = 0; i < runs; ++i) {
+        std::latch all_in{4};
+        if (wf.run(&all_in, {}, m).has_value()) ++ok;
+      }
+    });
+  for (auto& t : callers) t.join();
+  constexpr std::uint64_t total = threads * runs;
+  CHECK(ok.load() == static_cast<int>(total));
+  const auto r = m.run_stats_of("fan");
+  REQUIRE(r);
+  CHECK(r->started == total);
+  CHECK(r->succeeded == total);
+  CHECK(r->duration.count == total);
+  for (const std::string_view step : {"g", "g/a", "g/b", "g/c", "g/d"}) {
+    INFO("step " << step);
+    const auto s = m.step_stats_of("fan", step);
+    REQUIRE(s);
+    CHECK(s->started == total);
+    CHECK(s->succeeded == total);
+    CHECK(s->failed == 0);
+    CHECK(s->skipped == 0);
+    CHECK(s->attempts == total);
+    CHECK(s->duration.count == total);
+  }
+  const auto x = m.step_stats_of("fan", "x");
+  REQUIRE(x);
+  CHECK(x->started == total);
+  CHECK(x->skipped == total);
+  CHECK(x->succeeded + x->failed == 0);
+  CHECK(m.series_count() == 7);  // the run, g, four branches, x
+  CHECK(m.dropped_events() == 0);
+  const auto text = parse(m.to_prometheus());
+  const auto all = static_cast<double>(total);
+  CHECK(text.value("tutti_step_started_total", {{"workflow", "fan"}, {"step", "g/c"}}) == all);
+  CHECK(text.value("tutti_step_calls_total",
+                   {{"workflow", "fan"}, {"step", "g/c"}, {"result", "succeeded"}}) == all);
+  CHECK(text.value("tutti_step_skipped_total", {{"workflow", "fan"}, {"step", "x"}}) == all);
 }

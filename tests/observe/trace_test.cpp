@@ -9,7 +9,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <latch>
 #include <map>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -976,4 +978,183 @@ TEST_CASE("a real run: the recorder works inside observe_all and with concurrent
   CHECK(t.thread_names.size() == static_cast<std::size_t>(threads * runs));
   CHECK(t.named("ping").size() == static_cast<std::size_t>(threads * runs));
   for (const span* s : t.named("ping")) CHECK(s->args.at("outcome") == "succeeded");
+}
+
+// --- parallel groups: one run's events from several threads at once -------------------------
+
+namespace {
+/// Lets threads take turns: `wait_for(n)` blocks until turn n, `next()` passes to the next one.
+struct turns {
+  std::atomic<int> turn{0};
+  void wait_for(int n) {
+    for (int t = turn.load(); t != n; t = turn.load()) turn.wait(t);
+  }
+  void next() {
+    turn.fetch_add(1);
+    turn.notify_all();
+  }
+};
+}  // namespace
+
+TEST_CASE("branch spans of one run sent from two threads, interleaved, nest on rows of their own",
+          "[observe][trace][parallel]") {
+  for (const auto lanes :
+       {tutti::observe::trace_lanes::per_run, tutti::observe::trace_lanes::per_thread}) {
+    trace_recorder rec{{.lanes = lanes}};
+    feeder f{rec, id1};
+    f(event_kind::run_started);
+    f(event_kind::step_started, "g");
+    turns order;
+    // Two "pool threads": begins and ends cross (a B, b B, a E, b E); "g/b" never ends.
+    std::thread t1([&] {
+      feeder mine{rec, id1, "wf", 1ms};
+      order.wait_for(0);
+      mine(event_kind::step_started, "g/a");
+      mine(event_kind::attempt_started, "g/a", 1);
+      order.next();
+      order.wait_for(2);
+      mine.now = 3ms;
+      mine(event_kind::attempt_succeeded, "g/a", 1);
+      mine(event_kind::step_succeeded, "g/a", 1);
+      order.next();
+    });
+    std::thread t2([&] {
+      feeder mine{rec, id1, "wf", 2ms};
+      order.wait_for(1);
+      mine(event_kind::step_started, "g/b");
+      mine(event_kind::attempt_started, "g/b", 1);
+      order.next();
+    });
+    order.wait_for(3);
+    t1.join();
+    t2.join();
+    f.now = 4ms;
+    f(event_kind::step_succeeded, "g", 1);
+    f(event_kind::run_finished);
+    CHECK(rec.dropped() == 0);
+    const checked_trace t = check_trace(rec.to_json());  // balanced and nested on every row
+    if (!t.parsed) continue;
+    CHECK(t.thread_names.size() == 3);  // the run's own thread and the two others
+    const span& run = t.one("wf");
+    const span& g = t.one("g");
+    const span& a = t.one("g/a");
+    const span& b = t.one("g/b");
+    CHECK(g.parent == "wf");
+    CHECK(a.depth == 0);  // top level of its own row
+    CHECK(b.depth == 0);
+    std::set<std::pair<long long, long long>> rows{
+        {run.pid, run.tid}, {a.pid, a.tid}, {b.pid, b.tid}};
+    CHECK(rows.size() == 3);
+    CHECK(a.end == 3'000);
+    CHECK(a.args.at("result") == "succeeded");
+    CHECK_FALSE(a.args.contains("unfinished"));
+    CHECK_FALSE(g.args.contains("unfinished"));
+    CHECK(b.args.at("unfinished") == true);  // closed by the run's end, on its own row
+    CHECK(b.end == 4'000);
+    CHECK(run.args.at("outcome") == "succeeded");
+    if (lanes == tutti::observe::trace_lanes::per_run) {
+      const auto hex = id1.hex();
+      const std::string row = "run " + std::string(hex.data(), hex.size());
+      CHECK(t.thread_names.at({run.pid, run.tid}) == row);
+      CHECK(t.thread_names.at({a.pid, a.tid}).rfind(row + " thread ", 0) == 0);
+      CHECK(t.thread_names.at({b.pid, b.tid}).rfind(row + " thread ", 0) == 0);
+    } else {
+      for (const auto& [key, name] : t.thread_names) CHECK(name.rfind("thread ", 0) == 0);
+    }
+  }
+}
+
+TEST_CASE("a real run: parallel branches on a thread pool, all inside their steps at once",
+          "[observe][trace][parallel]") {
+  for (const auto lanes :
+       {tutti::observe::trace_lanes::per_run, tutti::observe::trace_lanes::per_thread}) {
+    tutti::thread_pool pool{4};
+    std::latch all_in{4};  // each branch waits here until the four are inside their steps
+    std::atomic<int> inside{0};
+    std::atomic<int> most{0};
+    const auto branch = [&](int v) {
+      return [&, v] {
+        const int now = ++inside;
+        int seen = most.load();
+        while (now > seen && !most.compare_exchange_weak(seen, now)) {
+        }
+        all_in.arrive_and_wait();
+        --inside;
+        return v;
+      };
+    };
+    const auto wf = tutti::workflow<"fan">(
+        tutti::step<"before">([] { return 0; }),
+        tutti::parallel<"g">(pool, tutti::step<"a">(branch(1)), tutti::step<"b">(branch(2)),
+                             tutti::step<"c">(branch(3)), tutti::step<"d">(branch(4))),
+        tutti::step<"after">([](tutti::from<"g", std::tuple<int, int, int, int>> g) {
+          return std::get<0>(*g) + std::get<1>(*g) + std::get<2>(*g) + std::get<3>(*g);
+        }));
+    trace_recorder rec{{.lanes = lanes}};
+    const auto run = wf.run(tutti::unit{}, {}, rec);  // the steady clock
+    REQUIRE(run.has_value());
+    CHECK(run.value() == 10);
+    CHECK(most.load() == 4);  // they really overlapped
+    CHECK(rec.dropped() == 0);
+    const checked_trace t = check_trace(rec.to_json());  // balanced and nested on every row
+    if (!t.parsed) continue;
+    const span& whole = t.one("fan");
+    CHECK(whole.args.at("outcome") == "succeeded");
+    const span& g = t.one("g");
+    CHECK(g.parent == "fan");
+    CHECK(g.args.at("result") == "succeeded");
+    std::set<std::pair<long long, long long>> rows;
+    double last_begin = 0;
+    double first_end = 1e300;
+    for (const std::string_view name : {"g/a", "g/b", "g/c", "g/d"}) {
+      INFO("branch " << name);
+      const span& s = t.one(name);  // one B, closed by its E (check_trace)
+      CHECK(s.args.at("result") == "succeeded");
+      CHECK_FALSE(s.args.contains("unfinished"));
+      CHECK(s.begin >= g.begin);
+      CHECK(s.end <= g.end);
+      // On the run's row (the waiting thread ran it) it is inside the group; elsewhere it is at
+      // the top of its own row.
+      if (s.pid == whole.pid && s.tid == whole.tid)
+        CHECK(std::find(s.enclosing.begin(), s.enclosing.end(), "g") != s.enclosing.end());
+      else
+        CHECK(s.depth == 0);
+      rows.emplace(s.pid, s.tid);
+      last_begin = std::max(last_begin, s.begin);
+      first_end = std::min(first_end, s.end);
+      // Its attempt nests inside it, on its row.
+      bool attempt = false;
+      for (const span& a : t.spans)
+        if (a.name == "attempt 1" && a.parent == name && a.pid == s.pid && a.tid == s.tid)
+          attempt = true;
+      CHECK(attempt);
+    }
+    CHECK(rows.size() == 4);         // four threads at once: four rows
+    CHECK(last_begin <= first_end);  // all four spans overlap
+    for (const span& s : t.spans) CHECK_FALSE(s.args.contains("unfinished"));
+    CHECK(t.one("before").end <= g.begin);
+    CHECK(g.end <= t.one("after").begin);
+  }
+}
+
+TEST_CASE("a real run: a skipped conditional step is a closed span with result skipped",
+          "[observe][trace]") {
+  tutti::testing::manual_clock clock;
+  const auto wf =
+      tutti::workflow<"maybe">(tutti::step<"first">([] { return 1; }),
+                               tutti::when([](tutti::from<"first", int> v) { return *v > 1; },
+                                           tutti::step<"x">([] { return 2; })),
+                               tutti::step<"last">([] { return 3; }));
+  trace_recorder rec;
+  const auto run = wf.run(tutti::unit{}, {}, clock, rec);
+  REQUIRE(run.has_value());
+  const checked_trace t = check_trace(rec.to_json());
+  if (!t.parsed) return;
+  const span& x = t.one("x");
+  CHECK(x.parent == "maybe");
+  CHECK(x.args.at("result") == "skipped");
+  CHECK_FALSE(x.args.contains("unfinished"));
+  CHECK(t.named("attempt 1").size() == 2);  // first and last: x made no call
+  CHECK(x.end <= t.one("last").begin);
+  CHECK(t.one("maybe").args.at("outcome") == "succeeded");
 }

@@ -315,3 +315,240 @@ TEST_CASE("a step replaced by a generic lambda can then have its compensation re
   CHECK(refund.last_call().arg<0>() == receipt{4});
   CHECK(log == log_t{"validate A", "reserve", "release 4"});
 }
+
+// ---- parallel groups, conditionals and choices ------------------------------------------------
+
+namespace {
+using int_mock = tutti::testing::mock<tutti::result<int>()>;
+
+/// A group after a compensable step, then a step that reads the group: all on the inline
+/// executor (branches one after another on this thread: deterministic).
+auto make_page(log_t& log) {
+  return tutti::workflow<"page">(
+      tutti::step<"first">([&log] {
+        log.push_back("first");
+        return 1;
+      }).compensate_with([&log](const int&) { log.push_back("undo first"); }),
+      tutti::parallel<"g">(tutti::step<"a">([&log](tutti::from<"first", int> f) {
+                             log.push_back("real a");
+                             return *f + 10;
+                           }).compensate_with([&log](const int& v) {
+        log.push_back("undo a " + std::to_string(v));
+      }) | tutti::retry{tutti::max_attempts{3}},
+                           tutti::optional_branch(tutti::step<"b">([&log] {
+                             log.push_back("real b");
+                             return 20;
+                           })),
+                           tutti::step<"c">([&log] {
+                             log.push_back("real c");
+                             return 30;
+                           }).compensate_with([&log](const int& v) {
+                             log.push_back("undo c " + std::to_string(v));
+                           })),
+      tutti::step<"sum">([](tutti::from<"g", std::tuple<int, std::optional<int>, int>> g) {
+        return std::get<0>(*g) + std::get<1>(*g).value_or(0) + std::get<2>(*g);
+      }));
+}
+using page = decltype(make_page(std::declval<log_t&>()));
+}  // namespace
+
+TEST_CASE("a branch of a group is replaced by its path group/branch; its retry retries the mock",
+          "[testing][replace][parallel]") {
+  log_t log;
+  int_mock a;
+  a.fail(tutti::errc::timeout).times(1).then_return(7);
+  const auto test = tutti::testing::replace<"g/a">(make_page(log), a);
+  using wf_t = std::remove_const_t<decltype(test)>;
+  STATIC_REQUIRE(wf_t::step_names == page::step_names);
+  using group_t = std::tuple_element_t<1, wf_t::nodes_type>;
+  using orig_group_t = std::tuple_element_t<1, page::nodes_type>;
+  STATIC_REQUIRE(group_t::branch_names == orig_group_t::branch_names);
+  STATIC_REQUIRE(group_t::mode == orig_group_t::mode);
+  // The branch keeps its retry and its compensation; the other branches are the same types.
+  using a_t = std::tuple_element_t<0, group_t::nodes_type>;
+  STATIC_REQUIRE(std::is_same_v<a_t::policy_type,
+                                std::tuple_element_t<0, orig_group_t::nodes_type>::policy_type>);
+  STATIC_REQUIRE(a_t::compensable);
+  STATIC_REQUIRE(std::is_same_v<std::tuple_element_t<1, group_t::nodes_type>,
+                                std::tuple_element_t<1, orig_group_t::nodes_type>>);
+  STATIC_REQUIRE(std::is_same_v<std::tuple_element_t<2, group_t::nodes_type>,
+                                std::tuple_element_t<2, orig_group_t::nodes_type>>);
+
+  const auto run = test.run();
+  REQUIRE(run);
+  CHECK(run.value() == 7 + 20 + 30);
+  CHECK(a.call_count() == 2);
+  CHECK(a.last_call().step == "g/a");
+  CHECK(a.last_call().attempt == 2);
+  CHECK(log == log_t{"first", "real b", "real c"});
+  CHECK(run.report().step("g").status == tutti::step_status::succeeded);
+}
+
+TEST_CASE("a replaced required branch that fails fails the group; the others are undone",
+          "[testing][replace][parallel][saga]") {
+  log_t log;
+  int_mock c;
+  c.fail(tutti::errc::circuit_open);
+  const auto test = tutti::testing::replace<"g/c">(make_page(log), c);
+  const auto run = test.run();
+  REQUIRE_FALSE(run);
+  CHECK(run.failed_step() == "g");
+  CHECK(run.error() == tutti::errc::circuit_open);
+  CHECK(run.message().rfind("c: ", 0) == 0);
+  CHECK(run.outcome() == tutti::run_outcome::compensated);
+  CHECK(c.call_count() == 1);
+  CHECK(c.last_call().step == "g/c");
+  // The branch that completed is undone with its real compensation, then the earlier step.
+  CHECK(log == log_t{"first", "real a", "real b", "undo a 11", "undo first"});
+}
+
+TEST_CASE("an optional branch is replaced inside optional_branch: still optional",
+          "[testing][replace][parallel]") {
+  log_t log;
+  int_mock b;
+  b.fail(tutti::errc::timeout);
+  const auto test = tutti::testing::replace<"g/b">(make_page(log), b);
+  using group_t = std::tuple_element_t<1, std::remove_const_t<decltype(test)>::nodes_type>;
+  STATIC_REQUIRE(tutti::detail::is_optional_branch<std::tuple_element_t<1, group_t::nodes_type>>());
+  const auto run = test.run();
+  REQUIRE(run);
+  CHECK(run.value() == 11 + 30);
+  CHECK_FALSE(std::get<1>(run.get<"g">()).has_value());
+  CHECK(b.call_count() == 1);
+  CHECK(b.last_call().step == "g/b");
+}
+
+TEST_CASE("a branch's replacement may read the steps before the group",
+          "[testing][replace][parallel]") {
+  log_t log;
+  tutti::testing::mock<tutti::result<int>(tutti::from<"first", int>)> a;
+  a.returns(100);
+  const auto run = tutti::testing::replace<"g/a">(make_page(log), a).run();
+  REQUIRE(run);
+  CHECK(run.value() == 100 + 20 + 30);
+  CHECK(a.last_call().arg<0>() == 1);  // what "first" produced
+}
+
+TEST_CASE("replace_compensation reaches a branch: the group's undo calls the mock",
+          "[testing][replace][parallel][saga]") {
+  log_t log;
+  tutti::testing::mock_compensation<void(const int&)> undo_c;
+  tutti::testing::mock<tutti::result<int>()> sum;
+  sum.fail(tutti::errc::step_failed);
+  const auto test = tutti::testing::replace_compensation<"g/c">(
+      tutti::testing::replace<"sum">(make_page(log), sum), undo_c);
+  const auto run = test.run();
+  REQUIRE_FALSE(run);
+  CHECK(run.failed_step() == "sum");
+  CHECK(run.outcome() == tutti::run_outcome::compensated);
+  REQUIRE(undo_c.call_count() == 1);
+  CHECK(undo_c.last_call().arg<0>() == 30);  // branch c's output
+  // Reverse branch order: c (the mock) first, then a, then the step before the group.
+  CHECK(log == log_t{"first", "real a", "real b", "real c", "undo a 11", "undo first"});
+}
+
+TEST_CASE("a hedged copy is replaced by its path step/copy", "[testing][replace][parallel]") {
+  tutti::inline_executor ex;
+  std::vector<std::string> real;
+  const auto wf = tutti::workflow<"w">(tutti::step<"read">([&real](const tutti::call_context& c) {
+                                         real.emplace_back(c.step);
+                                         return 5;
+                                       }) |
+                                       tutti::hedged(ex, 10ms));
+  int_mock first;
+  first.fail(tutti::errc::timeout);
+  const auto test = tutti::testing::replace<"read/1">(wf, first);
+  const auto run = test.run();
+  REQUIRE(run);
+  CHECK(run.value() == 5);
+  CHECK(first.call_count() == 1);
+  CHECK(first.last_call().step == "read/1");
+  CHECK(real == std::vector<std::string>{"read/2"});  // the second copy is the original step
+}
+
+TEST_CASE("a nested workflow as a branch: its step is replaced by group/workflow/step",
+          "[testing][replace][parallel][nested]") {
+  int_mock x;
+  x.fail(tutti::errc::timeout).then_return(4);
+  const auto wf = tutti::workflow<"w">(
+      tutti::parallel<"g">(
+          tutti::workflow<"sub">(tutti::step<"x">([] { return 1; }) | tutti::retry{},
+                                 tutti::step<"y">([](tutti::from<"x", int> v) { return *v * 2; })),
+          tutti::step<"z">([] { return 3; })),
+      tutti::step<"sum">([](tutti::from<"g", std::tuple<int, int>> g) {
+        return std::get<0>(*g) + std::get<1>(*g);
+      }));
+  const auto run = tutti::testing::replace<"g/sub/x">(wf, x).run();
+  REQUIRE(run);
+  CHECK(run.value() == 4 * 2 + 3);
+  CHECK(x.call_count() == 2);
+  CHECK(x.last_call().step == "g/sub/x");
+}
+
+TEST_CASE("a when step's inner step is replaced; the condition is kept",
+          "[testing][replace][branch]") {
+  const auto wf = tutti::workflow<"w">(
+      tutti::step<"n">([](const int& n) { return n; }),
+      tutti::when([](tutti::from<"n", int> n) { return *n > 10; },
+                  tutti::step<"big">([] { return 1; }) | tutti::retry{tutti::max_attempts{2}}),
+      tutti::step<"out">([](tutti::from<"big", std::optional<int>> b) { return b->value_or(-1); }));
+  int_mock big;
+  big.fail(tutti::errc::timeout).then_return(42);
+  const auto test = tutti::testing::replace<"big">(wf, big);
+  using when_t = std::tuple_element_t<1, std::remove_const_t<decltype(test)>::nodes_type>;
+  STATIC_REQUIRE(
+      std::is_same_v<std::remove_cvref_t<decltype(std::get<1>(test.steps()).condition())>,
+                     std::remove_cvref_t<decltype(std::get<1>(wf.steps()).condition())>>);
+  STATIC_REQUIRE(
+      std::is_same_v<when_t::inner_type::policy_type,
+                     std::tuple_element_t<1, decltype(wf)::nodes_type>::inner_type::policy_type>);
+
+  const auto skipped = test.run(5);
+  REQUIRE(skipped);
+  CHECK(skipped.value() == -1);
+  CHECK(big.call_count() == 0);
+  CHECK(skipped.report().step("big").status == tutti::step_status::skipped);
+
+  const auto ran = test.run(50);
+  REQUIRE(ran);
+  CHECK(ran.value() == 42);
+  CHECK(big.call_count() == 2);  // the step's retry retried the mock
+  CHECK(big.last_call().step == "big");
+}
+
+namespace {
+enum class method { courier, post };
+
+template <class W>
+void check_choice_replace(const W& wf) {
+  if constexpr (tutti::testing::detail::has_selector<
+                    std::tuple_element_t<0, typename W::nodes_type>>) {
+    int_mock courier;
+    courier.fail(tutti::errc::timeout).then_return(9);
+    const auto test = tutti::testing::replace<"route/courier">(wf, courier);
+    using choice_t =
+        std::tuple_element_t<0, typename std::remove_const_t<decltype(test)>::nodes_type>;
+    STATIC_REQUIRE(choice_t::case_names ==
+                   std::tuple_element_t<0, typename W::nodes_type>::case_names);
+    const auto by_courier = test.run(method::courier);
+    REQUIRE(by_courier);
+    CHECK(by_courier.value() == 9);
+    CHECK(courier.call_count() == 2);
+    CHECK(courier.last_call().step == "route/courier");
+    const auto by_post = test.run(method::post);  // the selector is the original one
+    REQUIRE(by_post);
+    CHECK(by_post.value() == 2);
+    CHECK(courier.call_count() == 2);
+  } else {
+    WARN("tutti::choice_node has no selector(): replacing a case of a choice is not available");
+  }
+}
+}  // namespace
+
+TEST_CASE("a case of a choice is replaced by its path choice/case", "[testing][replace][branch]") {
+  const auto wf = tutti::workflow<"w">(tutti::choose<"route">(
+      [](const method& m) { return m; },
+      tutti::step<"courier">([] { return 1; }) | tutti::retry{tutti::max_attempts{2}},
+      tutti::step<"post">([] { return 2; })));
+  check_choice_replace(wf);
+}

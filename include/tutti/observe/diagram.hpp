@@ -10,10 +10,12 @@
 #include <utility>      // std::index_sequence
 #include <vector>       // drawn steps and edges
 
+#include "../branch.hpp"
 #include "../clock.hpp"
 #include "../config.hpp"
 #include "../context.hpp"
 #include "../detail/signature.hpp"
+#include "../parallel.hpp"
 #include "../policy.hpp"
 #include "../step.hpp"
 #include "../workflow.hpp"
@@ -24,13 +26,19 @@ namespace detail {
 
 // ---- the model: what is drawn, shared by both output formats ---------------------------------
 
-/// One drawn step: a step with its policies and compensation, or a nested workflow.
+/// One drawn step: a step with its policies and compensation, a nested workflow, a parallel
+/// group (its branches) or a choice (its cases).
 struct diagram_step {
   std::string id;  // "s2", "s3_1": made from positions, so never in need of escaping
   std::string_view name;
   bool pivot = false;
   bool compensable = false;                // its own compensation (a step, not a workflow)
   bool nested = false;                     // a workflow: `steps` are its steps
+  bool group = false;                      // a parallel group: `steps` are its branches
+  bool choice = false;                     // a choice: `steps` are its cases
+  bool optional = false;                   // an optional branch of a group
+  bool conditional = false;                // tutti::when: runs only when its condition holds
+  std::string kind;                        // a group's kind ("quorum 2 of 3"), a choice's
   std::vector<std::string> policies;       // inner to outer
   std::vector<std::string> undo_policies;  // around the compensation
   std::vector<std::string_view> reads;     // earlier steps named by from<"name", T> parameters
@@ -44,6 +52,7 @@ struct diagram_edge {
   diagram_edge_kind kind;
   std::string from_cluster, to_cluster;  // DOT clips an edge at a nested workflow's border
   bool ranks = true;                     // false: the edge does not shape the layout
+  std::string label = {};                // a choice's edge to a case: the case's index
 };
 
 template <class T>
@@ -117,6 +126,14 @@ template <fixed_string Name, class F, class U, step_role R>
 void diagram_fill(diagram_step& s, const step_node<Name, F, U, R>* n);
 template <fixed_string Name, class... N>
 void diagram_fill(diagram_step& s, const basic_workflow<Name, N...>* w);
+template <fixed_string Name, class B, bool Optional>
+void diagram_fill(diagram_step& s, const branch_node<Name, B, Optional>* n);
+template <fixed_string Name, gather_mode Mode, std::size_t K, class E, class... B>
+void diagram_fill(diagram_step& s, const parallel_group<Name, Mode, K, E, B...>* g);
+template <class P, class I>
+void diagram_fill(diagram_step& s, const when_node<P, I>* n);
+template <fixed_string Name, class Sel, bool Bool, class... C>
+void diagram_fill(diagram_step& s, const choice_node<Name, Sel, Bool, C...>* c);
 
 // Any other node: its name and saga role are all that is known of it.
 template <class N>
@@ -168,6 +185,63 @@ void diagram_fill(diagram_step& s, const basic_workflow<Name, N...>* w) {
   diagram_fill_steps(s, w, std::index_sequence_for<N...>{});
 }
 
+/// The reads of a condition or selector (from<> parameters), when its parameters can be read.
+template <class F>
+void diagram_callable_reads(std::vector<std::string_view>& out) {
+  if constexpr (signature_of<F>::known) diagram_reads(out, typename signature_of<F>::args{});
+}
+
+// A branch renamed (a hedged copy) or optional: drawn as its inner node, under its own name.
+template <fixed_string Name, class B, bool Optional>
+void diagram_fill(diagram_step& s, const branch_node<Name, B, Optional>* n) {
+  diagram_fill(s, n != nullptr ? &n->inner() : static_cast<const B*>(nullptr));
+  s.optional = s.optional || Optional;
+}
+
+/// Children (branches, cases) of a group or choice, held as std::tuple<std::tuple<B>...>.
+template <class Tuple, class... B, std::size_t... I>
+void diagram_fill_children(diagram_step& s, const Tuple* children, std::index_sequence<I...>) {
+  s.steps.resize(sizeof...(B));
+  (diagram_fill_child(
+       s.steps[I], s.id, I,
+       children != nullptr ? &std::get<0>(std::get<I>(*children)) : static_cast<const B*>(nullptr)),
+   ...);
+}
+
+template <fixed_string Name, gather_mode Mode, std::size_t K, class E, class... B>
+void diagram_fill(diagram_step& s, const parallel_group<Name, Mode, K, E, B...>* g) {
+  s.group = true;
+  if constexpr (Mode == gather_mode::all) {
+    s.kind = "parallel";
+  } else if constexpr (Mode == gather_mode::quorum) {
+    s.kind = "quorum " + std::to_string(K) + " of " + std::to_string(sizeof...(B));
+  } else {
+    // The delay is a value: a diagram drawn from the type cannot tell a hedge from first_of.
+    if (g != nullptr && g->delay() > duration::zero())
+      s.kind = "hedge after " + diagram_duration(g->delay());
+    else
+      s.kind = "first of";
+  }
+  diagram_fill_children<std::tuple<std::tuple<B>...>, B...>(
+      s, g != nullptr ? &g->branches() : nullptr, std::index_sequence_for<B...>{});
+}
+
+template <class P, class I>
+void diagram_fill(diagram_step& s, const when_node<P, I>* n) {
+  diagram_fill(s, n != nullptr ? &n->inner() : static_cast<const I*>(nullptr));
+  s.conditional = true;
+  diagram_callable_reads<P>(s.reads);
+}
+
+template <fixed_string Name, class Sel, bool Bool, class... C>
+void diagram_fill(diagram_step& s, const choice_node<Name, Sel, Bool, C...>* c) {
+  s.choice = true;
+  s.kind = Bool ? "if_else" : "choose";
+  diagram_callable_reads<Sel>(s.reads);  // the selector's: drawn into the decision node
+  diagram_fill_children<std::tuple<std::tuple<C>...>, C...>(s, c != nullptr ? &c->cases() : nullptr,
+                                                            std::index_sequence_for<C...>{});
+}
+
 /// The whole workflow as a (nested) step whose id is empty: its steps are s1, s2, ...
 template <class W>
 diagram_step diagram_model(const W* w) {
@@ -179,52 +253,159 @@ diagram_step diagram_model(const W* w) {
 
 // ---- edges -----------------------------------------------------------------------------------
 
-inline const diagram_step& diagram_first(const diagram_step& s) {
-  return s.nested ? diagram_first(s.steps.front()) : s;
-}
-inline const diagram_step& diagram_last(const diagram_step& s) {
-  return s.nested ? diagram_last(s.steps.back()) : s;
-}
+/// An end of an edge: a drawn node, and the cluster DOT clips the edge at (a nested workflow's).
+struct diagram_end {
+  std::string id;
+  std::string cluster;
+};
+
 inline std::string diagram_cluster(const diagram_step& s) {
-  return s.nested ? "cluster_" + s.id : std::string{};
+  return s.nested || s.group ? "cluster_" + s.id : std::string{};
 }
 inline std::string diagram_undo_id(const diagram_step& s) { return 'u' + s.id.substr(1); }
 
-/// Compensable steps in the order they run, nested workflows' steps in place.
+/// Where edges into a step arrive: its node; a nested workflow's first step (clipped at the
+/// workflow's cluster); each branch of a group (fan-out); a choice's decision node.
+inline std::vector<diagram_end> diagram_entries(const diagram_step& s) {
+  if (s.nested) return {{diagram_entries(s.steps.front()).front().id, diagram_cluster(s)}};
+  if (s.group) {
+    std::vector<diagram_end> out;
+    for (const diagram_step& b : s.steps) {
+      std::vector<diagram_end> e = diagram_entries(b);
+      out.insert(out.end(), e.begin(), e.end());
+    }
+    return out;
+  }
+  return {{s.id, {}}};
+}
+
+/// Where edges out of a step leave: its node; a nested workflow's last step (clipped at the
+/// workflow's cluster); each branch of a group (fan-in); each case of a choice (they join).
+inline std::vector<diagram_end> diagram_exits(const diagram_step& s) {
+  if (s.nested) return {{diagram_exits(s.steps.back()).front().id, diagram_cluster(s)}};
+  if (s.group || s.choice) {
+    std::vector<diagram_end> out;
+    for (const diagram_step& b : s.steps) {
+      std::vector<diagram_end> e = diagram_exits(b);
+      out.insert(out.end(), e.begin(), e.end());
+    }
+    return out;
+  }
+  return {{s.id, {}}};
+}
+
+/// Compensable steps in the order they run: nested workflows' steps in place, a group's
+/// branches in branch order, a choice's cases in case order.
 inline void diagram_compensable(const diagram_step& wf, std::vector<const diagram_step*>& out) {
   for (const diagram_step& s : wf.steps) {
-    if (s.nested)
+    if (s.nested || s.group || s.choice)
       diagram_compensable(s, out);
     else if (s.compensable)
       out.push_back(&s);
   }
 }
 
+inline void diagram_inner_edges(const diagram_step& s, std::vector<diagram_edge>& out);
+
+/// Sequence edges of a workflow's steps: each exit of a step to each entry of the next.
 inline void diagram_sequence_edges(const diagram_step& wf, std::vector<diagram_edge>& out) {
   for (std::size_t i = 0; i < wf.steps.size(); ++i) {
     const diagram_step& s = wf.steps[i];
-    if (s.nested) diagram_sequence_edges(s, out);
+    diagram_inner_edges(s, out);
     if (i + 1 == wf.steps.size()) continue;
-    const diagram_step& next = wf.steps[i + 1];
-    out.push_back({diagram_last(s).id, diagram_first(next).id, diagram_edge_kind::sequence,
-                   diagram_cluster(s), diagram_cluster(next), true});
+    for (const diagram_end& from : diagram_exits(s))
+      for (const diagram_end& to : diagram_entries(wf.steps[i + 1]))
+        out.push_back(
+            {from.id, to.id, diagram_edge_kind::sequence, from.cluster, to.cluster, true});
   }
 }
 
-inline void diagram_data_edges(const diagram_step& wf, std::vector<diagram_edge>& out) {
-  for (std::size_t j = 0; j < wf.steps.size(); ++j) {
-    const diagram_step& s = wf.steps[j];
-    if (s.nested) diagram_data_edges(s, out);
-    for (std::string_view read : s.reads)
-      for (std::size_t i = 0; i < j; ++i)
-        if (wf.steps[i].name == read)
-          out.push_back({diagram_last(wf.steps[i]).id,
-                         s.id,
-                         diagram_edge_kind::data,
-                         diagram_cluster(wf.steps[i]),
-                         {},
-                         false});
+/// The edges inside a step: a nested workflow's sequence; nothing between a group's branches;
+/// a choice's decision node to each case, labelled with the case's index.
+inline void diagram_inner_edges(const diagram_step& s, std::vector<diagram_edge>& out) {
+  if (s.nested) {
+    diagram_sequence_edges(s, out);
+  } else if (s.group) {
+    for (const diagram_step& b : s.steps) diagram_inner_edges(b, out);
+  } else if (s.choice) {
+    for (std::size_t k = 0; k < s.steps.size(); ++k) {
+      for (const diagram_end& to : diagram_entries(s.steps[k]))
+        out.push_back(
+            {s.id, to.id, diagram_edge_kind::sequence, {}, to.cluster, true, std::to_string(k)});
+      diagram_inner_edges(s.steps[k], out);
+    }
   }
+}
+
+inline void diagram_data_edges(const diagram_step& wf, std::vector<diagram_edge>& out);
+
+/// Data edges into step `s` at position `j` of `wf` (or into a branch or case of it): its reads
+/// name steps before position `j` of `wf`.
+inline void diagram_data_into(const diagram_step& wf, std::size_t j, const diagram_step& s,
+                              std::vector<diagram_edge>& out) {
+  if (s.nested) diagram_data_edges(s, out);
+  if (s.group || s.choice)
+    for (const diagram_step& b : s.steps) diagram_data_into(wf, j, b, out);
+  if (s.reads.empty()) return;
+  // A conditional workflow or group reads into its first step, clipped at its cluster.
+  const diagram_end to = s.nested || s.group
+                             ? diagram_end{diagram_entries(s).front().id, diagram_cluster(s)}
+                             : diagram_end{s.id, {}};
+  for (std::string_view read : s.reads)
+    for (std::size_t i = 0; i < j; ++i)
+      if (wf.steps[i].name == read)
+        for (const diagram_end& from : diagram_exits(wf.steps[i]))
+          out.push_back({from.id, to.id, diagram_edge_kind::data, from.cluster, to.cluster, false});
+}
+
+inline void diagram_data_edges(const diagram_step& wf, std::vector<diagram_edge>& out) {
+  for (std::size_t j = 0; j < wf.steps.size(); ++j) diagram_data_into(wf, j, wf.steps[j], out);
+}
+
+/// A part of the undo chain: the undo nodes run first and last, and the edges inside it.
+struct diagram_undo_part {
+  std::vector<std::string> first, last;
+  std::vector<diagram_edge> edges;
+};
+
+inline diagram_undo_part diagram_undo_chain(const diagram_step& s);
+
+/// Steps (or branches) that run one after another are undone last first: each part's last
+/// undo nodes lead to the first of the part run before it.
+inline diagram_undo_part diagram_undo_sequence(const std::vector<diagram_step>& steps) {
+  diagram_undo_part out;
+  for (std::size_t k = steps.size(); k > 0; --k) {
+    diagram_undo_part p = diagram_undo_chain(steps[k - 1]);
+    if (p.first.empty()) continue;
+    if (out.first.empty()) {
+      out.first = p.first;
+    } else {
+      for (const std::string& from : out.last)
+        for (const std::string& to : p.first)
+          out.edges.push_back({from, to, diagram_edge_kind::compensation, {}, {}, false});
+    }
+    out.last = std::move(p.last);
+    out.edges.insert(out.edges.end(), p.edges.begin(), p.edges.end());
+  }
+  return out;
+}
+
+/// A step's part of the undo chain. A group's compensable branches are undone at the group's
+/// position in reverse branch order; the cases of a choice are alternatives (one ran).
+inline diagram_undo_part diagram_undo_chain(const diagram_step& s) {
+  if (s.nested || s.group) return diagram_undo_sequence(s.steps);
+  diagram_undo_part out;
+  if (s.choice) {
+    for (const diagram_step& c : s.steps) {
+      diagram_undo_part p = diagram_undo_chain(c);
+      out.first.insert(out.first.end(), p.first.begin(), p.first.end());
+      out.last.insert(out.last.end(), p.last.begin(), p.last.end());
+      out.edges.insert(out.edges.end(), p.edges.begin(), p.edges.end());
+    }
+  } else if (s.compensable) {
+    out.first = out.last = {diagram_undo_id(s)};
+  }
+  return out;
 }
 
 /// Sequence edges, then each compensable step to its undo node, then the undo chain in the
@@ -236,19 +417,20 @@ inline std::vector<diagram_edge> diagram_edges(const diagram_step& top) {
   diagram_compensable(top, undo);
   for (const diagram_step* s : undo)
     out.push_back({s->id, diagram_undo_id(*s), diagram_edge_kind::compensation, {}, {}, true});
-  for (std::size_t k = undo.size(); k > 1; --k)
-    out.push_back({diagram_undo_id(*undo[k - 1]),
-                   diagram_undo_id(*undo[k - 2]),
-                   diagram_edge_kind::compensation,
-                   {},
-                   {},
-                   false});
+  diagram_undo_part chain = diagram_undo_sequence(top.steps);
+  out.insert(out.end(), chain.edges.begin(), chain.edges.end());
   diagram_data_edges(top, out);
   return out;
 }
 
+/// "optional" (a group's optional branch) and "when: conditional" (tutti::when), when they apply.
+inline void diagram_markers(const diagram_step& s, std::vector<std::string>& lines) {
+  if (s.optional) lines.emplace_back("optional");
+  if (s.conditional) lines.emplace_back("when: conditional");
+}
 inline std::vector<std::string> diagram_step_label(const diagram_step& s) {
   std::vector<std::string> lines{std::string{s.name}};
+  diagram_markers(s, lines);
   if (s.pivot) lines.emplace_back("pivot");
   if (s.compensable) lines.emplace_back("compensable");
   lines.insert(lines.end(), s.policies.begin(), s.policies.end());
@@ -256,6 +438,15 @@ inline std::vector<std::string> diagram_step_label(const diagram_step& s) {
 }
 inline std::vector<std::string> diagram_workflow_label(const diagram_step& s) {
   std::vector<std::string> lines{"workflow " + std::string{s.name}};
+  diagram_markers(s, lines);
+  lines.insert(lines.end(), s.policies.begin(), s.policies.end());
+  return lines;
+}
+/// A group's cluster, a choice's decision node: the name, the kind ("quorum 2 of 3", "choose"),
+/// the markers and the policies around it.
+inline std::vector<std::string> diagram_control_label(const diagram_step& s) {
+  std::vector<std::string> lines{std::string{s.name}, s.kind};
+  diagram_markers(s, lines);
   lines.insert(lines.end(), s.policies.begin(), s.policies.end());
   return lines;
 }
@@ -293,6 +484,23 @@ inline void dot_steps(std::string& out, const diagram_step& wf, const std::strin
              "fontcolor=\"#5f6b7a\";\n";
       dot_steps(out, s, indent + "  ");
       out += indent + "}\n";
+      continue;
+    }
+    if (s.group) {  // the branches side by side in a cluster, no edges between them
+      out += indent + "subgraph " + diagram_cluster(s) + " {\n";
+      out += indent + "  label=" + dot_quote(diagram_control_label(s)) + ";\n";
+      out += indent +
+             "  class=\"group\"; style=\"rounded,bold\"; labeljust=l; color=\"#2e7d32\"; "
+             "fontcolor=\"#2e7d32\";\n";
+      dot_steps(out, s, indent + "  ");
+      out += indent + "}\n";
+      continue;
+    }
+    if (s.choice) {  // a decision node, then its cases (side by side: one edge to each)
+      out += indent + s.id + " [label=" + dot_quote(diagram_control_label(s)) +
+             ", class=\"choice\", shape=diamond, style=filled, fillcolor=\"#f3e8fd\", "
+             "color=\"#7b3fb8\"];\n";
+      dot_steps(out, s, indent);
       continue;
     }
     out += indent + s.id + " [label=" + dot_quote(diagram_step_label(s));
@@ -340,6 +548,7 @@ inline std::string diagram_dot(const diagram_step& top) {
     if (!e.ranks) out += ", constraint=false";
     if (!e.from_cluster.empty()) out += ", ltail=" + e.from_cluster;
     if (!e.to_cluster.empty()) out += ", lhead=" + e.to_cluster;
+    if (!e.label.empty()) out += ", label=" + dot_quote({e.label});
     out += "];\n";
   }
   out += "}\n";
@@ -404,6 +613,18 @@ inline void mermaid_steps(std::string& out, const diagram_step& wf, const std::s
       out += indent + "end\n";
       continue;
     }
+    if (s.group) {  // branches side by side
+      out += indent + "subgraph " + s.id + " [" + mermaid_quote(diagram_control_label(s)) + "]\n";
+      out += indent + "  direction LR\n";
+      mermaid_steps(out, s, indent + "  ", classes);
+      out += indent + "end\n";
+      continue;
+    }
+    if (s.choice) {  // a rhombus, then its cases
+      out += indent + s.id + '{' + mermaid_quote(diagram_control_label(s)) + "}\n";
+      mermaid_steps(out, s, indent, classes);
+      continue;
+    }
     const std::string label = mermaid_quote(diagram_step_label(s));
     if (s.pivot) {
       out += indent + s.id + "{{" + label + "}}\n";
@@ -441,7 +662,7 @@ inline std::string diagram_mermaid(const diagram_step& top) {
   for (const diagram_edge& e : diagram_edges(top)) {
     switch (e.kind) {
       case diagram_edge_kind::sequence:
-        out += "  " + e.from + " --> " + e.to + '\n';
+        out += "  " + e.from + (e.label.empty() ? " --> " : " -->|" + e.label + "| ") + e.to + '\n';
         break;
       case diagram_edge_kind::compensation:
         out += "  " + e.from + " -.-> " + e.to + '\n';
@@ -477,7 +698,9 @@ struct diagram_of_a_workflow {
  * (solid edges), each step's saga role (the pivot a double-bordered hexagon, compensable steps
  * filled and linked by a dashed edge to an "undo <step>" node), the undo chain in the order
  * compensations run (dashed), policies inner to outer with their settings ("retry: 3 attempts,
- * exponential", "timeout 200 ms"), nested workflows as clusters, and `from<"step", T>` reads as
+ * exponential", "timeout 200 ms"), nested workflows as clusters, parallel groups as clusters of
+ * branches side by side (fan-out and fan-in edges), choices as a decision node with an edge per
+ * case, `tutti::when` steps marked "when: conditional", and `from<"step", T>` reads as
  * dotted edges. Render it with `dot -Tsvg`. See docs/observability/diagrams.md.
  * Only reads `wf` (thread-safe); allocates: meant for tools, docs and start-up logs.
  *

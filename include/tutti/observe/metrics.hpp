@@ -64,6 +64,7 @@ struct step_stats {
   std::uint64_t started = 0;                  ///< step_started
   std::uint64_t succeeded = 0;                ///< step_succeeded
   std::uint64_t failed = 0;                   ///< step_failed
+  std::uint64_t skipped = 0;                  ///< step_skipped (a conditional step not run)
   std::uint64_t attempts = 0;                 ///< calls of the step (attempt_started)
   std::uint64_t attempt_failures = 0;         ///< attempt_failed
   std::uint64_t retries = 0;                  ///< retry_scheduled
@@ -78,7 +79,8 @@ struct step_stats {
   std::uint64_t compensations_failed = 0;     ///< compensation_failed
   /// breaker_state_changed seen on this step, by from * 6 + to (`breaker_state` values).
   std::array<std::uint64_t, 36> breaker_transitions{};
-  histogram_snapshot duration;  ///< elapsed of step_succeeded and step_failed
+  /// elapsed of step_succeeded and step_failed (a skipped step did not run: not observed)
+  histogram_snapshot duration;
 
   [[nodiscard]] std::uint64_t transitions(breaker_state from, breaker_state to) const noexcept {
     return breaker_transitions[static_cast<std::size_t>(from) * 6 + static_cast<std::size_t>(to)];
@@ -111,7 +113,7 @@ enum counter_index : unsigned {
   step_started_i, step_succeeded_i, step_failed_i, attempts_i, attempt_failures_i, retries_i,
   retries_exhausted_i, fallbacks_i, timeouts_i, breaker_rejected_i, bulkhead_rejected_i,
   rate_limited_i, compensation_attempts_i, compensations_succeeded_i, compensations_failed_i,
-  run_succeeded_i, run_failed_i, run_compensated_i, run_compensation_failed_i,
+  step_skipped_i, run_succeeded_i, run_failed_i, run_compensated_i, run_compensation_failed_i,
   counter_count
 };
 inline constexpr std::size_t breaker_state_count = 6;
@@ -224,10 +226,11 @@ class exposition {
 }  // namespace detail
 
 /**
- * An observer that counts what runs do, per (workflow, step): calls by result, attempts,
- * retries, fallbacks, timeouts, rejections, compensations; runs by outcome per workflow; step and
- * run latency histograms (from `elapsed` of step_succeeded / step_failed / run_finished — it asks
- * for time); and the state of the breakers you `watch_breaker`. `write_prometheus` renders it all
+ * An observer that counts what runs do, per (workflow, step): calls by result, skipped
+ * conditional steps (`tutti::when` whose condition was false), attempts, retries, fallbacks,
+ * timeouts, rejections, compensations; runs by outcome per workflow; step and run latency
+ * histograms (from `elapsed` of step_succeeded / step_failed / run_finished — it asks for time);
+ * and the state of the breakers you `watch_breaker`. `write_prometheus` renders it all
  * in the Prometheus text format (0.0.4):
  *
  *     tutti::observe::metrics_registry metrics;
@@ -241,10 +244,12 @@ class exposition {
  * fixed table of 256 buckets (acquire loads and a string compare), and one to three relaxed
  * atomic increments on the series — no lock and no allocation. Events the registry does not
  * count (attempt_succeeded, compensation_started) return before the look-up. Threads running the
- * same step increment the same counters (shared cache lines). Export takes the mutex (series
- * creation waits for it, counting does not) and reads each counter on its own: a scrape during
- * runs may see a step's `succeeded` before its histogram; a histogram's `+Inf` bucket always
- * equals its `_count`.
+ * same step increment the same counters (shared cache lines). The registry keeps no state per
+ * run, so the events of one run arriving from several threads at once (the branches of a
+ * parallel group on a `thread_pool`) are counted exactly as those of concurrent runs are.
+ * Export takes the mutex (series creation waits for it, counting does not) and reads each
+ * counter on its own: a scrape during runs may see a step's `succeeded` before its histogram; a
+ * histogram's `+Inf` bucket always equals its `_count`.
  *
  * **Lifetime.** Not copyable or movable (runs hold a reference). A watched breaker must outlive
  * the registry or be unwatched first.
@@ -299,6 +304,7 @@ class metrics_registry {
         s->add(detail::step_failed_i);
         observe(*s, step_bounds_, e.elapsed);
         break;
+      case event_kind::step_skipped: s->add(detail::step_skipped_i); break;  // no latency: not run
       case event_kind::attempt_started:
         s->add(e.compensation ? detail::compensation_attempts_i : detail::attempts_i);
         break;
@@ -380,6 +386,7 @@ class metrics_registry {
     out.started = s->get(detail::step_started_i);
     out.succeeded = s->get(detail::step_succeeded_i);
     out.failed = s->get(detail::step_failed_i);
+    out.skipped = s->get(detail::step_skipped_i);
     out.attempts = s->get(detail::attempts_i);
     out.attempt_failures = s->get(detail::attempt_failures_i);
     out.retries = s->get(detail::retries_i);
@@ -599,6 +606,8 @@ inline void metrics_registry::write_prometheus(std::string& out) const {
     simple("tutti_step_started_total", "Steps started (each step of each run, once).", detail::step_started_i);
     labelled("tutti_step_calls_total", "Steps finished, by result (after their retries and fallbacks).",
              "result", {{"succeeded", detail::step_succeeded_i}, {"failed", detail::step_failed_i}});
+    simple("tutti_step_skipped_total", "Conditional steps not run: their condition was false.",
+           detail::step_skipped_i);
     simple("tutti_step_attempts_total", "Calls of the step's callable (each retry counts).", detail::attempts_i);
     simple("tutti_step_attempt_failures_total", "Calls of the step's callable that failed.", detail::attempt_failures_i);
     simple("tutti_step_retries_total", "Retries scheduled.", detail::retries_i);

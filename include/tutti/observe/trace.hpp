@@ -29,8 +29,9 @@ namespace observe {
 
 /// Which timeline row (a "thread" of the trace format) the events of a run go on.
 enum class trace_lanes : std::uint8_t {
-  per_run,     ///< default: each run on its own row, named "run <run id>"
-  per_thread,  ///< one row per OS thread that started runs, named "thread <n>" (compact for pools)
+  per_run,     ///< default: each run on its own row, named "run <run id>" (and one more row,
+               ///< "run <run id> thread <n>", per pool thread that ran branches of the run)
+  per_thread,  ///< one row per OS thread that sent events, named "thread <n>" (compact for pools)
 };
 
 /// Settings of a `trace_recorder`; all optional: `trace_recorder rec{{.max_events = 100'000}}`.
@@ -197,9 +198,18 @@ struct trace_record {
  * decision for its delay (cut short if the run's next event comes sooner); compensations are
  * "compensate <path>" spans with their attempts (category "compensation"). Fallbacks, breaker
  * state changes and rejections, bulkhead and rate limiter rejections, timeouts and exhausted
- * retries are instant events named after their `event_kind`. Only "B"/"E" pairs and instants
- * are written (no "X" events, which viewers nest less reliably among "B"/"E" pairs). Time
- * stamps are the run clock's readings in microseconds, exact to the nanosecond.
+ * retries are instant events named after their `event_kind`; a skipped conditional step is a
+ * step span with `"result": "skipped"`. Only "B"/"E" pairs and instants are written (no "X"
+ * events, which viewers nest less reliably among "B"/"E" pairs). Time stamps are the run clock's
+ * readings in microseconds, exact to the nanosecond.
+ *
+ * Parallel groups: the branches of a group that run on other threads (a `thread_pool`) send
+ * their events from those threads, interleaved. The recorder keeps the open spans of a run per
+ * thread, so each thread's spans nest on a row of their own: per run, the run's row holds what
+ * ran on the run's own thread (the group's span, branches the waiting thread ran itself,
+ * compensations) and each other thread that ran branches of the run gets a row named
+ * "run <id> thread <n>"; per thread, branch spans go on the row of the thread that ran them.
+ * The run's end closes whatever is still open on all of its rows.
  *
  * Every span the output begins, it ends, properly nested per row: a span still open when the
  * trace is written (a run in progress) or whose end event never came is closed by an end event
@@ -252,10 +262,11 @@ class trace_recorder {
     lanes_.clear();
     lane_by_thread_.clear();
     processes_.clear();
-    for (auto& [id, run] : runs_) {
-      run.lane = no_lane;
-      for (auto& s : run.stack) s.recorded = false;
-    }
+    for (auto& [id, run] : runs_)
+      for (strand& st : run.strands) {
+        st.lane = no_lane;
+        for (auto& s : st.stack) s.recorded = false;
+      }
   }
 
   /// Appends the trace's JSON to `out`.
@@ -312,12 +323,22 @@ class trace_recorder {
     bool recorded;   // false: its begin was dropped, so its end is dropped too
     duration until;  // backoff: when the planned wait ends
   };
-  struct run_state {
+  // The open spans of one run on one thread, and the row they go on. Events of one thread are
+  // properly nested (a thread runs a branch to its end before it takes the next), so each strand
+  // has its own stack; strands of one run on several threads interleave freely.
+  struct strand {
+    std::thread::id thread;
     std::uint32_t lane = no_lane;  // assigned when its first event is recorded
-    const std::string* workflow = nullptr;
-    std::thread::id thread;  // the thread that started it (per-thread lanes)
     std::vector<open_span> stack;
-    duration last{};  // the latest time seen in its events
+  };
+  struct run_state {
+    const std::string* workflow = nullptr;
+    // The first: the thread of the run's first event (the run's own thread, which started it);
+    // then one per other thread that sent events of the run (branches of parallel groups on a
+    // pool), in the order they came. Kept until the run finishes: a thread that runs several
+    // branches of the run puts them all on its one row.
+    std::vector<strand> strands;
+    duration last{};  // the latest time seen in its events, on any thread
   };
   struct lane {
     std::uint32_t pid;
@@ -339,25 +360,34 @@ class trace_recorder {
 
   [[nodiscard]] bool room() const noexcept { return records_.size() < options_.max_events; }
 
-  std::uint32_t lane_of(run_state& rs, const run_id& id) {
-    if (rs.lane != no_lane) return rs.lane;
+  std::uint32_t thread_number(std::thread::id thread) {
+    return thread_numbers_
+        .try_emplace(thread, static_cast<std::uint32_t>(thread_numbers_.size() + 1))
+        .first->second;
+  }
+
+  // The row of a strand: per run, the run's row for its own thread and a row of its own for each
+  // other thread ("run <id> thread <n>"); per thread, the row of the strand's thread.
+  std::uint32_t lane_of(run_state& rs, strand& st, const run_id& id) {
+    if (st.lane != no_lane) return st.lane;
     std::uint32_t pid = 0;
     while (pid < processes_.size() && processes_[pid] != rs.workflow) ++pid;
     if (pid == processes_.size()) processes_.push_back(rs.workflow);
     ++pid;  // pids count from 1
     if (options_.lanes == trace_lanes::per_run) {
       const auto hex = id.hex();
-      lanes_.push_back({pid, static_cast<std::uint32_t>(lanes_.size() + 1),
-                        "run " + std::string(hex.data(), hex.size())});
-      rs.lane = static_cast<std::uint32_t>(lanes_.size() - 1);
-      return rs.lane;
+      std::string label = "run " + std::string(hex.data(), hex.size());
+      if (&st != &rs.strands.front()) {
+        label += " thread ";
+        detail::append_json_number(label, thread_number(st.thread));
+      }
+      lanes_.push_back({pid, static_cast<std::uint32_t>(lanes_.size() + 1), std::move(label)});
+      st.lane = static_cast<std::uint32_t>(lanes_.size() - 1);
+      return st.lane;
     }
-    const std::uint32_t tid =
-        thread_numbers_
-            .try_emplace(rs.thread, static_cast<std::uint32_t>(thread_numbers_.size() + 1))
-            .first->second;
+    const std::uint32_t tid = thread_number(st.thread);
     const auto found = lane_by_thread_.find({pid, tid});
-    if (found != lane_by_thread_.end()) return rs.lane = found->second;
+    if (found != lane_by_thread_.end()) return st.lane = found->second;
     std::string label = "thread ";
     detail::append_json_number(label, tid);
     lanes_.push_back({pid, tid, std::move(label)});
@@ -367,12 +397,12 @@ class trace_recorder {
       lanes_.pop_back();
       throw;
     }
-    return rs.lane = static_cast<std::uint32_t>(lanes_.size() - 1);
+    return st.lane = static_cast<std::uint32_t>(lanes_.size() - 1);
   }
 
   // Appends a record for `e` (its strings copied); the caller fills in the span and the name.
-  detail::trace_record& push(run_state& rs, const event& e, char ph) {
-    const std::uint32_t lane = lane_of(rs, e.run);
+  detail::trace_record& push(run_state& rs, strand& st, const event& e, char ph) {
+    const std::uint32_t lane = lane_of(rs, st, e.run);
     detail::trace_record& r = records_.emplace_back();
     r.ts = e.time;
     r.lane = lane;
@@ -395,49 +425,49 @@ class trace_recorder {
     return r;
   }
 
-  void begin(run_state& rs, const event& e, detail::trace_span span, const std::string* name,
-             duration until = {}) {
+  void begin(run_state& rs, strand& st, const event& e, detail::trace_span span,
+             const std::string* name, duration until = {}) {
     // Grow first, so that the push_back below cannot throw once the record exists.
-    if (rs.stack.size() == rs.stack.capacity())
-      rs.stack.reserve(rs.stack.empty() ? 8 : 2 * rs.stack.size());
+    if (st.stack.size() == st.stack.capacity())
+      st.stack.reserve(st.stack.empty() ? 8 : 2 * st.stack.size());
     open_span s{span, name, e.attempt, e.compensation, false, until};
     if (room()) {
-      detail::trace_record& r = push(rs, e, 'B');
+      detail::trace_record& r = push(rs, st, e, 'B');
       r.span = span;
       r.name = name;
       s.recorded = true;
     } else {
       ++dropped_;
     }
-    rs.stack.push_back(s);
+    st.stack.push_back(s);
   }
 
   // Ends the innermost open span with an end the recorder makes (not from an event of its own):
   // kept over the cap too, since its begin is in the trace.
-  void close_top(run_state& rs, duration at, const run_id& id, bool unfinished) {
-    const open_span s = rs.stack.back();
+  void close_top(run_state& rs, strand& st, duration at, const run_id& id, bool unfinished) {
+    const open_span s = st.stack.back();
     if (s.recorded) {
       event closing;
       closing.time = at;
       closing.run = id;
       closing.attempt = s.attempt;
       closing.compensation = s.compensation;
-      detail::trace_record& r = push(rs, closing, 'E');
+      detail::trace_record& r = push(rs, st, closing, 'E');
       r.span = s.span;
       r.name = s.name;
       r.closing = true;
       r.unfinished = unfinished;
     }
-    rs.stack.pop_back();
+    st.stack.pop_back();
   }
 
   // Ends the innermost open span that matches; spans opened inside it and never ended are
   // closed first. An end with no matching begin is kept as an instant event.
-  void end(run_state& rs, const event& e, detail::trace_span span, const std::string* name,
-           const std::string* step) {
-    std::size_t i = rs.stack.size();
+  void end(run_state& rs, strand& st, const event& e, detail::trace_span span,
+           const std::string* name, const std::string* step) {
+    std::size_t i = st.stack.size();
     while (i > 0) {
-      const open_span& s = rs.stack[i - 1];
+      const open_span& s = st.stack[i - 1];
       // Attempts of a step and of its compensation share the path: the flag tells them apart.
       if (s.span == span && (span == detail::trace_span::run ||
                              (s.name == name && (span != detail::trace_span::attempt ||
@@ -445,33 +475,50 @@ class trace_recorder {
         break;
       --i;
     }
-    if (i == 0) return instant(rs, e, step);
-    while (rs.stack.size() > i) close_top(rs, e.time, e.run, true);
-    if (rs.stack.back().recorded) {  // kept over the cap too: its begin is in the trace
-      detail::trace_record& r = push(rs, e, 'E');
+    if (i == 0) return instant(rs, st, e, step);
+    while (st.stack.size() > i) close_top(rs, st, e.time, e.run, true);
+    if (st.stack.back().recorded) {  // kept over the cap too: its begin is in the trace
+      detail::trace_record& r = push(rs, st, e, 'E');
       r.span = span;
       r.name = name;
       if (span == detail::trace_span::run && !step->empty()) r.step = step;
     } else {
       ++dropped_;
     }
-    rs.stack.pop_back();
+    st.stack.pop_back();
   }
 
-  void instant(run_state& rs, const event& e, const std::string* step) {
+  void instant(run_state& rs, strand& st, const event& e, const std::string* step) {
     if (!room()) {
       ++dropped_;
       return;
     }
-    push(rs, e, 'i').name = step;
+    push(rs, st, e, 'i').name = step;
   }
 
-  // Closes every span of a run (at the last time seen) and forgets the run.
+  // Closes every span of a run, on each of its threads' rows (at the last time seen for the run),
+  // and forgets the run.
   void finish(const run_id& id) {
     const auto it = runs_.find(id);
     if (it == runs_.end()) return;
-    while (!it->second.stack.empty()) close_top(it->second, it->second.last, id, true);
+    run_state& rs = it->second;
+    for (strand& st : rs.strands)
+      while (!st.stack.empty()) close_top(rs, st, rs.last, id, true);
     runs_.erase(it);
+  }
+
+  // The strand of the calling thread in a run (made on the thread's first event of the run).
+  // The run's end goes to the strand that holds the run's span, whichever thread reports it.
+  strand& strand_of(run_state& rs, const event& e) {
+    if (e.kind == event_kind::run_finished) {
+      for (strand& st : rs.strands)
+        if (!st.stack.empty() && st.stack.front().span == detail::trace_span::run) return st;
+    }
+    const std::thread::id self = std::this_thread::get_id();
+    for (strand& st : rs.strands)
+      if (st.thread == self) return st;
+    rs.strands.push_back(strand{self, no_lane, {}});
+    return rs.strands.back();
   }
 
   void record(const event& e) {
@@ -480,56 +527,58 @@ class trace_recorder {
     const auto [it, fresh] = runs_.try_emplace(e.run);
     run_state& rs = it->second;
     if (fresh) {
-      rs.thread = std::this_thread::get_id();
       try {
         rs.workflow = intern(e.workflow);
+        rs.strands.reserve(1);
       } catch (...) {
         runs_.erase(it);
         throw;
       }
     }
+    strand& st = strand_of(rs, e);
     if (e.time > rs.last) rs.last = e.time;
     const std::string* step = intern(e.step);
-    // A backoff wait ends when its delay is over, or at the run's next event if that comes
-    // sooner (a clock whose sleep returned early): time never goes back on a row.
-    if (!rs.stack.empty() && rs.stack.back().span == trace_span::backoff)
-      close_top(rs, std::min(rs.stack.back().until, e.time), e.run, false);
+    // A backoff wait ends when its delay is over, or at the next event of its thread if that
+    // comes sooner (a clock whose sleep returned early): time never goes back on a row.
+    if (!st.stack.empty() && st.stack.back().span == trace_span::backoff)
+      close_top(rs, st, std::min(st.stack.back().until, e.time), e.run, false);
     switch (e.kind) {
       case event_kind::run_started:
-        begin(rs, e, trace_span::run, rs.workflow);
+        begin(rs, st, e, trace_span::run, rs.workflow);
         break;
       case event_kind::run_finished:
-        end(rs, e, trace_span::run, rs.workflow, step);
-        finish(e.run);
+        end(rs, st, e, trace_span::run, rs.workflow, step);
+        finish(e.run);  // and whatever is still open on the run's other rows
         break;
       case event_kind::step_started:
-        begin(rs, e, trace_span::step, step);
+        begin(rs, st, e, trace_span::step, step);
         break;
       case event_kind::step_succeeded:
+      case event_kind::step_skipped:
       case event_kind::step_failed:
-        end(rs, e, trace_span::step, step, step);
+        end(rs, st, e, trace_span::step, step, step);
         break;
       case event_kind::attempt_started:
-        begin(rs, e, trace_span::attempt, step);
+        begin(rs, st, e, trace_span::attempt, step);
         break;
       case event_kind::attempt_succeeded:
       case event_kind::attempt_failed:
-        end(rs, e, trace_span::attempt, step, step);
+        end(rs, st, e, trace_span::attempt, step, step);
         break;
       case event_kind::compensation_started:
-        begin(rs, e, trace_span::compensation, step);
+        begin(rs, st, e, trace_span::compensation, step);
         break;
       case event_kind::compensation_succeeded:
       case event_kind::compensation_failed:
-        end(rs, e, trace_span::compensation, step, step);
+        end(rs, st, e, trace_span::compensation, step, step);
         break;
       case event_kind::retry_scheduled:
-        begin(rs, e, trace_span::backoff, step,
+        begin(rs, st, e, trace_span::backoff, step,
               e.time > duration::zero() && e.delay > duration::max() - e.time ? duration::max()
                                                                               : e.time + e.delay);
         break;
       default:
-        instant(rs, e, step);
+        instant(rs, st, e, step);
         break;
     }
   }
@@ -555,7 +604,9 @@ class trace_recorder {
     const bool failed = r.kind == event_kind::step_failed || r.kind == event_kind::attempt_failed ||
                         r.kind == event_kind::compensation_failed;
     append_key(out, "result");
-    detail::append_json_string(out, failed ? "failed" : "succeeded");
+    detail::append_json_string(out, failed                               ? "failed"
+                                    : r.kind == event_kind::step_skipped ? "skipped"
+                                                                         : "succeeded");
   }
 
   static std::string_view category(const detail::trace_record& r) noexcept {
@@ -748,21 +799,23 @@ class trace_recorder {
     }
     // Spans still open (runs in progress): closed at the last time seen for their run.
     for (const auto& [id, rs] : runs_) {
-      for (std::size_t i = rs.stack.size(); i-- > 0;) {
-        const open_span& s = rs.stack[i];
-        if (!s.recorded || rs.lane == no_lane) continue;
-        detail::trace_record r;
-        r.ts = rs.last;
-        r.lane = rs.lane;
-        r.run = id;
-        r.ph = 'E';
-        r.span = s.span;
-        r.name = s.name;
-        r.attempt = s.attempt;
-        r.compensation = s.compensation;
-        r.closing = r.unfinished = true;
-        next();
-        append_event(out, r);
+      for (const strand& st : rs.strands) {
+        for (std::size_t i = st.stack.size(); i-- > 0;) {
+          const open_span& s = st.stack[i];
+          if (!s.recorded || st.lane == no_lane) continue;
+          detail::trace_record r;
+          r.ts = rs.last;
+          r.lane = st.lane;
+          r.run = id;
+          r.ph = 'E';
+          r.span = s.span;
+          r.name = s.name;
+          r.attempt = s.attempt;
+          r.compensation = s.compensation;
+          r.closing = r.unfinished = true;
+          next();
+          append_event(out, r);
+        }
       }
     }
     out.append("\n],\"displayTimeUnit\":\"ms\",\"otherData\":{\"producer\":\"tutti ");

@@ -9,9 +9,11 @@
 #include <type_traits>  // shape checks
 #include <utility>      // std::move, index sequences
 
+#include "../branch.hpp"
 #include "../config.hpp"
 #include "../context.hpp"
 #include "../fixed_string.hpp"
+#include "../parallel.hpp"
 #include "../policy.hpp"
 #include "../step.hpp"
 #include "../workflow.hpp"
@@ -65,6 +67,22 @@ template <class N>
 struct is_workflow : std::false_type {};
 template <fixed_string Name, class... M>
 struct is_workflow<basic_workflow<Name, M...>> : std::true_type {};
+template <class N>
+struct is_branch : std::false_type {};
+template <fixed_string Name, class B, bool Optional>
+struct is_branch<tutti::detail::branch_node<Name, B, Optional>> : std::true_type {};
+template <class N>
+struct is_group : std::false_type {};
+template <fixed_string Name, tutti::detail::gather_mode Mode, std::size_t K, class E, class... B>
+struct is_group<parallel_group<Name, Mode, K, E, B...>> : std::true_type {};
+template <class N>
+struct is_when : std::false_type {};
+template <class P, class I>
+struct is_when<when_node<P, I>> : std::true_type {};
+template <class N>
+struct is_choice : std::false_type {};
+template <fixed_string Name, class Sel, bool Bool, class... C>
+struct is_choice<choice_node<Name, Sel, Bool, C...>> : std::true_type {};
 
 /**
  * A replaced step whose output could not be compared when it was replaced (the replacement or
@@ -241,6 +259,77 @@ constexpr auto replace_in(const basic_workflow<Name, M...>& wf, G& g) {
   return rebuild<W, Full, Path>(wf, g, std::index_sequence_for<M...>{});
 }
 
+/// The index of the child named by the first name of `Path` among `names`; npos if none.
+template <fixed_string Path, std::size_t N>
+constexpr std::size_t child_index(const std::array<std::string_view, N>& names) noexcept {
+  constexpr auto first = head<Path>();
+  for (std::size_t k = 0; k < N; ++k)
+    if (names[k] == first.view()) return k;
+  return npos;
+}
+
+/// Child `K` of a group or choice (held as std::tuple<std::tuple<C>...>) with the rest of the
+/// path replaced in it when K is the named one; copied otherwise. The child reads the steps
+/// before the group (or choice): it keeps the group's position `I` in `Level`.
+template <what W, fixed_string Full, fixed_string Path, std::size_t I, class Level,
+          std::size_t Chosen, std::size_t K, class Children, class G>
+constexpr auto replace_child(const Children& children, G& g) {
+  if constexpr (K == Chosen)
+    return replace_node<W, Full, tail<Path>(), I, Level>(std::get<0>(std::get<K>(children)), g);
+  else
+    return std::get<0>(std::get<K>(children));
+}
+
+/// A parallel group with one branch replaced; the executor, the hedging delay, the kind and
+/// the other branches kept.
+template <what W, fixed_string Full, fixed_string Path, std::size_t I, class Level,
+          fixed_string Name, tutti::detail::gather_mode Mode, std::size_t K, class E, class... B,
+          class G, std::size_t... J>
+constexpr auto replace_branch(const parallel_group<Name, Mode, K, E, B...>& n, G& g,
+                              std::index_sequence<J...>) {
+  constexpr std::size_t i = child_index<Path>(parallel_group<Name, Mode, K, E, B...>::branch_names);
+  if constexpr (i == npos) {
+    static_cast<void>(sizeof(unknown_step<Name, head<Path>(), B::name...>));  // fires
+    return n;
+  } else {
+    using result_type =
+        parallel_group<Name, Mode, K, E,
+                       decltype(replace_child<W, Full, Path, I, Level, i, J>(n.branches(), g))...>;
+    return result_type(n.exec(), n.delay(),
+                       replace_child<W, Full, Path, I, Level, i, J>(n.branches(), g)...);
+  }
+}
+
+/// Whether a choice hands out its selector (to be copied into the rebuilt choice).
+template <class N>
+concept has_selector = requires(const N& n) {
+  n.selector();
+};
+
+/// A choice with one case replaced; the selector and the other cases kept.
+template <what W, fixed_string Full, fixed_string Path, std::size_t I, class Level,
+          fixed_string Name, class Sel, bool Bool, class... C, class G, std::size_t... J>
+constexpr auto replace_case(const choice_node<Name, Sel, Bool, C...>& n, G& g,
+                            std::index_sequence<J...>) {
+  using choice = choice_node<Name, Sel, Bool, C...>;
+  constexpr std::size_t i = child_index<Path>(choice::case_names);
+  if constexpr (i == npos) {
+    static_cast<void>(sizeof(unknown_step<Name, head<Path>(), C::name...>));  // fires
+    return n;
+  } else if constexpr (!has_selector<choice>) {
+    static_assert(has_selector<choice>,
+                  "tutti: replace<\"choice/case\">: this version of tutti::choice_node does not "
+                  "give out its selector (choice_node::selector()), so a case of it cannot be "
+                  "replaced.");
+    return n;
+  } else {
+    using result_type =
+        choice_node<Name, Sel, Bool,
+                    decltype(replace_child<W, Full, Path, I, Level, i, J>(n.cases(), g))...>;
+    return result_type(n.selector(), replace_child<W, Full, Path, I, Level, i, J>(n.cases(), g)...);
+  }
+}
+
 /// A step node with a new callable (W == callable) or a new compensation.
 template <what W, fixed_string Full, std::size_t I, class Level, fixed_string Name, class F,
           class U, step_role R, class G, class Original>
@@ -301,6 +390,32 @@ constexpr auto replace_node(const N& n, G& g) {
       return replace_in<W, Full, Path>(n, g);
     else
       return n;  // after the diagnostic: no cascade of errors
+  } else if constexpr (is_branch<N>::value) {
+    // An optional branch or a hedged copy: its inner node replaced, still optional / renamed.
+    auto inner = replace_node<W, Full, Path, I, Level>(n.inner(), g);
+    return tutti::detail::branch_node<N::name, decltype(inner),
+                                      tutti::detail::is_optional_branch<N>()>(std::move(inner));
+  } else if constexpr (is_when<N>::value) {
+    // A conditional step: its inner node replaced, the condition kept.
+    auto inner = replace_node<W, Full, Path, I, Level>(n.inner(), g);
+    using pred = std::remove_cvref_t<decltype(n.condition())>;
+    return when_node<pred, decltype(inner)>(n.condition(), std::move(inner));
+  } else if constexpr (is_group<N>::value) {
+    static_assert(!Path.empty(),
+                  "tutti: replace<\"name\">: that name is a parallel group, not a step with a "
+                  "callable. Replace one of its branches: replace<\"group/branch\">.");
+    if constexpr (!Path.empty())
+      return replace_branch<W, Full, Path, I, Level>(n, g, std::make_index_sequence<N::size>{});
+    else
+      return n;  // after the diagnostic: no cascade of errors
+  } else if constexpr (is_choice<N>::value) {
+    static_assert(!Path.empty(),
+                  "tutti: replace<\"name\">: that name is a choice, not a step with a callable. "
+                  "Replace one of its cases: replace<\"choice/case\">.");
+    if constexpr (!Path.empty())
+      return replace_case<W, Full, Path, I, Level>(n, g, std::make_index_sequence<N::size>{});
+    else
+      return n;  // after the diagnostic: no cascade of errors
   } else if constexpr (is_step_node<N>::value || is_replaced_step<N>::value) {
     static_assert(Path.empty(),
                   "tutti: replace<\"outer/inner\">: outer is a step, not a nested workflow, so it "
@@ -323,7 +438,8 @@ constexpr auto replace_node(const N& n, G& g) {
   } else {
     static_assert(tutti::detail::always_false<N>,
                   "tutti: replace<\"path\">: the path goes through a kind of node replace cannot "
-                  "look inside (only steps, steps with policies and nested workflows).");
+                  "look inside (only steps, steps with policies, nested workflows, parallel "
+                  "groups and their branches, choices and when steps).");
     return n;
   }
 }
