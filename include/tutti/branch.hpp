@@ -3,6 +3,7 @@
 #define TUTTI_BRANCH_HPP
 
 #include <cstddef>      // std::size_t
+#include <cstdint>      // what the journal keeps of a choice
 #include <optional>     // the output of a conditional step
 #include <string>       // failure messages
 #include <tuple>        // cases
@@ -69,6 +70,10 @@ struct when_state_of {
  */
 template <class Pred, class Inner>
 class when_node {
+  static_assert(!Inner::pivot,
+                "tutti: a pivot cannot be a conditional step: the saga's go/no-go point must not "
+                "depend on data. Make the condition part of the pivot's own callable instead.");
+
  public:
   static constexpr auto name = Inner::name;
   static constexpr bool is_node = true;
@@ -93,7 +98,7 @@ class when_node {
   result<state_type<typename Call::input_type>> invoke(Call& call) const {
     using In = typename Call::input_type;
     using S = state_type<In>;
-    result<bool> go = detail::evaluate<bool>(pred_, call);
+    result<bool> go = replayed_choice(call);
     if (!go) return go.error();
     if (!go.value()) return S{};  // skipped
     auto r = inner_.invoke(call);
@@ -149,6 +154,19 @@ class when_node {
   template <class In>
   static constexpr bool plain() noexcept {
     return std::is_same_v<typename Inner::template state_type<In>, inner_value<In>>;
+  }
+  /// The condition; a resumed run whose journal shows the nested node ran (attempts > 0) or
+  /// was skipped keeps that decision instead of asking again (a plain step's output, skipped or
+  /// not, is restored by the engine and never gets here).
+  template <class Call>
+  result<bool> replayed_choice(Call& call) const {
+    if constexpr (detail::journaled<typename Call::observer_type>()) {
+      if (const auto* past = call.observer_handle().get().replayed(Call::path.view())) {
+        if (past->attempts > 0) return true;
+        if (past->succeeded) return false;
+      }
+    }
+    return detail::evaluate<bool>(pred_, call);
   }
   [[no_unique_address]] Pred pred_;
   [[no_unique_address]] Inner inner_;
@@ -225,7 +243,10 @@ class choice_node {
     call.begin_attempt();
     state_type<In> st;
     std::size_t k = 0;
-    if constexpr (Bool) {
+    if (const std::size_t again = replayed_case(call, std::make_index_sequence<size>{});
+        again != detail::npos) {
+      k = again;  // a resumed run keeps the case it chose (the selector is not asked again)
+    } else if constexpr (Bool) {
       result<bool> b = detail::evaluate<bool>(sel_, call);
       if (!b) return end(call, b.error());
       k = b.value() ? 0 : 1;
@@ -270,6 +291,11 @@ class choice_node {
   static constexpr const value_type<In>& value(const state_type<In>& s) noexcept {
     return *s.value;
   }
+  /// What the journal keeps of a choice that succeeded: the case it ran.
+  template <class In>
+  static constexpr std::uint64_t journal_mark(const state_type<In>& s) noexcept {
+    return s.chosen;
+  }
   /// Whether the case that ran has a compensation (else the choice has nothing to undo).
   template <class In>
   static constexpr bool undoable(const state_type<In>& s) noexcept {
@@ -284,6 +310,32 @@ class choice_node {
   [[nodiscard]] constexpr const Sel& selector() const noexcept { return sel_; }
 
  private:
+  /// The case a resumed run chose before it stopped: from the choice's own record, or from the
+  /// records of a case; npos when the journal says nothing (a new run).
+  template <class Call, std::size_t... I>
+  static std::size_t replayed_case(Call& call, std::index_sequence<I...>) {
+    if constexpr (detail::journaled<typename Call::observer_type>()) {
+      auto& hooks = call.observer_handle().get();
+      if (const auto* past = hooks.replayed(Call::path.view());
+          past != nullptr && past->succeeded && !past->payload.empty()) {
+        auto m = hooks.template restore<std::uint64_t>(past->payload);
+        if (m && m.value() < size) return static_cast<std::size_t>(m.value());
+      }
+      std::size_t k = detail::npos;
+      ((k == detail::npos &&
+                hooks.replayed(detail::concat<detail::concat<Call::path, fixed_string{"/"}>(),
+                                              std::tuple_element_t<I, nodes_type>::name>()
+                                   .view()) != nullptr
+            ? (void)(k = I)
+            : void()),
+       ...);
+      return k;
+    } else {
+      (void)call;
+      return detail::npos;
+    }
+  }
+
   template <class Call>
   static std::error_code end(Call& call, const std::error_code& ec) {
     if constexpr (detail::observed<Call>()) call.end_attempt(result<void>{ec});

@@ -64,6 +64,22 @@ class branch_node {
   static constexpr decltype(auto) value(const S& s) noexcept {
     return B::value(s);
   }
+  // What the engine asks of groups, choices and conditional steps, forwarded.
+  template <class S>
+    requires requires(const S& s) { B::undoable(s); }
+  static constexpr bool undoable(const S& s) noexcept {
+    return B::undoable(s);
+  }
+  template <class S>
+    requires requires(const S& s) { B::skipped(s); }
+  static constexpr bool skipped(const S& s) noexcept {
+    return B::skipped(s);
+  }
+  template <class S>
+    requires requires(const S& s) { B::journal_mark(s); }
+  static constexpr std::uint64_t journal_mark(const S& s) noexcept {
+    return B::journal_mark(s);
+  }
   [[nodiscard]] constexpr const B& inner() const noexcept { return inner_; }
 
  private:
@@ -196,6 +212,7 @@ class group_runner {
 
   /// Runs the group; true when it succeeded (its output is then in st.values).
   bool run() {
+    read_mark();
     run_shared& parent = *call_.shared();
     // The branches see the group's stop token and deadline: a timeout policy around the group
     // limits and stops them too.
@@ -241,7 +258,16 @@ class group_runner {
     // Successes that are not part of the output (after a failure, or beyond the first K) are
     // undone now, in reverse branch order, on this thread — unless a journaled run stopped
     // (paused, journal unwritable): then nothing more is done or undone until it resumes.
-    if (!halted()) undo_unkept(!ok, std::make_index_sequence<n>{});
+    if (!halted()) {
+      // Only this group's own undo failures count here (stop_on_failure), not earlier ones.
+      const bool failed_before = parent.compensation_failed;
+      parent.compensation_failed = false;
+      undo_unkept(!ok, std::make_index_sequence<n>{});
+      const bool failed_now = parent.compensation_failed;
+      parent.compensation_failed = failed_before || failed_now;
+      // A loser that succeeded late and could not be undone shows on the group's report line.
+      if (ok && failed_now) call_.mark(step_flag::late_compensation_failed);
+    }
     if (ok) {
       build_values(std::make_index_sequence<n>{});
       return true;
@@ -306,7 +332,15 @@ class group_runner {
         start_next();
         continue;
       }
-      // No helping here: running a queued branch on this thread would stop the hedge timer.
+      // A hedge waiting on one of the pool's own workers (a group nested in a branch) helps
+      // while a branch of its own still waits in the queue: the pool's workers may all be
+      // waiting like this one. Elsewhere this thread keeps the hedge timer and does not help.
+      if constexpr (helping_executor<executor_type> &&
+                    requires(executor_type& e) { e.on_worker_thread(); }) {
+        if (begun_.get() < static_cast<int>(started) && g_.exec().on_worker_thread() &&
+            g_.exec().try_run_one())
+          continue;
+      }
       std::unique_lock lock{wait_.mutex};
       // On the steady clock, wait the rest of the delay; on any other clock (a test's manual
       // clock) look at it again every 100 µs of real time.
@@ -360,6 +394,19 @@ class group_runner {
     }
   }
 
+  /// A resumed quorum / first-of whose success is in the journal keeps the same branches.
+  void read_mark() {
+    if constexpr (journaled<typename Call::observer_type>() && mode != gather_mode::all) {
+      auto& hooks = call_.observer_handle().get();
+      const auto* past = hooks.replayed(Call::path.view());
+      if (past == nullptr || !past->succeeded || past->payload.empty()) return;
+      auto m = hooks.template restore<std::uint64_t>(past->payload);
+      if (!m) return;
+      mark_ = m.value();
+      has_mark_ = true;
+    }
+  }
+
   [[nodiscard]] bool halted() const noexcept {
     if constexpr (journaled<typename Call::observer_type>()) return call_.observer_handle().get().halted();
     else return false;
@@ -384,9 +431,11 @@ class group_runner {
   void run_branch() noexcept {
     using B = std::tuple_element_t<I, typename G::nodes_type>;
     auto& bst = std::get<I>(st_.branches);
-    if (stop_requested()) {
+    if constexpr (hedging) begun_.add(1);
+    if (stop_requested() || (has_mark_ && ((mark_ >> I) & 1u) == 0)) {
       // Cancelled before it started: it stays not_started, and counts as a failure (the
-      // group's fate was decided already, or the run was asked to stop).
+      // group's fate was decided already, or the run was asked to stop). A resumed group
+      // whose journal says which branches it kept starts no other branch.
       bst.rec.errors.set(0, error_bits::from(make_error_code(errc::cancelled)));
       bst.failed = 0;
       settle<I>(false);
@@ -408,7 +457,26 @@ class group_runner {
       }
       ok = false;
     }
+    // A resumed quorum / first-of: a branch the first incarnation had begun to undo (a loser)
+    // is not a candidate again; it stays `succeeded` so that its undo is finished below.
+    if (ok && being_undone<I>()) {
+      settle<I>(false);
+      return;
+    }
     settle<I>(ok);
+  }
+
+  template <std::size_t I>
+  [[nodiscard]] bool being_undone() const {
+    if constexpr (journaled<typename Call::observer_type>() && mode != gather_mode::all) {
+      if (has_mark_) return false;
+      using B = std::tuple_element_t<I, typename G::nodes_type>;
+      constexpr auto path = concat<sublevel<Call, B>::prefix, B::name>();
+      const auto* past = call_.observer_handle().get().replayed(path.view());
+      return past != nullptr && past->compensation_attempts > 0;
+    } else {
+      return false;
+    }
   }
 
   template <std::size_t I>
@@ -451,7 +519,9 @@ class group_runner {
 
   template <std::size_t... I>
   void build_values(std::index_sequence<I...>) {
-    ((st_.kept[I] = won_[I] && std::get<I>(st_.branches).rec.status[0] == step_status::succeeded),
+    // A skipped conditional branch counts as done: its output is an empty optional.
+    ((st_.kept[I] = won_[I] && (std::get<I>(st_.branches).rec.status[0] == step_status::succeeded ||
+                                std::get<I>(st_.branches).rec.status[0] == step_status::skipped)),
      ...);
     if constexpr (mode == gather_mode::all) {
       st_.values.emplace(take<I>()...);
@@ -519,11 +589,14 @@ class group_runner {
   [[no_unique_address]] std::conditional_t<concurrent, std::array<run_shared, n>, no_shared>
       branch_shared_;
   run_shared* inline_shared_ = nullptr;
+  std::uint64_t mark_ = 0;  // from the journal: the branches a resumed group keeps
+  bool has_mark_ = false;
   std::array<bool, n> won_{};
   group_counter<concurrent> successes_;
   group_counter<concurrent> failures_;
   group_counter<concurrent> finished_;
   group_counter<concurrent> decided_;  // owner: the branch whose failure decided the group
+  group_counter<concurrent> begun_;    // hedging: branches taken off the queue
   bool stop_ = false;                  // inline: no further branch starts
   std::atomic<int> pending_{0};
   std::atomic<bool> released_{false};
@@ -564,6 +637,7 @@ class parallel_group {
   static_assert(!(B::pivot || ...),
                 "tutti: a pivot cannot be a branch of a parallel group: branches have no order, so "
                 "a group has no single go/no-go point. Put the pivot after the group.");
+  static_assert(sizeof...(B) <= 64, "tutti: a parallel group has at most 64 branches.");
   static_assert(K >= 1 && K <= sizeof...(B),
                 "tutti: a quorum needs K between 1 and the number of branches.");
 
@@ -636,6 +710,14 @@ class parallel_group {
   template <class In>
   static constexpr const value_type<In>& value(const state_type<In>& s) noexcept {
     return *s.values;
+  }
+  /// What the journal keeps of a successful group: which branches it kept (bit i: branch i).
+  template <class In>
+  static constexpr std::uint64_t journal_mark(const state_type<In>& s) noexcept {
+    std::uint64_t m = 0;
+    for (std::size_t i = 0; i < size; ++i)
+      if (s.kept[i]) m |= std::uint64_t{1} << i;
+    return m;
   }
   /// Whether a branch the group kept has a compensation (else the group has nothing to undo).
   template <class In>

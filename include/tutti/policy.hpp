@@ -164,11 +164,21 @@ class with_policy {
     return Inner::value(s);
   }
   /// Undoes a success that a time limit rejected (it came too late), counted as compensation.
-  /// Whether a run state holds anything to undo (groups and choices say; see the engine).
+  // What the engine asks of groups, choices and conditional steps, forwarded to the inner node.
   template <class S>
     requires requires(const S& s) { Inner::undoable(s); }
   static constexpr bool undoable(const S& s) noexcept {
     return Inner::undoable(s);
+  }
+  template <class S>
+    requires requires(const S& s) { Inner::skipped(s); }
+  static constexpr bool skipped(const S& s) noexcept {
+    return Inner::skipped(s);
+  }
+  template <class S>
+    requires requires(const S& s) { Inner::journal_mark(s); }
+  static constexpr std::uint64_t journal_mark(const S& s) noexcept {
+    return Inner::journal_mark(s);
   }
   template <class Call, class S>
   result<void> compensate_late(S& produced, Call& call) const {

@@ -444,7 +444,7 @@ struct engine_of<Prefix, basic_frame<Up, In, Clock, Obs, N...>> {
       if constexpr (frame_type::observed)
       {
         event e = make_event(event_kind::step_succeeded, f.st.rec.attempts[I]);
-        if constexpr (requires { node_t::may_skip; }) {
+        if constexpr (requires { node_t::skipped(r.value()); }) {
           if (node_t::skipped(r.value())) e.kind = event_kind::step_skipped;
         }
         e.elapsed = t1 - t0;
@@ -481,13 +481,18 @@ struct engine_of<Prefix, basic_frame<Up, In, Clock, Obs, N...>> {
     using node_t = std::tuple_element_t<I, nodes_type>;
     std::get<I>(f.st.slots).emplace(std::forward<V>(value));
     f.st.rec.status[I] = step_status::succeeded;
-    if constexpr (requires { node_t::may_skip; }) {
+    if constexpr (requires { node_t::skipped(*std::get<I>(f.st.slots)); }) {
       if (node_t::skipped(*std::get<I>(f.st.slots))) f.st.rec.status[I] = step_status::skipped;
     }
     if constexpr (node_t::pivot) f.shared->committed = true;
     if constexpr (frame_type::journaled) {
       // Write-ahead: the output is in the journal before the next step starts.
-      if constexpr (is_workflow_node<node_t>()) f.obs.get().record_step_succeeded(path<I>.view(), f.st.rec.attempts[I]);
+      // A group or a choice records which branches it kept / which case it ran, so that a
+      // resume keeps the same ones; a nested workflow records nothing of its own.
+      if constexpr (requires { node_t::journal_mark(*std::get<I>(f.st.slots)); })
+        f.obs.get().record_step_succeeded(path<I>.view(), f.st.rec.attempts[I],
+                                          node_t::journal_mark(*std::get<I>(f.st.slots)));
+      else if constexpr (is_workflow_node<node_t>()) f.obs.get().record_step_succeeded(path<I>.view(), f.st.rec.attempts[I]);
       else f.obs.get().record_step_succeeded(path<I>.view(), f.st.rec.attempts[I], *std::get<I>(f.st.slots));
     }
     return true;
@@ -512,7 +517,7 @@ struct engine_of<Prefix, basic_frame<Up, In, Clock, Obs, N...>> {
           }
           std::get<I>(f.st.slots).emplace(std::move(value).assume_value());
           f.st.rec.status[I] = step_status::succeeded;
-          if constexpr (requires { node_t::may_skip; }) {
+          if constexpr (requires { node_t::skipped(*std::get<I>(f.st.slots)); }) {
             if (node_t::skipped(*std::get<I>(f.st.slots))) f.st.rec.status[I] = step_status::skipped;
           }
           f.st.rec.flags[I] |= static_cast<std::uint8_t>(step_flag::restored);

@@ -7,6 +7,8 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <condition_variable>
+#include <stop_token>
 #include <map>
 #include <mutex>
 #include <string>
@@ -174,4 +176,122 @@ TEST_CASE("branches are journaled under group/branch paths and a skipped step is
   CHECK(resumed->report().step("big").restored);
   CHECK(w.calls_of("big") == 0);
   CHECK(w.calls_of("ship") == 1);
+}
+
+TEST_CASE("a resumed first_of keeps the branch that won, not one that was undone") {
+  // The first incarnation: "fast" wins on the inline executor order below only because "slow"
+  // fails first; "slow" is then not a candidate. To get a loser that succeeded and was undone,
+  // run on a pool where "slow" succeeds after "fast" won.
+  tutti::thread_pool pool{2};
+  std::atomic<bool> fast_done{false};
+  std::atomic<int> slow_undone{0};
+  const auto wf = tutti::workflow<"w">(
+      tutti::first_of<"g">(pool,
+                           step<"slow">([&](std::stop_token token) {
+                             // Asked to stop once "fast" won; succeeds anyway: undone.
+                             std::mutex m;
+                             std::condition_variable_any cv;
+                             std::unique_lock lock{m};
+                             (void)cv.wait(lock, token, [] { return false; });
+                             return 1;
+                           }).compensate_with([&](int) { ++slow_undone; }),
+                           step<"fast">([&] {
+                             fast_done.store(true, std::memory_order_release);
+                             fast_done.notify_all();
+                             return 2;
+                           }).compensate_with([](int) {})),
+      step<"use">([](from<"g", int> v) { return *v * 10; }));
+  for (int i = 0; i < 20; ++i) {
+    fast_done.store(false);
+    slow_undone = 0;
+    tutti::memory_journal j;
+    tutti::durable_workflow durable{wf, j};
+    const auto first = durable.run(0, {.id = tutti::run_id{5, static_cast<std::uint64_t>(i)}});
+    REQUIRE(first);
+    REQUIRE(first->value() == 20);
+    REQUIRE(slow_undone == 1);
+    // Cut after the group's own record: both branches come back from the journal at once.
+    const auto stored = j.load(first->id()).value();
+    std::size_t cut = 0;
+    for (std::size_t k = 0; k < stored.records.size(); ++k)
+      if (stored.records[k].kind == tutti::record_kind::step_finished && stored.records[k].step == "g")
+        cut = k + 1;
+    REQUIRE(cut > 0);
+    j.truncate(first->id(), cut);
+    fast_done.store(true);  // nothing may block now: nothing is called again
+    const auto resumed = durable.resume<int>(first->id());
+    REQUIRE(resumed);
+    REQUIRE(resumed->has_value());
+    CHECK(resumed->value() == 20);  // "fast" again, never the undone "slow"
+    CHECK(slow_undone == 1);
+  }
+}
+
+TEST_CASE("a resumed choice runs the case it chose, without asking its selector again") {
+  std::atomic<int> asked{0};
+  std::atomic<int> courier{0}, post{0};
+  const auto wf = tutti::workflow<"w">(
+      tutti::choose<"ship">([&] { return static_cast<std::size_t>(asked++ % 2); },
+                            step<"courier">([&] {
+                              ++courier;
+                              return 1;
+                            }),
+                            step<"post">([&] {
+                              ++post;
+                              return 2;
+                            })),
+      step<"done">([](from<"ship", int> v) { return *v; }));
+  tutti::memory_journal reference;
+  const auto full = tutti::durable_workflow{wf, reference}.run(0);
+  REQUIRE(full);
+  const std::size_t n = reference.load(full->id()).value().records.size();
+  for (std::size_t cut = 1; cut < n; ++cut) {
+    INFO("cut after record " << cut);
+    tutti::memory_journal j;
+    tutti::durable_workflow durable{wf, j};
+    asked = 0, courier = 0, post = 0;
+    const auto first = durable.run(0, {.id = tutti::run_id{6, cut}});  // asks once: case 0
+    REQUIRE(first);
+    j.truncate(first->id(), cut);
+    const auto plan = tutti::plan_of(j.load(first->id()).value());
+    // The choice is bound once its case has a record (its first attempt's start) or the choice
+    // finished; before that nothing was called, and asking the selector again is safe.
+    const auto it = plan.steps.find("ship");
+    const bool chose = plan.steps.count("ship/courier") != 0 ||
+                       (it != plan.steps.end() && it->second.succeeded);
+    const auto resumed = durable.resume<int>(first->id());
+    REQUIRE(resumed);
+    REQUIRE(resumed->has_value());
+    // Once bound, the resumed run keeps "courier" (case 0) although the selector would now
+    // answer 1.
+    if (chose) CHECK(resumed->value() == 1);
+    CHECK(post == (chose ? 0 : 1));
+  }
+}
+
+TEST_CASE("a first_of journals the branches it kept, and a resume reads them back") {
+  const auto wf = tutti::workflow<"w">(
+      tutti::first_of<"g">(step<"fast">([] { return 2; }), step<"slow">([] { return 1; })),
+      step<"use">([](from<"g", int> v) { return *v * 10; }));
+  tutti::memory_journal j;
+  tutti::durable_workflow durable{wf, j};
+  const auto first = durable.run(0, {.id = tutti::run_id{8, 1}});
+  REQUIRE(first);
+  REQUIRE(first->value() == 20);
+  const auto stored = j.load(first->id()).value();
+  std::size_t cut = 0;
+  for (std::size_t k = 0; k < stored.records.size(); ++k)
+    if (stored.records[k].kind == tutti::record_kind::step_finished && stored.records[k].step == "g")
+      cut = k + 1;
+  REQUIRE(cut > 0);
+  j.truncate(first->id(), cut);
+  const auto plan = tutti::plan_of(j.load(first->id()).value());
+  REQUIRE(plan.steps.count("g") == 1);
+  // Bit 0: "fast" was kept.
+  CHECK(tutti::from_bytes<std::uint64_t>(plan.steps.at("g").payload).value() == 1u);
+  const auto resumed = durable.resume<int>(first->id());
+  REQUIRE(resumed);
+  REQUIRE(resumed->has_value());
+  CHECK(resumed->value() == 20);
+  CHECK(resumed->report().step("g").restored == false);  // a group is entered again
 }

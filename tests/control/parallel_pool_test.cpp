@@ -465,4 +465,42 @@ TEST_CASE("pool: an event_log sees every branch's events from the workers",
   CHECK(log.count(event_kind::run_finished) == runs);
   CHECK(log.count(event_kind::step_failed) == 0);
 }
+
+// ---- regressions found in review ------------------------------------------------------------
+
+TEST_CASE("pool: a losing branch under retry_forever stops retrying once the group is decided",
+          "[control][parallel][pool][retry]") {
+  tutti::thread_pool pool{2};
+  std::atomic<int> down_calls{0};
+  auto wf = tutti::workflow<"w">(tutti::first_of<"g">(
+      pool, step<"fast">([] { return 1; }),
+      step<"down">([&]() -> result<int> {
+        ++down_calls;
+        return std::make_error_code(std::errc::connection_refused);
+      }) | tutti::retry_forever{tutti::constant_backoff{milliseconds{0}}}));
+  for (int i = 0; i < 50; ++i) {
+    auto r = wf.run();  // would never return if the retry ignored the group's stop request
+    REQUIRE(r.has_value());
+    CHECK(r.value() == 1);
+  }
+}
+
+TEST_CASE("pool: hedges nested in the branches of a group on a one-thread pool do not stall",
+          "[control][parallel][pool][hedge]") {
+  tutti::thread_pool pool{1};
+  tutti::testing::manual_clock clock;  // time never moves: a stalled hedge would wait forever
+  auto wf = tutti::workflow<"w">(tutti::parallel<"g">(
+      pool,
+      tutti::hedge<"x">(pool, std::chrono::hours{1}, step<"p">([] { return 1; }),
+                        step<"r">([] { return 2; })),
+      tutti::hedge<"y">(pool, std::chrono::hours{1}, step<"q">([] { return 3; }),
+                        step<"s">([] { return 4; }))));
+  for (int i = 0; i < 50; ++i) {
+    auto r = wf.run(tutti::unit{}, {}, clock);
+    REQUIRE(r.has_value());
+    CHECK(std::get<0>(r.value()) == 1);
+    CHECK(std::get<1>(r.value()) == 3);
+  }
+  CHECK(clock.now() == tutti::duration::zero());
+}
 }  // namespace

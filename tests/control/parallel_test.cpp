@@ -687,4 +687,52 @@ TEST_CASE("a conditional step as a branch of a group", "[control][parallel][bran
   CHECK(std::get<0>(odd.value()) == 3);
   CHECK_FALSE(std::get<1>(odd.value()).has_value());
 }
+
+// ---- regressions found in review ------------------------------------------------------------
+
+TEST_CASE("a skipped conditional branch can win a first_of: the output is an empty optional",
+          "[control][parallel][conditional]") {
+  auto wf = tutti::workflow<"w">(tutti::first_of<"g">(
+      tutti::when([] { return false; }, step<"maybe">([] { return 1; })),
+      step<"other">([] { return std::optional<int>{2}; })));
+  auto r = wf.run();
+  REQUIRE(r.has_value());
+  CHECK_FALSE(r.value().has_value());  // "maybe" was skipped, and skipping counts as done
+  auto q = tutti::workflow<"q">(tutti::quorum<"g", 2>(
+      tutti::when([] { return false; }, step<"a">([] { return 1; })),
+      step<"b">([] { return std::optional<int>{2}; }),
+      step<"c">([] { return std::optional<int>{3}; })));
+  auto rq = q.run();
+  REQUIRE(rq.has_value());
+  int engaged = 0;
+  for (const auto& v : rq.value()) engaged += v.has_value() ? 1 : 0;
+  CHECK(engaged == 2);  // exactly K
+}
+
+TEST_CASE("a conditional step inside a policy still reports skipped",
+          "[control][conditional]") {
+  auto wf = tutti::workflow<"w">(
+      tutti::when([] { return false; }, step<"x">([] { return 1; })) |
+          tutti::retry{tutti::max_attempts{2}},
+      step<"after">([] { return 2; }));
+  tutti::testing::event_log log;
+  auto r = wf.run(tutti::unit{}, {}, log);
+  REQUIRE(r.has_value());
+  CHECK(r.report().step("x").status == step_status::skipped);
+  CHECK(log.count(event_kind::step_skipped, "x") == 1);
+  CHECK(log.count(event_kind::step_succeeded, "x") == 0);
+}
+
+TEST_CASE("a group whose kept branches have no compensation is not marked compensated",
+          "[control][parallel][compensation]") {
+  auto wf = tutti::workflow<"w">(
+      tutti::parallel<"g">(step<"a">([] { return 1; }),
+                           tutti::optional_branch(step<"b">([]() -> result<int> { return busy(); })
+                                                      .compensate_with([](int) {}))),
+      step<"after">([]() -> result<int> { return io_error(); }));
+  auto r = wf.run();
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.report().step("g").status == step_status::succeeded);  // nothing to undo
+  CHECK(r.outcome() == tutti::run_outcome::failed);
+}
 }  // namespace

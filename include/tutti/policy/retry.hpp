@@ -57,6 +57,16 @@ void emit_retries_exhausted(Call& call, std::uint32_t attempt, const std::error_
     (void)call, (void)attempt, (void)error, (void)why;
   }
 }
+/// A retry gives up when the step was asked to stop (the run's token, or a parallel group's
+/// when another branch decided the group): the last failure stands, with a note.
+template <class Call>
+bool asked_to_stop(Call& call, std::uint32_t attempt, const std::error_code& error) {
+  if (!call.stop_token().stop_requested()) return false;
+  call.mark(step_flag::gave_up_early);
+  call.note("the step was asked to stop");
+  emit_retries_exhausted(call, attempt, error, "the step was asked to stop");
+  return true;
+}
 }  // namespace detail
 
 /**
@@ -190,7 +200,9 @@ struct retry {
       if (!retry_on(r.assume_error())) return;
       // A success that came too late and could not be undone has had its effect: never again.
       if (call.marked(step_flag::late_success_kept)) return;
+      if (detail::asked_to_stop(call, attempt, r.assume_error())) return;
       if (!wait_before_retry(attempt, r.assume_error(), previous, started, call)) return;
+      if (detail::asked_to_stop(call, attempt, r.assume_error())) return;
       call.clear_message();
       r = next();
     }
@@ -273,6 +285,7 @@ struct retry_forever {
     for (std::uint32_t attempt = 1;; ++attempt) {
       if (r.has_value() || !retry_on(r.assume_error())) return;
       if (call.marked(step_flag::late_success_kept)) return;  // see retry::retry_failed
+      if (detail::asked_to_stop(call, attempt, r.assume_error())) return;
       const duration wait = backoff.delay_before(attempt, previous, [&call] { return call.random(); });
       const duration deadline = call.deadline();
       if (deadline != duration::max() && call.clock().now() + wait >= deadline) {
@@ -285,6 +298,7 @@ struct retry_forever {
       detail::emit_retry_scheduled(call, attempt, r.assume_error(), wait);
       call.clock().sleep_for(wait);
       previous = wait;
+      if (detail::asked_to_stop(call, attempt, r.assume_error())) return;
       call.clear_message();
       r = next();
     }
