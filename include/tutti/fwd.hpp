@@ -24,6 +24,7 @@ struct run_options;
 struct step_report;
 class run_report;
 struct steady_clock;
+class any_clock;
 struct no_compensation;
 template <class Inner, class Policy>
 class with_policy;

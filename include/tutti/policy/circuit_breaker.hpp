@@ -211,11 +211,15 @@ struct breaker_metrics {
 };
 
 namespace detail {
-/// A clock kept by value when it is an empty type (steady_clock), else by pointer.
+/// An empty clock type (steady_clock): a default-constructed one is as good as any other.
 template <class C>
 inline constexpr bool stateless_clock_v = std::is_empty_v<C> && std::is_default_constructible_v<C>;
+/// A clock kept by value: a stateless one, or the `any_clock` handle (a copy of a reference, and
+/// the steady clock when default-constructed); any other clock is kept by pointer.
+template <class C>
+inline constexpr bool clock_by_value_v = stateless_clock_v<C> || std::is_same_v<C, any_clock>;
 
-template <class C, bool = stateless_clock_v<C>>
+template <class C, bool = clock_by_value_v<C>>
 class clock_ref {
  public:
   constexpr explicit clock_ref(C& c) noexcept : c_(&c) {}
@@ -229,7 +233,7 @@ template <class C>
 class clock_ref<C, true> {
  public:
   constexpr clock_ref() noexcept = default;
-  constexpr explicit clock_ref(C& c) noexcept : c_(c) {}
+  constexpr explicit clock_ref(const C& c) noexcept : c_(c) {}
   [[nodiscard]] duration now() const noexcept { return c_.now(); }
   [[nodiscard]] constexpr C& get() const noexcept { return c_; }
 
@@ -356,7 +360,9 @@ inline std::size_t describe_rejection(char (&out)[64], breaker_state by, duratio
  * the new period); it never admits more than `half_open_probes` probes in one half-open period.
  *
  * `Clock` is the breaker's clock (not the run's: one breaker serves runs on any clock); the
- * default `tutti::steady_clock` is stored by value, any other clock by reference.
+ * default `tutti::steady_clock` is stored by value, any other clock by reference. A function
+ * that takes a breaker by reference can name `tutti::breaker` (`circuit_breaker<any_clock>`),
+ * which reads any clock through a handle, at one indirect call per clock read.
  */
 template <class Clock = steady_clock>
 class circuit_breaker {
@@ -432,13 +438,23 @@ class circuit_breaker {
     bool granted_ = false;
   };
 
-  /// A breaker on the default clock. Throws `std::invalid_argument` for invalid settings.
+  /// A breaker on the default clock (for `any_clock`: the steady clock). Throws
+  /// `std::invalid_argument` for invalid settings.
   constexpr explicit circuit_breaker(const breaker_config& config = {})
-    requires detail::stateless_clock_v<Clock>
+    requires detail::clock_by_value_v<Clock>
       : circuit_breaker(config, detail::clock_ref<Clock>{}) {}
   /// A breaker reading `clock`, which must outlive it. Throws for invalid settings.
   constexpr circuit_breaker(const breaker_config& config, Clock& clock)
       : circuit_breaker(config, detail::clock_ref<Clock>{clock}) {}
+  /// `circuit_breaker<any_clock>` (`tutti::breaker`) reading any clock, through an `any_clock`
+  /// handle to it; `clock` must outlive the breaker. Throws for invalid settings.
+  // `tutti::clock<C>` in the requires-clause, not as `template <tutti::clock C>`: with the latter,
+  // clang 14 deduces `circuit_breaker<>` for `circuit_breaker{config, manual_clock}`.
+  template <class C>
+    requires(std::is_same_v<Clock, any_clock> && tutti::clock<C> &&
+             !std::is_same_v<std::remove_cv_t<C>, any_clock>)
+  constexpr circuit_breaker(const breaker_config& config, C& clock)
+      : circuit_breaker(config, detail::clock_ref<Clock>{any_clock{clock}}) {}
   circuit_breaker(const circuit_breaker&) = delete;
   circuit_breaker& operator=(const circuit_breaker&) = delete;
   ~circuit_breaker() = default;
@@ -865,6 +881,25 @@ circuit_breaker(const breaker_config&) -> circuit_breaker<steady_clock>;
 template <class Clock>
 circuit_breaker(const breaker_config&, Clock&) -> circuit_breaker<Clock>;
 
+/**
+ * A circuit breaker of one type whatever its clock: `circuit_breaker<any_clock>`. Name it where a
+ * function takes a breaker, so that production and tests call the same, non-template function:
+ *
+ * @code
+ * auto make_checkout(tutti::breaker& payments) {
+ *   return tutti::workflow<"checkout">(tutti::step<"charge">(charge) | tutti::guard(payments));
+ * }
+ * tutti::breaker payments{config};                          // production: the steady clock
+ * tutti::testing::manual_clock clock;
+ * tutti::breaker in_test{config, clock};                    // tests: virtual time
+ * @endcode
+ *
+ * Each read of its clock is one indirect call through the handle; `circuit_breaker<>` reads the
+ * steady clock directly. A closed breaker in the count or consecutive mode reads no clock, so
+ * there the two cost the same. The clock passed in must outlive the breaker.
+ */
+using breaker = circuit_breaker<any_clock>;
+
 /// The default of `guard`: every error the step returns counts as a failure of the breaker.
 struct count_all_errors {
   constexpr breaker_outcome operator()(const std::error_code& /*ec*/) const noexcept {
@@ -1009,11 +1044,20 @@ class breaker_registry {
   using breaker_type = circuit_breaker<Clock>;
 
   explicit breaker_registry(const breaker_config& config = {})
-    requires detail::stateless_clock_v<Clock>
+    requires detail::clock_by_value_v<Clock>
       : config_(config), clock_() {
     config.validate();
   }
   breaker_registry(const breaker_config& config, Clock& clock) : config_(config), clock_(clock) {
+    config.validate();
+  }
+  /// With `Clock = any_clock`: breakers of type `tutti::breaker` reading `clock`, which must
+  /// outlive the registry.
+  template <class C>
+    requires(std::is_same_v<Clock, any_clock> && tutti::clock<C> &&
+             !std::is_same_v<std::remove_cv_t<C>, any_clock>)
+  breaker_registry(const breaker_config& config, C& clock)
+      : config_(config), clock_(any_clock{clock}) {
     config.validate();
   }
   breaker_registry(const breaker_registry&) = delete;
