@@ -119,7 +119,8 @@ int main(int argc, char** argv) {
 }
 
 // Expected output. The run id and the timings vary between runs: they are shown as <run id>
-// and <t>.
+// and <t>, a duration with two decimals in us, ms or s ("10.26 ms", "9.77 us"), right-aligned
+// in the report's last column.
 //
 // $ tutti_example_payment_gateway
 // Payment 1: USD 130.00 from card tok_visa_4242 -> EUR 120.00 to Alice Martin
@@ -135,12 +136,12 @@ int main(int argc, char** argv) {
 //   7. mailer        receipt for TRF-1 (EUR 120.00) to alice@example.com
 //
 // workflow "payment"  run <run id>  -> succeeded  (<t>)
-//    1. authorize       succeeded            2 attempts  <t>
-//    2. risk_check      succeeded            1 attempt  <t>
-//    3. pci_compliance  succeeded            1 attempt  <t>
-//    4. fx_quote        succeeded            1 attempt  <t>
-//    5. transfer        succeeded            1 attempt  <t>
-//    6. send_receipt    succeeded            1 attempt  <t>
+//    1. authorize       succeeded            2 attempts   <t>
+//    2. risk_check      succeeded            1 attempt    <t>
+//    3. pci_compliance  succeeded            1 attempt    <t>
+//    4. fx_quote        succeeded            1 attempt    <t>
+//    5. transfer        succeeded            1 attempt    <t>
+//    6. send_receipt    succeeded            1 attempt    <t>
 //
 // Ledgers after the run:
 //   card network  AUTH-1  USD 130.00  captured  2 requests with key <run id>:authorize
@@ -164,13 +165,13 @@ int main(int argc, char** argv) {
 //   8. card network  void AUTH-1
 //
 // workflow "payment"  run <run id>  -> failed, compensated  (<t>)
-//    1. authorize       compensated          2 attempts  <t>
+//    1. authorize       compensated          2 attempts   <t>
 //       undone by its compensation (1 call)
-//    2. risk_check      succeeded            1 attempt  <t>
-//    3. pci_compliance  succeeded            1 attempt  <t>
-//    4. fx_quote        compensated          1 attempt  <t>
+//    2. risk_check      succeeded            1 attempt    <t>
+//    3. pci_compliance  succeeded            1 attempt    <t>
+//    4. fx_quote        compensated          1 attempt    <t>
 //       undone by its compensation (1 call)
-//    5. transfer        failed               1 attempt  <t>
+//    5. transfer        failed               1 attempt    <t>
 //       error: the beneficiary's bank rejected the transfer [payment:6]
 //    6. send_receipt    not started
 //

@@ -4,6 +4,7 @@
 
 #include <array>        // hex text of a run id
 #include <chrono>       // seeding the run-id generator
+#include <cstddef>      // std::size_t
 #include <cstdint>      // 64-bit halves of a run id
 #include <optional>     // run_id::parse
 #include <random>       // std::random_device for the per-thread base
@@ -30,13 +31,33 @@ struct run_id {
   friend constexpr bool operator==(const run_id&, const run_id&) noexcept = default;
   friend constexpr auto operator<=>(const run_id&, const run_id&) noexcept = default;
 
-  /// 32 lowercase hex digits (no terminating zero).
-  [[nodiscard]] constexpr std::array<char, 32> hex() const noexcept {
-    constexpr char digits[] = "0123456789abcdef";
-    std::array<char, 32> out{};
+  /**
+   * The 32 hex digits of a run id, held by value (no terminating zero). Formats with fmt
+   * (`fmt::format("{}", id.hex())`, with `<tutti/format.hpp>`) and converts to
+   * `std::string_view`, which is valid while this value lives:
+   * `std::string text{id.hex()};` is fine, `std::string_view v = id.hex();` dangles.
+   */
+  struct hex_digits {
+    std::array<char, 32> digits{};
+
+    [[nodiscard]] constexpr const char* data() const noexcept { return digits.data(); }
+    [[nodiscard]] static constexpr std::size_t size() noexcept { return 32; }
+    [[nodiscard]] constexpr const char* begin() const noexcept { return digits.data(); }
+    [[nodiscard]] constexpr const char* end() const noexcept { return digits.data() + 32; }
+    [[nodiscard]] constexpr char operator[](std::size_t i) const noexcept { return digits[i]; }
+    [[nodiscard]] constexpr std::string_view view() const noexcept { return {data(), size()}; }
+    // NOLINTNEXTLINE(google-explicit-constructor): the digits read as text where text is expected
+    constexpr operator std::string_view() const noexcept { return view(); }
+    friend constexpr bool operator==(const hex_digits&, const hex_digits&) noexcept = default;
+  };
+
+  /// 32 lowercase hex digits: `fmt::format("{}", id.hex())`, `std::string{id.hex()}`.
+  [[nodiscard]] constexpr hex_digits hex() const noexcept {
+    constexpr char alphabet[] = "0123456789abcdef";
+    hex_digits out{};
     for (int i = 0; i < 16; ++i) {
-      out[static_cast<std::size_t>(i)] = digits[(hi >> (60 - 4 * i)) & 0xF];
-      out[static_cast<std::size_t>(16 + i)] = digits[(lo >> (60 - 4 * i)) & 0xF];
+      out.digits[static_cast<std::size_t>(i)] = alphabet[(hi >> (60 - 4 * i)) & 0xF];
+      out.digits[static_cast<std::size_t>(16 + i)] = alphabet[(lo >> (60 - 4 * i)) & 0xF];
     }
     return out;
   }

@@ -5,6 +5,7 @@
 #include <fmt/format.h>  // fmt::formatter
 
 #include <algorithm>     // std::max, std::copy
+#include <cstdint>       // rounding durations
 #include <iterator>      // std::back_inserter
 #include <string>        // describe()
 #include <string_view>   // names
@@ -22,16 +23,54 @@ TUTTI_BEGIN_NAMESPACE
 }
 
 namespace detail {
-inline void format_duration(fmt::memory_buffer& out, duration d) {
-  const auto ns = d.count();
-  if (ns < 10'000) fmt::format_to(std::back_inserter(out), "{} ns", ns);
-  else if (ns < 10'000'000) fmt::format_to(std::back_inserter(out), "{:.1f} us", static_cast<double>(ns) / 1e3);
-  else if (ns < 10'000'000'000LL) fmt::format_to(std::back_inserter(out), "{:.1f} ms", static_cast<double>(ns) / 1e6);
-  else fmt::format_to(std::back_inserter(out), "{:.2f} s", static_cast<double>(ns) / 1e9);
+/**
+ * A duration with two decimals in the unit that keeps its whole part below 1000: "0.78 us",
+ * "2.78 us", "10.50 ms", "2.50 s" (seconds above 1000 keep growing). Rounded once, in integers,
+ * so 999.996 us reads "1.00 ms". `column`: the whole part is right-aligned to three places, so
+ * the decimal points of a column of durations line up.
+ */
+inline void format_duration(fmt::memory_buffer& out, duration d, bool column = false) {
+  const auto count = d.count();
+  // The magnitude, unsigned so that the most negative count cannot overflow.
+  const std::uint64_t ns =
+      count < 0 ? 0 - static_cast<std::uint64_t>(count) : static_cast<std::uint64_t>(count);
+  std::uint64_t hundredths = (ns + 5) / 10;  // of a microsecond
+  std::string_view unit = "us";
+  if (hundredths >= 100'000) {
+    hundredths = (ns + 5'000) / 10'000;
+    unit = "ms";
+    if (hundredths >= 100'000) {
+      hundredths = (ns + 5'000'000) / 10'000'000;
+      unit = "s";
+    }
+  }
+  const std::string whole = fmt::format("{}{}", count < 0 ? "-" : "", hundredths / 100);
+  fmt::format_to(std::back_inserter(out), "{:>{}}.{:02} {}", whole, column ? 3 : 1,
+                 hundredths % 100, unit);
 }
 
-/// The text of a whole report, one line per step.
+/// Removes the spaces and tabs that end lines in `out` from `from` on: padding of a last column,
+/// or the end of a message.
+inline void trim_line_ends(fmt::memory_buffer& out, std::size_t from) {
+  std::size_t kept = from;
+  std::size_t blanks = 0;  // spaces and tabs read but not yet kept
+  for (std::size_t i = from; i < out.size(); ++i) {
+    const char c = out[i];
+    if (c == ' ' || c == '\t') {
+      ++blanks;
+      continue;
+    }
+    if (c != '\n')
+      for (; blanks > 0; --blanks) out[kept++] = out[i - blanks];
+    blanks = 0;
+    out[kept++] = c;
+  }
+  out.resize(kept);
+}
+
+/// The text of a whole report, one line per step. No line ends with a space or a tab.
 inline void format_report(fmt::memory_buffer& out, const run_report& r) {
+  const std::size_t begin = out.size();
   auto it = std::back_inserter(out);
   const auto hex = r.id().hex();
   fmt::format_to(it, "workflow \"{}\"  run {}  -> {}", r.workflow(),
@@ -47,14 +86,17 @@ inline void format_report(fmt::memory_buffer& out, const run_report& r) {
   for (std::size_t i = 0; i < r.size(); ++i) {
     const step_report s = r[i];
     fmt::format_to(it, "  {:>2}. {:<{}}  ", i + 1, s.name, width);
-    if (s.attempts > 0)
-      fmt::format_to(it, "{:<19}  {:<11}", to_string(s.status),
-                     fmt::format("{} attempt{}", s.attempts, s.attempts == 1 ? "" : "s"));
-    else
+    if (s.attempts > 0) {
+      // The attempts are padded only when the duration column follows them.
+      fmt::format_to(it, "{:<19}  {:<{}}", to_string(s.status),
+                     fmt::format("{} attempt{}", s.attempts, s.attempts == 1 ? "" : "s"),
+                     s.timed ? 11 : 0);
+      if (s.timed) {
+        out.append(std::string_view{"  "});
+        format_duration(out, s.elapsed, /*column=*/true);
+      }
+    } else {
       out.append(to_string(s.status));
-    if (s.timed) {
-      out.append(std::string_view{"  "});
-      format_duration(out, s.elapsed);
     }
     if (s.fallback_served)
       fmt::format_to(it, "\n      fallback served, covering: {}", describe(s.error));
@@ -78,6 +120,7 @@ inline void format_report(fmt::memory_buffer& out, const run_report& r) {
     }
     out.push_back('\n');
   }
+  trim_line_ends(out, begin);
 }
 }  // namespace detail
 
@@ -107,12 +150,21 @@ struct fmt::formatter<tutti::errc> : fmt::formatter<std::string_view> {
   }
 };
 
+/// The 32 hex digits, as `run_id::hex()`; string format specs apply (`{:>40}`).
 template <>
 struct fmt::formatter<tutti::run_id> : fmt::formatter<std::string_view> {
   template <class Ctx>
   auto format(const tutti::run_id& id, Ctx& ctx) const {
-    const auto h = id.hex();
-    return fmt::formatter<std::string_view>::format(std::string_view{h.data(), h.size()}, ctx);
+    return fmt::formatter<std::string_view>::format(id.hex().view(), ctx);
+  }
+};
+
+/// What `run_id::hex()` returns: `fmt::format("{}", id.hex())`.
+template <>
+struct fmt::formatter<tutti::run_id::hex_digits> : fmt::formatter<std::string_view> {
+  template <class Ctx>
+  auto format(const tutti::run_id::hex_digits& h, Ctx& ctx) const {
+    return fmt::formatter<std::string_view>::format(h.view(), ctx);
   }
 };
 

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <string>
+#include <string_view>
 #include <thread>
 #include <tutti/tutti.hpp>
 
@@ -16,6 +17,21 @@ TEST_CASE("a run id prints as 32 hex digits and parses back", "[core][context]")
   CHECK(tutti::run_id::parse("0123").has_value() == false);
   CHECK(tutti::run_id::parse("0123456789abcdeffedcba987654321g").has_value() == false);
   CHECK(tutti::run_id::parse("0123456789ABCDEFFEDCBA9876543210") == id);
+}
+
+TEST_CASE("a run id's hex digits format with fmt and read as text", "[core][context][format]") {
+  const tutti::run_id id{0x0123456789abcdefULL, 0xfedcba9876543210ULL};
+  const std::string expected = "0123456789abcdeffedcba9876543210";
+  STATIC_REQUIRE(fmt::is_formattable<decltype(id.hex())>::value);
+  STATIC_REQUIRE(fmt::is_formattable<tutti::run_id>::value);
+  CHECK(fmt::format("{}", id.hex()) == expected);
+  CHECK(fmt::format("{}", id) == expected);
+  CHECK(fmt::format("[{:>34}]", id.hex()) == "[  " + expected + "]");  // string specs apply
+  CHECK(fmt::format("[{:<34}]", id) == "[" + expected + "  ]");
+  const std::string text{id.hex()};
+  CHECK(text == expected);
+  CHECK(std::string_view{id.hex()} == expected);
+  STATIC_REQUIRE(tutti::run_id{0, 0xab}.hex()[31] == 'b');  // still usable at compile time
 }
 
 TEST_CASE("generated run ids are never empty and differ between threads", "[core][context]") {

@@ -8,6 +8,9 @@
 
 #  include <tutti/journal/durable.hpp>
 #  include <tutti/journal/sqlite.hpp>
+#  include <tutti/version.hpp>
+
+#  include <fmt/format.h>
 
 #  include <sys/wait.h>  // WEXITSTATUS
 
@@ -208,6 +211,28 @@ TEST_CASE("tutti-journal prints help without a journal and needs a command after
   CHECK(o.code == 2);
   CHECK(o.output.find("no command given") != std::string::npos);
   CHECK(fs::is_empty(dir.path));
+}
+
+TEST_CASE("tutti-journal prints its version and a command's usage without a journal",
+          "[journal][cli][sqlite]") {
+  tool_result o = tool("--version");
+  CHECK(o.code == 0);
+  CHECK(o.output == fmt::format("tutti-journal {}.{}.{}\n", TUTTI_VERSION_MAJOR,
+                                TUTTI_VERSION_MINOR, TUTTI_VERSION_PATCH));
+
+  o = tool("list --help");
+  CHECK(o.code == 0);
+  CHECK(o.output.starts_with("usage: tutti-journal JOURNAL list "));
+
+  temp_dir dir;
+  o = tool(quoted((dir.path / "x.db").string()) + " resolve -h");
+  CHECK(o.code == 0);
+  CHECK(o.output.starts_with("usage: tutti-journal JOURNAL resolve RUN --note TEXT\n"));
+  CHECK(fs::is_empty(dir.path));  // the journal was not opened, so not created either
+
+  o = tool("--frobnicate");
+  CHECK(o.code == 2);
+  CHECK(o.output.find("unknown option --frobnicate") != std::string::npos);
 }
 
 #endif  // TUTTI_TEST_JOURNAL_CLI

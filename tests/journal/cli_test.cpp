@@ -4,6 +4,7 @@
 
 #include <tutti/journal/durable.hpp>
 #include <tutti/journal/memory.hpp>
+#include <tutti/version.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -58,6 +59,20 @@ captured cli_run(memory_journal& j, std::initializer_list<std::string_view> args
   const std::vector<std::string_view> v(args);
   captured c;
   c.code = cli::run_cli(j, std::span<const std::string_view>(v), out, err);
+  c.out = read_all(out);
+  c.err = read_all(err);
+  return c;
+}
+
+/// `run_without_journal` (what main.cpp does before it opens a journal); code -1: nullopt.
+captured before_journal(std::initializer_list<std::string_view> args) {
+  std::FILE* out = std::tmpfile();
+  std::FILE* err = std::tmpfile();
+  REQUIRE(out != nullptr);
+  REQUIRE(err != nullptr);
+  const std::vector<std::string_view> v(args);
+  captured c;
+  c.code = cli::run_without_journal(std::span<const std::string_view>(v), out, err).value_or(-1);
   c.out = read_all(out);
   c.err = read_all(err);
   return c;
@@ -658,6 +673,104 @@ TEST_CASE("help lists every command and says who carries out retry and redrive",
     CHECK(c.out.find("\n  " + std::string{cmd} + " ") != std::string::npos);
   CHECK(c.out.find("resume_all") != std::string::npos);
   CHECK(c.out.find("exit status") != std::string::npos);
+}
+
+TEST_CASE("tutti-journal --version prints the name and version and exits 0",
+          "[journal][cli][usage]") {
+  const std::string expected = fmt::format("tutti-journal {}.{}.{}\n", TUTTI_VERSION_MAJOR,
+                                           TUTTI_VERSION_MINOR, TUTTI_VERSION_PATCH);
+  for (const captured& c :
+       {before_journal({"--version"}), before_journal({"runs.db", "--version"})}) {
+    CHECK(c.code == 0);
+    CHECK(c.out == expected);
+    CHECK(c.err.empty());
+  }
+  memory_journal j;
+  const captured c = cli_run(j, {"--version"});
+  CHECK(c.code == 0);
+  CHECK(c.out == expected);
+}
+
+TEST_CASE("tutti-journal --help, -h and help print the usage without a journal and exit 0",
+          "[journal][cli][usage]") {
+  for (std::string_view flag : {"--help", "-h", "help"}) {
+    INFO(flag);
+    for (const captured& c : {before_journal({flag}), before_journal({"runs.db", flag})}) {
+      CHECK(c.code == 0);
+      CHECK(c.out == cli::help_text);
+      CHECK(c.err.empty());
+    }
+  }
+}
+
+TEST_CASE("COMMAND --help prints that command's usage and exits 0, without running it",
+          "[journal][cli][usage]") {
+  memory_journal j;
+  fill(j);
+  const std::string running = hex(running_id);
+  for (std::string_view cmd : cli::command_names) {
+    if (cmd == "help") continue;
+    INFO(cmd);
+    const std::string usage = cli::command_help(cmd);
+    // The usage line, then the command's entry of the help text.
+    CHECK(usage.starts_with("usage: tutti-journal JOURNAL " + std::string{cmd}));
+    const auto entry = usage.find("\n  " + std::string{cmd} + " ");
+    REQUIRE(entry != std::string::npos);
+    const auto entry_end = usage.find("\n\n", entry + 1);
+    CHECK(std::string_view{cli::help_text}.find(usage.substr(entry, entry_end - entry)) !=
+          std::string_view::npos);
+    const bool takes_run = usage.substr(0, usage.find('\n')).find(" RUN") != std::string::npos;
+    CHECK(takes_run == (cmd != "list"));
+    CHECK((usage.find("RUN is a run id") != std::string::npos) == takes_run);
+
+    for (std::string_view flag : {"--help", "-h"}) {
+      INFO(flag);
+      // After the command, alone or after its arguments; with the journal or before opening one.
+      for (const captured& c : {cli_run(j, {cmd, flag}), cli_run(j, {cmd, running, flag}),
+                                before_journal({cmd, flag}), before_journal({"runs.db", cmd, flag}),
+                                before_journal({"runs.db", cmd, running, "--note", "x", flag})}) {
+        CHECK(c.code == 0);
+        CHECK(c.out == usage);
+        CHECK(c.err.empty());
+      }
+    }
+  }
+  CHECK(cli::command_help("list").find("--since T") != std::string::npos);
+  CHECK(cli::command_help("resolve").find("--note TEXT") != std::string::npos);
+  CHECK(cli::command_help("frobnicate").empty());
+  // Nothing was paused, retried or resolved.
+  CHECK(j.status(running_id).value() == run_status::running);
+  CHECK(j.status(failed_id).value() == run_status::failed);
+  // After `--`, "--help" is an argument like any other.
+  const captured c = cli_run(j, {"resolve", running, "--note", "x", "--", "--help"});
+  CHECK(c.code == 2);
+  CHECK(c.out.empty());
+}
+
+TEST_CASE("an unknown option is a usage error with exit code 2", "[journal][cli][usage]") {
+  memory_journal j;
+  for (const captured& c : {before_journal({"--frobnicate"}), before_journal({"-x", "list"}),
+                            cli_run(j, {"--frobnicate"})}) {
+    CHECK(c.code == cli::exit_usage);
+    CHECK(c.out.empty());
+    CHECK(c.err.find("unknown option -") != std::string::npos);
+    CHECK(c.err.find("tutti-journal help") != std::string::npos);
+  }
+  const captured c = cli_run(j, {"list", "--frobnicate", "--status", "failed"});
+  CHECK(c.code == cli::exit_usage);
+  CHECK(c.err.find("list: unknown option --frobnicate") != std::string::npos);
+}
+
+TEST_CASE("before opening a journal: a command is needed after the file", "[journal][cli][usage]") {
+  CHECK(before_journal({"runs.db", "list"}).code == -1);  // the journal is opened next
+  CHECK(before_journal({"runs.db", "show", "a1"}).code == -1);
+  for (const captured& c : {before_journal({}), before_journal({"runs.db"})}) {
+    CHECK(c.code == cli::exit_usage);
+    CHECK(c.out.empty());
+    CHECK(c.err.find("usage: tutti-journal JOURNAL COMMAND") != std::string::npos);
+  }
+  CHECK(before_journal({"runs.db"}).err.find("no command given after the journal file") !=
+        std::string::npos);
 }
 
 // ---- JSON ---------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@
 
 #include <tutti/journal/durable.hpp>  // operator commands, plan_of
 #include <tutti/journal/journal.hpp>  // records, run_status, run_filter
+#include <tutti/version.hpp>          // --version
 
 namespace tutti::journal_cli {
 
@@ -40,6 +41,8 @@ inline constexpr std::string_view help_text =
     R"(tutti-journal: operator commands on a tutti journal (a SQLite file)
 
 usage: tutti-journal JOURNAL COMMAND [ARGUMENTS]
+       tutti-journal [JOURNAL] COMMAND --help     that command's usage
+       tutti-journal --version
 
 commands:
   list [--status S] [--workflow W] [--since T] [--until T] [--limit N] [--json]
@@ -75,6 +78,59 @@ on its next resume: durable.resume<In>(id), or durable.resume_all<In>(...) at st
 exit status: 0 done; 1 the command does not apply to the run in its current state;
 2 usage error, unknown or ambiguous run, or a journal that cannot be opened or read.
 )";
+
+/// "tutti-journal <major>.<minor>.<patch>\n" (`tutti-journal --version`).
+inline std::string version_text() {
+  return fmt::format("tutti-journal {}.{}.{}\n", TUTTI_VERSION_MAJOR, TUTTI_VERSION_MINOR,
+                     TUTTI_VERSION_PATCH);
+}
+
+/// The commands `tutti-journal` knows, as `help_text` lists them.
+inline constexpr std::string_view command_names[] = {"list",  "show",    "pause",   "unpause",
+                                                     "retry", "redrive", "resolve", "help"};
+
+/// A name in `command_names`.
+inline bool is_command(std::string_view name) {
+  return std::find(std::begin(command_names), std::end(command_names), name) !=
+         std::end(command_names);
+}
+
+/**
+ * The usage of one command (`tutti-journal list --help`): its usage line, its entry in
+ * `help_text` and, for a command that takes a RUN, what RUN may be. `help_text` for "help";
+ * empty for a name that is not a command.
+ */
+inline std::string command_help(std::string_view command) {
+  if (!is_command(command)) return {};
+  if (command == "help") return std::string{help_text};
+  const std::string_view text = help_text;
+  constexpr std::string_view description_indent = "                   ";
+  // The entry: the line "  <command> ..." and the description lines indented below it.
+  std::string entry;
+  for (std::size_t pos = 0; pos < text.size();) {
+    const std::size_t end = std::min(text.find('\n', pos), text.size());
+    const std::string_view line = text.substr(pos, end - pos);
+    pos = end + 1;
+    if (!entry.empty()) {
+      if (!line.starts_with(description_indent)) break;
+    } else if (!(line.starts_with("  ") && line.substr(2).starts_with(command) &&
+                 (line.size() == 2 + command.size() || line[2 + command.size()] == ' '))) {
+      continue;
+    }
+    entry.append(line);
+    entry.push_back('\n');
+  }
+  // The synopsis: the entry's first line, up to its description.
+  std::string_view synopsis = std::string_view{entry}.substr(2, entry.find('\n') - 2);
+  synopsis = synopsis.substr(0, synopsis.find("  "));
+  std::string out = fmt::format("usage: tutti-journal JOURNAL {}\n\n{}", synopsis, entry);
+  if (synopsis.find("RUN") != std::string_view::npos) {
+    const std::size_t run = text.find("\nRUN is") + 1;
+    out += '\n';
+    out.append(text.substr(run, text.find("\n\n", run) + 1 - run));
+  }
+  return out;
+}
 
 namespace detail {
 
@@ -325,6 +381,18 @@ inline std::optional<std::int64_t> parse_time(std::string_view s) {
 }
 
 // ---- arguments ----------------------------------------------------------------------------------
+
+/// "help", "--help" or "-h".
+inline bool is_help(std::string_view a) { return a == "help" || a == "--help" || a == "-h"; }
+
+/// A command's arguments ask for its usage: `--help` or `-h` before any `--`.
+inline bool asks_for_help(std::span<const std::string_view> args) {
+  for (const std::string_view a : args) {
+    if (a == "--") return false;
+    if (a == "--help" || a == "-h") return true;
+  }
+  return false;
+}
 
 struct option_spec {
   std::string_view name;  // "--status"
@@ -864,10 +932,20 @@ struct session {
     if (args.empty()) return usage_error("no command given");
     const std::string_view cmd = args[0];
     const auto rest = args.subspan(1);
-    if (cmd == "help" || cmd == "--help" || cmd == "-h") {
+    if (is_help(cmd)) {
       fmt::print(out, "{}", help_text);
       return exit_ok;
     }
+    if (cmd == "--version") {
+      fmt::print(out, "{}", version_text());
+      return exit_ok;
+    }
+    if (is_command(cmd) && asks_for_help(rest)) {
+      fmt::print(out, "{}", command_help(cmd));
+      return exit_ok;
+    }
+    if (cmd.size() > 1 && cmd[0] == '-')
+      return usage_error(fmt::format("unknown option {}", printable(cmd)));
     if (cmd == "list") return list(rest);
     if (cmd == "show") return show(rest);
     if (cmd == "pause") return operate(command::pause, cmd, rest);
@@ -880,6 +958,43 @@ struct session {
 };
 
 }  // namespace detail
+
+/**
+ * What `tutti-journal` does before it opens a journal: `args` are the program's arguments without
+ * its name (`{"runs.db", "list"}`). Help (`help`, `--help`, `-h`, `COMMAND --help`), the version
+ * (`--version`) and usage errors need no journal: they are printed and their exit code returned.
+ * Nullopt when `args[0]` names a journal to open and `args[1...]` are for `run_cli`.
+ */
+inline std::optional<int> run_without_journal(std::span<const std::string_view> args,
+                                              std::FILE* out, std::FILE* err) {
+  constexpr std::string_view usage =
+      "usage: tutti-journal JOURNAL COMMAND [ARGUMENTS]  (tutti-journal help)\n";
+  if (args.empty()) {
+    fmt::print(err, "{}", usage);
+    return exit_usage;
+  }
+  const auto says = [out](std::string_view text) {
+    fmt::print(out, "{}", text);
+    return exit_ok;
+  };
+  if (detail::is_help(args[0])) return says(help_text);
+  if (args[0] == "--version") return says(version_text());
+  // `COMMAND --help`, and `JOURNAL COMMAND --help` without opening the journal.
+  const std::size_t command_at = args.size() > 1 && is_command(args[1]) ? 1 : 0;
+  if (is_command(args[command_at]) && detail::asks_for_help(args.subspan(command_at + 1)))
+    return says(command_help(args[command_at]));
+  if (args[0].size() > 1 && args[0][0] == '-') {  // a journal named so is given as ./-name
+    fmt::print(err, "tutti-journal: unknown option {}\n{}", detail::printable(args[0]), usage);
+    return exit_usage;
+  }
+  if (args.size() < 2) {
+    fmt::print(err, "tutti-journal: no command given after the journal file\n{}", usage);
+    return exit_usage;
+  }
+  if (detail::is_help(args[1])) return says(help_text);
+  if (args[1] == "--version") return says(version_text());
+  return std::nullopt;
+}
 
 /**
  * Runs one `tutti-journal` command on `journal`: `args` are the command and its arguments

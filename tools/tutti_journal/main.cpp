@@ -1,5 +1,5 @@
 // tutti-journal: operator commands on a tutti journal in an SQLite file.
-//   tutti-journal JOURNAL COMMAND [ARGUMENTS]     (tutti-journal help)
+//   tutti-journal JOURNAL COMMAND [ARGUMENTS]     (tutti-journal help, tutti-journal --version)
 // Opens the journal (never creating one) and hands the command to run_cli (cli.hpp).
 #include <cstdio>       // stdout, stderr
 #include <span>         // arguments for run_cli
@@ -19,22 +19,8 @@ namespace cli = tutti::journal_cli;
 
 int run(int argc, char** argv) {
   const std::vector<std::string_view> args(argv + (argc > 0 ? 1 : 0), argv + argc);
-  const auto is_help = [](std::string_view a) { return a == "help" || a == "--help" || a == "-h"; };
-  if (args.empty()) {
-    fmt::print(stderr, "usage: tutti-journal JOURNAL COMMAND [ARGUMENTS]  (tutti-journal help)\n");
-    return cli::exit_usage;
-  }
-  // Help needs no journal: `tutti-journal help` and `tutti-journal FILE help`.
-  if (is_help(args[0]) || (args.size() >= 2 && is_help(args[1]))) {
-    fmt::print(stdout, "{}", cli::help_text);
-    return cli::exit_ok;
-  }
-  if (args.size() < 2) {
-    fmt::print(stderr,
-               "tutti-journal: no command given after the journal file\n"
-               "usage: tutti-journal JOURNAL COMMAND [ARGUMENTS]  (tutti-journal help)\n");
-    return cli::exit_usage;
-  }
+  // Help, the version and usage errors need no journal.
+  if (const auto code = cli::run_without_journal(args, stdout, stderr)) return *code;
 
   const std::string path{args[0]};
   tutti::sqlite_options options;
