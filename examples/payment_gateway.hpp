@@ -426,6 +426,8 @@ class clearing_house {
     at_crash_point("clearing.transfer: before");
     for (const auto& e : transfers_) {
       if (e.key == key) {  // a repeat gets the first answer: moved, or rejected
+        record("clearing      transfer {} again, same key: returns {} ({}), nothing moved",
+               to_string(e.amount), e.id, e.state);
         at_crash_point("clearing.transfer: after");
         if (e.state == "rejected") return payment_errc::beneficiary_rejected;
         return transfer_receipt{e.id, e.amount};
