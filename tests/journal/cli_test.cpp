@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <initializer_list>
 #include <string>
@@ -326,6 +327,22 @@ TEST_CASE("list filters by start time, as milliseconds or ISO 8601, and limits t
   CHECK(listed_ids(c.out) == std::vector<std::string>{hex(compensated_id), hex(running_id)});
   c = cli_run(j, {"list", "--workflow", "payment", "--limit", "1"});
   CHECK(listed_ids(c.out) == std::vector<std::string>{hex(comp_failed_id)});
+}
+
+TEST_CASE("format_time prints every int64 value: a date within years 0000-9999, else the number",
+          "[journal][cli][list]") {
+  using cli::detail::format_time;
+  CHECK(format_time(INT64_MIN) == "-9223372036854775808");
+  CHECK(format_time(INT64_MAX) == "9223372036854775807");
+  CHECK(format_time(INT64_MIN + 1) == "-9223372036854775807");
+  CHECK(format_time(-1) == "1969-12-31T23:59:59.999Z");
+  CHECK(format_time(0) == "-");
+  CHECK(format_time(1) == "1970-01-01T00:00:00.001Z");
+  CHECK(format_time(1795347600123) == "2026-11-22T11:40:00.123Z");
+  CHECK(format_time(-62167219200000) == "0000-01-01T00:00:00.000Z");
+  CHECK(format_time(-62167219200001) == "-62167219200001");
+  CHECK(format_time(253402300799999) == "9999-12-31T23:59:59.999Z");
+  CHECK(format_time(253402300800000) == "253402300800000");
 }
 
 TEST_CASE("times parse as ISO 8601 in UTC or with an offset, or as Unix milliseconds",

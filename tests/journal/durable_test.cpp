@@ -338,6 +338,46 @@ TEST_CASE("a journal that cannot be written stops the run; a resume later finish
   CHECK(w.undos["reserve"] == 1);
 }
 
+namespace {
+/// A journal that, like sqlite_journal, describes its failures: `last_error_message()`.
+struct describing_journal : flaky_journal {
+  std::string last_error;
+  tutti::result<void> append(const tutti::run_id& id, const tutti::record_view& r) {
+    auto w = flaky_journal::append(id, r);
+    if (!w) last_error = "journal 'orders.db': cannot write record " + std::to_string(appends) +
+                         ": database or disk is full";
+    return w;
+  }
+  [[nodiscard]] std::string last_error_message() const { return last_error; }
+};
+static_assert(tutti::journal<describing_journal>);
+}  // namespace
+
+TEST_CASE("a durable run stopped by its journal carries the journal's message",
+          "[journal][durable]") {
+  world w;
+  const auto wf = make_saga(w);
+  SECTION("a journal that describes its errors: its own words") {
+    describing_journal j;
+    j.fail_from = 5;
+    tutti::durable_workflow durable{wf, j};
+    const auto r = durable.run(an_order);
+    REQUIRE(r);
+    CHECK(r.error == std::errc::no_space_on_device);
+    CHECK(r.message == "journal 'orders.db': cannot write record 5: database or disk is full");
+  }
+  SECTION("a journal that does not: the error's message") {
+    flaky_journal j;
+    j.fail_from = 5;
+    tutti::durable_workflow durable{wf, j};
+    const auto r = durable.run(an_order);
+    REQUIRE(r);
+    CHECK(r.error == std::errc::no_space_on_device);
+    CHECK(r.message ==
+          "the journal failed: " + std::make_error_code(std::errc::no_space_on_device).message());
+  }
+}
+
 TEST_CASE("resume_all resumes the unfinished runs of this workflow only") {
   world w;
   const auto wf = make_saga(w);

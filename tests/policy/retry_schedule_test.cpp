@@ -50,6 +50,49 @@ TEST_CASE("no wait begins that would end past the run's deadline", "[policy][ret
   CHECK(run.message().find("deadline") != std::string_view::npos);
 }
 
+TEST_CASE("a retry on a clock near duration::max() gives up at the deadline without overflowing",
+          "[policy][retry]") {
+  // The deadline (start + 4s) is representable; the next attempt's time (now + 10s) is not.
+  constexpr auto start = tutti::duration::max() - 5s;
+  int calls = 0;
+  const auto failing = [&]() -> tutti::result<void> {
+    ++calls;
+    return tutti::errc::step_failed;
+  };
+  SECTION("retry") {
+    tutti::testing::manual_clock clock{start};
+    auto wf = tutti::workflow<"w">(tutti::step<"s">(failing) |
+                                   tutti::retry{tutti::constant_backoff{10s}, tutti::max_attempts{3}} |
+                                   tutti::deadline{4s});
+    auto run = wf.run({}, clock);
+    CHECK(calls == 1);
+    CHECK(clock.now() == start);  // no wait began
+    CHECK(run.error() == tutti::errc::step_failed);
+    CHECK(run.report()[0].gave_up_early);
+  }
+  SECTION("retry with a time budget, without a deadline") {
+    tutti::testing::manual_clock clock{start};
+    auto wf = tutti::workflow<"w">(
+        tutti::step<"s">(failing) |
+        tutti::retry{tutti::constant_backoff{10s}, tutti::max_attempts{3}}.within(1h));
+    auto run = wf.run({}, clock);
+    CHECK(calls == 1);
+    CHECK(clock.now() == start);
+    CHECK(run.report()[0].gave_up_early);
+  }
+  SECTION("retry_forever") {
+    tutti::testing::manual_clock clock{start};
+    auto wf = tutti::workflow<"w">(tutti::step<"s">(failing) |
+                                   tutti::retry_forever{tutti::constant_backoff{10s}} |
+                                   tutti::deadline{4s});
+    auto run = wf.run({}, clock);
+    CHECK(calls == 1);
+    CHECK(clock.now() == start);
+    CHECK(run.error() == tutti::errc::step_failed);
+    CHECK(run.report()[0].gave_up_early);
+  }
+}
+
 TEST_CASE("a retry's time budget stops new attempts", "[policy][retry]") {
   tutti::testing::manual_clock clock;
   int calls = 0;

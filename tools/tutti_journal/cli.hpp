@@ -284,9 +284,16 @@ inline std::string json_string(std::string_view s) {
 
 // ---- times --------------------------------------------------------------------------------------
 
-/// "2026-11-22T11:39:58.123Z"; "-" for 0 (not recorded).
+/// "2026-11-22T11:39:58.123Z"; "-" for 0 (not recorded). Defined for every value: outside
+/// the years 0000 to 9999 (a damaged or hand-made stamp) the number itself, as Unix
+/// milliseconds ("-9223372036854775808").
 inline std::string format_time(std::int64_t unix_ms) {
   if (unix_ms == 0) return "-";
+  // 0000-01-01T00:00:00.000Z and 10000-01-01T00:00:00.000Z: within them the calendar
+  // arithmetic below cannot overflow, and the year has four digits.
+  constexpr std::int64_t first_ms = -62167219200000;
+  constexpr std::int64_t end_ms = 253402300800000;
+  if (unix_ms < first_ms || unix_ms >= end_ms) return std::to_string(unix_ms);
   using namespace std::chrono;
   const sys_time<milliseconds> t{milliseconds{unix_ms}};
   const auto day = floor<days>(t);

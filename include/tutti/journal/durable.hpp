@@ -3,6 +3,7 @@
 #define TUTTI_JOURNAL_DURABLE_HPP
 
 #include <atomic>        // a journaled run stops across threads
+#include <concepts>      // std::convertible_to: a journal's optional last_error_message()
 #include <cstddef>       // std::byte
 #include <cstdint>       // fingerprints
 #include <functional>    // std::less<> for lookups by string_view
@@ -178,6 +179,24 @@ inline std::error_code error_from_record(std::string_view category, int value) {
 
 // ---- the engine's side --------------------------------------------------------------------
 
+namespace detail {
+/// A journal that describes its last failure: `j.last_error_message()` (as `sqlite_journal`).
+/// Optional: a journal without it satisfies `tutti::journal` all the same.
+template <class J>
+concept describes_errors = requires(const J& j) {
+  { j.last_error_message() } -> std::convertible_to<std::string>;
+};
+
+/// Why the journal's last call failed: its own words when it has them, else the error's.
+template <class J>
+[[nodiscard]] std::string journal_failure(const J& j, const std::error_code& ec) {
+  std::string out;
+  if constexpr (describes_errors<J>) out = j.last_error_message();
+  if (out.empty()) out = "the journal failed: " + ec.message();
+  return out;
+}
+}  // namespace detail
+
 /**
  * What a journaled run hands the engine in place of its observer: it forwards events to the
  * user's observer and writes the journal. Not used directly; see `durable_workflow`.
@@ -228,7 +247,8 @@ class journal_hooks {
   }
   template <class V>
   void record_step_succeeded(std::string_view step, std::uint32_t attempts, const V& value) {
-    static_assert(serializable<V>,
+    detail::require_meaningful_bytes<V>();
+    static_assert(serializable<V> || detail::refused_bytes<V>() != detail::bytes_kind::plain,
                   "tutti: a journaled run stores every step's output, and this output type "
                   "cannot be stored. Make it trivially copyable, or give it "
                   "`template <class A> void serialize(A& ar, T& v) { ar(v.field1, v.field2); }` "
@@ -287,7 +307,8 @@ class journal_hooks {
   }
   template <class V>
   [[nodiscard]] result<V> restore(const std::vector<std::byte>& payload) const {
-    static_assert(serializable<V>,
+    detail::require_meaningful_bytes<V>();
+    static_assert(serializable<V> || detail::refused_bytes<V>() != detail::bytes_kind::plain,
                   "tutti: a journaled run stores every step's output, and this output type "
                   "cannot be stored (see tutti::serializer).");
     auto v = from_bytes<V>(payload);
@@ -301,6 +322,8 @@ class journal_hooks {
   [[nodiscard]] bool broken() const noexcept { return broken_.load(std::memory_order_acquire); }
   /// The journal's error once broken() (read it after the run).
   [[nodiscard]] const std::error_code& journal_error() const noexcept { return error_; }
+  /// What the journal said about that error, taken when it failed (read it after the run).
+  [[nodiscard]] const std::string& journal_message() const noexcept { return message_; }
   /// Asks the journal whether an operator paused the run (once per step).
   [[nodiscard]] bool paused() {
     const std::lock_guard lock{mutex_};
@@ -324,10 +347,12 @@ class journal_hooks {
     auto w = journal_->append(id_, r);
     if (!w) fail(w.error());
   }
-  void fail(const std::error_code& ec) noexcept {
+  void fail(const std::error_code& ec) {
     if (error_) return;
     error_ = ec;
     broken_.store(true, std::memory_order_release);
+    // At once: a later call on the journal (another run's) may replace its last message.
+    message_ = detail::journal_failure(*journal_, ec);
   }
 
   J* journal_;
@@ -339,6 +364,7 @@ class journal_hooks {
   // error are guarded by one lock (a journal's append is serialised anyway).
   std::mutex mutex_;
   std::error_code error_;
+  std::string message_;
   std::atomic<bool> broken_{false};
   std::atomic<bool> halted_{false};
   std::vector<std::byte> buffer_;
@@ -350,8 +376,13 @@ class journal_hooks {
 template <class Run>
 struct durable_outcome {
   std::optional<Run> run;  ///< the run, when it ran (even if it failed or was paused)
-  std::error_code error;   ///< when it did not run: a journal_errc or the journal's own error
-  std::string message;     ///< details (e.g. both fingerprints on a mismatch)
+  /// When it did not run, or its journal failed while it ran (the run stopped there): a
+  /// journal_errc or the journal's own error.
+  std::error_code error;
+  /// Details of `error`: both fingerprints on a mismatch; the journal's own message when the
+  /// journal failed (`last_error_message()` when the journal has one, e.g. an SQLite journal's
+  /// path and SQLite's text for a full disk), else the error's message.
+  std::string message;
 
   [[nodiscard]] explicit operator bool() const noexcept { return run.has_value(); }
   [[nodiscard]] Run& operator*() noexcept { return *run; }
@@ -386,7 +417,8 @@ class durable_workflow {
   /// Starts a new journaled run (`opts.id` empty: a new id).
   template <class In, tutti::clock C = steady_clock, observer O = null_observer>
   auto run(const In& input, const run_options& opts, C& clock, O& obs) const {
-    static_assert(serializable<In>,
+    detail::require_meaningful_bytes<In>();
+    static_assert(serializable<In> || detail::refused_bytes<In>() != detail::bytes_kind::plain,
                   "tutti: a journaled run stores its input, and this input type cannot be "
                   "stored. Make it trivially copyable, give it `template <class A> void "
                   "serialize(A& ar, T& v) { ar(v.field1, ...); }` or specialise "
@@ -398,12 +430,16 @@ class durable_workflow {
     const std::vector<std::byte> bytes = to_bytes(input);
     if (auto started = journal_->start(o.id, W::name.view(), fingerprint(), bytes); !started) {
       out.error = started.error();
-      out.message = "the journal refused the run's start";
+      out.message = "the journal refused the run's start: " +
+                    detail::journal_failure(*journal_, started.error());
       return out;
     }
     journal_hooks<J, O, C> hooks{*journal_, obs, clock, o.id, nullptr};
     out.run.emplace(workflow_->run(input, o, clock, hooks));
-    if (hooks.broken()) out.error = hooks.journal_error();
+    if (hooks.broken()) {
+      out.error = hooks.journal_error();
+      out.message = hooks.journal_message();
+    }
     return out;
   }
   template <class In>
@@ -425,7 +461,8 @@ class durable_workflow {
     auto loaded = journal_->load(id);
     if (!loaded) {
       out.error = loaded.error();
-      out.message = "run " + hex(id) + " could not be loaded from the journal";
+      out.message = "run " + hex(id) + " could not be loaded from the journal: " +
+                    detail::journal_failure(*journal_, loaded.error());
       return out;
     }
     const stored_run& stored = loaded.value();
@@ -453,7 +490,10 @@ class durable_workflow {
     opts.id = id;
     journal_hooks<J, O, C> hooks{*journal_, obs, clock, id, &plan};
     out.run.emplace(workflow_->run(input.value(), opts, clock, hooks));
-    if (hooks.broken()) out.error = hooks.journal_error();
+    if (hooks.broken()) {
+      out.error = hooks.journal_error();
+      out.message = hooks.journal_message();
+    }
     return out;
   }
   template <class In>

@@ -31,6 +31,7 @@ enum class journal_errc : int {
   not_resumable,         ///< the run has ended (or is paused) and no operator asked to go on
   invalid_command,       ///< an operator command that does not apply to the run's state
   serialization,         ///< a stored value could not be read back as its type
+  too_big,               ///< a value (a step's output, a message) is larger than the store takes
 };
 
 namespace detail {
@@ -48,6 +49,7 @@ class journal_category_impl final : public std::error_category {
       case journal_errc::not_resumable: return "the run has ended or is paused: nothing to resume";
       case journal_errc::invalid_command: return "the command does not apply to the run in its current state";
       case journal_errc::serialization: return "a stored value could not be read back";
+      case journal_errc::too_big: return "a value is larger than the journal can store";
     }
     return "unknown journal error";
   }

@@ -12,6 +12,7 @@
 #include <vector>       // output bytes, vectors
 
 #include "../config.hpp"
+#include "../detail/holds_pointer.hpp"  // raw bytes only for values without an address inside
 #include "../result.hpp"
 
 TUTTI_BEGIN_NAMESPACE
@@ -66,7 +67,9 @@ class byte_reader {
  *   template <class Archive> void serialize(Archive& ar, receipt& r) { ar(r.id, r.amount); }
  *
  * Built in: trivially copyable types (bytes as they are in memory: the journal is read back by
- * the same program on the same platform), `std::string`, `std::vector<T>`, `std::optional<T>`.
+ * the same program on the same platform) without an address inside (no pointer, std::string_view,
+ * std::span, nor an aggregate member holding one: detail/holds_pointer.hpp), `std::string`,
+ * `std::vector<T>`, `std::optional<T>`.
  */
 template <class T, class = void>
 struct serializer;
@@ -81,11 +84,16 @@ template <class T>
 inline constexpr bool is_optional_v = false;
 template <class T>
 inline constexpr bool is_optional_v<std::optional<T>> = true;
-// Bytes as they are in memory; not pointers (they would not mean anything after a restart),
-// not optionals (their own serializer checks the flag byte).
 template <class T>
-concept bytes_serializable = std::is_trivially_copyable_v<T> && !std::is_pointer_v<T> &&
-                             !std::is_member_pointer_v<T> && !is_optional_v<T>;
+inline constexpr bool is_vector_v = false;
+template <class T, class A>
+inline constexpr bool is_vector_v<std::vector<T, A>> = true;
+// Bytes as they are in memory; not when an address is inside or may be (a pointer, a
+// std::string_view, a struct holding one: it would not mean anything after a restart, see
+// detail/holds_pointer.hpp), not optionals (their own serializer checks the flag byte).
+template <class T>
+concept bytes_serializable = std::is_trivially_copyable_v<T> && !is_optional_v<T> &&
+                             bytes_kind_of<T>() == bytes_kind::plain;
 }  // namespace detail
 
 /// Whether a value of type T can be written to a journal and read back.
@@ -162,6 +170,41 @@ struct serializer<std::optional<T>> {
     v = std::move(x);
   }
 };
+
+namespace detail {
+// Why T, or the element of a std::vector or std::optional T, is refused as raw bytes: `pointer`
+// or `hidden`; `plain` when T is serializable or when raw bytes were never an option for it.
+template <class T>
+consteval bytes_kind refused_bytes() {
+  if constexpr (serializable<T>) return bytes_kind::plain;
+  else if constexpr (is_vector_v<T> || is_optional_v<T>)
+    return refused_bytes<typename T::value_type>();
+  else if constexpr (std::is_trivially_copyable_v<T>) return bytes_kind_of<T>();
+  else return bytes_kind::plain;
+}
+
+// Called where a journaled run stores a T: the two reasons a trivially copyable type is refused,
+// each with its own message. The caller reports the remaining case (no serializer at all) only
+// when refused_bytes<T>() is `plain`.
+template <class T>
+constexpr void require_meaningful_bytes() noexcept {
+  constexpr bytes_kind why = refused_bytes<T>();
+  static_assert(why != bytes_kind::pointer,
+                "tutti: a journaled value (a run's input or a step's output) holds a pointer "
+                "(std::string_view, std::span, T*, std::error_code, a struct with such a member, "
+                "...): its bytes mean nothing after a restart. Store the data (std::string, "
+                "std::vector) or give the type a `template <class A> void serialize(A& ar, T& v) "
+                "{ ar(v.field1, ...); }` (found by argument-dependent lookup), or specialise "
+                "tutti::serializer<T>.");
+  static_assert(why != bytes_kind::hidden,
+                "tutti: a journaled value (a run's input or a step's output) is trivially copyable "
+                "but its members cannot all be checked for pointers (a union, a reference or const "
+                "member, more than 256 elements counting array elements, or a member the check "
+                "cannot convert to), so it is not stored as raw bytes. Give the type a `template "
+                "<class A> void serialize(A& ar, T& v) { ar(v.field1, ...); }` (found by "
+                "argument-dependent lookup), or specialise tutti::serializer<T>.");
+}
+}  // namespace detail
 
 template <class... T>
 void byte_writer::operator()(const T&... values) {

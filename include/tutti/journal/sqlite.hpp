@@ -14,6 +14,7 @@
 #include <cstdint>             // stored integers
 #include <cstdio>              // reading a file's header before SQLite opens it
 #include <filesystem>          // existence and size checks before opening
+#include <initializer_list>    // bind results checked together
 #include <memory>              // the connection behind a pointer: movable, stable for the timer
 #include <mutex>               // one connection, many threads
 #include <span>                // payload bytes, migration tables
@@ -74,6 +75,11 @@ struct sqlite_options {
   std::chrono::milliseconds busy_timeout{5000};
   /// Run `verify()` while opening: a full read of the file (slow for large journals).
   bool check_on_open = false;
+  /// The largest value (a step's output, a run's input, a message, a whole record) the journal
+  /// stores, in bytes; a larger one fails its write with `journal_errc::too_big`. 0: SQLite's
+  /// own limit (`SQLITE_LIMIT_LENGTH`, 1,000,000,000 bytes unless SQLite was built otherwise).
+  /// A value above SQLite's limit is lowered to it.
+  std::uint32_t max_value_bytes = 0;
 };
 
 namespace detail {
@@ -202,6 +208,14 @@ inline int sqlite_bind_id(sqlite3_stmt* s, int i, const sqlite_id_bytes& b) noex
   return sqlite3_bind_blob(s, i, b.data(), static_cast<int>(b.size()), SQLITE_STATIC);
 }
 
+/// The first failure among the result codes of a statement's binds (SQLITE_OK: none). A bind
+/// fails when a value is over SQLITE_LIMIT_LENGTH (SQLITE_TOOBIG), or on misuse.
+[[nodiscard]] inline int sqlite_first_error(std::initializer_list<int> rcs) noexcept {
+  for (const int rc : rcs)
+    if (rc != SQLITE_OK) return rc;
+  return SQLITE_OK;
+}
+
 [[nodiscard]] inline std::string sqlite_column_string(sqlite3_stmt* s, int i) {
   const auto* p = sqlite3_column_text(s, i);
   const int n = sqlite3_column_bytes(s, i);
@@ -225,12 +239,15 @@ inline int sqlite_bind_id(sqlite3_stmt* s, int i, const sqlite_id_bytes& b) noex
   return true;
 }
 
-/// SQLite's result code as a journal error: damage is `corrupt`, everything else `io_error`.
+/// SQLite's result code as a journal error: damage is `corrupt`, a value over the size limit
+/// `too_big`, everything else `io_error`.
 [[nodiscard]] inline journal_errc sqlite_errc_of(int rc) noexcept {
   switch (rc & 0xFF) {
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
       return journal_errc::corrupt;
+    case SQLITE_TOOBIG:
+      return journal_errc::too_big;
     default:
       return journal_errc::io_error;
   }
@@ -499,6 +516,26 @@ inline constexpr sqlite_known_statuses sqlite_statuses = [] {
   return {hex.data(), hex.size()};
 }
 
+/// "record 4 of run 0123… (step_finished of step 'charge')", for messages.
+[[nodiscard]] inline std::string sqlite_record_name(const run_id& id, const sqlite_record_fields& r) {
+  std::string out = "record " + std::to_string(r.seq) + " of run " + sqlite_run_name(id) + " (";
+  out += to_string(static_cast<record_kind>(r.kind));
+  if (!r.step.empty()) {
+    out += " of step '";
+    out += r.step;
+    out += '\'';
+  }
+  out += ')';
+  return out;
+}
+
+/// "its payload is 2000 bytes, its message 12 bytes, its step name 6 bytes", for messages.
+[[nodiscard]] inline std::string sqlite_record_sizes(const sqlite_record_fields& r) {
+  return "its payload is " + std::to_string(r.payload.size()) + " bytes, its message " +
+         std::to_string(r.message.size()) + " bytes, its step name " +
+         std::to_string(r.step.size()) + " bytes";
+}
+
 [[nodiscard]] inline std::string sqlite_tutti_version() {
   return std::to_string(TUTTI_VERSION_MAJOR) + '.' + std::to_string(TUTTI_VERSION_MINOR) + '.' +
          std::to_string(TUTTI_VERSION_PATCH);
@@ -660,6 +697,20 @@ struct sqlite_journal_state {
     what += ": ";
     what += sqlite_describe(db.get(), rc);
     return fail(sqlite_errc_of(rc), what);
+  }
+  /// The largest value SQLite takes on this connection (SQLITE_LIMIT_LENGTH), in bytes.
+  [[nodiscard]] std::int64_t value_limit() const noexcept {
+    return sqlite3_limit(db.get(), SQLITE_LIMIT_LENGTH, -1);
+  }
+  /// `rc` from binding the values of `what` (a run, a record): a value over the size limit is
+  /// `too_big`, with `detail` (which value, how large) and the limit; anything else `io_error`.
+  std::error_code fail_bind(int rc, std::string_view what, std::string_view detail) {
+    if ((rc & 0xFF) == SQLITE_TOOBIG)
+      return fail(journal_errc::too_big,
+                  std::string(what) + " is too big to store: " + std::string(detail) +
+                      ", over the journal's limit of " + std::to_string(value_limit()) +
+                      " bytes per value (SQLITE_LIMIT_LENGTH); nothing was written");
+    return fail_sqlite(rc, "cannot bind the values of " + std::string(what));
   }
 
   // -- statements --
@@ -848,24 +899,31 @@ struct sqlite_journal_state {
                                  const sqlite_record_fields& r, std::int64_t unix_ms) {
     sqlite3_stmt* s = insert_record.get();
     const sqlite_use use(s, true);
-    sqlite_bind_id(s, 1, idb);
-    sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(r.seq));
-    sqlite3_bind_int(s, 3, r.kind);
-    sqlite_bind_text(s, 4, r.step);
-    sqlite3_bind_int64(s, 5, r.attempt);
-    sqlite3_bind_int(s, 6, r.ok ? 1 : 0);
-    sqlite3_bind_int(s, 7, r.outcome);
-    sqlite_bind_blob(s, 8, r.payload);
-    sqlite_bind_text(s, 9, r.error_category);
-    sqlite3_bind_int(s, 10, r.error_value);
-    sqlite_bind_text(s, 11, r.message);
-    sqlite3_bind_int64(s, 12, r.time_ns);
-    sqlite3_bind_int64(s, 13, static_cast<sqlite3_int64>(sqlite_record_checksum(id, r)));
-    sqlite3_bind_int64(s, 14, unix_ms);
+    // Every bind is checked: a value SQLite refuses (over SQLITE_LIMIT_LENGTH) would otherwise
+    // leave the previous record's value bound, and the INSERT would write the wrong record.
+    const int brc = sqlite_first_error({
+        sqlite_bind_id(s, 1, idb),
+        sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(r.seq)),
+        sqlite3_bind_int(s, 3, r.kind),
+        sqlite_bind_text(s, 4, r.step),
+        sqlite3_bind_int64(s, 5, r.attempt),
+        sqlite3_bind_int(s, 6, r.ok ? 1 : 0),
+        sqlite3_bind_int(s, 7, r.outcome),
+        sqlite_bind_blob(s, 8, r.payload),
+        sqlite_bind_text(s, 9, r.error_category),
+        sqlite3_bind_int(s, 10, r.error_value),
+        sqlite_bind_text(s, 11, r.message),
+        sqlite3_bind_int64(s, 12, r.time_ns),
+        sqlite3_bind_int64(s, 13, static_cast<sqlite3_int64>(sqlite_record_checksum(id, r))),
+        sqlite3_bind_int64(s, 14, unix_ms),
+    });
+    const std::string what = sqlite_record_name(id, r);
+    if (brc != SQLITE_OK) return {fail_bind(brc, what, sqlite_record_sizes(r))};
     const int rc = sqlite3_step(s);
     if (rc == SQLITE_DONE) return {};
     // A failed INSERT changed nothing (SQLite undoes the statement); `partial` is the caller's.
-    const std::string what = "record " + std::to_string(r.seq) + " of run " + sqlite_run_name(id);
+    if ((rc & 0xFF) == SQLITE_TOOBIG)  // each value fits, the record as a whole does not
+      return {fail_bind(rc, what, sqlite_record_sizes(r))};
     if ((rc & 0xFF) == SQLITE_CONSTRAINT)  // the run's records are not what they should be
       return {
           fail(journal_errc::corrupt, what + " already exists: " + sqlite_describe(db.get(), rc))};
@@ -902,7 +960,8 @@ struct sqlite_journal_state {
   result<run_head> read_head(const run_id& id, const sqlite_id_bytes& idb) {
     sqlite3_stmt* s = select_head.get();
     const sqlite_use use(s);
-    sqlite_bind_id(s, 1, idb);
+    if (const int brc = sqlite_bind_id(s, 1, idb); brc != SQLITE_OK)
+      return fail_sqlite(brc, "cannot read a run");
     const int rc = sqlite3_step(s);
     if (rc == SQLITE_DONE)
       return fail(journal_errc::run_not_found, "no run " + sqlite_run_name(id));
@@ -936,7 +995,8 @@ struct sqlite_journal_state {
   result<run_status> read_status(const run_id& id, const sqlite_id_bytes& idb) {
     sqlite3_stmt* s = select_status.get();
     const sqlite_use use(s);
-    sqlite_bind_id(s, 1, idb);
+    if (const int brc = sqlite_bind_id(s, 1, idb); brc != SQLITE_OK)
+      return fail_sqlite(brc, "cannot read a run's status");
     const int rc = sqlite3_step(s);
     if (rc == SQLITE_DONE)
       return fail(journal_errc::run_not_found, "no run " + sqlite_run_name(id));
@@ -954,7 +1014,8 @@ struct sqlite_journal_state {
     {
       sqlite3_stmt* s = select_run.get();
       const sqlite_use use(s);
-      sqlite_bind_id(s, 1, idb);
+      if (const int brc = sqlite_bind_id(s, 1, idb); brc != SQLITE_OK)
+        return fail_sqlite(brc, "cannot read a run");
       const int rc = sqlite3_step(s);
       if (rc == SQLITE_DONE)
         return fail(journal_errc::run_not_found, "no run " + sqlite_run_name(id));
@@ -969,8 +1030,9 @@ struct sqlite_journal_state {
     }
     sqlite3_stmt* s = select_records.get();
     const sqlite_use use(s);
-    sqlite_bind_id(s, 1, idb);
     const std::string run_name = sqlite_run_name(id);
+    if (const int brc = sqlite_bind_id(s, 1, idb); brc != SQLITE_OK)
+      return fail_sqlite(brc, "cannot read the records of run " + run_name);
     for (;;) {
       const int rc = sqlite3_step(s);
       if (rc == SQLITE_DONE) break;
@@ -1049,14 +1111,20 @@ struct sqlite_journal_state {
     const sqlite_stmt_ptr stmt(raw);
     if (prc != SQLITE_OK) return fail_sqlite(prc, "cannot list runs");
     int i = 0;
-    if (!f.workflow.empty()) sqlite_bind_text(raw, ++i, f.workflow);
-    if (f.started_after_unix_ms != 0) sqlite3_bind_int64(raw, ++i, f.started_after_unix_ms);
-    if (f.started_before_unix_ms != 0) sqlite3_bind_int64(raw, ++i, f.started_before_unix_ms);
+    int brc = SQLITE_OK;
+    const auto bound = [&brc](int rc) {
+      if (brc == SQLITE_OK) brc = rc;
+    };
+    if (!f.workflow.empty()) bound(sqlite_bind_text(raw, ++i, f.workflow));
+    if (f.started_after_unix_ms != 0) bound(sqlite3_bind_int64(raw, ++i, f.started_after_unix_ms));
+    if (f.started_before_unix_ms != 0)
+      bound(sqlite3_bind_int64(raw, ++i, f.started_before_unix_ms));
     if (f.limit != 0)
-      sqlite3_bind_int64(raw, ++i,
-                         f.limit > static_cast<std::size_t>(INT64_MAX)
-                             ? INT64_MAX
-                             : static_cast<sqlite3_int64>(f.limit));
+      bound(sqlite3_bind_int64(raw, ++i,
+                               f.limit > static_cast<std::size_t>(INT64_MAX)
+                                   ? INT64_MAX
+                                   : static_cast<sqlite3_int64>(f.limit)));
+    if (brc != SQLITE_OK) return fail_sqlite(brc, "cannot list runs (the filter's values)");
     std::vector<run_summary> out;
     for (;;) {
       const int rc = sqlite3_step(raw);
@@ -1184,11 +1252,17 @@ class sqlite_journal {
       {
         sqlite3_stmt* s = s_->insert_run.get();
         const detail::sqlite_use use(s);
-        detail::sqlite_bind_id(s, 1, idb);
-        detail::sqlite_bind_text(s, 2, workflow);
-        sqlite3_bind_int64(s, 3, static_cast<sqlite3_int64>(fingerprint));
-        sqlite3_bind_int(s, 4, static_cast<int>(run_status::running));
-        sqlite3_bind_int64(s, 5, now);
+        if (const int brc = detail::sqlite_first_error({
+                detail::sqlite_bind_id(s, 1, idb),
+                detail::sqlite_bind_text(s, 2, workflow),
+                sqlite3_bind_int64(s, 3, static_cast<sqlite3_int64>(fingerprint)),
+                sqlite3_bind_int(s, 4, static_cast<int>(run_status::running)),
+                sqlite3_bind_int64(s, 5, now),
+            });
+            brc != SQLITE_OK)
+          return {s_->fail_bind(brc, "run " + detail::sqlite_run_name(id),
+                                "its workflow name is " + std::to_string(workflow.size()) +
+                                    " bytes")};
         const int rc = sqlite3_step(s);
         if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
           return {s_->fail(journal_errc::run_exists,
@@ -1250,8 +1324,12 @@ class sqlite_journal {
       if (after != head.status) {
         sqlite3_stmt* s = s_->update_status.get();
         const detail::sqlite_use use(s);
-        detail::sqlite_bind_id(s, 1, idb);
-        sqlite3_bind_int(s, 2, static_cast<int>(after));
+        const int brc = detail::sqlite_first_error(
+            {detail::sqlite_bind_id(s, 1, idb), sqlite3_bind_int(s, 2, static_cast<int>(after))});
+        if (brc != SQLITE_OK)
+          return {s_->fail_sqlite(brc, "cannot update the status of run " +
+                                           detail::sqlite_run_name(id)),
+                  true};
         if (const int rc = sqlite3_step(s); rc != SQLITE_DONE)
           return {
               s_->fail_sqlite(rc, "cannot update the status of run " + detail::sqlite_run_name(id)),
@@ -1389,6 +1467,10 @@ class sqlite_journal {
     sqlite3_extended_result_codes(db, 1);
     const auto ms = o.busy_timeout.count();
     sqlite3_busy_timeout(db, ms > INT32_MAX ? INT32_MAX : static_cast<int>(ms));
+    if (o.max_value_bytes != 0)  // SQLite lowers a value above its own hard limit to it
+      sqlite3_limit(db, SQLITE_LIMIT_LENGTH,
+                    o.max_value_bytes > INT32_MAX ? INT32_MAX
+                                                  : static_cast<int>(o.max_value_bytes));
     sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
     detail::sqlite_exec(db, "PRAGMA cell_size_check = ON");  // catch damaged pages early
     detail::sqlite_exec(db, "PRAGMA trusted_schema = OFF");

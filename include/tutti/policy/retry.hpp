@@ -217,11 +217,13 @@ struct retry {
     const bool budgeted = budget != duration::max();
     if (deadline != duration::max() || budgeted) {
       const duration now = call.clock().now();
-      if (deadline != duration::max() && now + wait >= deadline) {
+      // Saturated: a clock near duration::max() must not overflow (the wait then ends "never").
+      const duration wake = saturating_add(now, wait);
+      if (deadline != duration::max() && wake >= deadline) {
         give_up(call, attempt, error, "the next attempt would start after the deadline");
         return false;
       }
-      if (budgeted && now + wait - started > budget) {
+      if (budgeted && (wake == duration::max() || wake - started > budget)) {
         give_up(call, attempt, error, "the retry's time budget would be exceeded");
         return false;
       }
@@ -288,7 +290,7 @@ struct retry_forever {
       if (detail::asked_to_stop(call, attempt, r.assume_error())) return;
       const duration wait = backoff.delay_before(attempt, previous, [&call] { return call.random(); });
       const duration deadline = call.deadline();
-      if (deadline != duration::max() && call.clock().now() + wait >= deadline) {
+      if (deadline != duration::max() && saturating_add(call.clock().now(), wait) >= deadline) {
         call.mark(step_flag::gave_up_early);
         call.note("the next attempt would start after the deadline");
         detail::emit_retries_exhausted(call, attempt, r.assume_error(),
