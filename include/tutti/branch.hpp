@@ -398,6 +398,29 @@ class choice_node {
   std::tuple<std::tuple<C>...> cases_;
 };
 
+namespace detail {
+// Data flow checked when the workflow is built (detail/data_flow.hpp): a condition or selector
+// reads at the node's own place, a conditional step too; each case is a level of its own below
+// the choice, reading the steps before it.
+template <class Pred, class Inner>
+struct flow_traits<when_node<Pred, Inner>> {
+  static constexpr bool output_known = flow_traits<Inner>::output_known;
+  template <class Scope>
+  static constexpr auto check() noexcept {
+    return detail::flow_first(flow_callable<Scope, Pred>(),
+                              flow_traits<Inner>::template check<Scope>());
+  }
+};
+template <fixed_string Name, class Sel, bool Bool, class... C>
+struct flow_traits<choice_node<Name, Sel, Bool, C...>> {
+  static constexpr bool output_known = (flow_traits<C>::output_known && ...);
+  template <class Scope>
+  static constexpr auto check() noexcept {
+    return detail::flow_first(flow_callable<Scope, Sel>(), flow_branch<Scope, C>()...);
+  }
+};
+}  // namespace detail
+
 /// `tutti::choose<"name">(selector, case0, case1, ...)`: see choice_node.
 template <fixed_string Name, class Sel, class... S>
 [[nodiscard]] constexpr auto choose(Sel&& selector, S&&... cases) {

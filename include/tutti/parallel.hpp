@@ -784,6 +784,26 @@ class parallel_group {
 };
 
 namespace detail {
+// Data flow checked when the workflow is built (detail/data_flow.hpp): each branch is a level of
+// its own below the group, reading the steps before the group; a renamed branch reads as its
+// inner node.
+template <fixed_string Name, class B, bool Optional>
+struct flow_traits<branch_node<Name, B, Optional>> {
+  static constexpr bool output_known = flow_traits<B>::output_known;
+  template <class Scope>
+  static constexpr auto check() noexcept {
+    return flow_traits<B>::template check<Scope>();
+  }
+};
+template <fixed_string Name, gather_mode Mode, std::size_t K, class Exec, class... B>
+struct flow_traits<parallel_group<Name, Mode, K, Exec, B...>> {
+  static constexpr bool output_known = (flow_traits<B>::output_known && ...);
+  template <class Scope>
+  static constexpr auto check() noexcept {
+    return detail::flow_first(flow_branch<Scope, B>()...);
+  }
+};
+
 template <class E>
 inline E& shared_executor() noexcept {
   static E e;

@@ -53,6 +53,100 @@ template <class T>
 inline constexpr bool is_result_of_error_code_v<T> =
     std::is_convertible_v<typename T::error_type, std::error_code>;
 
+// ---- compile-time errors that name the step ------------------------------------------------
+// The data-flow and compensation checks fail inside these class templates, so that the first
+// lines of the compiler's output name the offending step and the step it reads:
+//   g++:   In instantiation of 'struct ...from_names_unknown_step<
+//            ...name<...fixed_string<5>{"ship"}>, ...name<...fixed_string<12>{"chrage_card"}>,
+//            main()::<lambda(...)> >'
+//   clang: static_assert failed due to requirement 'in_step<name<'s', 'h', 'i', 'p'>,
+//            (lambda at app.cpp:13:27)>::from<...name<'c', 'h', 'r', ...>>::names_a_step_of_...'
+// clang 14 prints a fixed_string template argument as character codes ({{115, 104, ...}}) but a
+// char pack as characters, so there a name is spelled as a char pack. Only errors build them.
+#if defined(__clang__)
+template <char... C>
+struct name {};
+template <fixed_string S, std::size_t... I>
+name<S.data[I]...> spell_name(std::index_sequence<I...>);
+template <fixed_string S>
+using name_t = decltype(spell_name<S>(std::make_index_sequence<S.size()>{}));
+#else
+template <fixed_string S>
+struct name {};
+template <fixed_string S>
+using name_t = name<S>;
+#endif
+
+/// The step (a name_t) whose callable (Where..., when it is a class: clang prints a lambda with
+/// its file and line) reads `from<Name>` or has a compensation. The members are the rules.
+template <class Step, class... Where>
+struct in_step {
+  template <class Name>
+  struct from {
+    static constexpr bool names_a_step_of_this_workflow = false;
+    static constexpr bool names_an_earlier_step = false;
+    static constexpr bool names_a_step_with_an_output = false;
+    template <class T>
+    struct with_type {
+      template <class Output>
+      static constexpr bool matches_output_type = false;
+    };
+  };
+  template <class Undo>
+  struct compensation {
+    template <class Output>
+    static constexpr bool takes_the_step_output = false;
+  };
+};
+/// type_list<F> for a callable F of class type (a lambda, a function object), else type_list<>.
+template <class F>
+using where_t = std::conditional_t<std::is_class_v<F>, type_list<F>, type_list<>>;
+
+/// Report<Args..., W...> for Where = type_list<W...>, as `type` (a class is not instantiated
+/// by naming it).
+template <template <class...> class Report, class Where, class... Args>
+struct flow_report;
+template <template <class...> class Report, class... W, class... Args>
+struct flow_report<Report, type_list<W...>, Args...> {
+  using type = Report<Args..., W...>;
+};
+
+template <class Step, class Name, class... Where>
+struct from_names_unknown_step {
+  static_assert(in_step<Step, Where...>::template from<Name>::names_a_step_of_this_workflow,
+                "tutti: from<\"name\", T> names no step of this workflow. Use the name of an "
+                "earlier step of the same workflow (names are case-sensitive; a branch of a group "
+                "reads steps before the group, not its sibling branches).");
+};
+template <class Step, class Name, class... Where>
+struct from_names_later_step {
+  static_assert(in_step<Step, Where...>::template from<Name>::names_an_earlier_step,
+                "tutti: from<\"name\", T> names a step that does not run before this one (a later "
+                "step, or this step itself). A step can only read outputs of steps listed before "
+                "it: move the step it reads before it.");
+};
+template <class Step, class Name, class... Where>
+struct from_names_void_step {
+  static_assert(in_step<Step, Where...>::template from<Name>::names_a_step_with_an_output,
+                "tutti: from<\"name\", T> names a step that produces no value (void). Read a step "
+                "that returns a value, or drop the parameter (steps run in the order listed).");
+};
+template <class Step, class Name, class T, class Output, class... Where>
+struct from_type_mismatch {
+  static_assert(in_step<Step, Where...>::template from<Name>::template with_type<
+                    T>::template matches_output_type<Output>,
+                "tutti: from<\"name\", T>: T must be exactly the output type of that step (the "
+                "value type of the result<T> it returns). Set T to that type, shown here as "
+                "matches_output_type<...>.");
+};
+template <class Step, class Undo, class Output>
+struct compensation_mismatch {
+  static_assert(in_step<Step>::template compensation<Undo>::template takes_the_step_output<Output>,
+                "tutti: the compensation must take what its step produced as its first "
+                "parameter (const T& for a step returning result<T>; nothing for a void step), "
+                "then optionally tutti::call_context, the input or from<...>.");
+};
+
 // ---- binding parameters --------------------------------------------------------------------
 
 /// Whether parameter type P can be given to a step at index I of a call of type Call.
@@ -65,25 +159,43 @@ constexpr bool bindable() noexcept {
   else return std::is_convertible_v<const typename Call::input_type&, P>;
 }
 
-template <class P, class Call>
+/// Declared only: stands for a value after a compile error was reported (never called).
+template <class T>
+const T& reported() noexcept;
+
+/// The argument for parameter P of a callable of type Where (named in error reports).
+template <class P, class Where = void, class Call>
 constexpr decltype(auto) bind_arg(Call& call) {
   using D = std::remove_cvref_t<P>;
   if constexpr (is_from_v<D>) {
+    // Checked when the workflow is built as far as types allow (detail/data_flow.hpp); what
+    // only the input type decides (the output of a generic callable) is checked here. A report
+    // the workflow factory already made is the same type here: the compiler shows it once.
+    // After a report, `return D{reported<T>()}` only keeps the call well-formed: one error.
+    using W = where_t<Where>;
     constexpr std::size_t j = Call::template index_of<D::name>();
-    static_assert(j != Call::npos,
-                  "tutti: from<\"name\", T> names no step of this workflow. Use the name of an "
-                  "earlier step of the same workflow (names are case-sensitive).");
-    if constexpr (j != Call::npos) {
-      static_assert(Call::template runs_before<j>(),
-                    "tutti: from<\"name\", T> names a step that does not run before this one. A step "
-                    "can only read outputs of steps listed before it.");
+    if constexpr (j == Call::npos) {
+      static_cast<void>(sizeof(typename flow_report<from_names_unknown_step, W,
+                                                    name_t<Call::path>, name_t<D::name>>::type));
+      return D{reported<typename D::value_type>()};
+    } else if constexpr (!Call::template runs_before<j>()) {
+      static_cast<void>(sizeof(typename flow_report<from_names_later_step, W, name_t<Call::path>,
+                                                    name_t<D::name>>::type));
+      return D{reported<typename D::value_type>()};
+    } else {
       using actual = typename Call::template value_type<j>;
-      static_assert(!std::is_same_v<actual, unit>,
-                    "tutti: from<\"name\", T> names a step that produces no value (void).");
-      static_assert(std::is_same_v<actual, typename D::value_type>,
-                    "tutti: from<\"name\", T>: T must be exactly the output type of that step "
-                    "(the value type of the result<T> it returns).");
-      return D{call.template value<j>()};
+      if constexpr (std::is_same_v<actual, unit>) {
+        static_cast<void>(sizeof(typename flow_report<from_names_void_step, W, name_t<Call::path>,
+                                                      name_t<D::name>>::type));
+        return D{reported<typename D::value_type>()};
+      } else if constexpr (!std::is_same_v<actual, typename D::value_type>) {
+        static_cast<void>(
+            sizeof(typename flow_report<from_type_mismatch, W, name_t<Call::path>, name_t<D::name>,
+                                        typename D::value_type, actual>::type));
+        return D{reported<typename D::value_type>()};
+      } else {
+        return D{call.template value<j>()};
+      }
     }
   } else if constexpr (std::is_same_v<D, call_context>) {
     return call.context();
@@ -152,7 +264,7 @@ TUTTI_ALWAYS_INLINE result<V> capture(Call& call, bool compensation, Fn&& fn) {
 
 template <class F, class Call, class... P>
 TUTTI_ALWAYS_INLINE decltype(auto) call_with(const F& f, Call& call, type_list<P...>) {
-  return std::invoke(f, bind_arg<P>(call)...);
+  return std::invoke(f, bind_arg<P, F>(call)...);
 }
 
 /// The output type of callable F in a workflow with input In (void -> unit).
@@ -256,14 +368,12 @@ class step_node {
   template <class U, class P>
     requires requires { std::remove_cvref_t<P>::policy_name; }
   [[nodiscard]] constexpr auto compensate_with(U undo, P policy) const& {
-    check_compensation<U>();
     using W = detail::undo_with_policy<U, P>;
     return make_compensable<W>(f_, W{std::move(undo), std::move(policy)});
   }
   template <class U, class P>
     requires requires { std::remove_cvref_t<P>::policy_name; }
   [[nodiscard]] constexpr auto compensate_with(U undo, P policy) && {
-    check_compensation<U>();
     using W = detail::undo_with_policy<U, P>;
     return make_compensable<W>(std::move(f_), W{std::move(undo), std::move(policy)});
   }
@@ -354,28 +464,23 @@ class step_node {
     });
   }
 
-  template <class U, class G>
-  static constexpr auto make_compensable(G&& f, U undo) {
+  template <class U, class Callable>
+  static constexpr auto make_compensable(Callable&& f, U undo) {
     static_assert(!pivot,
                   "tutti: a pivot step cannot have a compensation: the pivot is the point of no "
                   "return. Make it a normal step with compensate_with, or drop the compensation.");
     static_assert(std::is_same_v<Undo, no_compensation>,
                   "tutti: compensate_with called twice on one step; a step has one compensation.");
-    if constexpr (!detail::undo_parts<U>::has_policy) check_compensation<U>();
-    return step_node<Name, F, U, Role>(std::forward<G>(f), std::move(undo));
-  }
-
-  template <class U>
-  static constexpr void check_compensation() {
-    static_assert(detail::callable_shape<U>,
+    using G = typename detail::undo_parts<U>::fn_type;
+    static_assert(detail::callable_shape<G>,
                   "tutti: compensate_with(undo): undo must be callable (a function or a lambda).");
-    if constexpr (detail::signature_of<F>::known && detail::signature_of<U>::known) {
+    if constexpr (detail::signature_of<F>::known && detail::signature_of<G>::known) {
+      // Checked here rather than in a helper: one level less before the message in g++.
       using out = detail::value_of_t<typename detail::signature_of<F>::return_type>;
-      static_assert(compensation_accepts<U, out>(),
-                    "tutti: the compensation must take what its step produced as its first "
-                    "parameter (const T& for a step returning result<T>; nothing for a void "
-                    "step), then optionally tutti::call_context, the input or from<...>.");
+      if constexpr (!compensation_accepts<G, out>())
+        static_cast<void>(sizeof(detail::compensation_mismatch<detail::name_t<Name>, G, out>));
     }
+    return step_node<Name, F, U, Role>(std::forward<Callable>(f), std::move(undo));
   }
 
   template <class U, class Out>
@@ -422,35 +527,36 @@ class step_node {
     auto bound = [this](auto&&... a) -> decltype(auto) {
       return f_.compensate(std::forward<decltype(a)>(a)...);
     };
-    return bind_undo_with(bound, produced, call, typename sig::args{});
+    return bind_undo_with<F>(bound, produced, call, typename sig::args{});
   }
 
   template <class G, class S, class Call, class... P>
   static decltype(auto) bind_undo(const G& g, const S& produced, Call& call,
                                   detail::type_list<P...> args) {
-    return bind_undo_with([&g](auto&&... a) -> decltype(auto) {
+    return bind_undo_with<G>([&g](auto&&... a) -> decltype(auto) {
       return std::invoke(g, std::forward<decltype(a)>(a)...);
     }, produced, call, args);
   }
 
-  template <class G, class S, class Call, class... P>
+  /// Where: the user's compensation (or step type), named in error reports.
+  template <class Where, class G, class S, class Call, class... P>
   static decltype(auto) bind_undo_with(const G& g, const S& produced, Call& call,
                                        detail::type_list<P...>) {
     if constexpr (std::is_same_v<S, unit>) {
-      return g(detail::bind_arg<P>(call)...);
+      return g(detail::bind_arg<P, Where>(call)...);
     } else {
-      return bind_rest(g, produced, call, detail::type_list<P...>{});
+      return bind_rest<Where>(g, produced, call, detail::type_list<P...>{});
     }
   }
-  template <class G, class S, class Call, class P0, class... P>
+  template <class Where, class G, class S, class Call, class P0, class... P>
   static decltype(auto) bind_rest(const G& g, const S& produced, Call& call,
                                   detail::type_list<P0, P...>) {
     static_assert(std::is_convertible_v<const S&, P0>,
                   "tutti: the compensation must take what its step produced as its first "
                   "parameter (const T& for a step returning result<T>; nothing for a void step).");
-    return g(produced, detail::bind_arg<P>(call)...);
+    return g(produced, detail::bind_arg<P, Where>(call)...);
   }
-  template <class G, class S, class Call>
+  template <class Where, class G, class S, class Call>
   static decltype(auto) bind_rest(const G&, const S&, Call&, detail::type_list<>) {
     static_assert(detail::always_false<G, S>,
                   "tutti: the compensation must take what its step produced as its first "

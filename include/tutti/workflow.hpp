@@ -14,6 +14,7 @@
 #include "clock.hpp"
 #include "config.hpp"
 #include "context.hpp"
+#include "detail/data_flow.hpp"
 #include "error.hpp"
 #include "fixed_string.hpp"
 #include "observe/events.hpp"
@@ -760,7 +761,7 @@ class basic_workflow {
     constexpr bool wants_time = observed && detail::observer_wants_time<O>();
     if (wants_time || opts.timing || opts.deadline != duration::max()) {
       out.started_ = clock.now();
-      if (opts.deadline != duration::max()) shared.deadline = out.started_ + opts.deadline;
+      if (opts.deadline != duration::max()) shared.deadline = saturating_add(out.started_, opts.deadline);
     }
     if constexpr (observed) {
       event e = make_event(event_kind::run_started);
@@ -981,16 +982,45 @@ class run_result {
   duration elapsed_{};
 };
 
-/// `tutti::workflow<"place_order">(step<"a">(f), step<"b">(g), ...)`.
+namespace detail {
+/// A nested workflow: its own steps were checked when it was built; its output is its last
+/// node's.
+template <fixed_string Name, class... M>
+struct flow_traits<basic_workflow<Name, M...>> {
+  static constexpr bool output_known = flow_traits<typename last_node<M...>::type>::output_known;
+  template <class Scope>
+  static constexpr flow_tag<flow_ok> check() noexcept {
+    return {};
+  }
+};
+
+/// basic_workflow<Name, N...> once its data flow is checked (for workflow_of).
+template <fixed_string Name, class... N>
+struct checked_workflow {
+  using problem = flow_problem_t<N...>;
+  // A report's instantiation fails with its message, naming the step.
+  static_assert(std::is_same_v<problem, flow_ok> || sizeof(problem) != 0);
+  using type = basic_workflow<Name, N...>;
+};
+}  // namespace detail
+
+/**
+ * `tutti::workflow<"place_order">(step<"a">(f), step<"b">(g), ...)`.
+ * Each `from<"name", T>` a step reads is checked here: the name must be a step listed before it,
+ * with an output of type T (checked by run() instead when that step's callable is generic).
+ */
 template <fixed_string Name, class... S>
 [[nodiscard]] constexpr auto workflow(S&&... steps) {
+  // Checked here, not first in run(): the error then names the step a few lines from the top.
+  using problem = detail::flow_problem_t<detail::as_node_t<S>...>;
+  if constexpr (!std::is_same_v<problem, detail::flow_ok>) static_cast<void>(sizeof(problem));
   return basic_workflow<Name, detail::as_node_t<S>...>(detail::as_node(std::forward<S>(steps))...);
 }
 
 /// A workflow named as a type, from user step types: `using checkout = workflow_of<"checkout",
-/// validate, reserve, charge>;` then `checkout{}.run(order)`.
+/// validate, reserve, charge>;` then `checkout{}.run(order)`. Checked like workflow<...>(...).
 template <fixed_string Name, class... S>
-using workflow_of = basic_workflow<Name, detail::as_node_t<S>...>;
+using workflow_of = typename detail::checked_workflow<Name, detail::as_node_t<S>...>::type;
 
 TUTTI_END_NAMESPACE
 

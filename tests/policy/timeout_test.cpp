@@ -259,3 +259,17 @@ TEST_CASE("a late success that was undone may be retried", "[policy][timeout][re
   CHECK(run.value() == 2);
   CHECK(undone == 1);
 }
+
+TEST_CASE("a run deadline on a clock near duration::max() saturates instead of overflowing",
+          "[policy][timeout][deadline]") {
+  tutti::testing::manual_clock clock{tutti::duration::max() - 1s};
+  tutti::duration seen{};
+  auto wf = tutti::workflow<"w">(tutti::step<"s">([&](const tutti::call_context& c) {
+    seen = c.deadline;
+    return 1;
+  }));
+  auto run = wf.run({.deadline = 10s}, clock);
+  CHECK(run.has_value());
+  // now + 10 s is past the clock's range: the deadline is the end of time, not a wrapped value.
+  CHECK(seen == tutti::duration::max());
+}
