@@ -16,25 +16,13 @@
 
 #  include <tutti/journal/sqlite.hpp>
 
+#  include "support/temp_dir.hpp"
+
 namespace fs = std::filesystem;
 
 namespace {
 
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    const auto hex = tutti::run_id::generate().hex();
-    path = fs::temp_directory_path() / ("tutti-sqlite-" + std::string(hex.data(), hex.size()));
-    fs::create_directories(path);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  [[nodiscard]] std::string file(const std::string& name) const { return (path / name).string(); }
-};
+using support::temp_dir;
 
 bool contains(const std::string& s, std::string_view part) {
   return s.find(part) != std::string::npos;
