@@ -52,31 +52,32 @@ std::string read_all(std::FILE* f) {
   return text;
 }
 
-captured cli_run(memory_journal& j, std::initializer_list<std::string_view> args) {
+/// Runs `call(args, out, err)` with stdout and stderr captured in temporary files.
+template <class Call>
+captured capture(std::initializer_list<std::string_view> args, Call call) {
   std::FILE* out = std::tmpfile();
   std::FILE* err = std::tmpfile();
   REQUIRE(out != nullptr);
   REQUIRE(err != nullptr);
   const std::vector<std::string_view> v(args);
   captured c;
-  c.code = cli::run_cli(j, std::span<const std::string_view>(v), out, err);
+  c.code = call(std::span<const std::string_view>(v), out, err);
   c.out = read_all(out);
   c.err = read_all(err);
   return c;
 }
 
+captured cli_run(memory_journal& j, std::initializer_list<std::string_view> args) {
+  return capture(args, [&j](auto v, std::FILE* out, std::FILE* err) {
+    return cli::run_cli(j, v, out, err);
+  });
+}
+
 /// `run_without_journal` (what main.cpp does before it opens a journal); code -1: nullopt.
 captured before_journal(std::initializer_list<std::string_view> args) {
-  std::FILE* out = std::tmpfile();
-  std::FILE* err = std::tmpfile();
-  REQUIRE(out != nullptr);
-  REQUIRE(err != nullptr);
-  const std::vector<std::string_view> v(args);
-  captured c;
-  c.code = cli::run_without_journal(std::span<const std::string_view>(v), out, err).value_or(-1);
-  c.out = read_all(out);
-  c.err = read_all(err);
-  return c;
+  return capture(args, [](auto v, std::FILE* out, std::FILE* err) {
+    return cli::run_without_journal(v, out, err).value_or(-1);
+  });
 }
 
 std::string hex(const run_id& id) {
