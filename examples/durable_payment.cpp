@@ -52,7 +52,7 @@ std::string journal_path(const std::string& dir) { return dir + "/payments.db"; 
   auto journal = tutti::sqlite_journal::open(journal_path(dir));
   if (!journal) _exit(3);
   const auto payment = pay::make_payment_workflow(svc);
-  const tutti::durable_workflow durable{payment, journal.value()};
+  const tutti::durable_workflow durable{payment, journal.value(), {.name = "payments"}};
   tutti::run_options opts;
   opts.id = payment_id;
   (void)durable.run(pay::sample_request(), opts);
@@ -97,7 +97,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   const auto payment = pay::make_payment_workflow(svc);
-  const tutti::durable_workflow durable{payment, journal.value()};
+  const tutti::durable_workflow durable{payment, journal.value(), {.name = "payments"}};
   fmt::print("3. A new orchestrator resumes the unfinished runs from {}:\n", journal_path(dir));
   int finished = 0;
   bool succeeded = false;

@@ -35,6 +35,19 @@ struct steady_clock {
 };
 
 /**
+ * The system (wall) clock: nanoseconds since the Unix epoch. Not monotonic: it is what several
+ * processes on one machine share, so journals judge leases by it (`tutti::sqlite_journal`).
+ * Stateless; thread-safe.
+ */
+struct wall_clock {
+  [[nodiscard]] duration now() const noexcept {
+    return std::chrono::duration_cast<duration>(
+        std::chrono::system_clock::now().time_since_epoch());
+  }
+  void sleep_for(duration d) const { std::this_thread::sleep_for(d); }
+};
+
+/**
  * One type for every clock: a non-owning handle that reads and waits on the clock it was made
  * from. Default-constructed, it is `tutti::steady_clock`; made from any `C&` with
  * `tutti::clock<C>` (a `tutti::testing::manual_clock`, say), it forwards `now()` and
@@ -96,6 +109,11 @@ namespace detail {
 /// The clock a run uses when the caller names none.
 inline steady_clock& default_clock() noexcept {
   static steady_clock c;
+  return c;
+}
+/// The wall clock as an object a handle can point to.
+inline wall_clock& default_wall_clock() noexcept {
+  static wall_clock c;
   return c;
 }
 }  // namespace detail

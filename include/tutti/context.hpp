@@ -150,6 +150,10 @@ struct call_context {
   /// In-process calls cannot be pre-empted: pass it to your client (an RPC deadline, a socket
   /// timeout) so that the service stops in time.
   std::chrono::nanoseconds deadline = std::chrono::nanoseconds::max();
+  /// A journaled run: this engine's epoch for the run (its fencing token; 0 otherwise). A step
+  /// may pass it to a service that fences too: the service refuses a call carrying an epoch
+  /// lower than one it has seen for the run.
+  std::uint64_t epoch = 0;
 
   [[nodiscard]] constexpr bool has_deadline() const noexcept {
     return deadline != std::chrono::nanoseconds::max();

@@ -432,6 +432,9 @@ class step_node {
                   "supply (the workflow input, tutti::from<\"step\", T>, tutti::call_context) or "
                   "none.");
     call.begin_attempt();
+    // A journaled run its store has stopped (another engine took it over) calls nothing more;
+    // `cancelled` is neither retried nor served by a fallback.
+    if (call.journal_stopped()) return make_error_code(errc::cancelled);
     if constexpr (detail::signature_of<F>::known) {
       using args = typename detail::signature_of<F>::args;
       static_assert(detail::all_bindable<F, Call>(args{}),
@@ -456,6 +459,7 @@ class step_node {
       if constexpr (std::is_same_v<G, detail::member_compensation>) return false;
       else return detail::signature_of<G>::nothrow;
     }();
+    if (call.journal_stopped()) return make_error_code(errc::cancelled);
     return detail::capture<unit, nothrow>(call, true, [&]() -> decltype(auto) {
       if constexpr (detail::undo_parts<Undo>::has_policy)
         return call_undo(undo_.fn, produced, call);

@@ -177,7 +177,15 @@ class step_call {
   [[nodiscard]] call_context context() const noexcept {
     const std::uint32_t attempt =
         compensating_ ? f_.st.rec.comp_attempts.get(I) : f_.st.rec.attempts[I];
-    return {f_.id, Path.view(), attempt, deadline()};
+    call_context c{f_.id, Path.view(), attempt, deadline()};
+    if constexpr (Frame::journaled) c.epoch = f_.obs.get().epoch();
+    return c;
+  }
+  /// A journaled run whose journal stopped it (taken over, resolved, unwritable): no callable
+  /// of it may be called any more.
+  [[nodiscard]] bool journal_stopped() const noexcept {
+    if constexpr (Frame::journaled) return f_.obs.get().broken();
+    else return false;
   }
   /// The earlier of the run's deadline and this attempt's; duration::max() for none.
   [[nodiscard]] duration deadline() const noexcept {

@@ -22,6 +22,7 @@
 // Exit status: 0 done (whatever the run's outcome: the parent reads it from the journal),
 // 2 usage, 3 journal error, 4 a damaged ledger. Killed by SIGKILL at the crash point.
 #include "crash_harness.hpp"
+#include "../support/journal_forwarding.hpp"
 
 #include <tutti/testing/manual_clock.hpp>
 #include <tutti/testing/replace.hpp>
@@ -64,14 +65,18 @@ void crash_point(std::string_view where) {
 
 /// A journal that passes a crash point before and after every write.
 template <tutti::journal J>
-class crashing_journal {
+class crashing_journal : public support::journal_forwarding<crashing_journal<J>> {
  public:
   explicit crashing_journal(J& inner) noexcept : inner_(&inner) {}
 
-  tutti::result<void> start(const tutti::run_id& id, std::string_view workflow, std::uint64_t fp,
-                            std::span<const std::byte> input) {
+  J& target() { return *inner_; }
+  const J& target() const { return *inner_; }
+
+  tutti::result<tutti::run_claim> start(const tutti::run_id& id, std::string_view workflow,
+                                        std::uint64_t fp, std::span<const std::byte> input,
+                                        const tutti::lease_request& lease) {
     crash_point("journal: before run_started");
-    auto r = inner_->start(id, workflow, fp, input);
+    auto r = inner_->start(id, workflow, fp, input, lease);
     crash_point("journal: after run_started");
     return r;
   }
@@ -82,9 +87,6 @@ class crashing_journal {
     crash_point(fmt::format("journal: after {}", what));
     return r;
   }
-  tutti::result<tutti::stored_run> load(const tutti::run_id& id) { return inner_->load(id); }
-  tutti::result<std::vector<tutti::run_summary>> list(const tutti::run_filter& f) { return inner_->list(f); }
-  tutti::result<tutti::run_status> status(const tutti::run_id& id) { return inner_->status(id); }
 
  private:
   J* inner_;
@@ -112,7 +114,7 @@ bool parse_u64(const char* text, std::uint64_t& out) {
 template <class Workflow>
 int drive(const Workflow& wf, crash::journal_type& journal, bool resume_all, std::uint64_t seed) {
   crashing_journal<crash::journal_type> j{journal};
-  const tutti::durable_workflow durable{wf, j};
+  const tutti::durable_workflow durable{wf, j, {.name = "crash-child"}};
   tutti::testing::manual_clock clock;  // the retry's backoff in virtual time
   tutti::null_observer none;
   tutti::run_options opts;

@@ -7,6 +7,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "../support/journal_forwarding.hpp"
+
 #include <fmt/format.h>
 
 #include <map>
@@ -85,14 +87,15 @@ TEST_CASE("a durable run writes every step's start, end and output before moving
   for (const auto& rec : stored.records) kinds.emplace_back(rec.kind, rec.step);
   using k = tutti::record_kind;
   const std::vector<std::pair<tutti::record_kind, std::string>> expected{
-      {k::run_started, ""},           {k::attempt_started, "reserve"}, {k::attempt_finished, "reserve"},
+      {k::run_started, ""},           {k::claimed, ""},
+      {k::attempt_started, "reserve"}, {k::attempt_finished, "reserve"},
       {k::step_finished, "reserve"},  {k::attempt_started, "charge"},  {k::attempt_finished, "charge"},
       {k::step_finished, "charge"},   {k::attempt_started, "ship"},    {k::attempt_finished, "ship"},
       {k::step_finished, "ship"},     {k::run_finished, ""}};
   CHECK(kinds == expected);
   // The outputs are stored and read back as their types.
-  CHECK(tutti::from_bytes<std::string>(stored.records[3].payload).value() == "hold-42");
-  CHECK(tutti::from_bytes<int>(stored.records[6].payload).value() == 7);
+  CHECK(tutti::from_bytes<std::string>(stored.records[4].payload).value() == "hold-42");
+  CHECK(tutti::from_bytes<int>(stored.records[7].payload).value() == 7);
   CHECK(tutti::from_bytes<order>(stored.input).value().customer == "ada");
 }
 
@@ -150,9 +153,9 @@ TEST_CASE("a step called again after a crash gets the same idempotency key") {
   tutti::memory_journal j;
   tutti::durable_workflow durable{wf, j};
   const auto first = durable.run(an_order);
-  // Keep run_started, reserve's three records and charge's attempt_started: the charge was
-  // made, its answer never recorded.
-  j.truncate(first->id(), 5);
+  // Keep run_started, the claim, reserve's three records and charge's attempt_started: the
+  // charge was made, its answer never recorded.
+  j.truncate(first->id(), 6);
   w.keys.clear();
   const auto resumed = durable.resume<order>(first->id());
   REQUIRE(resumed);
@@ -290,23 +293,16 @@ TEST_CASE("a run resolved by hand is never resumed") {
 
 namespace {
 /// A memory journal whose appends fail from the `fail_from`-th on (disk full, say).
-struct flaky_journal {
+struct flaky_journal : support::journal_forwarding<flaky_journal> {
   tutti::memory_journal inner;
   std::size_t appends = 0;
   std::size_t fail_from = ~std::size_t{0};
-  tutti::result<void> start(const tutti::run_id& id, std::string_view wf, std::uint64_t fp,
-                            std::span<const std::byte> in) {
-    return inner.start(id, wf, fp, in);
-  }
+  tutti::memory_journal& target() { return inner; }
+  const tutti::memory_journal& target() const { return inner; }
   tutti::result<void> append(const tutti::run_id& id, const tutti::record_view& r) {
     if (++appends >= fail_from) return std::make_error_code(std::errc::no_space_on_device);
     return inner.append(id, r);
   }
-  tutti::result<tutti::stored_run> load(const tutti::run_id& id) const { return inner.load(id); }
-  tutti::result<std::vector<tutti::run_summary>> list(const tutti::run_filter& f) const {
-    return inner.list(f);
-  }
-  tutti::result<tutti::run_status> status(const tutti::run_id& id) const { return inner.status(id); }
 };
 static_assert(tutti::journal<flaky_journal>);
 }  // namespace

@@ -183,15 +183,27 @@ TEST_CASE("an SQLite journal keeps the status as status_after says", "[journal][
     INFO(tutti::to_string(kind));
     CHECK(j.status(id_of(1)).value() == m.status(id_of(1)).value());
   }
+  CHECK(j.load(id_of(1)).value().summary.records == m.load(id_of(1)).value().summary.records);
+  // An ended run takes no more records: an engine still writing to it is refused.
+  tutti::record_view late;
+  late.kind = k::attempt_started;
+  CHECK(j.append(id_of(1), late).error() == tutti::journal_errc::fenced);
+  CHECK(m.append(id_of(1), late).error() == tutti::journal_errc::fenced);
   for (std::uint8_t outcome : {0, 1, 2, 3, 9}) {
+    const auto id = id_of(100 + outcome);
+    REQUIRE(j.start(id, "w", 1, {}));
+    REQUIRE(m.start(id, "w", 1, {}));
     tutti::record_view r;
     r.kind = k::run_finished;
     r.outcome = outcome;
-    REQUIRE(j.append(id_of(1), r));
-    REQUIRE(m.append(id_of(1), r));
-    CHECK(j.status(id_of(1)).value() == tutti::status_after_outcome(outcome));
+    REQUIRE(j.append(id, r));
+    REQUIRE(m.append(id, r));
+    CHECK(j.status(id).value() == tutti::status_after_outcome(outcome));
+    CHECK(m.status(id).value() == tutti::status_after_outcome(outcome));
+    CHECK(j.append(id, r).error() == tutti::journal_errc::fenced);  // one run_finished, ever
+    CHECK(m.append(id, r).error() == tutti::journal_errc::fenced);
+    CHECK(j.load(id).value().records.size() == 2);
   }
-  CHECK(j.load(id_of(1)).value().summary.records == m.load(id_of(1)).value().summary.records);
 }
 
 TEST_CASE("an SQLite journal lists runs newest first, filtered and limited", "[journal][sqlite]") {
@@ -529,6 +541,7 @@ TEST_CASE("a per-record SQLite journal's failed append leaves nothing behind",
     REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
     REQUIRE(sqlite3_exec(db,
                          "CREATE TRIGGER no_status BEFORE UPDATE OF status ON runs "
+                         "WHEN NEW.status <> OLD.status "
                          "BEGIN SELECT RAISE(ABORT, 'simulated failure'); END",
                          nullptr, nullptr, nullptr) == SQLITE_OK);
     sqlite3_close(db);
@@ -713,7 +726,7 @@ void insert_v1_run(const raw_db& raw, const tutti::run_id& id, const char* workf
 }
 }  // namespace
 
-TEST_CASE("a version-1 journal is migrated to version 2 on open", "[journal][sqlite][schema]") {
+TEST_CASE("a version-1 journal is migrated to the current version on open", "[journal][sqlite][schema]") {
   // A version-1 file as that version wrote it: its tables (the 0 -> 1 migration, kept
   // unchanged), runs with their record count and update time, records with their checksums.
   const temp_dir dir;
@@ -792,9 +805,12 @@ TEST_CASE("a version-1 journal is migrated to version 2 on open", "[journal][sql
     CHECK(j.load(id_of(4)).value().input == input);
   }
   const raw_db raw(path);
-  CHECK(query_int(raw.db, "SELECT value FROM meta WHERE key = 'schema_version'") == 2);
-  CHECK(query_int(raw.db, "SELECT count(*) FROM pragma_table_info('runs')") == 5);
-  CHECK(query_int(raw.db, "SELECT count(*) FROM pragma_table_info('records')") == 14);
+  CHECK(query_int(raw.db, "SELECT value FROM meta WHERE key = 'schema_version'") == 3);
+  CHECK(query_int(raw.db, "SELECT count(*) FROM pragma_table_info('runs')") == 17);
+  CHECK(query_int(raw.db, "SELECT count(*) FROM pragma_table_info('records')") == 15);
+  // Version 3's backfill: each run's record count, from its records.
+  CHECK(query_int(raw.db, "SELECT count(*) FROM runs WHERE last_seq <> "
+                          "(SELECT max(seq) FROM records WHERE records.run_id = runs.run_id)") == 0);
   CHECK(query_int(raw.db,
                   "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN "
                   "('runs_by_started', 'runs_by_status', 'runs_by_workflow')") == 2);
@@ -817,19 +833,24 @@ TEST_CASE("a new SQLite journal has the documented schema", "[journal][sqlite][s
   { auto j = open_ok(path); }
   const raw_db raw(path);
   CHECK(query_int(raw.db, "PRAGMA application_id") == 0x54555454);
-  CHECK(query_int(raw.db, "SELECT value FROM meta WHERE key = 'schema_version'") == 2);
+  CHECK(query_int(raw.db, "SELECT value FROM meta WHERE key = 'schema_version'") == 3);
   CHECK(query_int(raw.db,
                   "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
-                  "('meta', 'runs', 'records')") == 3);
-  CHECK(query_int(raw.db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'") == 3);
+                  "('meta', 'runs', 'records', 'queue')") == 4);
+  CHECK(query_int(raw.db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'") == 4);
   CHECK(query_int(raw.db,
                   "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN "
-                  "('runs_by_started', 'runs_by_status')") == 2);
-  CHECK(query_int(raw.db, "SELECT count(*) FROM pragma_table_info('records')") == 14);
-  CHECK(query_int(raw.db, "SELECT count(*) FROM pragma_table_info('runs')") == 5);
+                  "('runs_by_started', 'runs_by_status', 'runs_by_dedup', 'runs_queued', "
+                  "'runs_by_partition')") == 5);
+  CHECK(query_int(raw.db, "SELECT count(*) FROM pragma_table_info('records')") == 15);
+  CHECK(query_int(raw.db, "SELECT count(*) FROM pragma_table_info('runs')") == 17);
   CHECK(query_int(raw.db,
                   "SELECT count(*) FROM pragma_table_info('runs') WHERE name IN ('run_id', "
-                  "'workflow', 'fingerprint', 'status', 'started_ms')") == 5);
+                  "'workflow', 'fingerprint', 'status', 'started_ms', 'owner', 'epoch', "
+                  "'lease_ms', 'lease_until_ms', 'last_seq', 'recoveries', 'dedup_key', "
+                  "'partition_key', 'exclusive', 'priority', 'queue_seq', 'queued_ms')") == 17);
+  CHECK(query_int(raw.db,
+                  "SELECT count(*) FROM pragma_table_info('records') WHERE name = 'epoch'") == 1);
   CHECK(query_int(raw.db,
                   "SELECT count(*) FROM pragma_table_info('records') WHERE name = 'unix_ms'") == 1);
 }

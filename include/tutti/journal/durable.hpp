@@ -3,6 +3,7 @@
 #define TUTTI_JOURNAL_DURABLE_HPP
 
 #include <atomic>        // a journaled run stops across threads
+#include <chrono>        // leases
 #include <concepts>      // std::convertible_to: a journal's optional last_error_message()
 #include <cstddef>       // std::byte
 #include <cstdint>       // fingerprints
@@ -25,6 +26,10 @@
 #include "../workflow.hpp"
 #include "journal.hpp"
 #include "serialize.hpp"
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <unistd.h>  // gethostname, getpid: owner names
+#endif
 
 TUTTI_BEGIN_NAMESPACE
 
@@ -171,7 +176,10 @@ inline std::error_code error_from_record(std::string_view category, int value) {
       case record_kind::redrive_requested: plan.finished = false; break;  // failed undos run again
       case record_kind::resolved: plan.resolved = true; break;
       case record_kind::run_started:
-      case record_kind::attempt_finished: break;
+      case record_kind::attempt_finished:
+      case record_kind::claimed:
+      case record_kind::released:
+      case record_kind::dead_lettered: break;
     }
   }
   return plan;
@@ -208,9 +216,17 @@ class journal_hooks {
   static constexpr bool journaled = true;
   static constexpr bool wants_time = detail::observer_enabled<O>() && detail::observer_wants_time<O>();
 
-  journal_hooks(J& journal, O& observer, C& clock, const run_id& id,
-                const replay_plan* plan) noexcept
-      : journal_(&journal), observer_(&observer), clock_(&clock), id_(id), plan_(plan) {}
+  journal_hooks(J& journal, O& observer, C& clock, const run_id& id, const replay_plan* plan,
+                std::uint64_t epoch = 0) noexcept
+      : journal_(&journal), observer_(&observer), clock_(&clock), id_(id), plan_(plan),
+        epoch_(epoch) {}
+
+  /// The engine's epoch for this run (its fencing token): every write carries it.
+  [[nodiscard]] std::uint64_t epoch() const noexcept { return epoch_; }
+  /// True once the store refused a write because another engine (or an operator) took the run.
+  [[nodiscard]] bool fenced() const noexcept {
+    return broken() && error_ == make_error_code(journal_errc::fenced);
+  }
 
   void on_event(const event& e) {
     if constexpr (detail::observer_enabled<O>()) observer_->on_event(e);
@@ -344,6 +360,7 @@ class journal_hooks {
   void write(record_view r) {
     if (error_) return;  // nothing after a failed write: the journal must stay a prefix
     r.time_ns = clock_->now().count();  // the run clock's reading, for `tutti-journal show`
+    r.epoch = epoch_;
     auto w = journal_->append(id_, r);
     if (!w) fail(w.error());
   }
@@ -352,7 +369,13 @@ class journal_hooks {
     error_ = ec;
     broken_.store(true, std::memory_order_release);
     // At once: a later call on the journal (another run's) may replace its last message.
-    message_ = detail::journal_failure(*journal_, ec);
+    if (ec == make_error_code(journal_errc::fenced))
+      message_ = "run " + std::string{id_.hex().data(), id_.hex().size()} + " (epoch " +
+                 std::to_string(epoch_) +
+                 ") was taken over by another engine or stopped by an operator: this engine "
+                 "wrote nothing more and stopped it";
+    else
+      message_ = detail::journal_failure(*journal_, ec);
   }
 
   J* journal_;
@@ -360,6 +383,7 @@ class journal_hooks {
   C* clock_;
   run_id id_;
   const replay_plan* plan_;
+  std::uint64_t epoch_ = 0;
   // The branches of a parallel group write from several threads: records, the buffer and the
   // error are guarded by one lock (a journal's append is serialised anyway).
   std::mutex mutex_;
@@ -391,55 +415,101 @@ struct durable_outcome {
   [[nodiscard]] const Run* operator->() const noexcept { return &*run; }
 };
 
+/// How a durable workflow claims the runs it runs.
+struct durable_options {
+  /// This engine's stable name (the pod's or the service instance's): it owns runs as
+  /// "name#incarnation" (a new incarnation per process), and a claim recovers at once the runs
+  /// an earlier incarnation of the same name held when it died, without waiting for their
+  /// leases to expire. Give no two live engines the same name. Empty: "host/pid", and runs of
+  /// a dead engine are recovered when their lease expires.
+  std::string name;
+  /// How long a claim holds without a write. Every journal write renews it; a `tutti::runner`
+  /// also renews it while a step runs (a heartbeat). Without a runner, a step that runs longer
+  /// than the lease may see its run taken over by another engine: its next write is then
+  /// refused and it stops (the step's effect is protected by its idempotency key).
+  std::chrono::milliseconds lease{30'000};
+};
+
+namespace detail {
+/// This process's incarnation: its pid and a random number drawn once (a forked child has
+/// another pid, so another incarnation).
+inline std::string incarnation() {
+#if defined(__unix__) || defined(__APPLE__)
+  const long pid = static_cast<long>(::getpid());
+#else
+  const long pid = 0;
+#endif
+  static const run_id random = run_id::generate();
+  const auto h = random.hex();
+  return std::to_string(pid) + "." + std::string(h.data(), 8);
+}
+/// "name#incarnation", or "host#incarnation" without a name.
+inline std::string owner_name(const std::string& name) {
+  if (!name.empty()) return name + "#" + incarnation();
+  char host[256] = {};
+#if defined(__unix__) || defined(__APPLE__)
+  if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+#endif
+  return std::string(host[0] != '\0' ? host : "localhost") + "#" + incarnation();
+}
+}  // namespace detail
+
 /**
  * A workflow bound to a journal: `tutti::durable_workflow durable{payment, journal};`
  *
- * - `durable.run(input, opts, clock, observer)` writes the run's start (input and the
- *   workflow's fingerprint), then each attempt's start and end, each step's output, each
- *   compensation and the run's end — each before the engine moves on.
- * - `durable.resume<In>(id, ...)` replays a run that stopped (a crash, a pause, a journal error):
- *   steps whose output is in the journal are not called again (their outputs are restored);
- *   a step whose attempt started without a recorded end is called again with the same
- *   idempotency key; a run that was compensating goes on compensating.
- * - `durable.resume_all<In>(...)` resumes every unfinished run of this workflow (start-up).
- * Operator commands (pause, retry, re-drive, resolve) are free functions on the journal
- * (`tutti::pause_run(journal, id)`, ...), so a tool can run them without the workflow's code.
- * Lifetime: holds references to the workflow and the journal.
+ * - `durable.run(input, opts, clock, observer)` claims a new run (epoch 1) and writes its start
+ *   (input and the workflow's fingerprint), then each attempt's start and end, each step's
+ *   output, each compensation and the run's end — each before the engine moves on, each carrying
+ *   the run's epoch.
+ * - `durable.resume<In>(id, ...)` claims a run that stopped (a crash, an unpause, a journal
+ *   error) — refused with `journal_errc::owned` while another engine's lease on it is live —
+ *   and replays it: steps whose output is in the journal are not called again (their outputs
+ *   are restored); a step whose attempt started without a recorded end is called again with the
+ *   same idempotency key; a run that was compensating goes on compensating.
+ * - `durable.resume_all<In>(...)` claims and resumes every run of this workflow that is running
+ *   and held by no live lease (start-up); runs other engines hold are left to them.
+ * - `durable.resume_claimed<In>(claim, ...)`: runs a claim made elsewhere (`tutti::runner`).
+ * If the store refuses a write (the run was taken over, or an operator resolved it), the run
+ * stops at once: no further call, no compensation, no run end; the outcome's error is
+ * `journal_errc::fenced`. Operator commands (pause, retry, re-drive, resolve) are free functions
+ * on the journal (`tutti::pause_run(journal, id)`, ...), so a tool can run them without the
+ * workflow's code. Lifetime: holds references to the workflow and the journal.
  */
 template <class W, journal J>
 class durable_workflow {
  public:
-  durable_workflow(const W& workflow, J& journal) : workflow_(&workflow), journal_(&journal) {}
+  durable_workflow(const W& workflow, J& journal, durable_options options = {})
+      : workflow_(&workflow), journal_(&journal), options_(std::move(options)),
+        owner_(detail::owner_name(options_.name)),
+        reclaim_(options_.name.empty() ? std::string() : options_.name + "#") {}
 
   [[nodiscard]] const W& workflow() const noexcept { return *workflow_; }
   [[nodiscard]] J& journal() const noexcept { return *journal_; }
+  [[nodiscard]] const durable_options& options() const noexcept { return options_; }
+  /// What this engine claims with: its owner name and lease.
+  [[nodiscard]] lease_request lease() const noexcept {
+    return {owner_, options_.lease, reclaim_};
+  }
 
   /// Starts a new journaled run (`opts.id` empty: a new id).
   template <class In, tutti::clock C = steady_clock, observer O = null_observer>
   auto run(const In& input, const run_options& opts, C& clock, O& obs) const {
-    detail::require_meaningful_bytes<In>();
-    static_assert(serializable<In> || detail::refused_bytes<In>() != detail::bytes_kind::plain,
-                  "tutti: a journaled run stores its input, and this input type cannot be "
-                  "stored. Make it trivially copyable, give it `template <class A> void "
-                  "serialize(A& ar, T& v) { ar(v.field1, ...); }` or specialise "
-                  "tutti::serializer<T>.");
+    require_storable<In>();
     using run_type = decltype(workflow_->run(input, opts, clock, obs));
     durable_outcome<run_type> out;
     run_options o = opts;
     if (o.id.empty()) o.id = run_id::generate();
     const std::vector<std::byte> bytes = to_bytes(input);
-    if (auto started = journal_->start(o.id, W::name.view(), fingerprint(), bytes); !started) {
+    auto started = journal_->start(o.id, W::name.view(), fingerprint(), bytes, lease());
+    if (!started) {
       out.error = started.error();
       out.message = "the journal refused the run's start: " +
                     detail::journal_failure(*journal_, started.error());
       return out;
     }
-    journal_hooks<J, O, C> hooks{*journal_, obs, clock, o.id, nullptr};
+    journal_hooks<J, O, C> hooks{*journal_, obs, clock, o.id, nullptr, started.value().epoch};
     out.run.emplace(workflow_->run(input, o, clock, hooks));
-    if (hooks.broken()) {
-      out.error = hooks.journal_error();
-      out.message = hooks.journal_message();
-    }
+    finish(out, hooks);
     return out;
   }
   template <class In>
@@ -453,48 +523,28 @@ class durable_workflow {
     return run(input, opts, clock, none);
   }
 
-  /// Resumes run `id` from its journal (see the class comment).
+  /// Records a request in the journal's queue (`journal.submit`): it runs when a runner (or a
+  /// `resume`) claims it. Works with no engine up. The run's id, or the first run's for a
+  /// resubmission with the same dedup key.
+  template <class In>
+  result<submitted> submit(const In& input, const submit_options& options = {}) const {
+    require_storable<In>();
+    const std::vector<std::byte> bytes = to_bytes(input);
+    return journal_->submit(W::name.view(), fingerprint(), bytes, options);
+  }
+
+  /// Claims run `id` and resumes it (see the class comment).
   template <class In, tutti::clock C = steady_clock, observer O = null_observer>
   auto resume(const run_id& id, run_options opts, C& clock, O& obs) const {
     using run_type = decltype(workflow_->run(std::declval<const In&>(), opts, clock, obs));
-    durable_outcome<run_type> out;
-    auto loaded = journal_->load(id);
-    if (!loaded) {
-      out.error = loaded.error();
-      out.message = "run " + hex(id) + " could not be loaded from the journal: " +
-                    detail::journal_failure(*journal_, loaded.error());
+    auto claimed = journal_->claim(id, lease());
+    if (!claimed) {
+      durable_outcome<run_type> out;
+      out.error = claimed.error();
+      out.message = refusal(id, claimed.error());
       return out;
     }
-    const stored_run& stored = loaded.value();
-    if (stored.summary.workflow != W::name.view() || stored.summary.fingerprint != fingerprint()) {
-      out.error = journal_errc::fingerprint_mismatch;
-      out.message = "run " + hex(id) + " was written by workflow \"" + stored.summary.workflow +
-                    "\" with fingerprint " + hex64(stored.summary.fingerprint) +
-                    "; this is workflow \"" + std::string{W::name.view()} + "\" with fingerprint " +
-                    hex64(fingerprint()) + " (" + shape_of<W>() + ")";
-      return out;
-    }
-    const replay_plan plan = plan_of(stored);
-    if (plan.resolved || plan.paused || plan.finished) {
-      out.error = journal_errc::not_resumable;
-      out.message = "run " + hex(id) + " is " + std::string{to_string(stored.summary.status)} +
-                    (plan.paused ? ": unpause it first" : ": nothing to resume");
-      return out;
-    }
-    auto input = from_bytes<In>(stored.input);
-    if (!input) {
-      out.error = journal_errc::serialization;
-      out.message = "the input of run " + hex(id) + " could not be read back";
-      return out;
-    }
-    opts.id = id;
-    journal_hooks<J, O, C> hooks{*journal_, obs, clock, id, &plan};
-    out.run.emplace(workflow_->run(input.value(), opts, clock, hooks));
-    if (hooks.broken()) {
-      out.error = hooks.journal_error();
-      out.message = hooks.journal_message();
-    }
-    return out;
+    return resume_claimed<In>(claimed.value(), std::move(opts), clock, obs);
   }
   template <class In>
   auto resume(const run_id& id, const run_options& opts = {}) const {
@@ -508,9 +558,60 @@ class durable_workflow {
   }
 
   /**
-   * Resumes every run of this workflow the journal shows as `running` (started, not finished,
-   * not paused): what a service does at start-up. `each(id, outcome)` is called per run.
-   * Returns how many were resumed, or the journal's error when it could not list them.
+   * Runs a claim this engine holds (from `journal.claim` or `journal.claim_next`): loads the
+   * run and replays it as `resume` does, writing with the claim's epoch. A run of another
+   * workflow shape is handed back (`release`) and reported as `fingerprint_mismatch`.
+   */
+  template <class In, tutti::clock C = steady_clock, observer O = null_observer>
+  auto resume_claimed(const run_claim& claim, run_options opts, C& clock, O& obs) const {
+    using run_type = decltype(workflow_->run(std::declval<const In&>(), opts, clock, obs));
+    durable_outcome<run_type> out;
+    const run_id& id = claim.id;
+    auto loaded = journal_->load(id);
+    if (!loaded) {
+      out.error = loaded.error();
+      out.message = "run " + hex(id) + " could not be loaded from the journal: " +
+                    detail::journal_failure(*journal_, loaded.error());
+      return out;
+    }
+    const stored_run& stored = loaded.value();
+    if (stored.summary.workflow != W::name.view() || stored.summary.fingerprint != fingerprint()) {
+      (void)journal_->release(id, claim.epoch);
+      out.error = journal_errc::fingerprint_mismatch;
+      out.message = "run " + hex(id) + " was written by workflow \"" + stored.summary.workflow +
+                    "\" with fingerprint " + hex64(stored.summary.fingerprint) +
+                    "; this is workflow \"" + std::string{W::name.view()} + "\" with fingerprint " +
+                    hex64(fingerprint()) + " (" + shape_of<W>() + ")";
+      return out;
+    }
+    const replay_plan plan = plan_of(stored);
+    if (plan.resolved || plan.paused || plan.finished) {  // cannot be: the claim said running
+      (void)journal_->release(id, claim.epoch);
+      out.error = journal_errc::not_resumable;
+      out.message = "run " + hex(id) + " is " + std::string{to_string(stored.summary.status)} +
+                    (plan.paused ? ": unpause it first" : ": nothing to resume");
+      return out;
+    }
+    auto input = from_bytes<In>(stored.input);
+    if (!input) {
+      (void)journal_->release(id, claim.epoch);
+      out.error = journal_errc::serialization;
+      out.message = "the input of run " + hex(id) + " could not be read back";
+      return out;
+    }
+    opts.id = id;
+    journal_hooks<J, O, C> hooks{*journal_, obs, clock, id, &plan, claim.epoch};
+    out.run.emplace(workflow_->run(input.value(), opts, clock, hooks));
+    finish(out, hooks);
+    return out;
+  }
+
+  /**
+   * Claims and resumes every run of this workflow that is running and held by no live lease
+   * (its engine died, or handed it back): what a service does at start-up. Runs another engine
+   * holds are left alone, so any number of engines may call it at once: each run is resumed by
+   * one. `each(id, outcome)` is called per run resumed. Returns how many, or the journal's
+   * error when it could not list them.
    */
   template <class In, class Each, tutti::clock C = steady_clock, observer O = null_observer>
   result<std::size_t> resume_all(Each&& each, const run_options& opts, C& clock, O& obs) const {
@@ -521,7 +622,15 @@ class durable_workflow {
     if (!runs) return runs.error();
     std::size_t n = 0;
     for (const run_summary& s : runs.value()) {
-      auto r = resume<In>(s.id, opts, clock, obs);
+      auto claimed = journal_->claim(s.id, lease());
+      if (!claimed) {
+        const std::error_code e = claimed.error();
+        if (e == journal_errc::owned || e == journal_errc::not_resumable ||
+            e == journal_errc::run_not_found)
+          continue;  // another engine has it, or it moved on since the listing
+        return e;
+      }
+      auto r = resume_claimed<In>(claimed.value(), opts, clock, obs);
       ++n;
       each(s.id, r);
     }
@@ -545,6 +654,41 @@ class durable_workflow {
   }
 
  private:
+  template <class In>
+  static constexpr void require_storable() {
+    detail::require_meaningful_bytes<In>();
+    static_assert(serializable<In> || detail::refused_bytes<In>() != detail::bytes_kind::plain,
+                  "tutti: a journaled run stores its input, and this input type cannot be "
+                  "stored. Make it trivially copyable, give it `template <class A> void "
+                  "serialize(A& ar, T& v) { ar(v.field1, ...); }` or specialise "
+                  "tutti::serializer<T>.");
+  }
+  /// After a run: the journal's error, if it stopped the run; a paused run is handed back, so
+  /// that an unpause lets any engine claim it at once.
+  template <class Out, class Hooks>
+  void finish(Out& out, Hooks& hooks) const {
+    if (hooks.broken()) {
+      out.error = hooks.journal_error();
+      out.message = hooks.journal_message();
+      // A journal that failed (not a fence): hand the run back if the store still takes that,
+      // so a resume need not wait for the lease to expire.
+      if (!hooks.fenced()) (void)journal_->release(out.run->id(), hooks.epoch());
+      return;
+    }
+    if (hooks.halted()) (void)journal_->release(out.run->id(), hooks.epoch());
+  }
+  std::string refusal(const run_id& id, const std::error_code& e) const {
+    if (e == journal_errc::owned)
+      return "run " + hex(id) + " is held by another engine whose lease has not expired";
+    if (e == journal_errc::not_resumable) {
+      auto st = journal_->status(id);
+      const bool paused = st && st.value() == run_status::paused;
+      return "run " + hex(id) + " is " +
+             (st ? std::string{to_string(st.value())} : std::string{"not resumable"}) +
+             (paused ? ": unpause it first" : ": nothing to resume");
+    }
+    return "run " + hex(id) + " could not be claimed: " + detail::journal_failure(*journal_, e);
+  }
   static std::string hex(const run_id& id) {
     const auto h = id.hex();
     return std::string{h.data(), h.size()};
@@ -558,57 +702,67 @@ class durable_workflow {
 
   const W* workflow_;
   J* journal_;
+  durable_options options_;
+  std::string owner_;
+  std::string reclaim_;
 };
 
 template <class W, class J>
 durable_workflow(const W&, J&) -> durable_workflow<W, J>;
+template <class W, class J>
+durable_workflow(const W&, J&, durable_options) -> durable_workflow<W, J>;
 
 // ---- operator commands ------------------------------------------------------------------------
 
 namespace detail {
+/// An operator's record, checked against the run's status and written in one step of the store.
 template <journal J>
 result<void> command(J& j, const run_id& id, record_kind kind, std::initializer_list<run_status> from,
-                     std::string_view note = {}) {
-  auto s = j.status(id);
-  if (!s) return s.error();
-  bool allowed = false;
-  for (run_status f : from) allowed = allowed || s.value() == f;
-  if (!allowed) return journal_errc::invalid_command;
+                     std::string_view note = {}, bool fence = false) {
   record_view r;
   r.kind = kind;
   r.message = note;
-  return j.append(id, r);
+  auto done = j.command(id, r, std::span<const run_status>(from.begin(), from.size()), fence);
+  if (!done) return done.error();
+  return outcome::success();
 }
 }  // namespace detail
 
-/// Pauses a running run: no new step starts until `unpause_run` (the step running now finishes).
+/// Pauses a running run: no new step starts until `unpause_run` (the step running now finishes;
+/// its engine then hands the run back).
 template <journal J>
 result<void> pause_run(J& j, const run_id& id) {
   return detail::command(j, id, record_kind::paused, {run_status::running});
 }
-/// Lets a paused run go on (resume it, or let the process running it continue).
+/// Lets a paused run go on: a runner claims it (or `resume` it; or the engine still holding it
+/// goes on).
 template <journal J>
 result<void> unpause_run(J& j, const run_id& id) {
   return detail::command(j, id, record_kind::unpaused, {run_status::paused});
 }
-/// A run that failed with nothing undone: its failed step runs again on the next resume.
+/// A run that failed with nothing undone, or was dead-lettered: it runs again from its failed
+/// step when next claimed (a runner does so; or `resume` it).
 template <journal J>
 result<void> retry_run(J& j, const run_id& id) {
-  return detail::command(j, id, record_kind::retry_requested, {run_status::failed});
+  return detail::command(j, id, record_kind::retry_requested,
+                         {run_status::failed, run_status::dead_lettered});
 }
-/// A run whose compensation failed: the compensations that did not succeed run again on the next
-/// resume.
+/// A run whose compensation failed: the compensations that did not succeed run again when next
+/// claimed.
 template <journal J>
 result<void> redrive_compensations(J& j, const run_id& id) {
   return detail::command(j, id, record_kind::redrive_requested, {run_status::compensation_failed});
 }
-/// Marks a run settled by hand (with a note): it is never resumed.
+/// Marks a run settled by hand (with a note): it is never resumed. A live run is fenced: the
+/// engine running it is refused at its next write and stops there (at the latest at the end of
+/// the step it is in); a queued run is cancelled.
 template <journal J>
 result<void> resolve_run(J& j, const run_id& id, std::string_view note) {
   return detail::command(j, id, record_kind::resolved,
                          {run_status::running, run_status::paused, run_status::failed,
-                          run_status::compensation_failed},
-                         note);
+                          run_status::compensation_failed, run_status::queued,
+                          run_status::dead_lettered},
+                         note, true);
 }
 
 TUTTI_END_NAMESPACE

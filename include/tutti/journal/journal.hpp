@@ -8,6 +8,7 @@
 #include <span>          // payload bytes
 #include <string>        // owned copies
 #include <string_view>   // borrowed text
+#include <chrono>        // lease durations
 #include <system_error>  // journal_errc
 #include <type_traits>   // std::is_error_code_enum
 #include <vector>        // loaded records
@@ -32,6 +33,10 @@ enum class journal_errc : int {
   invalid_command,       ///< an operator command that does not apply to the run's state
   serialization,         ///< a stored value could not be read back as its type
   too_big,               ///< a value (a step's output, a message) is larger than the store takes
+  fenced,                ///< the write carried an epoch that is no longer the run's: another
+                         ///< engine (or an operator) took the run over; this engine must stop it
+  owned,                 ///< the run is owned by another engine whose lease has not expired
+  queue_full,            ///< the queue holds its configured maximum of queued runs
 };
 
 namespace detail {
@@ -50,6 +55,9 @@ class journal_category_impl final : public std::error_category {
       case journal_errc::invalid_command: return "the command does not apply to the run in its current state";
       case journal_errc::serialization: return "a stored value could not be read back";
       case journal_errc::too_big: return "a value is larger than the journal can store";
+      case journal_errc::fenced: return "the run was taken over (its epoch moved on): this engine stopped it";
+      case journal_errc::owned: return "the run is owned by another engine whose lease has not expired";
+      case journal_errc::queue_full: return "the queue is full: the request was not recorded";
     }
     return "unknown journal error";
   }
@@ -88,6 +96,11 @@ enum class record_kind : std::uint8_t {
   retry_requested = 10,       ///< operator: run the failed step again on the next resume
   redrive_requested = 11,     ///< operator: run the failed compensations again on the next resume
   resolved = 12,              ///< operator: the run was settled by hand; never resumed
+  claimed = 13,               ///< an engine claimed the run (`attempt`: 0; `message`: the owner;
+                              ///< the record's epoch is the new one); `ok`: a takeover of an
+                              ///< expired lease
+  released = 14,              ///< the owner handed the run back (drain, pause) before its end
+  dead_lettered = 15,         ///< parked after too many failed recoveries (`message`: why)
 };
 
 /// "run_started", "attempt_started", ... (as the CLI prints them).
@@ -105,6 +118,9 @@ enum class record_kind : std::uint8_t {
     case record_kind::retry_requested: return "retry_requested";
     case record_kind::redrive_requested: return "redrive_requested";
     case record_kind::resolved: return "resolved";
+    case record_kind::claimed: return "claimed";
+    case record_kind::released: return "released";
+    case record_kind::dead_lettered: return "dead_lettered";
   }
   return "unknown";
 }
@@ -121,6 +137,9 @@ struct record_view {
   int error_value = 0;                 ///< failures: the error's value
   std::string_view message;            ///< failures: the message (an exception's what())
   std::int64_t time_ns = 0;            ///< the run clock's reading (0 when not read)
+  /// The writer's epoch: the store refuses the record (`journal_errc::fenced`) unless it is the
+  /// run's current epoch (0 for a run no engine ever claimed).
+  std::uint64_t epoch = 0;
 };
 
 /// A record as a journal returns it: owned.
@@ -136,6 +155,7 @@ struct stored_record {
   int error_value = 0;
   std::string message;
   std::int64_t time_ns = 0;
+  std::uint64_t epoch = 0;  ///< the epoch of the engine (or command) that wrote it
 };
 
 /// Where a run stands, as the journal keeps it (for listing and operator commands).
@@ -147,6 +167,8 @@ enum class run_status : std::uint8_t {
   compensated = 5,          ///< failed and undone
   compensation_failed = 6,  ///< failed and a compensation failed: needs attention
   resolved = 7,             ///< settled by hand
+  queued = 8,               ///< submitted, waiting for a runner to claim it
+  dead_lettered = 9,        ///< parked after too many failed recoveries: needs an operator
 };
 
 [[nodiscard]] constexpr std::string_view to_string(run_status s) noexcept {
@@ -158,6 +180,8 @@ enum class run_status : std::uint8_t {
     case run_status::compensated: return "compensated";
     case run_status::compensation_failed: return "compensation_failed";
     case run_status::resolved: return "resolved";
+    case run_status::queued: return "queued";
+    case run_status::dead_lettered: return "dead_lettered";
   }
   return "unknown";
 }
@@ -171,6 +195,17 @@ struct run_summary {
   std::int64_t started_unix_ms = 0;  ///< wall-clock time the run was started (for listing)
   std::int64_t updated_unix_ms = 0;  ///< wall-clock time of its last record
   std::uint64_t records = 0;
+  // Ownership: who holds the run, its epoch (fencing token) and until when (the store's clock,
+  // Unix milliseconds for SQLite and PostgreSQL). `owner` is empty for a run nobody holds.
+  std::string owner;
+  std::uint64_t epoch = 0;
+  std::int64_t lease_until_ms = 0;
+  std::uint32_t recoveries = 0;  ///< takeovers of an expired lease since the run last moved on
+  // The queue: what `submit` was given.
+  std::string partition;
+  bool exclusive = false;
+  std::int32_t priority = 0;
+  std::string dedup_key;
 };
 
 /// A run as loaded for a resume or a `show`: header, input and every record in order.
@@ -189,32 +224,113 @@ struct run_filter {
   std::size_t limit = 0;                    ///< 0: no limit
 };
 
+// ---- ownership and the queue ------------------------------------------------------------
+
+/// Who claims a run, and for how long the claim holds without a write or a heartbeat.
+struct lease_request {
+  std::string_view owner;  ///< who claims ("name#incarnation"): shown by list and show
+  std::chrono::milliseconds lease{30'000};
+  /// Non-empty: a run held by an owner whose name starts with this, other than `owner` — an
+  /// earlier incarnation of this engine, which died — may be claimed before its lease expires.
+  /// Sound only if no two live engines share the name (`durable_options::name`).
+  std::string_view reclaim;
+};
+
+/// Whether `lease` may claim a run that `owner` holds until `lease_until_ms` (store clock `now`).
+[[nodiscard]] constexpr bool claimable(std::string_view owner, std::int64_t lease_until_ms,
+                                       std::int64_t now, const lease_request& lease) noexcept {
+  if (owner.empty() || lease_until_ms <= now) return true;
+  return !lease.reclaim.empty() && owner != lease.owner &&
+         owner.substr(0, lease.reclaim.size()) == lease.reclaim;
+}
+
+/// A claim the store granted: the run, the claimant's epoch (its fencing token) and the end of
+/// its lease on the store's clock.
+struct run_claim {
+  run_id id;
+  std::string workflow;
+  std::uint64_t epoch = 0;
+  std::int64_t lease_until_ms = 0;
+  bool takeover = false;        ///< an expired lease of another engine was taken over
+  bool from_queue = false;      ///< the run was queued (it has not begun)
+  std::uint32_t recoveries = 0; ///< takeovers since the run last moved on (this one included)
+  std::int64_t queued_ms = 0;   ///< how long it waited in the queue (from_queue), store clock
+};
+
+/// How `submit` records a request.
+struct submit_options {
+  run_id id;                   ///< empty: a new id
+  /// Non-empty: a second submit of the same workflow with the same key returns the first run
+  /// (`submitted::created` false) and records nothing.
+  std::string_view dedup_key;
+  /// Runs of one partition are claimed in the order they were submitted.
+  std::string_view partition;
+  /// With a partition: no run of it is claimed while another of it is running or paused.
+  bool exclusive = false;
+  std::int32_t priority = 0;   ///< higher first (within a partition, submission order wins)
+};
+
+/// What `submit` did: the run's id, and whether this call created it (false: deduplicated).
+struct submitted {
+  run_id id;
+  bool created = false;
+};
+
 /**
  * A journal: where durable runs write what they do (write-ahead: `append` returns once the
- * record is as durable as the journal promises) and where resumes and operators read it.
+ * record is as durable as the journal promises), where requests wait (`submit`), and where
+ * engines claim runs, resumes read them and operators steer them.
  * Backends: `tutti::memory_journal` (`<tutti/journal/memory.hpp>`, for tests) and
- * `tutti::sqlite_journal` (`<tutti/journal/sqlite.hpp>`). All members are thread-safe; runs
- * with different ids may write concurrently.
+ * `tutti::sqlite_journal` (`<tutti/journal/sqlite.hpp>`). All members are thread-safe, each one
+ * short transaction of the store.
  *
- * - `start(id, workflow, fingerprint, input)`: a new run (`run_exists` if the id is taken).
- * - `append(id, record)`: one record, after the run's earlier ones; also keeps the run's status
- *   (run_finished → its outcome; paused / unpaused / resolved / retry_requested /
- *   redrive_requested → running, paused or resolved).
- * - `load(id)`: the run's header, input and records in order (`run_not_found`).
- * - `list(filter)`: summaries, newest first.
- * - `status(id)`: where the run stands (cheap: read before each step of a journaled run, so a
- *   pause by an operator stops the run before its next step).
+ * Ownership: a run has an owner, an epoch and a lease (on the store's clock). A claim (`start`,
+ * `claim`, `claim_next`) raises the epoch by one; every `append`, `renew` and `release` carries
+ * the writer's epoch and is refused with `journal_errc::fenced` unless it is the run's current
+ * one and the run has not ended. A write renews the lease.
+ *
+ * - `start(id, workflow, fingerprint, input, lease)`: a new run, claimed (`run_exists`).
+ * - `submit(workflow, fingerprint, input, options)`: a queued run (`queue_full`; dedup).
+ * - `claim(id, lease)`: one run that is queued or running and not held by a live lease
+ *   (`owned` if it is; `not_resumable` if it ended or is paused).
+ * - `claim_next(workflow, max, lease)`: up to `max` runs of the workflow: expired or unowned
+ *   running ones first, then queued ones by priority, FIFO within a partition.
+ * - `renew(id, epoch)`: the lease again from now (a heartbeat); `release(id, epoch)`: hand the
+ *   run back unowned (it stays where it stands).
+ * - `append(id, record)`: one record, after the run's earlier ones, fenced; also keeps the run's
+ *   status (`tutti::status_after`).
+ * - `command(id, record, allowed, fence)`: an operator's record, written only if the run's
+ *   status is one of `allowed`, in the same transaction; `fence` also raises the epoch and
+ *   clears the owner, so the engine running it is refused at its next write.
+ * - `load(id)`, `list(filter)`, `status(id)`: reads.
  */
 template <class J>
 concept journal = requires(J& j, const run_id& id, std::string_view text, std::uint64_t fp,
                            std::span<const std::byte> bytes, const record_view& rec,
-                           const run_filter& filter) {
-  { j.start(id, text, fp, bytes) } -> std::same_as<result<void>>;
+                           const run_filter& filter, const lease_request& lease,
+                           const submit_options& sub, std::span<const run_status> allowed) {
+  { j.start(id, text, fp, bytes, lease) } -> std::same_as<result<run_claim>>;
+  { j.submit(text, fp, bytes, sub) } -> std::same_as<result<submitted>>;
+  { j.claim(id, lease) } -> std::same_as<result<run_claim>>;
+  { j.claim_next(text, std::size_t{1}, lease) } -> std::same_as<result<std::vector<run_claim>>>;
+  { j.renew(id, fp) } -> std::same_as<result<std::int64_t>>;
+  { j.release(id, fp) } -> std::same_as<result<void>>;
   { j.append(id, rec) } -> std::same_as<result<void>>;
+  { j.command(id, rec, allowed, true) } -> std::same_as<result<run_status>>;
   { j.load(id) } -> std::same_as<result<stored_run>>;
   { j.list(filter) } -> std::same_as<result<std::vector<run_summary>>>;
   { j.status(id) } -> std::same_as<result<run_status>>;
 };
+
+/// Whether a run in status `s` has ended (nothing may be appended by an engine).
+[[nodiscard]] constexpr bool ended(run_status s) noexcept {
+  switch (s) {
+    case run_status::running:
+    case run_status::paused:
+    case run_status::queued: return false;
+    default: return true;
+  }
+}
 
 /// The status a run_finished record with outcome `o` (a run_outcome number) leaves.
 [[nodiscard]] constexpr run_status status_after_outcome(std::uint8_t o) noexcept {
@@ -236,6 +352,8 @@ concept journal = requires(J& j, const run_id& id, std::string_view text, std::u
     case record_kind::retry_requested:
     case record_kind::redrive_requested: return run_status::running;
     case record_kind::resolved: return run_status::resolved;
+    case record_kind::dead_lettered: return run_status::dead_lettered;
+    case record_kind::claimed: return before == run_status::queued ? run_status::running : before;
     default: return before;
   }
 }

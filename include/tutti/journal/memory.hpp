@@ -8,82 +8,206 @@
 #include <map>        // runs by id
 #include <mutex>      // thread safety
 #include <string>     // owned copies
+#include <utility>    // std::pair: dedup keys
 #include <vector>     // records
 
+#include "../clock.hpp"
 #include "../config.hpp"
 #include "journal.hpp"
 
 TUTTI_BEGIN_NAMESPACE
 
+/// How a `memory_journal` judges leases and bounds its queue.
+struct memory_journal_options {
+  /// The store's clock for leases (default: the steady clock). A test passes its manual clock
+  /// and expires a lease by advancing it.
+  any_clock lease_clock{};
+  /// The most queued runs `submit` accepts (then `journal_errc::queue_full`); 0: no bound.
+  std::size_t max_queued = 0;
+};
+
 /**
  * A journal kept in memory: every record is kept until the journal is destroyed. Thread-safe
- * (one mutex). For tests (inspect `load(id)` after a run, simulate a crash by resuming a run whose
- * records stop anywhere: `truncate(id, n)`) and for resume within one process.
+ * (one mutex: every member is one atomic step, as a transaction of a database). For tests
+ * (inspect `load(id)` after a run, simulate a crash by resuming a run whose records stop
+ * anywhere: `truncate(id, n)`), for resume within one process, and for several engines
+ * (threads) of one process sharing runs.
  */
 class memory_journal {
  public:
   memory_journal() = default;
+  explicit memory_journal(const memory_journal_options& options) : options_(options) {}
   memory_journal(const memory_journal&) = delete;
   memory_journal& operator=(const memory_journal&) = delete;
 
+  /// A new run, unclaimed (epoch 0): what a test writes by hand to stand for a run whose
+  /// engine died before it ever claimed. Engines use the overload with a lease.
   result<void> start(const run_id& id, std::string_view workflow, std::uint64_t fingerprint,
                      std::span<const std::byte> input) {
     const std::lock_guard<std::mutex> lock(mutex_);
     if (runs_.count(id) != 0) return journal_errc::run_exists;
-    stored_run& r = runs_[id];
-    r.summary.id = id;
-    r.summary.workflow.assign(workflow);
-    r.summary.fingerprint = fingerprint;
-    r.summary.status = run_status::running;
-    r.summary.started_unix_ms = r.summary.updated_unix_ms = now_ms();
-    r.input.assign(input.begin(), input.end());
-    stored_record first;
-    first.seq = 1;
-    first.kind = record_kind::run_started;
-    first.payload = r.input;
-    r.records.push_back(std::move(first));
-    r.summary.records = 1;
-    ++writes_;
+    create(id, workflow, fingerprint, input, run_status::running);
+    return outcome::success();
+  }
+
+  result<run_claim> start(const run_id& id, std::string_view workflow, std::uint64_t fingerprint,
+                          std::span<const std::byte> input, const lease_request& lease) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    if (runs_.count(id) != 0) return journal_errc::run_exists;
+    entry& e = create(id, workflow, fingerprint, input, run_status::running);
+    return take(e, lease, now_ms());
+  }
+
+  result<submitted> submit(std::string_view workflow, std::uint64_t fingerprint,
+                           std::span<const std::byte> input, const submit_options& o) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    if (!o.dedup_key.empty()) {
+      const auto it = dedup_.find({std::string(workflow), std::string(o.dedup_key)});
+      if (it != dedup_.end()) return submitted{it->second, false};
+    }
+    if (options_.max_queued != 0 && queued_ >= options_.max_queued)
+      return journal_errc::queue_full;
+    const run_id id = o.id.empty() ? run_id::generate() : o.id;
+    if (runs_.count(id) != 0) return journal_errc::run_exists;
+    entry& e = create(id, workflow, fingerprint, input, run_status::queued);
+    e.run.summary.partition.assign(o.partition);
+    e.run.summary.exclusive = o.exclusive && !o.partition.empty();
+    e.run.summary.priority = o.priority;
+    e.run.summary.dedup_key.assign(o.dedup_key);
+    e.queue_seq = ++queue_seq_;
+    e.queued_at = now_ms();
+    ++queued_;
+    if (!o.dedup_key.empty()) dedup_[{std::string(workflow), std::string(o.dedup_key)}] = id;
+    return submitted{id, true};
+  }
+
+  result<run_claim> claim(const run_id& id, const lease_request& lease) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    const auto it = runs_.find(id);
+    if (it == runs_.end()) return journal_errc::run_not_found;
+    entry& e = it->second;
+    const run_status s = e.run.summary.status;
+    if (s != run_status::running && s != run_status::queued) return journal_errc::not_resumable;
+    const std::int64_t now = now_ms();
+    if (!claimable(e.run.summary.owner, e.run.summary.lease_until_ms, now, lease))
+      return journal_errc::owned;
+    return take(e, lease, now);
+  }
+
+  result<std::vector<run_claim>> claim_next(std::string_view workflow, std::size_t max,
+                                            const lease_request& lease) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    std::vector<run_claim> out;
+    const std::int64_t now = now_ms();
+    // 1. Running runs nobody holds (their engine died or handed them back): oldest first.
+    std::vector<entry*> stranded;
+    for (auto& [id, e] : runs_)
+      if (e.run.summary.workflow == workflow && e.run.summary.status == run_status::running &&
+          claimable(e.run.summary.owner, e.run.summary.lease_until_ms, now, lease))
+        stranded.push_back(&e);
+    std::stable_sort(stranded.begin(), stranded.end(), [](const entry* a, const entry* b) {
+      return a->run.summary.started_unix_ms < b->run.summary.started_unix_ms;
+    });
+    for (entry* e : stranded) {
+      if (out.size() >= max) return out;
+      out.push_back(take(*e, lease, now));
+    }
+    // 2. Queued runs: by priority, then submission order; a partition's oldest first, and an
+    // exclusive partition only while none of its runs is in flight.
+    while (out.size() < max) {
+      entry* best = nullptr;
+      for (auto& [id, e] : runs_) {
+        if (e.run.summary.workflow != workflow || e.run.summary.status != run_status::queued)
+          continue;
+        if (!e.run.summary.partition.empty() && !partition_head(e)) continue;
+        if (best != nullptr && (e.run.summary.priority < best->run.summary.priority ||
+                                (e.run.summary.priority == best->run.summary.priority &&
+                                 e.queue_seq > best->queue_seq)))
+          continue;
+        best = &e;
+      }
+      if (best == nullptr) break;
+      out.push_back(take(*best, lease, now));
+    }
+    return out;
+  }
+
+  result<std::int64_t> renew(const run_id& id, std::uint64_t epoch) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    entry* e = nullptr;
+    if (auto f = fence(id, epoch, e); !f) return f.error();
+    e->run.summary.lease_until_ms = now_ms() + e->lease_ms;
+    return e->run.summary.lease_until_ms;
+  }
+
+  result<void> release(const run_id& id, std::uint64_t epoch) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    entry* e = nullptr;
+    if (auto f = fence(id, epoch, e); !f) return f.error();
+    record_view r;
+    r.kind = record_kind::released;
+    r.epoch = epoch;
+    r.message = e->run.summary.owner;
+    add(*e, r);
+    e->run.summary.owner.clear();
+    e->run.summary.lease_until_ms = 0;
     return outcome::success();
   }
 
   result<void> append(const run_id& id, const record_view& rec) {
     const std::lock_guard<std::mutex> lock(mutex_);
+    entry* e = nullptr;
+    if (auto f = fence(id, rec.epoch, e); !f) return f.error();
+    add(*e, rec);
+    run_summary& s = e->run.summary;
+    if (ended(s.status)) {
+      s.owner.clear();
+      s.lease_until_ms = 0;
+    } else if (!s.owner.empty()) {
+      s.lease_until_ms = now_ms() + e->lease_ms;  // every write renews the lease
+    }
+    return outcome::success();
+  }
+
+  result<run_status> command(const run_id& id, const record_view& rec,
+                             std::span<const run_status> allowed, bool fence_engine) {
+    const std::lock_guard<std::mutex> lock(mutex_);
     const auto it = runs_.find(id);
     if (it == runs_.end()) return journal_errc::run_not_found;
-    stored_run& r = it->second;
-    stored_record out;
-    out.seq = r.records.size() + 1;
-    out.kind = rec.kind;
-    out.step.assign(rec.step);
-    out.attempt = rec.attempt;
-    out.ok = rec.ok;
-    out.outcome = rec.outcome;
-    out.payload.assign(rec.payload.begin(), rec.payload.end());
-    out.error_category.assign(rec.error_category);
-    out.error_value = rec.error_value;
-    out.message.assign(rec.message);
-    out.time_ns = rec.time_ns;
-    r.records.push_back(std::move(out));
-    r.summary.records = r.records.size();
-    r.summary.status = status_after(r.summary.status, rec);
-    r.summary.updated_unix_ms = now_ms();
-    ++writes_;
-    return outcome::success();
+    entry& e = it->second;
+    run_summary& s = e.run.summary;
+    if (std::find(allowed.begin(), allowed.end(), s.status) == allowed.end())
+      return journal_errc::invalid_command;
+    const run_status before = s.status;
+    record_view r = rec;
+    if (fence_engine) {
+      ++s.epoch;  // the engine running it is refused at its next write
+      s.owner.clear();
+      s.lease_until_ms = 0;
+    }
+    r.epoch = s.epoch;
+    add(e, r);
+    if (before == run_status::queued && s.status != run_status::queued) --queued_;
+    if (ended(s.status)) {
+      s.owner.clear();
+      s.lease_until_ms = 0;
+    }
+    if (before == run_status::dead_lettered && s.status == run_status::running) s.recoveries = 0;
+    return s.status;
   }
 
   [[nodiscard]] result<stored_run> load(const run_id& id) const {
     const std::lock_guard<std::mutex> lock(mutex_);
     const auto it = runs_.find(id);
     if (it == runs_.end()) return journal_errc::run_not_found;
-    return it->second;
+    return it->second.run;
   }
 
   [[nodiscard]] result<std::vector<run_summary>> list(const run_filter& f) const {
     const std::lock_guard<std::mutex> lock(mutex_);
     std::vector<run_summary> out;
-    for (const auto& [id, r] : runs_) {
-      const run_summary& s = r.summary;
+    for (const auto& [id, e] : runs_) {
+      const run_summary& s = e.run.summary;
       if (f.status && s.status != *f.status) continue;
       if (!f.workflow.empty() && s.workflow != f.workflow) continue;
       if (s.started_unix_ms < f.started_after_unix_ms) continue;
@@ -101,20 +225,26 @@ class memory_journal {
     const std::lock_guard<std::mutex> lock(mutex_);
     const auto it = runs_.find(id);
     if (it == runs_.end()) return journal_errc::run_not_found;
-    return it->second.summary.status;
+    return it->second.run.summary.status;
+  }
+
+  /// How many runs are queued (submitted, not claimed).
+  [[nodiscard]] result<std::uint64_t> queue_depth() const {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    return static_cast<std::uint64_t>(queued_);
   }
 
   // ---- for tests ----
 
   /// Keeps only the first `n` records of run `id`, as if the process had died after writing
-  /// them (the status is recomputed from what is left).
+  /// them (the status is recomputed from what is left; ownership stays as it was).
   void truncate(const run_id& id, std::size_t n) {
     const std::lock_guard<std::mutex> lock(mutex_);
     const auto it = runs_.find(id);
     if (it == runs_.end()) return;
-    stored_run& r = it->second;
+    stored_run& r = it->second.run;
     if (r.records.size() > n) r.records.resize(n);
-    run_status s = run_status::running;
+    run_status s = it->second.first_status;
     for (const auto& rec : r.records) {
       record_view v;
       v.kind = rec.kind;
@@ -127,7 +257,13 @@ class memory_journal {
   /// Forgets run `id` (a finished run that is no longer needed); false if there was none.
   bool erase(const run_id& id) {
     const std::lock_guard<std::mutex> lock(mutex_);
-    return runs_.erase(id) != 0;
+    const auto it = runs_.find(id);
+    if (it == runs_.end()) return false;
+    if (it->second.run.summary.status == run_status::queued) --queued_;
+    const run_summary& s = it->second.run.summary;
+    if (!s.dedup_key.empty()) dedup_.erase({s.workflow, s.dedup_key});
+    runs_.erase(it);
+    return true;
   }
   /// Records written so far (all runs).
   [[nodiscard]] std::uint64_t writes() const {
@@ -136,15 +272,124 @@ class memory_journal {
   }
 
  private:
-  static std::int64_t now_ms() noexcept {
+  struct entry {
+    stored_run run;
+    run_status first_status = run_status::running;
+    std::int64_t lease_ms = 0;
+    std::uint64_t queue_seq = 0;
+    std::int64_t queued_at = 0;
+  };
+
+  [[nodiscard]] std::int64_t now_ms() const noexcept {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(options_.lease_clock.now())
+        .count();
+  }
+  static std::int64_t wall_ms() noexcept {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
                std::chrono::system_clock::now().time_since_epoch())
         .count();
   }
+  /// The oldest queued run of its partition, and (exclusive) none of it in flight.
+  bool partition_head(const entry& e) const {
+    for (const auto& [id, o] : runs_) {
+      if (&o == &e || o.run.summary.partition != e.run.summary.partition) continue;
+      if (o.run.summary.status == run_status::queued && o.queue_seq < e.queue_seq) return false;
+      if (e.run.summary.exclusive &&
+          (o.run.summary.status == run_status::running || o.run.summary.status == run_status::paused))
+        return false;
+    }
+    return true;
+  }
 
+  entry& create(const run_id& id, std::string_view workflow, std::uint64_t fingerprint,
+                std::span<const std::byte> input, run_status status) {
+    entry& e = runs_[id];
+    stored_run& r = e.run;
+    r.summary.id = id;
+    r.summary.workflow.assign(workflow);
+    r.summary.fingerprint = fingerprint;
+    r.summary.status = status;
+    e.first_status = status;
+    r.summary.started_unix_ms = r.summary.updated_unix_ms = wall_ms();
+    r.input.assign(input.begin(), input.end());
+    stored_record first;
+    first.seq = 1;
+    first.kind = record_kind::run_started;
+    first.payload = r.input;
+    r.records.push_back(std::move(first));
+    r.summary.records = 1;
+    ++writes_;
+    return e;
+  }
+
+  /// Claims `e` for `lease` (the caller checked that it may): a new epoch and a `claimed` record.
+  run_claim take(entry& e, const lease_request& lease, std::int64_t now) {
+    run_summary& s = e.run.summary;
+    run_claim c;
+    c.id = s.id;
+    c.workflow = s.workflow;
+    c.takeover = !s.owner.empty();  // its owner did not hand it back: its lease expired
+    c.from_queue = s.status == run_status::queued;
+    if (c.takeover) ++s.recoveries;
+    if (c.from_queue) {
+      --queued_;
+      c.queued_ms = now - e.queued_at;
+    }
+    ++s.epoch;
+    s.owner.assign(lease.owner);
+    e.lease_ms = lease.lease.count();
+    s.lease_until_ms = now + e.lease_ms;
+    record_view r;
+    r.kind = record_kind::claimed;
+    r.ok = c.takeover;
+    r.message = lease.owner;
+    r.epoch = s.epoch;
+    add(e, r);  // queued -> running
+    c.epoch = s.epoch;
+    c.lease_until_ms = s.lease_until_ms;
+    c.recoveries = s.recoveries;
+    return c;
+  }
+
+  /// The run, if `epoch` is its current one and it has not ended; else `fenced`.
+  result<void> fence(const run_id& id, std::uint64_t epoch, entry*& out) {
+    const auto it = runs_.find(id);
+    if (it == runs_.end()) return journal_errc::run_not_found;
+    const run_summary& s = it->second.run.summary;
+    if (s.epoch != epoch || ended(s.status)) return journal_errc::fenced;
+    out = &it->second;
+    return outcome::success();
+  }
+
+  void add(entry& e, const record_view& rec) {
+    stored_run& r = e.run;
+    stored_record out;
+    out.seq = r.records.size() + 1;
+    out.kind = rec.kind;
+    out.step.assign(rec.step);
+    out.attempt = rec.attempt;
+    out.ok = rec.ok;
+    out.outcome = rec.outcome;
+    out.payload.assign(rec.payload.begin(), rec.payload.end());
+    out.error_category.assign(rec.error_category);
+    out.error_value = rec.error_value;
+    out.message.assign(rec.message);
+    out.time_ns = rec.time_ns;
+    out.epoch = rec.epoch;
+    r.records.push_back(std::move(out));
+    r.summary.records = r.records.size();
+    r.summary.status = status_after(r.summary.status, rec);
+    r.summary.updated_unix_ms = wall_ms();
+    ++writes_;
+  }
+
+  memory_journal_options options_{};
   mutable std::mutex mutex_;
-  std::map<run_id, stored_run> runs_;
+  std::map<run_id, entry> runs_;
+  std::map<std::pair<std::string, std::string>, run_id> dedup_;
   std::uint64_t writes_ = 0;
+  std::uint64_t queue_seq_ = 0;
+  std::size_t queued_ = 0;
 };
 
 static_assert(journal<memory_journal>);

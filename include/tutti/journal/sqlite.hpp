@@ -7,6 +7,7 @@
 
 #include <sqlite3.h>  // the store
 
+#include <algorithm>           // std::find: allowed statuses
 #include <array>               // header bytes, run ids as 16 bytes
 #include <chrono>              // group interval, busy timeout, wall-clock stamps
 #include <condition_variable>  // the grouped-commit timer
@@ -25,6 +26,7 @@
 #include <utility>             // std::move
 #include <vector>              // loaded records and lists
 
+#include "../clock.hpp"
 #include "../config.hpp"
 #include "journal.hpp"
 
@@ -41,7 +43,7 @@ inline constexpr std::int32_t sqlite_journal_application_id = 0x54555454;
 
 /// The schema version this tutti writes. Older journals are migrated on open; newer ones are
 /// refused with `journal_errc::unknown_schema`.
-inline constexpr int sqlite_journal_schema_version = 2;
+inline constexpr int sqlite_journal_schema_version = 3;
 
 /// When an SQLite journal commits what `append` and `start` write.
 enum class sqlite_commit : std::uint8_t {
@@ -80,6 +82,12 @@ struct sqlite_options {
   /// own limit (`SQLITE_LIMIT_LENGTH`, 1,000,000,000 bytes unless SQLite was built otherwise).
   /// A value above SQLite's limit is lowered to it.
   std::uint32_t max_value_bytes = 0;
+  /// The clock leases are judged by. Every process sharing the file must read the same one:
+  /// the default, the system clock (Unix time), is what processes on one machine share. A test
+  /// may pass its manual clock (`tutti::any_clock{manual}`) to expire leases at will.
+  any_clock lease_clock{detail::default_wall_clock()};
+  /// The most queued runs `submit` accepts (then `journal_errc::queue_full`); 0: no bound.
+  std::uint64_t max_queued = 0;
 };
 
 namespace detail {
@@ -131,6 +139,7 @@ struct sqlite_record_fields {
   int error_value;
   std::string_view message;
   std::int64_t time_ns;
+  std::uint64_t epoch = 0;  // schema version 3; a record of epoch 0 sums as before
 };
 
 [[nodiscard]] inline std::uint64_t sqlite_record_checksum(const run_id& id,
@@ -149,6 +158,7 @@ struct sqlite_record_fields {
   c.add(static_cast<std::uint64_t>(static_cast<std::int64_t>(r.error_value)));
   c.add_text(r.message);
   c.add(static_cast<std::uint64_t>(r.time_ns));
+  if (r.epoch != 0) c.add(r.epoch);  // schema 3: records of versions 1 and 2 have epoch 0
   return c.value();
 }
 
@@ -388,6 +398,45 @@ CREATE INDEX runs_by_status   ON runs(status, started_ms) WHERE status <> 3;  --
   return rc;
 }
 
+/**
+ * 2 → 3: owned runs and the queue. A run's row gets its owner, epoch (fencing token) and lease,
+ * its record count (`last_seq`: a load checks it, so a missing tail is found), how often it was
+ * recovered, and what `submit` recorded (dedup key, partition, priority, submission number and
+ * time); each record gets the epoch of its writer (its checksum covers it when not 0, so the
+ * records of older versions keep theirs). The `queue` table counts queued runs and numbers
+ * submissions. Runs of older versions are unowned at epoch 0: any engine may claim them.
+ */
+inline int sqlite_migrate_2_to_3(sqlite3* db, std::string& error) {
+  const int rc = sqlite_exec(db, R"sql(
+ALTER TABLE runs ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN lease_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN lease_until_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN recoveries INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN dedup_key TEXT;
+ALTER TABLE runs ADD COLUMN partition_key TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN exclusive INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN queue_seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN queued_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE records ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
+UPDATE runs SET last_seq = coalesce((SELECT max(seq) FROM records WHERE records.run_id = runs.run_id), 0);
+CREATE UNIQUE INDEX runs_by_dedup ON runs(workflow, dedup_key) WHERE dedup_key IS NOT NULL;
+CREATE INDEX runs_queued ON runs(workflow, priority DESC, queue_seq) WHERE status = 8;
+CREATE INDEX runs_by_partition ON runs(partition_key, status, queue_seq) WHERE partition_key <> '';
+CREATE TABLE queue(id INTEGER PRIMARY KEY CHECK (id = 1), next_seq INTEGER NOT NULL,
+                   depth INTEGER NOT NULL);
+INSERT INTO queue(id, next_seq, depth) VALUES (1, 0, 0);
+)sql");
+  if (rc != SQLITE_OK) error = sqlite3_errmsg(db);
+  return rc;
+}
+static_assert(static_cast<int>(run_status::queued) == 8 &&
+                  static_cast<int>(run_status::running) == 1 &&
+                  static_cast<int>(run_status::paused) == 2,
+              "tutti: the queue's SQL (schema version 3) names statuses by number");
+
 static_assert(static_cast<int>(run_status::succeeded) == 3,
               "tutti: runs_by_status (schema version 2) leaves out status 3, succeeded");
 
@@ -396,6 +445,7 @@ inline constexpr sqlite_migration sqlite_migrations[] = {
     {0, "create the runs and records tables", &sqlite_migrate_0_to_1},
     {1, "records get their wall-clock time; runs lose records, updated_ms and input",
      &sqlite_migrate_1_to_2},
+    {2, "owned runs (owner, epoch, lease), record counts, the queue", &sqlite_migrate_2_to_3},
 };
 
 /**
@@ -412,6 +462,10 @@ inline constexpr sqlite_migration sqlite_migrations[] = {
              "FROM runs LIMIT 0; "
              "SELECT run_id, seq, kind, step, attempt, ok, outcome, payload, error_category, "
              "error_value, message, time_ns, checksum FROM records LIMIT 0;";
+    case 2:
+      return "SELECT run_id, workflow, fingerprint, status, started_ms FROM runs LIMIT 0; "
+             "SELECT run_id, seq, kind, step, attempt, ok, outcome, payload, error_category, "
+             "error_value, message, time_ns, checksum, unix_ms FROM records LIMIT 0;";
     default:
       return nullptr;
   }
@@ -626,14 +680,21 @@ struct sqlite_journal_state {
   std::string last_error;
 
   // Cached statements (SQLITE_PREPARE_PERSISTENT), each reset after use.
-  sqlite_stmt_ptr begin, commit, rollback, insert_run, insert_record, select_head, update_status,
-      select_status, select_run, select_records;
+  sqlite_stmt_ptr begin, commit, rollback, insert_run, insert_record, select_head, update_run,
+      select_status, select_run, select_records, select_stranded, select_queued, select_dedup,
+      select_queue, update_queue;
 
   /// A run as this connection last read or wrote it: its last record's seq and its status.
   struct run_head {
     run_id id;
-    std::int64_t seq = 0;
+    std::int64_t seq = 0;  // the last record's seq (runs.last_seq)
     run_status status = run_status::running;
+    std::uint64_t epoch = 0;
+    std::string owner;
+    std::int64_t lease_ms = 0;
+    std::int64_t lease_until_ms = 0;
+    std::uint32_t recoveries = 0;
+    std::int64_t queued_ms = 0;  // when it was submitted (store clock); 0 if never queued
   };
   /// The heads of runs this connection has read or written, used only inside its own write
   /// transactions (which hold SQLite's write lock: nobody else writes meanwhile). Between two of
@@ -679,7 +740,8 @@ struct sqlite_journal_state {
     if (in_group && step_done(commit.get()) != SQLITE_OK && !sqlite3_get_autocommit(db.get()))
       step_done(rollback.get());
     for (auto* s : {&begin, &commit, &rollback, &insert_run, &insert_record, &select_head,
-                    &update_status, &select_status, &select_run, &select_records})
+                    &update_run, &select_status, &select_run, &select_records, &select_stranded,
+                    &select_queued, &select_dedup, &select_queue, &update_queue})
       s->reset();
   }
 
@@ -727,23 +789,46 @@ struct sqlite_journal_state {
         {&commit, "COMMIT"},
         {&rollback, "ROLLBACK"},
         {&insert_run,
-         "INSERT INTO runs(run_id, workflow, fingerprint, status, started_ms) "
-         "VALUES (?1, ?2, ?3, ?4, ?5)"},
+         "INSERT INTO runs(run_id, workflow, fingerprint, status, started_ms, last_seq, "
+         "dedup_key, partition_key, exclusive, priority, queue_seq, queued_ms) "
+         "VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?9, ?10, ?11)"},
         {&insert_record,
          "INSERT INTO records(run_id, seq, kind, step, attempt, ok, outcome, payload, "
-         "error_category, error_value, message, time_ns, checksum, unix_ms) "
-         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"},
-        // The run's status and its last seq: two seeks (max(seq) is one, in the primary key).
+         "error_category, error_value, message, time_ns, checksum, unix_ms, epoch) "
+         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"},
+        // The run's row as a write needs it: one seek.
         {&select_head,
-         "SELECT status, (SELECT max(seq) FROM records WHERE run_id = ?1) FROM runs "
-         "WHERE run_id = ?1"},
-        {&update_status, "UPDATE runs SET status = ?2 WHERE run_id = ?1"},
+         "SELECT status, last_seq, epoch, owner, lease_ms, lease_until_ms, recoveries, "
+         "queued_ms FROM runs WHERE run_id = ?1"},
+        {&update_run,
+         "UPDATE runs SET status = ?2, last_seq = ?3, epoch = ?4, owner = ?5, lease_ms = ?6, "
+         "lease_until_ms = ?7, recoveries = ?8 WHERE run_id = ?1"},
         {&select_status, "SELECT status FROM runs WHERE run_id = ?1"},
         {&select_run,
-         "SELECT workflow, fingerprint, status, started_ms FROM runs WHERE run_id = ?1"},
+         "SELECT workflow, fingerprint, status, started_ms, last_seq, owner, epoch, "
+         "lease_until_ms, recoveries, partition_key, exclusive, priority, "
+         "coalesce(dedup_key, '') FROM runs WHERE run_id = ?1"},
         {&select_records,
          "SELECT seq, kind, step, attempt, ok, outcome, payload, error_category, error_value, "
-         "message, time_ns, checksum, unix_ms FROM records WHERE run_id = ?1 ORDER BY seq"},
+         "message, time_ns, checksum, unix_ms, epoch FROM records WHERE run_id = ?1 ORDER BY seq"},
+        // Running runs of a workflow nobody holds (index runs_by_status): oldest first.
+        {&select_stranded,
+         "SELECT run_id FROM runs WHERE status = 1 AND workflow = ?1 AND "
+         "(owner = '' OR lease_until_ms <= ?2 OR (?4 <> '' AND owner <> ?5 AND "
+         "substr(owner, 1, length(?4)) = ?4)) ORDER BY started_ms LIMIT ?3"},
+        // The next queued run of a workflow (index runs_queued): by priority, then submission
+        // order; a partition's oldest only, and an exclusive partition's only while none of it
+        // is running or paused (index runs_by_partition).
+        {&select_queued,
+         "SELECT c.run_id FROM runs c WHERE c.status = 8 AND c.workflow = ?1 AND "
+         "(c.partition_key = '' OR (NOT EXISTS (SELECT 1 FROM runs p WHERE p.partition_key <> '' "
+         "AND p.partition_key = c.partition_key AND p.status = 8 AND p.queue_seq < c.queue_seq) "
+         "AND (c.exclusive = 0 OR NOT EXISTS (SELECT 1 FROM runs p WHERE p.partition_key <> '' "
+         "AND p.partition_key = c.partition_key AND p.status IN (1, 2))))) "
+         "ORDER BY c.priority DESC, c.queue_seq LIMIT 1"},
+        {&select_dedup, "SELECT run_id FROM runs WHERE workflow = ?1 AND dedup_key = ?2"},
+        {&select_queue, "SELECT next_seq, depth FROM queue WHERE id = 1"},
+        {&update_queue, "UPDATE queue SET next_seq = ?1, depth = ?2 WHERE id = 1"},
     };
     for (const auto& [stmt, sql] : all)
       if (const int rc = prepare(*stmt, sql); rc != SQLITE_OK) return rc;
@@ -916,6 +1001,7 @@ struct sqlite_journal_state {
         sqlite3_bind_int64(s, 12, r.time_ns),
         sqlite3_bind_int64(s, 13, static_cast<sqlite3_int64>(sqlite_record_checksum(id, r))),
         sqlite3_bind_int64(s, 14, unix_ms),
+        sqlite3_bind_int64(s, 15, static_cast<sqlite3_int64>(r.epoch)),
     });
     const std::string what = sqlite_record_name(id, r);
     if (brc != SQLITE_OK) return {fail_bind(brc, what, sqlite_record_sizes(r))};
@@ -943,20 +1029,24 @@ struct sqlite_journal_state {
     return nullptr;
   }
   /// Keeps a run's head, read or written inside a write transaction (nothing outside one).
-  void remember_head(const run_id& id, std::int64_t seq, run_status status) {
+  void remember_head(const run_head& h) {
     if (!in_write) return;
+    if (run_head* c = cached_head(h.id)) {
+      *c = h;
+      return;
+    }
     if (heads.size() < max_heads) {
       if (heads.capacity() == 0) heads.reserve(max_heads);
       last_head = heads.size();
-      heads.push_back({id, seq, status});
+      heads.push_back(h);
       return;
     }
     last_head = next_replaced;
-    heads[next_replaced] = {id, seq, status};
+    heads[next_replaced] = h;
     next_replaced = (next_replaced + 1) % max_heads;
   }
-  /// Reads the run's status and last seq from the file (`run_not_found`; `corrupt` for a run
-  /// without records or with an unknown status).
+  /// Reads the run's row from the file (`run_not_found`; `corrupt` for a run without records
+  /// or with an unknown status).
   result<run_head> read_head(const run_id& id, const sqlite_id_bytes& idb) {
     sqlite3_stmt* s = select_head.get();
     const sqlite_use use(s);
@@ -970,10 +1060,173 @@ struct sqlite_journal_state {
     if (!sqlite_valid_status(status))
       return fail(journal_errc::corrupt, "run " + sqlite_run_name(id) + " has an unknown status " +
                                              std::to_string(status));
-    if (sqlite3_column_type(s, 1) != SQLITE_INTEGER || sqlite3_column_int64(s, 1) < 1)
+    if (sqlite3_column_int64(s, 1) < 1)
       return fail(journal_errc::corrupt,
                   "run " + sqlite_run_name(id) + " has no records: the file is damaged");
-    return run_head{id, sqlite3_column_int64(s, 1), static_cast<run_status>(status)};
+    run_head h;
+    h.id = id;
+    h.status = static_cast<run_status>(status);
+    h.seq = sqlite3_column_int64(s, 1);
+    h.epoch = static_cast<std::uint64_t>(sqlite3_column_int64(s, 2));
+    h.owner = sqlite_column_string(s, 3);
+    h.lease_ms = sqlite3_column_int64(s, 4);
+    h.lease_until_ms = sqlite3_column_int64(s, 5);
+    h.recoveries = static_cast<std::uint32_t>(sqlite3_column_int64(s, 6));
+    h.queued_ms = sqlite3_column_int64(s, 7);
+    return h;
+  }
+  /// The run's head inside a write transaction: cached, or read (and cached).
+  result<run_head> head_of(const run_id& id, const sqlite_id_bytes& idb) {
+    if (const run_head* c = cached_head(id)) return *c;
+    auto h = read_head(id, idb);
+    if (h) remember_head(h.value());
+    return h;
+  }
+  /// Writes the run's row from `h` (and caches it).
+  write_status write_head(const run_head& h, const sqlite_id_bytes& idb) {
+    sqlite3_stmt* s = update_run.get();
+    const sqlite_use use(s, true);
+    const int brc = sqlite_first_error({
+        sqlite_bind_id(s, 1, idb),
+        sqlite3_bind_int(s, 2, static_cast<int>(h.status)),
+        sqlite3_bind_int64(s, 3, h.seq),
+        sqlite3_bind_int64(s, 4, static_cast<sqlite3_int64>(h.epoch)),
+        sqlite_bind_text(s, 5, h.owner),
+        sqlite3_bind_int64(s, 6, h.lease_ms),
+        sqlite3_bind_int64(s, 7, h.lease_until_ms),
+        sqlite3_bind_int64(s, 8, h.recoveries),
+    });
+    if (brc != SQLITE_OK)
+      return {fail_bind(brc, "run " + sqlite_run_name(h.id), "its owner's name is " +
+                                                              std::to_string(h.owner.size()) +
+                                                              " bytes"),
+              true};
+    if (const int rc = sqlite3_step(s); rc != SQLITE_DONE)
+      return {fail_sqlite(rc, "cannot update run " + sqlite_run_name(h.id)), true};
+    remember_head(h);
+    return {};
+  }
+  /// The queue's counters (next submission number, queued runs).
+  result<std::pair<std::int64_t, std::int64_t>> read_queue() {
+    sqlite3_stmt* s = select_queue.get();
+    const sqlite_use use(s);
+    const int rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+      if (rc == SQLITE_DONE) return fail(journal_errc::corrupt, "the queue's counters are missing");
+      return fail_sqlite(rc, "cannot read the queue's counters");
+    }
+    return std::pair{sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1)};
+  }
+  write_status write_queue(std::int64_t next_seq, std::int64_t depth) {
+    sqlite3_stmt* s = update_queue.get();
+    const sqlite_use use(s, true);
+    if (const int brc = sqlite_first_error(
+            {sqlite3_bind_int64(s, 1, next_seq), sqlite3_bind_int64(s, 2, depth)});
+        brc != SQLITE_OK)
+      return {fail_sqlite(brc, "cannot update the queue's counters"), true};
+    if (const int rc = sqlite3_step(s); rc != SQLITE_DONE)
+      return {fail_sqlite(rc, "cannot update the queue's counters"), true};
+    return {};
+  }
+  /// One queued run fewer (it was claimed or cancelled).
+  write_status dequeued() {
+    auto q = read_queue();
+    if (!q) return {q.error(), true};
+    return write_queue(q.value().first, q.value().second > 0 ? q.value().second - 1 : 0);
+  }
+
+  /// The lease clock's reading in milliseconds.
+  [[nodiscard]] std::int64_t lease_now_ms() const noexcept {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(options.lease_clock.now()).count();
+  }
+
+  /// Appends `r` as the run's next record and writes the run's row as `h` says after it.
+  write_status add_record(run_head& h, const sqlite_id_bytes& idb, const record_view& r) {
+    const sqlite_record_fields f{static_cast<std::uint64_t>(h.seq + 1),
+                                 static_cast<std::uint8_t>(r.kind),
+                                 r.step,
+                                 r.attempt,
+                                 r.ok,
+                                 r.outcome,
+                                 r.payload,
+                                 r.error_category,
+                                 r.error_value,
+                                 r.message,
+                                 r.time_ns,
+                                 r.epoch};
+    if (auto w = insert_record_row(idb, h.id, f, sqlite_now_ms()); w.error) return w;
+    h.seq += 1;
+    h.status = status_after(h.status, r);
+    if (ended(h.status)) {
+      h.owner.clear();
+      h.lease_until_ms = 0;
+    }
+    return {};
+  }
+
+  /// Claims the run whose head is `h` for `lease` (the caller checked that it may): a new
+  /// epoch and a `claimed` record.
+  result<run_claim> take(run_head& h, const sqlite_id_bytes& idb, const lease_request& lease,
+                         std::int64_t now, std::string_view workflow) {
+    run_claim c;
+    c.id = h.id;
+    c.workflow.assign(workflow);
+    c.takeover = !h.owner.empty();
+    c.from_queue = h.status == run_status::queued;
+    if (c.takeover) ++h.recoveries;
+    if (c.from_queue) {
+      c.queued_ms = now - h.queued_ms;
+      if (auto w = dequeued(); w.error) return w.error;
+    }
+    ++h.epoch;
+    h.owner.assign(lease.owner);
+    h.lease_ms = lease.lease.count();
+    h.lease_until_ms = now + h.lease_ms;
+    record_view r;
+    r.kind = record_kind::claimed;
+    r.ok = c.takeover;
+    r.message = lease.owner;
+    r.epoch = h.epoch;
+    if (auto w = add_record(h, idb, r); w.error) return w.error;
+    if (auto w = write_head(h, idb); w.error) return w.error;
+    c.epoch = h.epoch;
+    c.lease_until_ms = h.lease_until_ms;
+    c.recoveries = h.recoveries;
+    return c;
+  }
+
+  /// The workflow a run belongs to (for claims).
+  result<std::string> workflow_of(const run_id& id, const sqlite_id_bytes& idb) {
+    sqlite3_stmt* s = select_run.get();
+    const sqlite_use use(s);
+    if (const int brc = sqlite_bind_id(s, 1, idb); brc != SQLITE_OK)
+      return fail_sqlite(brc, "cannot read a run");
+    const int rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE) return fail(journal_errc::run_not_found, "no run " + sqlite_run_name(id));
+    if (rc != SQLITE_ROW) return fail_sqlite(rc, "cannot read a run");
+    return sqlite_column_string(s, 0);
+  }
+
+  /// Ids a query of one text parameter, one time and a limit returns.
+  result<std::vector<run_id>> query_ids(sqlite3_stmt* s, std::string_view text, std::int64_t now,
+                                        std::int64_t limit, const lease_request* lease) {
+    const sqlite_use use(s);
+    int brc = sqlite_bind_text(s, 1, text);
+    if (lease != nullptr && brc == SQLITE_OK)
+      brc = sqlite_first_error({sqlite3_bind_int64(s, 2, now), sqlite3_bind_int64(s, 3, limit),
+                                sqlite_bind_text(s, 4, lease->reclaim),
+                                sqlite_bind_text(s, 5, lease->owner)});
+    if (brc != SQLITE_OK) return fail_sqlite(brc, "cannot look for runs to claim");
+    std::vector<run_id> out;
+    for (;;) {
+      const int rc = sqlite3_step(s);
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) return fail_sqlite(rc, "cannot look for runs to claim");
+      run_id id;
+      if (!sqlite_column_id(s, 0, id)) return fail(journal_errc::corrupt, "a run's id is damaged");
+      out.push_back(id);
+    }
+    return out;
   }
 
   // -- reads --
@@ -984,9 +1237,8 @@ struct sqlite_journal_state {
     if (const run_head* h = cached_head(id)) return h->status;
     const sqlite_id_bytes idb = sqlite_id_to_bytes(id);
     if (in_write) {
-      auto h = read_head(id, idb);
+      auto h = head_of(id, idb);
       if (!h) return h.error();
-      remember_head(id, h.value().seq, h.value().status);
       return h.value().status;
     }
     return read_status(id, idb);
@@ -1007,10 +1259,24 @@ struct sqlite_journal_state {
     return static_cast<run_status>(v);
   }
 
+  /// owner, epoch, lease_until_ms, recoveries, partition_key, exclusive, priority, dedup_key
+  /// from column `at` on.
+  static void read_ownership(sqlite3_stmt* s, int at, run_summary& out) {
+    out.owner = sqlite_column_string(s, at);
+    out.epoch = static_cast<std::uint64_t>(sqlite3_column_int64(s, at + 1));
+    out.lease_until_ms = sqlite3_column_int64(s, at + 2);
+    out.recoveries = static_cast<std::uint32_t>(sqlite3_column_int64(s, at + 3));
+    out.partition = sqlite_column_string(s, at + 4);
+    out.exclusive = sqlite3_column_int64(s, at + 5) != 0;
+    out.priority = static_cast<std::int32_t>(sqlite3_column_int64(s, at + 6));
+    out.dedup_key = sqlite_column_string(s, at + 7);
+  }
+
   result<stored_run> load(const run_id& id) {
     const sqlite_id_bytes idb = sqlite_id_to_bytes(id);
     stored_run out;
     out.summary.id = id;
+    std::int64_t last_seq = 0;
     {
       sqlite3_stmt* s = select_run.get();
       const sqlite_use use(s);
@@ -1027,6 +1293,8 @@ struct sqlite_journal_state {
         return fail(journal_errc::corrupt, "a run has an unknown status " + std::to_string(status));
       out.summary.status = static_cast<run_status>(status);
       out.summary.started_unix_ms = sqlite3_column_int64(s, 3);
+      last_seq = sqlite3_column_int64(s, 4);
+      read_ownership(s, 5, out.summary);
     }
     sqlite3_stmt* s = select_records.get();
     const sqlite_use use(s);
@@ -1051,6 +1319,7 @@ struct sqlite_journal_state {
       r.time_ns = sqlite3_column_int64(s, 10);
       const auto checksum = static_cast<std::uint64_t>(sqlite3_column_int64(s, 11));
       out.summary.updated_unix_ms = sqlite3_column_int64(s, 12);  // the last record's, in the end
+      r.epoch = static_cast<std::uint64_t>(sqlite3_column_int64(s, 13));
       const std::string where = "record " + std::to_string(r.seq) + " of run " + run_name;
       if (r.seq != out.records.size() + 1)
         return fail(journal_errc::corrupt, where + " follows record " +
@@ -1070,12 +1339,19 @@ struct sqlite_journal_state {
                                    r.ok,          r.outcome,
                                    r.payload,     r.error_category,
                                    r.error_value, r.message,
-                                   r.time_ns};
+                                   r.time_ns,     r.epoch};
       if (sqlite_record_checksum(id, f) != checksum)
         return fail(journal_errc::corrupt, where + " fails its checksum: the file is damaged");
       out.records.push_back(std::move(r));
     }
     out.summary.records = out.records.size();
+    // The run's row says how many records it has: a missing tail (or records an index no
+    // longer finds) is damage, never a shorter history.
+    if (static_cast<std::int64_t>(out.records.size()) != last_seq)
+      return fail(journal_errc::corrupt,
+                  "run " + run_name + " has " + std::to_string(out.records.size()) +
+                      " records where its row says " + std::to_string(last_seq) +
+                      ": records are missing, the file is damaged");
     if (out.records.empty() || out.records.front().kind != record_kind::run_started)
       return fail(journal_errc::corrupt,
                   "run " + run_name + " does not start with its run_started record");
@@ -1088,8 +1364,8 @@ struct sqlite_journal_state {
     std::string sql =
         "SELECT run_id, workflow, fingerprint, status, started_ms, "
         "coalesce((SELECT unix_ms FROM records WHERE records.run_id = runs.run_id "
-        "ORDER BY seq DESC LIMIT 1), started_ms), "
-        "coalesce((SELECT max(seq) FROM records WHERE records.run_id = runs.run_id), 0) FROM runs";
+        "AND records.seq = runs.last_seq), started_ms), last_seq, owner, epoch, lease_until_ms, "
+        "recoveries, partition_key, exclusive, priority, coalesce(dedup_key, '') FROM runs";
     const char* glue = " WHERE ";
     const auto where = [&](const char* condition) {
       sql += glue;
@@ -1140,6 +1416,7 @@ struct sqlite_journal_state {
       s.started_unix_ms = sqlite3_column_int64(raw, 4);
       s.updated_unix_ms = sqlite3_column_int64(raw, 5);
       s.records = static_cast<std::uint64_t>(sqlite3_column_int64(raw, 6));
+      read_ownership(raw, 7, s);
       out.push_back(std::move(s));
     }
     return out;
@@ -1239,110 +1516,251 @@ class sqlite_journal {
   sqlite_journal& operator=(sqlite_journal&&) noexcept = default;
   ~sqlite_journal() = default;
 
-  /// A new run: its header and its run_started record (payload: `input`). `run_exists` if the
-  /// id is taken.
+  /// A new run, unclaimed (epoch 0): its header and its run_started record (payload: `input`).
+  /// `run_exists` if the id is taken. Engines use the overload with a lease.
   result<void> start(const run_id& id, std::string_view workflow, std::uint64_t fingerprint,
                      std::span<const std::byte> input) {
     const std::lock_guard<std::mutex> lock(s_->mutex);
-    const detail::sqlite_id_bytes idb = detail::sqlite_id_to_bytes(id);
-    const std::int64_t now = detail::sqlite_now_ms();
     // Committed at once in grouped mode too: a run whose steps may already have acted must be
     // findable by resume_all after a crash of this process.
     return s_->write(true, [&]() -> detail::sqlite_journal_state::write_status {
-      {
-        sqlite3_stmt* s = s_->insert_run.get();
-        const detail::sqlite_use use(s);
-        if (const int brc = detail::sqlite_first_error({
-                detail::sqlite_bind_id(s, 1, idb),
-                detail::sqlite_bind_text(s, 2, workflow),
-                sqlite3_bind_int64(s, 3, static_cast<sqlite3_int64>(fingerprint)),
-                sqlite3_bind_int(s, 4, static_cast<int>(run_status::running)),
-                sqlite3_bind_int64(s, 5, now),
-            });
-            brc != SQLITE_OK)
-          return {s_->fail_bind(brc, "run " + detail::sqlite_run_name(id),
-                                "its workflow name is " + std::to_string(workflow.size()) +
-                                    " bytes")};
-        const int rc = sqlite3_step(s);
-        if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
-          return {s_->fail(journal_errc::run_exists,
-                           "run " + detail::sqlite_run_name(id) + " already exists")};
-        if (rc != SQLITE_DONE) return {s_->fail_sqlite(rc, "cannot start a run")};
-      }
-      const detail::sqlite_record_fields f{
-          1, static_cast<std::uint8_t>(record_kind::run_started), {}, 0, false, 0, input, {}, 0, {},
-          0};
-      detail::sqlite_journal_state::write_status w = s_->insert_record_row(idb, id, f, now);
-      if (w.error) {
-        w.partial = true;  // the run's row is written
-        return w;
-      }
-      s_->remember_head(id, 1, run_status::running);
-      return w;
+      return insert_run(id, workflow, fingerprint, input, run_status::running, {}, 0, 0).status;
     });
   }
 
-  /// One record after the run's earlier ones, with the wall-clock time; a record that changes
-  /// the run's status (`tutti::status_after`) also updates it, in the same transaction.
-  /// `run_not_found` if no such run.
+  /// A new run claimed by `lease` (epoch 1): its header, its run_started and claimed records.
+  result<run_claim> start(const run_id& id, std::string_view workflow, std::uint64_t fingerprint,
+                          std::span<const std::byte> input, const lease_request& lease) {
+    const std::lock_guard<std::mutex> lock(s_->mutex);
+    result<run_claim> out{journal_errc::io_error};
+    auto w = s_->write(true, [&]() -> detail::sqlite_journal_state::write_status {
+      auto ins = insert_run(id, workflow, fingerprint, input, run_status::running, {}, 0, 0);
+      if (ins.status.error) return ins.status;
+      out = s_->take(ins.head, ins.idb, lease, s_->lease_now_ms(), workflow);
+      if (!out) return {out.error(), true};
+      return {};
+    });
+    if (!w) return w.error();
+    return out;
+  }
+
+  /// A queued run (see `tutti::journal`). Committed at once in per-record mode; in grouped mode
+  /// with the group (other processes see it within `group_interval`).
+  result<submitted> submit(std::string_view workflow, std::uint64_t fingerprint,
+                           std::span<const std::byte> input, const submit_options& o) {
+    const std::lock_guard<std::mutex> lock(s_->mutex);
+    submitted out;
+    auto w = s_->write(false, [&]() -> detail::sqlite_journal_state::write_status {
+      if (!o.dedup_key.empty()) {
+        sqlite3_stmt* s = s_->select_dedup.get();
+        const detail::sqlite_use use(s);
+        if (const int brc = detail::sqlite_first_error({detail::sqlite_bind_text(s, 1, workflow),
+                                                        detail::sqlite_bind_text(s, 2, o.dedup_key)});
+            brc != SQLITE_OK)
+          return {s_->fail_bind(brc, "a submission", "its dedup key is " +
+                                                         std::to_string(o.dedup_key.size()) +
+                                                         " bytes")};
+        const int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+          if (!detail::sqlite_column_id(s, 0, out.id))
+            return {s_->fail(journal_errc::corrupt, "a run's id is damaged")};
+          out.created = false;
+          return {};
+        }
+        if (rc != SQLITE_DONE) return {s_->fail_sqlite(rc, "cannot look up a dedup key")};
+      }
+      auto q = s_->read_queue();
+      if (!q) return {q.error()};
+      const auto [next_seq, depth] = q.value();
+      if (s_->options.max_queued != 0 &&
+          static_cast<std::uint64_t>(depth) >= s_->options.max_queued)
+        return {s_->fail(journal_errc::queue_full,
+                         "the queue holds " + std::to_string(depth) +
+                             " runs, its maximum (sqlite_options::max_queued): the request was "
+                             "not recorded")};
+      out.id = o.id.empty() ? run_id::generate() : o.id;
+      out.created = true;
+      auto ins = insert_run(out.id, workflow, fingerprint, input, run_status::queued, o,
+                            next_seq + 1, s_->lease_now_ms());
+      if (ins.status.error) return ins.status;
+      if (auto qw = s_->write_queue(next_seq + 1, depth + 1); qw.error) return qw;
+      return {};
+    });
+    if (!w) return w.error();
+    return out;
+  }
+
+  /// Claims run `id` (see `tutti::journal`): `owned`, `not_resumable`, `run_not_found`.
+  result<run_claim> claim(const run_id& id, const lease_request& lease) {
+    const std::lock_guard<std::mutex> lock(s_->mutex);
+    result<run_claim> out{journal_errc::io_error};
+    auto w = s_->write(true, [&]() -> detail::sqlite_journal_state::write_status {
+      const detail::sqlite_id_bytes idb = detail::sqlite_id_to_bytes(id);
+      auto h = s_->head_of(id, idb);
+      if (!h) return {h.error()};
+      detail::sqlite_journal_state::run_head head = h.value();
+      if (head.status != run_status::running && head.status != run_status::queued)
+        return {s_->fail(journal_errc::not_resumable,
+                         "run " + detail::sqlite_run_name(id) + " is " +
+                             std::string(to_string(head.status)) + ": nothing to claim")};
+      const std::int64_t now = s_->lease_now_ms();
+      if (!claimable(head.owner, head.lease_until_ms, now, lease))
+        return {s_->fail(journal_errc::owned, "run " + detail::sqlite_run_name(id) +
+                                                  " is held by '" + head.owner + "' for " +
+                                                  std::to_string(head.lease_until_ms - now) +
+                                                  " ms more")};
+      auto wf = s_->workflow_of(id, idb);
+      if (!wf) return {wf.error()};
+      out = s_->take(head, idb, lease, now, wf.value());
+      if (!out) return {out.error(), true};
+      return {};
+    });
+    if (!w) return w.error();
+    return out;
+  }
+
+  /// Claims up to `max` runs of `workflow` (see `tutti::journal`), in one transaction.
+  result<std::vector<run_claim>> claim_next(std::string_view workflow, std::size_t max,
+                                            const lease_request& lease) {
+    const std::lock_guard<std::mutex> lock(s_->mutex);
+    std::vector<run_claim> out;
+    if (max == 0) return out;
+    auto w = s_->write(true, [&]() -> detail::sqlite_journal_state::write_status {
+      const std::int64_t now = s_->lease_now_ms();
+      const auto claim_one = [&](const run_id& id) -> detail::sqlite_journal_state::write_status {
+        const detail::sqlite_id_bytes idb = detail::sqlite_id_to_bytes(id);
+        auto h = s_->head_of(id, idb);
+        if (!h) return {h.error(), !out.empty()};
+        detail::sqlite_journal_state::run_head head = h.value();
+        auto c = s_->take(head, idb, lease, now, workflow);
+        if (!c) return {c.error(), true};
+        out.push_back(std::move(c.value()));
+        return {};
+      };
+      auto stranded = s_->query_ids(s_->select_stranded.get(), workflow, now,
+                                    static_cast<std::int64_t>(max), &lease);
+      if (!stranded) return {stranded.error()};
+      for (const run_id& id : stranded.value())
+        if (auto c = claim_one(id); c.error) return c;
+      while (out.size() < max) {
+        auto next = s_->query_ids(s_->select_queued.get(), workflow, 0, 0, nullptr);
+        if (!next) return {next.error(), !out.empty()};
+        if (next.value().empty()) break;
+        if (auto c = claim_one(next.value().front()); c.error) return c;
+      }
+      return {};
+    });
+    if (!w) return w.error();
+    return out;
+  }
+
+  /// The lease of the holder of `epoch` again from now; `fenced` if it is no longer the run's.
+  result<std::int64_t> renew(const run_id& id, std::uint64_t epoch) {
+    const std::lock_guard<std::mutex> lock(s_->mutex);
+    std::int64_t until = 0;
+    auto w = s_->write(false, [&]() -> detail::sqlite_journal_state::write_status {
+      const detail::sqlite_id_bytes idb = detail::sqlite_id_to_bytes(id);
+      auto h = fenced_head(id, idb, epoch);
+      if (!h) return {h.error()};
+      detail::sqlite_journal_state::run_head head = h.value();
+      head.lease_until_ms = until = s_->lease_now_ms() + head.lease_ms;
+      return s_->write_head(head, idb);
+    });
+    if (!w) return w.error();
+    return until;
+  }
+
+  /// Hands the run back (unowned, where it stands): a `released` record; `fenced` if `epoch` is
+  /// no longer the run's.
+  result<void> release(const run_id& id, std::uint64_t epoch) {
+    const std::lock_guard<std::mutex> lock(s_->mutex);
+    return s_->write(true, [&]() -> detail::sqlite_journal_state::write_status {
+      const detail::sqlite_id_bytes idb = detail::sqlite_id_to_bytes(id);
+      auto h = fenced_head(id, idb, epoch);
+      if (!h) return {h.error()};
+      detail::sqlite_journal_state::run_head head = h.value();
+      record_view r;
+      r.kind = record_kind::released;
+      r.epoch = epoch;
+      const std::string owner = head.owner;
+      r.message = owner;
+      if (auto a = s_->add_record(head, idb, r); a.error) return a;
+      head.owner.clear();
+      head.lease_until_ms = 0;
+      if (auto u = s_->write_head(head, idb); u.error) return u;
+      return {};
+    });
+  }
+
+  /// One record after the run's earlier ones, with the wall-clock time, if `rec.epoch` is the
+  /// run's epoch and the run has not ended (else `fenced`, nothing written); the run's row
+  /// (record count, status, lease) is updated in the same transaction: every write renews the
+  /// lease. `run_not_found` if no such run.
   ///
-  /// One INSERT in the common case. Its `seq` is the run's last one + 1 as the file says it in
-  /// this transaction: read from the file (another process may have appended an operator's
-  /// record), unless this connection read or wrote that run's last record itself and nobody
-  /// else has written to the file since (`detail::sqlite_journal_state::heads`).
+  /// Two writes (the record, the run's row) and, in the common case, no read: the run's row as
+  /// this connection last read or wrote it is used while nobody else has written to the file
+  /// since (`detail::sqlite_journal_state::heads`).
   result<void> append(const run_id& id, const record_view& rec) {
     const std::lock_guard<std::mutex> lock(s_->mutex);
-    // Grouped mode commits at once what other processes must see: a run's end and operator
-    // commands (any record that can change a status).
+    // Grouped mode commits at once what other processes must see: a run's end and any record
+    // that can change a status.
     const bool commit_now =
         rec.kind == record_kind::run_finished || detail::sqlite_may_change_status(rec);
     return s_->write(commit_now, [&]() -> detail::sqlite_journal_state::write_status {
       const detail::sqlite_id_bytes idb = detail::sqlite_id_to_bytes(id);
-      detail::sqlite_journal_state::run_head* cached = s_->cached_head(id);
-      detail::sqlite_journal_state::run_head head;
-      if (cached != nullptr) {
-        head = *cached;
-      } else {
-        auto read = s_->read_head(id, idb);
-        if (!read) return {read.error()};
-        head = read.value();
-      }
-      const std::int64_t seq = head.seq + 1;
-      const detail::sqlite_record_fields f{static_cast<std::uint64_t>(seq),
-                                           static_cast<std::uint8_t>(rec.kind),
-                                           rec.step,
-                                           rec.attempt,
-                                           rec.ok,
-                                           rec.outcome,
-                                           rec.payload,
-                                           rec.error_category,
-                                           rec.error_value,
-                                           rec.message,
-                                           rec.time_ns};
-      if (auto w = s_->insert_record_row(idb, id, f, detail::sqlite_now_ms()); w.error) return w;
-      const run_status after = status_after(head.status, rec);
-      if (after != head.status) {
-        sqlite3_stmt* s = s_->update_status.get();
-        const detail::sqlite_use use(s);
-        const int brc = detail::sqlite_first_error(
-            {detail::sqlite_bind_id(s, 1, idb), sqlite3_bind_int(s, 2, static_cast<int>(after))});
-        if (brc != SQLITE_OK)
-          return {s_->fail_sqlite(brc, "cannot update the status of run " +
-                                           detail::sqlite_run_name(id)),
-                  true};
-        if (const int rc = sqlite3_step(s); rc != SQLITE_DONE)
-          return {
-              s_->fail_sqlite(rc, "cannot update the status of run " + detail::sqlite_run_name(id)),
-              true};
-      }
-      if (cached != nullptr) {
-        cached->seq = seq;
-        cached->status = after;
-      } else {
-        s_->remember_head(id, seq, after);
-      }
+      auto h = fenced_head(id, idb, rec.epoch);
+      if (!h) return {h.error()};
+      detail::sqlite_journal_state::run_head head = h.value();
+      if (auto a = s_->add_record(head, idb, rec); a.error) return a;
+      if (!head.owner.empty()) head.lease_until_ms = s_->lease_now_ms() + head.lease_ms;
+      if (auto u = s_->write_head(head, idb); u.error) return u;
       return {};
     });
+  }
+
+  /// An operator's record (see `tutti::journal`): written only if the run's status is one of
+  /// `allowed` (else `invalid_command`); `fence` raises the epoch and clears the owner.
+  result<run_status> command(const run_id& id, const record_view& rec,
+                             std::span<const run_status> allowed, bool fence) {
+    const std::lock_guard<std::mutex> lock(s_->mutex);
+    run_status after = run_status::running;
+    auto w = s_->write(true, [&]() -> detail::sqlite_journal_state::write_status {
+      const detail::sqlite_id_bytes idb = detail::sqlite_id_to_bytes(id);
+      auto h = s_->head_of(id, idb);
+      if (!h) return {h.error()};
+      detail::sqlite_journal_state::run_head head = h.value();
+      const run_status before = head.status;
+      if (std::find(allowed.begin(), allowed.end(), before) == allowed.end())
+        return {s_->fail(journal_errc::invalid_command,
+                         "run " + detail::sqlite_run_name(id) + " is " +
+                             std::string(to_string(before)) + ": " +
+                             std::string(to_string(rec.kind)) + " does not apply")};
+      if (fence) {
+        ++head.epoch;
+        head.owner.clear();
+        head.lease_until_ms = 0;
+      }
+      record_view r = rec;
+      r.epoch = head.epoch;
+      if (auto a = s_->add_record(head, idb, r); a.error) return a;
+      if (before == run_status::dead_lettered && head.status == run_status::running)
+        head.recoveries = 0;
+      if (auto u = s_->write_head(head, idb); u.error) return u;
+      if (before == run_status::queued && head.status != run_status::queued)
+        if (auto d = s_->dequeued(); d.error) return d;
+      after = head.status;
+      return {};
+    });
+    if (!w) return w.error();
+    return after;
+  }
+
+  /// How many runs are queued (submitted, not claimed).
+  [[nodiscard]] result<std::uint64_t> queue_depth() const {
+    const std::lock_guard<std::mutex> lock(s_->mutex);
+    auto q = s_->read_queue();
+    if (!q) return q.error();
+    return static_cast<std::uint64_t>(q.value().second);
   }
 
   /// The run's header, input and records in order (`run_not_found`). Each record's checksum is
@@ -1400,6 +1818,88 @@ class sqlite_journal {
  private:
   explicit sqlite_journal(std::unique_ptr<detail::sqlite_journal_state> s) noexcept
       : s_(std::move(s)) {}
+
+  struct inserted {
+    detail::sqlite_journal_state::write_status status;
+    detail::sqlite_journal_state::run_head head;
+    detail::sqlite_id_bytes idb{};
+  };
+  /// Inside a write: a run's row and its run_started record.
+  inserted insert_run(const run_id& id, std::string_view workflow, std::uint64_t fingerprint,
+                      std::span<const std::byte> input, run_status status,
+                      const submit_options& o, std::int64_t queue_seq, std::int64_t queued_ms) {
+    inserted out;
+    out.idb = detail::sqlite_id_to_bytes(id);
+    const std::int64_t now = detail::sqlite_now_ms();
+    {
+      sqlite3_stmt* s = s_->insert_run.get();
+      const detail::sqlite_use use(s, true);
+      if (const int brc = detail::sqlite_first_error({
+              detail::sqlite_bind_id(s, 1, out.idb),
+              detail::sqlite_bind_text(s, 2, workflow),
+              sqlite3_bind_int64(s, 3, static_cast<sqlite3_int64>(fingerprint)),
+              sqlite3_bind_int(s, 4, static_cast<int>(status)),
+              sqlite3_bind_int64(s, 5, now),
+              o.dedup_key.empty() ? sqlite3_bind_null(s, 6)
+                                  : detail::sqlite_bind_text(s, 6, o.dedup_key),
+              detail::sqlite_bind_text(s, 7, o.partition),
+              sqlite3_bind_int(s, 8, o.exclusive && !o.partition.empty() ? 1 : 0),
+              sqlite3_bind_int(s, 9, o.priority),
+              sqlite3_bind_int64(s, 10, queue_seq),
+              sqlite3_bind_int64(s, 11, queued_ms),
+          });
+          brc != SQLITE_OK) {
+        out.status = {s_->fail_bind(brc, "run " + detail::sqlite_run_name(id),
+                                    "its workflow name is " + std::to_string(workflow.size()) +
+                                        " bytes, its partition " +
+                                        std::to_string(o.partition.size()) + " bytes")};
+        return out;
+      }
+      const int rc = sqlite3_step(s);
+      if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+        out.status = {s_->fail(journal_errc::run_exists,
+                               "run " + detail::sqlite_run_name(id) + " already exists")};
+        return out;
+      }
+      if (rc != SQLITE_DONE) {
+        out.status = {s_->fail_sqlite(rc, "cannot start a run")};
+        return out;
+      }
+    }
+    const detail::sqlite_record_fields f{
+        1, static_cast<std::uint8_t>(record_kind::run_started), {}, 0, false, 0, input, {}, 0, {},
+        0};
+    out.status = s_->insert_record_row(out.idb, id, f, now);
+    if (out.status.error) {
+      out.status.partial = true;  // the run's row is written
+      return out;
+    }
+    out.head.id = id;
+    out.head.seq = 1;
+    out.head.status = status;
+    out.head.queued_ms = queued_ms;
+    s_->remember_head(out.head);
+    return out;
+  }
+
+  /// Inside a write: the run's head if `epoch` is its epoch and it has not ended; else
+  /// `fenced` (with who holds it now).
+  result<detail::sqlite_journal_state::run_head> fenced_head(const run_id& id,
+                                                             const detail::sqlite_id_bytes& idb,
+                                                             std::uint64_t epoch) {
+    auto h = s_->head_of(id, idb);
+    if (!h) return h.error();
+    const auto& head = h.value();
+    if (head.epoch != epoch || ended(head.status))
+      return s_->fail(journal_errc::fenced,
+                      "run " + detail::sqlite_run_name(id) + " refused a write of epoch " +
+                          std::to_string(epoch) + ": it is at epoch " +
+                          std::to_string(head.epoch) + " and " +
+                          std::string(to_string(head.status)) +
+                          (head.owner.empty() ? std::string() : ", held by '" + head.owner + "'"));
+    return h;
+  }
+
 
   /// Everything `open` does with the connection; on failure the message is in
   /// `st.last_error`.
