@@ -221,6 +221,8 @@ class journal_hooks {
       : journal_(&journal), observer_(&observer), clock_(&clock), id_(id), plan_(plan),
         epoch_(epoch) {}
 
+  /// Stop at the next step boundary (as a pause does) once `*flag` is true.
+  void hand_back_when(const std::atomic<bool>* flag) noexcept { hand_back_ = flag; }
   /// The engine's epoch for this run (its fencing token): every write carries it.
   [[nodiscard]] std::uint64_t epoch() const noexcept { return epoch_; }
   /// True once the store refused a write because another engine (or an operator) took the run.
@@ -340,8 +342,10 @@ class journal_hooks {
   [[nodiscard]] const std::error_code& journal_error() const noexcept { return error_; }
   /// What the journal said about that error, taken when it failed (read it after the run).
   [[nodiscard]] const std::string& journal_message() const noexcept { return message_; }
-  /// Asks the journal whether an operator paused the run (once per step).
+  /// Asks the journal whether an operator paused the run (once per step); true too when the
+  /// engine is asked to hand the run back (a runner draining).
   [[nodiscard]] bool paused() {
+    if (hand_back_ != nullptr && hand_back_->load(std::memory_order_acquire)) return true;
     const std::lock_guard lock{mutex_};
     auto s = journal_->status(id_);
     if (!s) {
@@ -384,6 +388,7 @@ class journal_hooks {
   run_id id_;
   const replay_plan* plan_;
   std::uint64_t epoch_ = 0;
+  const std::atomic<bool>* hand_back_ = nullptr;
   // The branches of a parallel group write from several threads: records, the buffer and the
   // error are guarded by one lock (a journal's append is serialised anyway).
   std::mutex mutex_;
@@ -422,7 +427,7 @@ struct durable_options {
   /// an earlier incarnation of the same name held when it died, without waiting for their
   /// leases to expire. Give no two live engines the same name. Empty: "host/pid", and runs of
   /// a dead engine are recovered when their lease expires.
-  std::string name;
+  std::string name{};
   /// How long a claim holds without a write. Every journal write renews it; a `tutti::runner`
   /// also renews it while a step runs (a heartbeat). Without a runner, a step that runs longer
   /// than the lease may see its run taken over by another engine: its next write is then
@@ -560,10 +565,13 @@ class durable_workflow {
   /**
    * Runs a claim this engine holds (from `journal.claim` or `journal.claim_next`): loads the
    * run and replays it as `resume` does, writing with the claim's epoch. A run of another
-   * workflow shape is handed back (`release`) and reported as `fingerprint_mismatch`.
+   * workflow shape is handed back (`release`) and reported as `fingerprint_mismatch`. Once
+   * `*hand_back` (when given) is true, the run stops at its next step boundary and is handed
+   * back (a `released` record), as a paused one.
    */
   template <class In, tutti::clock C = steady_clock, observer O = null_observer>
-  auto resume_claimed(const run_claim& claim, run_options opts, C& clock, O& obs) const {
+  auto resume_claimed(const run_claim& claim, run_options opts, C& clock, O& obs,
+                      const std::atomic<bool>* hand_back = nullptr) const {
     using run_type = decltype(workflow_->run(std::declval<const In&>(), opts, clock, obs));
     durable_outcome<run_type> out;
     const run_id& id = claim.id;
@@ -601,6 +609,7 @@ class durable_workflow {
     }
     opts.id = id;
     journal_hooks<J, O, C> hooks{*journal_, obs, clock, id, &plan, claim.epoch};
+    hooks.hand_back_when(hand_back);
     out.run.emplace(workflow_->run(input.value(), opts, clock, hooks));
     finish(out, hooks);
     return out;

@@ -228,12 +228,12 @@ struct run_filter {
 
 /// Who claims a run, and for how long the claim holds without a write or a heartbeat.
 struct lease_request {
-  std::string_view owner;  ///< who claims ("name#incarnation"): shown by list and show
+  std::string_view owner{};  ///< who claims ("name#incarnation"): shown by list and show
   std::chrono::milliseconds lease{30'000};
   /// Non-empty: a run held by an owner whose name starts with this, other than `owner` — an
   /// earlier incarnation of this engine, which died — may be claimed before its lease expires.
   /// Sound only if no two live engines share the name (`durable_options::name`).
-  std::string_view reclaim;
+  std::string_view reclaim{};
 };
 
 /// Whether `lease` may claim a run that `owner` holds until `lease_until_ms` (store clock `now`).
@@ -259,12 +259,12 @@ struct run_claim {
 
 /// How `submit` records a request.
 struct submit_options {
-  run_id id;                   ///< empty: a new id
+  run_id id{};                   ///< empty: a new id
   /// Non-empty: a second submit of the same workflow with the same key returns the first run
   /// (`submitted::created` false) and records nothing.
-  std::string_view dedup_key;
+  std::string_view dedup_key{};
   /// Runs of one partition are claimed in the order they were submitted.
-  std::string_view partition;
+  std::string_view partition{};
   /// With a partition: no run of it is claimed while another of it is running or paused.
   bool exclusive = false;
   std::int32_t priority = 0;   ///< higher first (within a partition, submission order wins)

@@ -1,0 +1,514 @@
+// tutti — the runner: hosts durable workflows in a service; claims queued and stranded runs,
+// runs them on an executor, renews their leases, and drains on stop.
+#ifndef TUTTI_RUNNER_HPP
+#define TUTTI_RUNNER_HPP
+
+#include <algorithm>           // std::erase_if
+#include <atomic>              // counters, the hand-back flag
+#include <chrono>              // intervals
+#include <condition_variable>  // the pump waits for work or capacity
+#include <cstdint>             // counters
+#include <functional>          // the event callback, hosted workflows (type-erased per run)
+#include <map>                 // runs in flight
+#include <memory>              // hosted workflows
+#include <mutex>               // the pump's state
+#include <set>                 // stuck runs already reported
+#include <string>              // names
+#include <string_view>         // names
+#include <thread>              // the pump
+#include <utility>             // std::move
+#include <vector>              // hosted workflows
+
+#include "clock.hpp"
+#include "config.hpp"
+#include "error.hpp"
+#include "executor.hpp"
+#include "journal/durable.hpp"
+#include "journal/journal.hpp"
+
+TUTTI_BEGIN_NAMESPACE
+
+/// What a runner reports, besides the events of the runs it runs (see `runner_event`).
+enum class runner_event_kind : std::uint8_t {
+  claimed,        ///< a queued run was claimed (`waited`: its time in the queue)
+  took_over,      ///< a running run whose owner died (lease expired, or a dead incarnation of
+                  ///< this engine's name) or handed it back was claimed (`recoveries`)
+  lease_renewed,  ///< a heartbeat renewed the lease of a run in flight
+  fenced,         ///< the store refused this runner's write: another engine or an operator
+                  ///< took the run; it was stopped at once
+  dead_lettered,  ///< a run was recovered more than `max_recoveries` times: parked
+  finished,       ///< a run ended (`message`: its outcome) or stopped (paused, handed back)
+  handed_back,    ///< draining: a run was stopped at a step boundary and its lease released
+  stuck,          ///< a run's lease expired more than `stuck_after` ago and nobody took it over
+  journal_error,  ///< the journal failed a claim, a renewal or a run (`message`)
+};
+
+[[nodiscard]] constexpr std::string_view to_string(runner_event_kind k) noexcept {
+  switch (k) {
+    case runner_event_kind::claimed: return "claimed";
+    case runner_event_kind::took_over: return "took_over";
+    case runner_event_kind::lease_renewed: return "lease_renewed";
+    case runner_event_kind::fenced: return "fenced";
+    case runner_event_kind::dead_lettered: return "dead_lettered";
+    case runner_event_kind::finished: return "finished";
+    case runner_event_kind::handed_back: return "handed_back";
+    case runner_event_kind::stuck: return "stuck";
+    case runner_event_kind::journal_error: return "journal_error";
+  }
+  return "unknown";
+}
+
+/// One thing a runner did. The views are valid during the callback only.
+struct runner_event {
+  runner_event_kind kind = runner_event_kind::claimed;
+  std::string_view workflow;
+  run_id run;
+  std::uint64_t epoch = 0;
+  std::uint32_t recoveries = 0;
+  std::chrono::milliseconds waited{0};  ///< claimed: time in the queue (store clock)
+  std::string_view message;
+};
+
+/// How a runner claims and keeps runs.
+struct runner_options {
+  /// The engine's stable name (see `durable_options::name`): a restarted runner of the same
+  /// name recovers the runs its dead incarnation held at once. Empty: host name; runs of a dead
+  /// runner are recovered when their lease expires.
+  std::string name{};
+  /// A claim holds this long without a write or a heartbeat.
+  std::chrono::milliseconds lease{30'000};
+  /// Heartbeats renew the leases of runs in flight this often (0: a third of the lease).
+  std::chrono::milliseconds heartbeat{0};
+  /// The runner looks for work this often when it has capacity and found none (a run ending
+  /// wakes it at once).
+  std::chrono::milliseconds poll{100};
+  /// A run recovered (taken over from a dead owner) more than this many times is parked as
+  /// `dead_lettered`, with its history, for an operator (`retry_run` puts it back).
+  std::uint32_t max_recoveries = 5;
+  /// A run whose lease expired this long ago without a takeover is reported `stuck` (0: twice
+  /// the lease); checked every 10 polls over the running runs of the journal.
+  std::chrono::milliseconds stuck_after{0};
+  /// On `stop()`: how long in-flight runs may go on; then they stop at their next step boundary
+  /// and are handed back. Zero: hand back at once.
+  std::chrono::milliseconds drain_timeout{30'000};
+  /// The store's clock for the stuck check: the journal's lease clock (the wall clock for
+  /// SQLite; a test's manual clock for a memory journal made with it).
+  any_clock lease_clock{detail::default_wall_clock()};
+};
+
+/// What a runner has done so far (monotonic counters).
+struct runner_stats {
+  std::uint64_t claims = 0;        ///< queued runs claimed
+  std::uint64_t takeovers = 0;     ///< stranded runs claimed
+  std::uint64_t renewals = 0;      ///< leases renewed by heartbeats
+  std::uint64_t fenced = 0;        ///< runs stopped because the store refused this runner
+  std::uint64_t dead_letters = 0;  ///< runs parked
+  std::uint64_t finished = 0;      ///< runs that ended or stopped
+  std::uint64_t handed_back = 0;   ///< runs handed back while draining
+  std::uint64_t stuck = 0;         ///< stuck runs reported
+  std::uint64_t journal_errors = 0;
+  std::uint64_t queue_wait_ms = 0;  ///< total time in the queue of the claimed runs
+  std::uint64_t in_flight = 0;      ///< runs being run now
+};
+
+/**
+ * Hosts durable workflows in a service: `tutti::runner r{journal, pool, {.name = "pay-1"}};
+ * r.host<order>(payment, 8); r.start();` — then requests submitted to the journal
+ * (`durable.submit(order)`, from any process, even while no runner is up) are run, as are runs
+ * whose engine died (a takeover once their lease expires) and runs an operator unpaused,
+ * retried or re-drove; a run an operator pauses or resolves stops at its next step boundary.
+ *
+ * The pump thread claims work (`claim_next`, at most the free concurrency of each workflow),
+ * hands each run to the executor, renews the leases of runs in flight (heartbeat), parks runs
+ * recovered too often (dead letter) and reports runs stuck with an expired lease. `stop()`
+ * stops claiming and drains: in-flight runs finish, or after `drain_timeout` stop at their next
+ * step boundary and are handed back. The destructor stops. Runner events go to `on_event`.
+ * Thread-safety: `host` before `start`; the rest from any thread.
+ */
+template <journal J, executor E>
+class runner {
+ public:
+  runner(J& journal, E& executor, runner_options options = {})
+      : journal_(&journal), executor_(&executor), options_(std::move(options)),
+        owner_(detail::owner_name(options_.name)),
+        reclaim_(options_.name.empty() ? std::string() : options_.name + "#") {
+    if (options_.heartbeat.count() <= 0)
+      options_.heartbeat = std::max(std::chrono::milliseconds(1), options_.lease / 3);
+    if (options_.stuck_after.count() <= 0) options_.stuck_after = 2 * options_.lease;
+    if (options_.poll.count() <= 0) options_.poll = std::chrono::milliseconds(1);
+  }
+  runner(const runner&) = delete;
+  runner& operator=(const runner&) = delete;
+  ~runner() { stop(); }
+
+  /**
+   * Hosts workflow `wf` (input type `In`): at most `max_concurrency` of its runs at once, each
+   * run with `clock` and `observer` (which must outlive the runner; one observer serves
+   * concurrent runs, so it must be thread-safe).
+   */
+  template <class In, class W, tutti::clock C, observer O>
+  runner& host(const W& wf, std::size_t max_concurrency, C& clock, O& obs) {
+    auto h = std::make_unique<hosted>();
+    h->name = std::string(W::name.view());
+    h->max = max_concurrency == 0 ? 1 : max_concurrency;
+    auto durable = std::make_shared<durable_workflow<W, J>>(
+        wf, *journal_, durable_options{options_.name, options_.lease});
+    h->run = [durable, &clock, &obs](const run_claim& c, const std::atomic<bool>* hand_back)
+        -> run_end {
+      auto out = durable->template resume_claimed<In>(c, run_options{}, clock, obs, hand_back);
+      run_end e;
+      e.error = out.error;
+      e.message = out.message;
+      if (out.run) {
+        e.ran = true;
+        e.stopped = out.run->error() == errc::paused;  // paused, or handed back
+        e.outcome = std::string(to_string(out.run->outcome()));
+      }
+      return e;
+    };
+    hosted_.push_back(std::move(h));
+    return *this;
+  }
+  template <class In, class W>
+  runner& host(const W& wf, std::size_t max_concurrency = 1) {
+    static null_observer none;
+    return host<In>(wf, max_concurrency, detail::default_clock(), none);
+  }
+
+  /// Runner events (claims, takeovers, fences, dead letters, stuck runs...). Before `start`.
+  void on_event(std::function<void(const runner_event&)> f) { on_event_ = std::move(f); }
+
+  /// Starts the pump thread.
+  void start() {
+    const std::lock_guard lock{mutex_};
+    if (pump_.joinable() || stopping_) return;
+    pump_ = std::thread([this] { pump(); });
+  }
+
+  /**
+   * Stops claiming and drains: waits for the runs in flight; after `drain_timeout`, asks them
+   * to stop at their next step boundary and hand their runs back, and waits for that. Returns
+   * when no run of this runner is in flight. Idempotent.
+   */
+  void stop() {
+    {
+      std::unique_lock lock{mutex_};
+      if (stopping_ && !pump_.joinable()) return;
+      stopping_ = true;
+      wake_.notify_all();
+    }
+    if (pump_.joinable()) pump_.join();
+  }
+
+  /**
+   * One round of the pump, on the calling thread (for a host that runs its own loop, and for
+   * tests): claims what the free capacity allows and hands it to the executor, renews leases
+   * that are due, checks for stuck runs when due. Returns how many runs it claimed.
+   */
+  std::size_t poll_once() { return round(true); }
+
+  /// Runs in flight now.
+  [[nodiscard]] std::size_t in_flight() const {
+    const std::lock_guard lock{mutex_};
+    return flights_.size();
+  }
+  /// Waits until no run is in flight, or `timeout` passed; true if none is.
+  bool wait_idle(std::chrono::milliseconds timeout) {
+    std::unique_lock lock{mutex_};
+    return idle_.wait_for(lock, timeout, [this] { return flights_.empty(); });
+  }
+
+  [[nodiscard]] runner_stats stats() const {
+    runner_stats s;
+    s.claims = claims_.load();
+    s.takeovers = takeovers_.load();
+    s.renewals = renewals_.load();
+    s.fenced = fenced_.load();
+    s.dead_letters = dead_letters_.load();
+    s.finished = finished_.load();
+    s.handed_back = handed_back_.load();
+    s.stuck = stuck_.load();
+    s.journal_errors = journal_errors_.load();
+    s.queue_wait_ms = queue_wait_ms_.load();
+    s.in_flight = in_flight();
+    return s;
+  }
+
+  /**
+   * The runner's metrics in Prometheus text format (append to `out`): tutti_runner_* counters,
+   * runs in flight, and the journal's queue depth when the journal tells it (`queue_depth()`).
+   */
+  void write_prometheus(std::string& out) const {
+    const runner_stats s = stats();
+    const auto counter = [&out](std::string_view name, std::string_view help, std::uint64_t v,
+                                std::string_view type = "counter") {
+      out += "# HELP ";
+      out += name;
+      out += ' ';
+      out += help;
+      out += "\n# TYPE ";
+      out += name;
+      out += ' ';
+      out += type;
+      out += '\n';
+      out += name;
+      out += ' ';
+      out += std::to_string(v);
+      out += '\n';
+    };
+    counter("tutti_runner_claims_total", "Queued runs claimed.", s.claims);
+    counter("tutti_runner_takeovers_total", "Runs taken over from a dead or departed owner.",
+            s.takeovers);
+    counter("tutti_runner_lease_renewals_total", "Leases renewed by heartbeats.", s.renewals);
+    counter("tutti_runner_fenced_total", "Runs stopped because the store refused a write.",
+            s.fenced);
+    counter("tutti_runner_dead_letters_total", "Runs parked after too many recoveries.",
+            s.dead_letters);
+    counter("tutti_runner_finished_total", "Runs that ended or stopped.", s.finished);
+    counter("tutti_runner_stuck_total", "Runs reported stuck with an expired lease.", s.stuck);
+    counter("tutti_runner_queue_wait_milliseconds_total",
+            "Total time claimed runs waited in the queue.", s.queue_wait_ms);
+    counter("tutti_runner_in_flight", "Runs being run now.", s.in_flight, "gauge");
+    if constexpr (requires { journal_->queue_depth(); }) {
+      if (auto d = journal_->queue_depth())
+        counter("tutti_runner_queue_depth", "Runs waiting in the queue.", d.value(), "gauge");
+    }
+  }
+
+  /// The owner name this runner claims with ("name#incarnation").
+  [[nodiscard]] const std::string& owner() const noexcept { return owner_; }
+
+ private:
+  struct run_end {
+    bool ran = false;
+    bool stopped = false;
+    std::error_code error;
+    std::string message;
+    std::string outcome;
+  };
+  struct hosted {
+    std::string name;
+    std::size_t max = 1;
+    std::size_t in_flight = 0;  // guarded by mutex_
+    std::function<run_end(const run_claim&, const std::atomic<bool>*)> run;
+  };
+  struct flight {
+    std::uint64_t epoch = 0;
+    hosted* host = nullptr;
+  };
+
+  [[nodiscard]] lease_request lease() const noexcept {
+    return {owner_, options_.lease, reclaim_};
+  }
+
+  void emit(runner_event_kind k, std::string_view workflow, const run_id& id,
+            std::uint64_t epoch, std::string_view message = {}, std::uint32_t recoveries = 0,
+            std::chrono::milliseconds waited = {}) {
+    if (!on_event_) return;
+    runner_event e;
+    e.kind = k;
+    e.workflow = workflow;
+    e.run = id;
+    e.epoch = epoch;
+    e.message = message;
+    e.recoveries = recoveries;
+    e.waited = waited;
+    on_event_(e);
+  }
+
+  void pump() {
+    std::unique_lock lock{mutex_};
+    while (!stopping_) {
+      lock.unlock();
+      round(false);
+      lock.lock();
+      if (stopping_) break;
+      wake_.wait_for(lock, options_.poll, [this] { return stopping_ || woken_; });
+      woken_ = false;
+    }
+    // Draining: no more claims; heartbeats go on while runs finish, then they are handed back.
+    const auto drain_end = std::chrono::steady_clock::now() + options_.drain_timeout;
+    while (!flights_.empty()) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= drain_end) hand_back_.store(true);
+      auto until = now + options_.heartbeat;
+      if (!hand_back_.load() && drain_end < until) until = drain_end;
+      idle_.wait_until(lock, until, [this] { return flights_.empty(); });
+      if (flights_.empty()) break;
+      lock.unlock();
+      heartbeat(true);
+      lock.lock();
+    }
+  }
+
+  std::size_t round(bool force_checks) {
+    std::size_t claimed = 0;
+    bool accepting = false;
+    {
+      const std::lock_guard lock{mutex_};
+      accepting = !stopping_;
+    }
+    if (accepting) {
+      for (auto& h : hosted_) {
+        std::size_t free = 0;
+        {
+          const std::lock_guard lock{mutex_};
+          free = h->max > h->in_flight ? h->max - h->in_flight : 0;
+        }
+        if (free == 0) continue;
+        auto claims = journal_->claim_next(h->name, free, lease());
+        if (!claims) {
+          ++journal_errors_;
+          const std::string why = detail::journal_failure(*journal_, claims.error());
+          emit(runner_event_kind::journal_error, h->name, run_id{}, 0, why);
+          continue;
+        }
+        for (run_claim& c : claims.value()) {
+          ++claimed;
+          dispatch(*h, std::move(c));
+        }
+      }
+    }
+    heartbeat(force_checks);
+    check_stuck(force_checks);
+    return claimed;
+  }
+
+  void dispatch(hosted& h, run_claim c) {
+    if (c.from_queue) {
+      ++claims_;
+      queue_wait_ms_ += static_cast<std::uint64_t>(c.queued_ms > 0 ? c.queued_ms : 0);
+      emit(runner_event_kind::claimed, h.name, c.id, c.epoch, {}, c.recoveries,
+           std::chrono::milliseconds(c.queued_ms));
+    } else {
+      ++takeovers_;
+      emit(runner_event_kind::took_over, h.name, c.id, c.epoch, {}, c.recoveries);
+    }
+    if (c.recoveries > options_.max_recoveries) {
+      record_view r;
+      r.kind = record_kind::dead_lettered;
+      r.epoch = c.epoch;
+      const std::string why = "recovered " + std::to_string(c.recoveries) +
+                              " times without finishing (max_recoveries " +
+                              std::to_string(options_.max_recoveries) + "): parked";
+      r.message = why;
+      if (auto w = journal_->append(c.id, r); !w) {
+        ++journal_errors_;
+        emit(runner_event_kind::journal_error, h.name, c.id, c.epoch,
+             detail::journal_failure(*journal_, w.error()));
+        return;
+      }
+      ++dead_letters_;
+      emit(runner_event_kind::dead_lettered, h.name, c.id, c.epoch, why, c.recoveries);
+      return;
+    }
+    {
+      const std::lock_guard lock{mutex_};
+      ++h.in_flight;
+      flights_[c.id] = flight{c.epoch, &h};
+    }
+    executor_->submit([this, &h, c = std::move(c)]() noexcept { run_one(h, c); });
+  }
+
+  void run_one(hosted& h, const run_claim& c) noexcept {
+    run_end end;
+    try {
+      end = h.run(c, &hand_back_);
+    } catch (const std::exception& e) {  // a journal's allocation failure, say
+      end.error = make_error_code(journal_errc::io_error);
+      end.message = e.what();
+    } catch (...) {
+      end.error = make_error_code(journal_errc::io_error);
+      end.message = "an unknown exception";
+    }
+    if (end.error == journal_errc::fenced) {
+      ++fenced_;
+      emit(runner_event_kind::fenced, h.name, c.id, c.epoch, end.message);
+    } else if (end.error) {
+      ++journal_errors_;
+      emit(runner_event_kind::journal_error, h.name, c.id, c.epoch, end.message);
+    } else if (end.stopped && hand_back_.load()) {
+      ++handed_back_;
+      emit(runner_event_kind::handed_back, h.name, c.id, c.epoch);
+    }
+    ++finished_;
+    emit(runner_event_kind::finished, h.name, c.id, c.epoch, end.outcome);
+    const std::lock_guard lock{mutex_};
+    --h.in_flight;
+    flights_.erase(c.id);
+    woken_ = true;
+    wake_.notify_all();
+    if (flights_.empty()) idle_.notify_all();
+  }
+
+  void heartbeat(bool force) {
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<std::pair<run_id, flight>> due;
+    {
+      const std::lock_guard lock{mutex_};
+      if (!force && now < next_heartbeat_) return;
+      next_heartbeat_ = now + options_.heartbeat;
+      due.assign(flights_.begin(), flights_.end());
+    }
+    for (const auto& [id, f] : due) {
+      auto r = journal_->renew(id, f.epoch);
+      if (r) {
+        ++renewals_;
+        emit(runner_event_kind::lease_renewed, f.host->name, id, f.epoch);
+      }
+      // A refusal: the run ended meanwhile, or it was taken (its next write says so).
+    }
+  }
+
+  void check_stuck(bool force) {
+    if (!force && ++stuck_round_ % 10 != 0) return;
+    run_filter filter;
+    filter.status = run_status::running;
+    auto runs = journal_->list(filter);
+    if (!runs) return;
+    const std::int64_t now =
+        std::chrono::duration_cast<std::chrono::milliseconds>(options_.lease_clock.now()).count();
+    for (const run_summary& s : runs.value()) {
+      if (s.owner.empty() || s.lease_until_ms + options_.stuck_after.count() > now) continue;
+      if (!reported_stuck_.insert({s.id, s.epoch}).second) continue;
+      ++stuck_;
+      const std::string why = "lease of '" + s.owner + "' expired " +
+                              std::to_string(now - s.lease_until_ms) +
+                              " ms ago and no engine took the run over";
+      emit(runner_event_kind::stuck, s.workflow, s.id, s.epoch, why);
+    }
+  }
+
+  J* journal_;
+  E* executor_;
+  runner_options options_;
+  std::string owner_;
+  std::string reclaim_;
+  std::vector<std::unique_ptr<hosted>> hosted_;
+  std::function<void(const runner_event&)> on_event_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable idle_;
+  bool stopping_ = false;
+  bool woken_ = false;
+  std::map<run_id, flight> flights_;
+  std::chrono::steady_clock::time_point next_heartbeat_{};
+  std::thread pump_;
+  std::atomic<bool> hand_back_{false};
+  std::uint64_t stuck_round_ = 0;
+  std::set<std::pair<run_id, std::uint64_t>> reported_stuck_;
+
+  std::atomic<std::uint64_t> claims_{0}, takeovers_{0}, renewals_{0}, fenced_{0},
+      dead_letters_{0}, finished_{0}, handed_back_{0}, stuck_{0}, journal_errors_{0},
+      queue_wait_ms_{0};
+};
+
+template <class J, class E>
+runner(J&, E&, runner_options) -> runner<J, E>;
+template <class J, class E>
+runner(J&, E&) -> runner<J, E>;
+
+TUTTI_END_NAMESPACE
+
+#endif  // TUTTI_RUNNER_HPP

@@ -1,0 +1,353 @@
+// The durable request queue and tutti::runner on the in-memory journal: submission with no
+// runner up, dedup, partitions (FIFO, exclusive), priority, a bounded queue; the runner claims,
+// runs, takes over stranded runs, applies operator commands on live runs, dead-letters, drains,
+// reports stuck runs and its metrics.
+#include <tutti/tutti.hpp>
+#include <tutti/journal/durable.hpp>
+#include <tutti/journal/memory.hpp>
+#include <tutti/runner.hpp>
+#include <tutti/testing/manual_clock.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+struct job {
+  std::string partition;
+  int n = 0;
+  template <class A>
+  friend void serialize(A& ar, job& j) {
+    ar(j.partition, j.n);
+  }
+};
+
+/// The order in which jobs ran, per partition, and how often each key was called.
+struct trace {
+  std::mutex m;
+  std::map<std::string, std::vector<int>> order;
+  std::map<std::string, int> calls;
+  std::vector<int> all;
+  int concurrent = 0, most_concurrent = 0;
+  void ran(const job& j, const tutti::call_context& ctx) {
+    const std::lock_guard lock{m};
+    order[j.partition].push_back(j.n);
+    all.push_back(j.n);
+    ++calls[fmt::format("{}", ctx.key())];
+  }
+};
+
+auto make_jobs(trace& t) {
+  return tutti::workflow<"jobs">(
+      tutti::step<"work">([&t](const job& j, const tutti::call_context& ctx) {
+        t.ran(j, ctx);
+        return j.n;
+      }),
+      tutti::step<"done">([](tutti::from<"work", int> n) { return *n + 1; }));
+}
+
+/// Polls until `pred` or 10 s: for the runner's own threads.
+template <class P>
+bool eventually(P pred) {
+  const auto end = std::chrono::steady_clock::now() + 10s;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("submit records requests with no runner up; dedup returns the first run",
+          "[runner][queue]") {
+  tutti::memory_journal j{{.max_queued = 3}};
+  trace t;
+  const auto wf = make_jobs(t);
+  const tutti::durable_workflow durable{wf, j};
+  const auto a = durable.submit(job{"p", 1}, {.dedup_key = "order-1"});
+  REQUIRE(a);
+  CHECK(a.value().created);
+  const auto again = durable.submit(job{"p", 99}, {.dedup_key = "order-1"});
+  REQUIRE(again);
+  CHECK_FALSE(again.value().created);
+  CHECK(again.value().id == a.value().id);
+  CHECK(j.status(a.value().id).value() == tutti::run_status::queued);
+  REQUIRE(durable.submit(job{"p", 2}));
+  REQUIRE(durable.submit(job{"p", 3}));
+  const auto full = durable.submit(job{"p", 4});
+  CHECK(full.error() == tutti::journal_errc::queue_full);
+  CHECK(j.queue_depth().value() == 3);
+  CHECK(t.all.empty());  // nothing ran
+  // A queued request can be cancelled (resolved) by an operator: it never runs.
+  REQUIRE(tutti::resolve_run(j, a.value().id, "cancelled by the customer"));
+  CHECK(j.queue_depth().value() == 2);
+  REQUIRE(durable.submit(job{"p", 4}));
+}
+
+TEST_CASE("claims follow priority, FIFO within a partition, one at a time in an exclusive one",
+          "[runner][queue]") {
+  tutti::memory_journal j;
+  trace t;
+  const auto wf = make_jobs(t);
+  const tutti::durable_workflow durable{wf, j};
+  REQUIRE(durable.submit(job{"a", 1}, {.partition = "a", .exclusive = true}));
+  REQUIRE(durable.submit(job{"a", 2}, {.partition = "a", .exclusive = true, .priority = 9}));
+  REQUIRE(durable.submit(job{"b", 3}, {.partition = "b"}));
+  REQUIRE(durable.submit(job{"b", 4}, {.partition = "b"}));
+  REQUIRE(durable.submit(job{"", 5}, {.priority = 5}));
+  const tutti::lease_request lease{.owner = "test#1"};
+  const auto first = j.claim_next("jobs", 10, lease).value();
+  // The unpartitioned priority 5, then a/1 (a/2's priority waits behind its partition's head),
+  // then b/3; b/4 too (b is not exclusive, and b/3 is no longer queued); a/2 must wait for a/1.
+  std::vector<int> got;
+  for (const auto& c : first) {
+    const auto in = tutti::from_bytes<job>(j.load(c.id).value().input).value();
+    got.push_back(in.n);
+    CHECK(c.from_queue);
+    CHECK(c.epoch == 1);
+  }
+  CHECK(got == std::vector<int>{5, 1, 3, 4});
+  CHECK(j.claim_next("jobs", 10, lease).value().empty());
+  // a/1 ends: a/2 may go.
+  const tutti::run_id a1 = first[1].id;
+  tutti::record_view fin;
+  fin.kind = tutti::record_kind::run_finished;
+  fin.epoch = 1;
+  REQUIRE(j.append(a1, fin));
+  const auto next = j.claim_next("jobs", 10, lease).value();
+  REQUIRE(next.size() == 1);
+  CHECK(tutti::from_bytes<job>(j.load(next[0].id).value().input).value().n == 2);
+}
+
+TEST_CASE("a runner runs queued requests once each, in order within their partition",
+          "[runner][queue][takeover]") {
+  tutti::memory_journal j;
+  trace t;
+  const auto wf = make_jobs(t);
+  const tutti::durable_workflow durable{wf, j};
+  constexpr int per_partition = 50;
+  for (int i = 0; i < per_partition; ++i)
+    for (const char* p : {"x", "y", "z"})
+      REQUIRE(durable.submit(job{p, i}, {.partition = p, .exclusive = true}));
+  tutti::thread_pool pool{4};
+  std::atomic<int> claimed{0};
+  {
+    tutti::runner r1{j, pool, {.name = "r1", .poll = 1ms}};
+    tutti::runner r2{j, pool, {.name = "r2", .poll = 1ms}};
+    r1.host<job>(wf, 4);
+    r2.host<job>(wf, 4);
+    r1.on_event([&](const tutti::runner_event& e) {
+      if (e.kind == tutti::runner_event_kind::claimed) ++claimed;
+    });
+    r1.start();
+    r2.start();
+    REQUIRE(eventually([&] { return j.queue_depth().value() == 0; }));
+    REQUIRE(r1.wait_idle(10s));
+    REQUIRE(r2.wait_idle(10s));
+    r1.stop();
+    r2.stop();
+    CHECK(r1.stats().claims + r2.stats().claims == 3 * per_partition);
+    CHECK(r1.stats().claims == static_cast<std::uint64_t>(claimed.load()));
+  }
+  for (const char* p : {"x", "y", "z"}) {
+    std::vector<int> expected(per_partition);
+    for (int i = 0; i < per_partition; ++i) expected[static_cast<std::size_t>(i)] = i;
+    CHECK(t.order[p] == expected);
+  }
+  for (const auto& [key, n] : t.calls) CHECK(n == 1);
+  tutti::run_filter succeeded;
+  succeeded.status = tutti::run_status::succeeded;
+  const auto done = j.list(succeeded).value();
+  CHECK(done.size() == 3 * per_partition);
+}
+
+TEST_CASE("a runner takes over a run whose engine died, and parks one that keeps dying",
+          "[runner][takeover]") {
+  tutti::testing::manual_clock store;
+  tutti::memory_journal j{{.lease_clock = tutti::any_clock{store}}};
+  trace t;
+  const auto wf = make_jobs(t);
+  const tutti::durable_workflow durable{wf, j};
+  const auto sub = durable.submit(job{"", 7});
+  REQUIRE(sub);
+  const auto id = sub.value().id;
+  // An engine claims it and dies (it never writes again).
+  REQUIRE(j.claim(id, {.owner = "dead#1", .lease = 1000ms}));
+  tutti::thread_pool pool{1};
+  tutti::runner r{j, pool, {.name = "r", .lease = 1000ms, .max_recoveries = 1,
+                            .lease_clock = tutti::any_clock{store}}};
+  r.host<job>(wf, 2);
+  std::vector<tutti::runner_event_kind> seen;
+  std::mutex m;
+  r.on_event([&](const tutti::runner_event& e) {
+    const std::lock_guard lock{m};
+    seen.push_back(e.kind);
+  });
+  CHECK(r.poll_once() == 0);  // its lease is live
+  store.advance(1001ms);
+  CHECK(r.poll_once() == 1);
+  REQUIRE(r.wait_idle(10s));
+  CHECK(j.status(id).value() == tutti::run_status::succeeded);
+  CHECK(r.stats().takeovers == 1);
+  CHECK(t.calls.size() == 1);
+
+  // A run whose engines die again and again is dead-lettered with its history.
+  REQUIRE(j.start({9, 9}, "jobs", durable.fingerprint(), tutti::to_bytes(job{"", 8}),
+                  {.owner = "dead#1", .lease = 10ms}));
+  store.advance(11ms);
+  REQUIRE(j.claim({9, 9}, {.owner = "dead#2", .lease = 10ms}));  // recovery 1, dies too
+  store.advance(11ms);
+  CHECK(r.poll_once() == 1);  // recovery 2 > max_recoveries 1: parked, not run
+  CHECK(j.status({9, 9}).value() == tutti::run_status::dead_lettered);
+  CHECK(r.stats().dead_letters == 1);
+  CHECK(t.calls.size() == 1);
+  // An operator retries it: it runs once more.
+  REQUIRE(tutti::retry_run(j, {9, 9}));
+  CHECK(r.poll_once() == 1);
+  REQUIRE(r.wait_idle(10s));
+  CHECK(j.status({9, 9}).value() == tutti::run_status::succeeded);
+  const std::lock_guard lock{m};
+  CHECK(std::count(seen.begin(), seen.end(), tutti::runner_event_kind::took_over) == 3);
+  CHECK(std::count(seen.begin(), seen.end(), tutti::runner_event_kind::dead_lettered) == 1);
+}
+
+TEST_CASE("a runner applies pause, unpause and resolve to live runs at step boundaries",
+          "[runner]") {
+  tutti::memory_journal j;
+  std::mutex m;
+  std::condition_variable cv;
+  int step_a = 0;
+  bool go = false;
+  int step_b = 0;
+  const auto wf = tutti::workflow<"two">(
+      tutti::step<"a">([&](const int& x) {
+        std::unique_lock lock{m};
+        ++step_a;
+        cv.notify_all();
+        cv.wait(lock, [&] { return go; });
+        go = false;
+        return x;
+      }),
+      tutti::step<"b">([&](tutti::from<"a", int> x) {
+        const std::lock_guard lock{m};
+        ++step_b;
+        return *x;
+      }));
+  const tutti::durable_workflow durable{wf, j};
+  tutti::thread_pool pool{2};
+  tutti::runner r{j, pool, {.name = "r", .poll = 1ms}};
+  r.host<int>(wf, 2);
+  r.start();
+  const auto id = durable.submit(1).value().id;
+  {
+    std::unique_lock lock{m};
+    REQUIRE(cv.wait_for(lock, 10s, [&] { return step_a == 1; }));
+  }
+  REQUIRE(tutti::pause_run(j, id));
+  {
+    const std::lock_guard lock{m};
+    go = true;
+    cv.notify_all();
+  }
+  REQUIRE(eventually([&] { return r.in_flight() == 0; }));
+  CHECK(j.status(id).value() == tutti::run_status::paused);
+  CHECK(step_b == 0);  // stopped before b
+  CHECK(j.load(id).value().summary.owner.empty());  // handed back
+  REQUIRE(tutti::unpause_run(j, id));  // the runner claims it again and finishes it
+  REQUIRE(eventually([&] { return j.status(id).value() == tutti::run_status::succeeded; }));
+  CHECK(step_a == 1);
+  CHECK(step_b == 1);
+
+  // Resolve of a live run: it stops at its next write, b is never called.
+  const auto id2 = durable.submit(2).value().id;
+  {
+    std::unique_lock lock{m};
+    REQUIRE(cv.wait_for(lock, 10s, [&] { return step_a == 2; }));
+  }
+  REQUIRE(tutti::resolve_run(j, id2, "done by hand"));
+  {
+    const std::lock_guard lock{m};
+    go = true;
+    cv.notify_all();
+  }
+  REQUIRE(eventually([&] { return r.stats().fenced == 1; }));
+  r.stop();
+  CHECK(j.status(id2).value() == tutti::run_status::resolved);
+  CHECK(step_b == 1);
+}
+
+TEST_CASE("a runner drains on stop: in-flight runs finish, or are handed back", "[runner]") {
+  tutti::memory_journal j;
+  std::atomic<int> calls{0};
+  std::atomic<bool> release{false};
+  const auto wf = tutti::workflow<"slow">(
+      tutti::step<"wait">([&] {
+        ++calls;
+        while (!release.load()) std::this_thread::sleep_for(1ms);
+        return 1;
+      }),
+      tutti::step<"after">([](tutti::from<"wait", int> x) { return *x; }));
+  const tutti::durable_workflow durable{wf, j};
+  tutti::thread_pool pool{1};
+  const auto id = durable.submit(tutti::unit{}).value().id;
+  {
+    tutti::runner r{j, pool, {.name = "drain", .poll = 1ms, .drain_timeout = 0ms}};
+    r.host<tutti::unit>(wf, 1);
+    r.start();
+    REQUIRE(eventually([&] { return calls.load() == 1; }));
+    std::thread releaser([&] {
+      std::this_thread::sleep_for(20ms);  // stop() has begun: the run is told to hand back
+      release = true;
+    });
+    r.stop();  // returns once the run stopped at its next step boundary
+    releaser.join();
+    CHECK(r.stats().handed_back == 1);
+  }
+  const auto run = j.load(id).value();
+  CHECK(run.summary.status == tutti::run_status::running);
+  CHECK(run.summary.owner.empty());
+  CHECK(run.records.back().kind == tutti::record_kind::released);
+  // Another runner continues it: "wait" is not called again.
+  tutti::runner r2{j, pool, {.name = "next", .poll = 1ms}};
+  r2.host<tutti::unit>(wf, 1);
+  CHECK(r2.poll_once() == 1);
+  REQUIRE(r2.wait_idle(10s));
+  CHECK(j.status(id).value() == tutti::run_status::succeeded);
+  CHECK(calls.load() == 1);
+}
+
+TEST_CASE("a runner reports stuck runs and its metrics", "[runner]") {
+  tutti::testing::manual_clock store;
+  tutti::memory_journal j{{.lease_clock = tutti::any_clock{store}}};
+  REQUIRE(j.start({1, 1}, "unhosted", 1, {}, {.owner = "gone#1", .lease = 100ms}));
+  tutti::thread_pool pool{1};
+  tutti::runner r{j, pool, {.name = "r", .stuck_after = 1s,
+                            .lease_clock = tutti::any_clock{store}}};
+  std::vector<std::string> stuck;
+  r.on_event([&](const tutti::runner_event& e) {
+    if (e.kind == tutti::runner_event_kind::stuck) stuck.emplace_back(e.message);
+  });
+  r.poll_once();
+  CHECK(stuck.empty());
+  store.advance(1200ms);
+  r.poll_once();
+  r.poll_once();  // reported once per run and epoch
+  REQUIRE(stuck.size() == 1);
+  CHECK_THAT(stuck[0], Catch::Contains("gone#1"));
+  std::string text;
+  r.write_prometheus(text);
+  CHECK_THAT(text, Catch::Contains("tutti_runner_stuck_total 1"));
+  CHECK_THAT(text, Catch::Contains("tutti_runner_queue_depth 0"));
+  CHECK_THAT(text, Catch::Contains("tutti_runner_claims_total 0"));
+}
