@@ -1,0 +1,122 @@
+// An engine process for the takeover tests (takeover_test.cpp): a runner hosting the order saga
+// on a shared SQLite journal until told to stop, one resume_all, or a batch of submissions.
+//
+//   tutti_takeover_child runner <journal> <dir> <name> <lease-ms> <poll-ms> [--slow-charge MS]
+//                              [--work-us US]
+//       runs until <dir>/stop exists, then drains and exits 0
+//   tutti_takeover_child resume-all <journal> <dir> [--work-us US]
+//       one resume_all (engine name "resumer-<pid>"), then exits 0
+//   tutti_takeover_child submit <journal> <dir> <count> <partitions>
+//       submits orders 0..count-1 round-robin over partitions p0..pN-1 (exclusive), exits 0
+#include "takeover_shared.hpp"
+
+#include <tutti/runner.hpp>
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <thread>
+
+namespace {
+
+int usage() {
+  std::fputs(
+      "usage: tutti_takeover_child runner <journal> <dir> <name> <lease-ms> <poll-ms> "
+      "[--slow-charge MS] [--work-us US]\n"
+      "       tutti_takeover_child resume-all <journal> <dir> [--work-us US]\n"
+      "       tutti_takeover_child submit <journal> <dir> <count> <partitions>\n",
+      stderr);
+  return 2;
+}
+
+int number(const char* text) { return std::atoi(text); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 4) return usage();
+  const std::string_view mode = argv[1];
+  const std::string path = argv[2];
+  takeover::services s;
+  s.dir = argv[3];
+  std::string why;
+  auto journal = takeover::open_journal(path, &why);
+  if (!journal) {
+    fmt::print(stderr, "cannot open the journal: {}\n", why);
+    return 3;
+  }
+  auto& j = journal.value();
+  for (int i = 4; i + 1 < argc; ++i) {
+    if (std::string_view(argv[i]) == "--slow-charge") s.slow_charge_ms = number(argv[i + 1]);
+    if (std::string_view(argv[i]) == "--work-us") s.work_us = number(argv[i + 1]);
+  }
+  const auto saga = takeover::make_saga(s);
+
+  if (mode == "runner") {
+    if (argc < 7) return usage();
+    tutti::runner_options o;
+    o.name = argv[4];
+    o.lease = std::chrono::milliseconds(number(argv[5]));
+    o.poll = std::chrono::milliseconds(number(argv[6]));
+    o.drain_timeout = std::chrono::milliseconds(0);
+    tutti::thread_pool pool{3};
+    tutti::runner r{j, pool, o};
+    r.host<takeover::order>(saga, 3);
+    r.on_event([](const tutti::runner_event& e) {
+      // The log tells the test what happened (the zombie test waits for "fenced").
+      if (e.kind == tutti::runner_event_kind::journal_error ||
+          e.kind == tutti::runner_event_kind::fenced ||
+          e.kind == tutti::runner_event_kind::took_over) {
+        fmt::print("{} {} epoch {}: {}\n", tutti::to_string(e.kind), e.run, e.epoch, e.message);
+        std::fflush(stdout);
+      }
+    });
+    r.start();
+    while (!takeover::fs::exists(s.dir / "stop"))
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    r.stop();
+    return 0;
+  }
+  if (mode == "resume-all") {
+    const tutti::durable_workflow durable{saga, j};
+    int failed = 0;
+    const auto n = durable.resume_all<takeover::order>(
+        [&failed](const tutti::run_id& id, const auto& out) {
+          if (out.error) {
+            fmt::print(stderr, "resume of {} failed: {}\n", id, out.message);
+            ++failed;
+          }
+        });
+    if (!n) {
+      fmt::print(stderr, "resume_all failed: {}\n", j.last_error_message());
+      return 4;
+    }
+    fmt::print("resumed {}\n", n.value());
+    return failed == 0 ? 0 : 5;
+  }
+  if (mode == "submit") {
+    if (argc < 6) return usage();
+    const int count = number(argv[4]);
+    const int partitions = number(argv[5]);
+    const tutti::durable_workflow durable{saga, j};
+    for (int i = 0; i < count; ++i) {
+      const std::string p = fmt::format("p{}", i % partitions);
+      tutti::submit_options so;
+      so.partition = p;
+      so.exclusive = true;
+      const std::string dedup = fmt::format("order-{}", i);
+      so.dedup_key = dedup;
+      const auto r = durable.submit(takeover::order{static_cast<std::uint32_t>(i / partitions), p}, so);
+      if (!r) {
+        fmt::print(stderr, "submit {} failed: {}\n", i, j.last_error_message());
+        return 6;
+      }
+    }
+    return 0;
+  }
+  return usage();
+}

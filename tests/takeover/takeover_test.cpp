@@ -1,0 +1,458 @@
+// Several engine processes on one SQLite journal, with real signals: two processes calling
+// resume_all at start-up; a zombie (SIGSTOP in the middle of a step, lease expired, run taken
+// over, SIGCONT: it calls and writes nothing more); three runners under random SIGKILL and
+// SIGSTOP/SIGCONT with restarts; 10,000 requests queued with no runner up. The engines are
+// tests/takeover/takeover_child.cpp; see takeover_shared.hpp for the ledgers.
+#include <catch2/catch.hpp>
+
+#ifdef TUTTI_TAKEOVER_CHILD
+
+#include "takeover_shared.hpp"
+
+#include <fmt/format.h>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::uint64_t env_u64(const char* name, std::uint64_t fallback) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') return fallback;
+  return std::strtoull(v, nullptr, 10);
+}
+
+/// A scratch directory, removed at the end unless the test failed (then its path is printed).
+struct scratch {
+  fs::path dir;
+  explicit scratch(const std::string& name) {
+    dir = fs::temp_directory_path() / fmt::format("tutti-takeover-{}-{}", name, ::getpid());
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+  }
+  ~scratch() {
+    if (!keep && std::getenv("TUTTI_TAKEOVER_KEEP") == nullptr) fs::remove_all(dir);
+  }
+  bool keep = false;
+  [[nodiscard]] std::string journal() const { return (dir / "runs.db").string(); }
+};
+
+/// An engine process: started with fork/exec, output in a log file.
+struct process {
+  pid_t pid = -1;
+  int status = 0;
+  bool exited = false;
+};
+
+process spawn(const std::vector<std::string>& args, const fs::path& log) {
+  process p;
+  p.pid = ::fork();
+  if (p.pid == 0) {
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+      ::close(fd);
+    }
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    std::_Exit(127);
+  }
+  return p;
+}
+
+/// Waits up to `timeout` for `p` to exit; true if it did.
+bool wait_exit(process& p, std::chrono::milliseconds timeout) {
+  if (p.exited) return true;
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const pid_t r = ::waitpid(p.pid, &p.status, WNOHANG);
+    if (r == p.pid) {
+      p.exited = true;
+      return true;
+    }
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(2ms);
+  }
+}
+
+/// Polls `pred` until true or `timeout`.
+template <class P>
+bool eventually(P pred, std::chrono::milliseconds timeout) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
+}
+
+std::string child_path() { return TUTTI_TAKEOVER_CHILD; }
+
+std::vector<std::string> runner_args(const scratch& s, const std::string& name, int lease_ms,
+                                     int poll_ms, std::vector<std::string> more = {}) {
+  std::vector<std::string> a{child_path(),         "runner", s.journal(), s.dir.string(), name,
+                             std::to_string(lease_ms), std::to_string(poll_ms)};
+  a.insert(a.end(), more.begin(), more.end());
+  return a;
+}
+
+/// One line of calls.log.
+struct call {
+  long pid = 0;
+  std::string effect;
+  std::string run;  // the run id's hex
+  std::uint64_t epoch = 0;
+};
+
+std::vector<call> read_calls(const scratch& s) {
+  std::vector<call> out;
+  std::ifstream in(s.dir / "calls.log");
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream ls(line);
+    call c;
+    std::string key;
+    ls >> c.pid >> c.effect >> key >> c.epoch;
+    c.run = key.substr(0, key.find(':'));
+    out.push_back(c);
+  }
+  return out;
+}
+
+std::string hex(const tutti::run_id& id) {
+  const auto h = id.hex();
+  return {h.data(), h.size()};
+}
+
+bool ledger_has(const scratch& s, const char* effect, const tutti::run_id& id) {
+  return fs::exists(s.dir / "ledger" / effect / hex(id));
+}
+
+/// Checks every run of the journal: ended once, its effects as its outcome says (each once:
+/// the ledgers are keyed), its epochs increasing. Returns the problems found.
+std::vector<std::string> check_all_runs(const scratch& s, std::size_t expected_runs) {
+  std::vector<std::string> problems;
+  auto j = takeover::open_journal(s.journal());
+  if (!j) return {"cannot open the journal"};
+  auto runs = j.value().list({});
+  if (!runs) return {"cannot list the runs"};
+  if (runs.value().size() != expected_runs)
+    problems.push_back(fmt::format("{} runs, expected {}", runs.value().size(), expected_runs));
+  for (const auto& sum : runs.value()) {
+    auto run = j.value().load(sum.id);
+    if (!run) {
+      problems.push_back(fmt::format("run {} cannot be loaded", sum.id));
+      continue;
+    }
+    std::size_t finished = 0;
+    std::uint64_t last_claim = 0, last_epoch = 0;
+    bool after_finish = false;
+    for (const auto& rec : run.value().records) {
+      if (after_finish) problems.push_back(fmt::format("run {}: a record after run_finished", sum.id));
+      if (rec.kind == tutti::record_kind::run_finished) {
+        ++finished;
+        after_finish = true;
+      }
+      if (rec.kind == tutti::record_kind::claimed) {
+        if (rec.epoch <= last_claim)
+          problems.push_back(fmt::format("run {}: claim epoch {} after {}", sum.id, rec.epoch, last_claim));
+        last_claim = rec.epoch;
+      }
+      if (rec.epoch < last_epoch)
+        problems.push_back(fmt::format("run {}: record of epoch {} after epoch {}", sum.id, rec.epoch, last_epoch));
+      last_epoch = std::max(last_epoch, rec.epoch);
+    }
+    if (finished != 1) problems.push_back(fmt::format("run {}: {} run_finished records", sum.id, finished));
+    const auto st = sum.status;
+    const bool fails = tutti::from_bytes<takeover::order>(run.value().input).value().n % 5 == 4;
+    const auto expect = fails ? tutti::run_status::compensated : tutti::run_status::succeeded;
+    if (st != expect)
+      problems.push_back(fmt::format("run {}: {}, expected {}", sum.id, tutti::to_string(st),
+                                     tutti::to_string(expect)));
+    const bool effects_right =
+        ledger_has(s, "reserve", sum.id) && ledger_has(s, "charge", sum.id) &&
+        ledger_has(s, "release", sum.id) == fails && ledger_has(s, "refund", sum.id) == fails &&
+        ledger_has(s, "capture", sum.id) == !fails;
+    if (!effects_right) problems.push_back(fmt::format("run {}: the ledgers disagree with its outcome", sum.id));
+    if (problems.size() > 20) break;
+  }
+  return problems;
+}
+
+void stop_all(const scratch& s, std::vector<process>& ps) {
+  { std::ofstream(s.dir / "stop") << "stop\n"; }
+  for (auto& p : ps) {
+    if (p.exited) continue;
+    ::kill(p.pid, SIGCONT);
+    if (!wait_exit(p, 60s)) {
+      ::kill(p.pid, SIGKILL);
+      wait_exit(p, 10s);
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("two processes calling resume_all at start-up resume each stranded run once",
+          "[takeover]") {
+  scratch s("resume-all");
+  constexpr std::uint64_t stranded = 200;
+  {
+    // Runs an engine of an earlier version left behind: started, never claimed, no step done.
+    auto j = takeover::open_journal(s.journal());
+    REQUIRE(j);
+    takeover::services none;
+    const auto saga = takeover::make_saga(none);
+    const tutti::durable_workflow durable{saga, j.value()};
+    for (std::uint64_t i = 0; i < stranded; ++i)
+      REQUIRE(j.value().start(tutti::run_id{0x5245, i + 1}, "order", durable.fingerprint(),
+                              tutti::to_bytes(takeover::order{static_cast<std::uint32_t>(i), ""})));
+  }
+  std::vector<process> ps;
+  for (int k = 0; k < 2; ++k)
+    ps.push_back(spawn({child_path(), "resume-all", s.journal(), s.dir.string(), "--work-us", "300"},
+                       s.dir / fmt::format("resume-{}.log", k)));
+  for (auto& p : ps) {
+    REQUIRE(wait_exit(p, 120s));
+    CHECK(WIFEXITED(p.status));
+    CHECK(WEXITSTATUS(p.status) == 0);
+  }
+  // Each call made once: no run was resumed by both.
+  std::map<std::pair<std::string, std::string>, int> calls;
+  std::set<long> pids;
+  for (const auto& c : read_calls(s)) {
+    ++calls[{c.effect, c.run}];
+    pids.insert(c.pid);
+  }
+  int twice = 0;
+  for (const auto& [k, n] : calls) twice += n > 1 ? 1 : 0;
+  CHECK(twice == 0);
+  CHECK(pids.size() == 2);  // both worked
+  const auto problems = check_all_runs(s, stranded);
+  s.keep = !problems.empty();
+  CHECK(problems == std::vector<std::string>{});
+}
+
+TEST_CASE("a zombie engine, stopped in a step and taken over, calls and writes nothing more",
+          "[takeover]") {
+  scratch s("zombie");
+  {
+    auto j = takeover::open_journal(s.journal());
+    REQUIRE(j);
+    takeover::services none;
+    const auto saga = takeover::make_saga(none);
+    REQUIRE(tutti::durable_workflow{saga, j.value()}.submit(takeover::order{1, ""}));
+  }
+  // A: holds its charge for 1.5 s; lease 300 ms.
+  std::vector<process> ps;
+  ps.push_back(spawn(runner_args(s, "a", 300, 10, {"--slow-charge", "1500"}), s.dir / "a.log"));
+  const pid_t a = ps[0].pid;
+  const fs::path in_charge = s.dir / fmt::format("in-charge.{}", a);
+  REQUIRE(eventually([&] { return fs::exists(in_charge); }, 30s));
+  REQUIRE(::kill(a, SIGSTOP) == 0);
+  // B takes the run over once A's lease expires, and finishes it.
+  ps.push_back(spawn(runner_args(s, "b", 300, 10), s.dir / "b.log"));
+  auto j = takeover::open_journal(s.journal());
+  REQUIRE(j);
+  tutti::run_filter all;
+  const auto id = j.value().list(all).value().at(0).id;
+  REQUIRE(eventually([&] { return j.value().status(id).value() == tutti::run_status::succeeded; }, 30s));
+  const auto records_before = j.value().load(id).value().records.size();
+  // A goes on: its charge returns, its next write is refused, it stops.
+  REQUIRE(::kill(a, SIGCONT) == 0);
+  REQUIRE(eventually([&] {
+    for (const auto& c : read_calls(s))
+      if (c.pid == a && c.effect == "charge") return true;
+    return false;
+  }, 5s));
+  // The zombie's charge returns (1.5 s after it began); its next write is refused.
+  const auto a_log = [&] {
+    std::ifstream in(s.dir / "a.log");
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  REQUIRE(eventually([&] { return a_log().find("fenced") != std::string::npos; }, 30s));
+  stop_all(s, ps);
+  for (auto& p : ps) CHECK((WIFEXITED(p.status) && WEXITSTATUS(p.status) == 0));
+
+  const auto run = j.value().load(id).value();
+  CHECK(run.records.size() == records_before);  // nothing written after B finished
+  std::size_t finished = 0;
+  for (const auto& rec : run.records) finished += rec.kind == tutti::record_kind::run_finished;
+  CHECK(finished == 1);
+  CHECK(run.summary.epoch == 2);
+  bool b_claimed = false;  // after B's claim, only B's records
+  for (const auto& rec : run.records) {
+    if (rec.kind == tutti::record_kind::claimed && rec.epoch == 2) b_claimed = true;
+    if (b_claimed) CHECK(rec.epoch == 2);
+  }
+  CHECK(b_claimed);
+  // The ledgers: A called reserve and charge (epoch 1) and nothing else; B charged again with
+  // the same key (the service kept one effect) and captured once.
+  std::map<std::string, int> by_a, by_b;
+  for (const auto& c : read_calls(s)) {
+    if (c.pid == a) ++by_a[c.effect];
+    else ++by_b[c.effect];
+  }
+  CHECK(by_a == std::map<std::string, int>{{"reserve", 1}, {"charge", 1}});
+  CHECK(by_b == std::map<std::string, int>{{"charge", 1}, {"capture", 1}});
+  CHECK(ledger_has(s, "capture", id));
+  CHECK_FALSE(ledger_has(s, "release", id));
+  CHECK_FALSE(ledger_has(s, "refund", id));
+}
+
+TEST_CASE("three runners under SIGKILL and SIGSTOP/SIGCONT finish every queued run once",
+          "[takeover]") {
+  const std::uint64_t runs = env_u64("TUTTI_TAKEOVER_RUNS", 1000);
+  const std::uint64_t seed = env_u64("TUTTI_TAKEOVER_SEED", 12);
+  INFO("runs " << runs << ", seed " << seed << " (TUTTI_TAKEOVER_RUNS, TUTTI_TAKEOVER_SEED)");
+  scratch s("chaos");
+  constexpr int partitions = 8;
+  {
+    process sub = spawn({child_path(), "submit", s.journal(), s.dir.string(),
+                         std::to_string(runs), std::to_string(partitions)},
+                        s.dir / "submit.log");
+    REQUIRE(wait_exit(sub, 120s));
+    REQUIRE(WEXITSTATUS(sub.status) == 0);
+  }
+  constexpr int lease_ms = 300;
+  const std::vector<std::string> names{"r0", "r1", "r2"};
+  std::vector<process> ps;
+  for (const auto& n : names)
+    ps.push_back(spawn(runner_args(s, n, lease_ms, 5, {"--work-us", "200"}),
+                       s.dir / fmt::format("{}.log", n)));
+  auto j = takeover::open_journal(s.journal());
+  REQUIRE(j);
+  const auto unfinished = [&] {
+    std::size_t n = 0;
+    for (auto st : {tutti::run_status::queued, tutti::run_status::running}) {
+      tutti::run_filter f;
+      f.status = st;
+      if (auto l = j.value().list(f)) n += l.value().size();
+    }
+    return n;
+  };
+  std::mt19937_64 rng(seed);
+  int kills = 0, stops = 0;
+  const auto deadline = std::chrono::steady_clock::now() + 600s;
+  while (unfinished() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50 + rng() % 100));
+    const std::size_t k = rng() % ps.size();
+    if (rng() % 2 == 0) {  // SIGKILL, then a restart under the same name
+      ::kill(ps[k].pid, SIGKILL);
+      REQUIRE(wait_exit(ps[k], 10s));
+      ps[k] = spawn(runner_args(s, names[k], lease_ms, 5, {"--work-us", "200"}),
+                    s.dir / fmt::format("{}.log", names[k]));
+      ++kills;
+    } else {  // SIGSTOP for about one to two leases: its runs are taken over meanwhile
+      ::kill(ps[k].pid, SIGSTOP);
+      std::this_thread::sleep_for(std::chrono::milliseconds(lease_ms + rng() % (2 * lease_ms)));
+      ::kill(ps[k].pid, SIGCONT);
+      ++stops;
+    }
+  }
+  stop_all(s, ps);
+  INFO(kills << " kills, " << stops << " stops");
+  REQUIRE(unfinished() == 0);
+  CHECK(kills + stops > 3);
+  const auto problems = check_all_runs(s, runs);
+  s.keep = !problems.empty();
+  INFO("scratch: " << s.dir);
+  CHECK(problems == std::vector<std::string>{});
+
+  // FIFO within each (exclusive) partition: the first reserve of order n of a partition comes
+  // after the last call of order n-1's run (calls.log is one total order).
+  std::map<std::string, takeover::order> order_of;
+  const auto listed = j.value().list({}).value();  // a variable: the range must outlive the loop
+  for (const auto& sum : listed)
+    order_of[hex(sum.id)] = tutti::from_bytes<takeover::order>(j.value().load(sum.id).value().input).value();
+  std::map<std::string, std::uint32_t> next_in;  // partition -> the order expected next
+  std::map<std::string, std::string> current;    // partition -> run of the latest order seen
+  int out_of_order = 0;
+  for (const auto& c : read_calls(s)) {
+    const auto& o = order_of[c.run];
+    auto& cur = current[o.partition];
+    if (cur == c.run) continue;
+    if (c.effect != "reserve" || o.n != next_in[o.partition]) {
+      ++out_of_order;
+      continue;
+    }
+    cur = c.run;
+    ++next_in[o.partition];
+  }
+  CHECK(out_of_order == 0);
+}
+
+TEST_CASE("10,000 requests queued with no runner up run once each, in order, when runners come",
+          "[takeover]") {
+  const std::uint64_t runs = env_u64("TUTTI_QUEUE_RUNS", 10000);
+  scratch s("queue");
+  constexpr int partitions = 16;
+  {
+    process sub = spawn({child_path(), "submit", s.journal(), s.dir.string(),
+                         std::to_string(runs), std::to_string(partitions)},
+                        s.dir / "submit.log");
+    REQUIRE(wait_exit(sub, 300s));
+    REQUIRE(WEXITSTATUS(sub.status) == 0);
+  }
+  auto j = takeover::open_journal(s.journal());
+  REQUIRE(j);
+  CHECK(j.value().queue_depth().value() == runs);
+  CHECK(!fs::exists(s.dir / "calls.log"));  // nothing ran
+  std::vector<process> ps;
+  for (const char* n : {"q0", "q1"})
+    ps.push_back(spawn(runner_args(s, n, 5000, 5), s.dir / fmt::format("{}.log", n)));
+  REQUIRE(eventually([&] {
+    tutti::run_filter f;
+    f.status = tutti::run_status::running;
+    const auto l = j.value().list(f);
+    return j.value().queue_depth().value() == 0 && l && l.value().empty();
+  }, 600s));
+  stop_all(s, ps);
+  const auto problems = check_all_runs(s, runs);
+  s.keep = !problems.empty();
+  CHECK(problems == std::vector<std::string>{});
+  std::map<std::string, int> reserves;
+  std::set<long> pids;
+  std::map<std::string, std::int64_t> last_n;
+  std::map<std::string, takeover::order> order_of;
+  const auto listed = j.value().list({}).value();  // a variable: the range must outlive the loop
+  for (const auto& sum : listed)
+    order_of[hex(sum.id)] = tutti::from_bytes<takeover::order>(j.value().load(sum.id).value().input).value();
+  int out_of_order = 0;
+  for (const auto& c : read_calls(s)) {
+    pids.insert(c.pid);
+    if (c.effect != "reserve") continue;
+    ++reserves[c.run];
+    const auto& o = order_of[c.run];
+    auto [it, fresh] = last_n.try_emplace(o.partition, -1);
+    if (static_cast<std::int64_t>(o.n) != it->second + 1) ++out_of_order;
+    it->second = o.n;
+  }
+  CHECK(reserves.size() == runs);
+  CHECK(std::all_of(reserves.begin(), reserves.end(), [](const auto& kv) { return kv.second == 1; }));
+  CHECK(out_of_order == 0);
+  CHECK(pids.size() == 2);  // both runners took part
+}
+
+#endif  // TUTTI_TAKEOVER_CHILD
