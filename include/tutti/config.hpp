@@ -28,6 +28,14 @@
 #  define TUTTI_UNLIKELY(x) (x)
 #endif
 
+/// The largest step output (in bytes, `sizeof`) a workflow accepts: a run holds outputs by
+/// value on the stack, several times over (the callable's result, the run's slot, the returned
+/// run), so a larger one is refused at compile time. Define it before including tutti to raise
+/// it (threads with large stacks) or lower it.
+#ifndef TUTTI_CONFIG_MAX_OUTPUT_BYTES
+#  define TUTTI_CONFIG_MAX_OUTPUT_BYTES (256u * 1024u)
+#endif
+
 TUTTI_BEGIN_NAMESPACE
 namespace detail {
 /// For `static_assert(detail::always_false<T>, "...")` in branches that can never work.

@@ -431,6 +431,12 @@ class step_node {
                   "tutti: this step's callable cannot be called: give it parameters tutti can "
                   "supply (the workflow input, tutti::from<\"step\", T>, tutti::call_context) or "
                   "none.");
+    static_assert(sizeof(V) <= TUTTI_CONFIG_MAX_OUTPUT_BYTES,
+                  "tutti: this step's output is larger than TUTTI_CONFIG_MAX_OUTPUT_BYTES (256 "
+                  "KiB by default). A run holds each output by value, and the result, its copy "
+                  "in the run and the run itself live on the stack: a few MB overflow a thread's "
+                  "stack. Return the data in a std::vector or a std::unique_ptr (on the heap), "
+                  "or define TUTTI_CONFIG_MAX_OUTPUT_BYTES higher if your stacks are large.");
     call.begin_attempt();
     // A journaled run its store has stopped (another engine took it over) calls nothing more;
     // `cancelled` is neither retried nor served by a fallback.

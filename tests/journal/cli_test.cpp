@@ -15,6 +15,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <initializer_list>
+#include <sstream>
+#include <iterator>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -261,7 +263,7 @@ TEST_CASE("list prints every run newest first with its workflow, status and reco
   CHECK(c.code == 0);
   CHECK(c.err.empty());
   CHECK(c.out.find("RUN ID") == 0);
-  for (std::string_view col : {"WORKFLOW", "STATUS", "STARTED", "UPDATED", "RECORDS"})
+  for (std::string_view col : {"WORKFLOW", "STATUS", "STARTED", "UPDATED", "RECORDS", "EPOCH", "OWNER"})
     CHECK(c.out.find(col) != std::string::npos);
   CHECK(listed_ids(c.out) == std::vector<std::string>{hex(compensated_id), hex(running_id),
                                                       hex(comp_failed_id), hex(failed_id),
@@ -272,7 +274,11 @@ TEST_CASE("list prints every run newest first with its workflow, status and reco
   CHECK(line.find("payment") != std::string::npos);
   CHECK(line.find(" failed ") != std::string::npos);
   CHECK(line.find("Z ") != std::string::npos);
-  CHECK(line.substr(line.size() - 3) == " 10");
+  // Then its 10 records, epoch 0 (written by hand: never claimed) and no owner.
+  std::istringstream tokens(line);
+  const words w{std::istream_iterator<std::string>(tokens), std::istream_iterator<std::string>()};
+  REQUIRE(w.size() >= 3);
+  CHECK(words(w.end() - 3, w.end()) == words{"10", "0", "-"});
 }
 
 TEST_CASE("list filters by status and by workflow", "[journal][cli][list]") {
@@ -884,3 +890,28 @@ TEST_CASE("show --json is valid JSON with the header, every record and the step 
 }
 
 #endif  // TUTTI_TEST_HAVE_NLOHMANN_JSON
+
+TEST_CASE("show and list print a live run's owner and epoch; resolve fences its engine",
+          "[journal][cli]") {
+  memory_journal j;
+  const run_id id{0xC11, 7};
+  REQUIRE(j.start(id, "payment", 0x1234abcdULL, input_bytes,
+                  tutti::lease_request{.owner = "pay-1#42.abc", .lease = std::chrono::seconds(30)}));
+  captured c = cli_run(j, {"show", hex(id)});
+  CHECK(c.code == 0);
+  CHECK(line_of(c.out, "epoch") == words{"epoch", "1"});
+  CHECK(c.out.find("pay-1#42.abc (lease until ") != std::string::npos);
+  CHECK(c.out.find("epoch 1 by pay-1#42.abc") != std::string::npos);  // the claimed record
+  c = cli_run(j, {"list"});
+  CHECK(c.out.find("pay-1#42.abc") != std::string::npos);
+  c = cli_run(j, {"resolve", hex(id), "--note", "refunded by phone"});
+  CHECK(c.code == 0);
+  // The engine that held it is refused at its next write: it stops there.
+  record_view r;
+  r.kind = record_kind::attempt_started;
+  r.step = "authorize";
+  r.epoch = 1;
+  CHECK(j.append(id, r).error() == tutti::journal_errc::fenced);
+  CHECK(j.load(id).value().summary.epoch == 2);
+  CHECK(j.status(id).value() == tutti::run_status::resolved);
+}

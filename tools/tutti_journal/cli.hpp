@@ -46,9 +46,10 @@ usage: tutti-journal JOURNAL COMMAND [ARGUMENTS]
 
 commands:
   list [--status S] [--workflow W] [--since T] [--until T] [--limit N] [--json]
-                   runs, newest first: run id, workflow, status, started, updated, records.
-                   S: running, paused, succeeded, failed, compensated,
-                      compensation_failed, resolved
+                   runs, newest first: run id, workflow, status, started, updated, records,
+                   epoch, owner.
+                   S: queued, running, paused, succeeded, failed, compensated,
+                      compensation_failed, resolved, dead_lettered
                    W: the workflow's name (exact)
                    T: ISO 8601 (2026-11-22, 2026-11-22T11:40:00Z, 2026-11-22T13:40+02:00;
                       no zone: UTC) or milliseconds since the Unix epoch.
@@ -467,9 +468,9 @@ inline parsed_args parse_args(std::span<const std::string_view> args,
 }
 
 inline std::optional<run_status> parse_status(std::string_view s) {
-  for (std::uint8_t v = 1; v <= 7; ++v) {
+  for (std::uint8_t v = 1; v < 32; ++v) {
     const auto st = static_cast<run_status>(v);
-    if (to_string(st) == s) return st;
+    if (to_string(st) != "unknown" && to_string(st) == s) return st;
   }
   return std::nullopt;
 }
@@ -559,8 +560,8 @@ struct session {
       f.status = parse_status(*s);
       if (!f.status)
         return usage_error(fmt::format(
-            "list: unknown status '{}' (running, paused, succeeded, failed, compensated, "
-            "compensation_failed, resolved)",
+            "list: unknown status '{}' (queued, running, paused, succeeded, failed, "
+            "compensated, compensation_failed, resolved, dead_lettered)",
             printable(*s)));
     }
     if (const auto* w = p.find("--workflow")) {
@@ -616,11 +617,13 @@ struct session {
       return exit_ok;
     }
     table t;
-    t.rows.push_back({"RUN ID", "WORKFLOW", "STATUS", "STARTED", "UPDATED", "RECORDS"});
+    t.rows.push_back(
+        {"RUN ID", "WORKFLOW", "STATUS", "STARTED", "UPDATED", "RECORDS", "EPOCH", "OWNER"});
     for (const run_summary& s : runs)
       t.rows.push_back({hex_of(s.id), printable(s.workflow), std::string{to_string(s.status)},
                         format_time(s.started_unix_ms), format_time(s.updated_unix_ms),
-                        std::to_string(s.records)});
+                        std::to_string(s.records), std::to_string(s.epoch),
+                        s.owner.empty() ? "-" : printable(s.owner)});
     t.print(out);
     return exit_ok;
   }
@@ -629,10 +632,12 @@ struct session {
     fmt::format_to(std::back_inserter(j),
                    R"({{"id":"{}","workflow":{},"fingerprint":"{:016x}","status":"{}",)"
                    R"("started_unix_ms":{},"started":"{}","updated_unix_ms":{},)"
-                   R"("updated":"{}","records":{}}})",
+                   R"("updated":"{}","records":{},"owner":{},"epoch":{},"lease_until_ms":{},)"
+                   R"("recoveries":{},"partition":{},"priority":{}}})",
                    hex_of(s.id), json_string(s.workflow), s.fingerprint, to_string(s.status),
                    s.started_unix_ms, format_time(s.started_unix_ms), s.updated_unix_ms,
-                   format_time(s.updated_unix_ms), s.records);
+                   format_time(s.updated_unix_ms), s.records, json_string(s.owner), s.epoch,
+                   s.lease_until_ms, s.recoveries, json_string(s.partition), s.priority);
   }
 
   // ---- show ----
@@ -751,7 +756,16 @@ struct session {
                  {"started", format_time(run.summary.started_unix_ms)},
                  {"updated", format_time(run.summary.updated_unix_ms)},
                  {"records", std::to_string(run.records.size())},
-                 {"input", fmt::format("{} bytes", run.input.size())}};
+                 {"input", fmt::format("{} bytes", run.input.size())},
+                 {"epoch", std::to_string(run.summary.epoch)},
+                 {"owner", run.summary.owner.empty()
+                               ? std::string("-")
+                               : fmt::format("{} (lease until {})", printable(run.summary.owner),
+                                             format_time(run.summary.lease_until_ms))}};
+    if (run.summary.recoveries != 0)
+      head.rows.push_back({"recoveries", std::to_string(run.summary.recoveries)});
+    if (!run.summary.partition.empty())
+      head.rows.push_back({"partition", printable(run.summary.partition)});
     head.print(out);
 
     table recs;
@@ -762,6 +776,9 @@ struct session {
         detail = "error " + printable(error_text(r));
       else if (r.kind == record_kind::run_finished)
         detail = fmt::format("outcome {}", to_string(status_after_outcome(r.outcome)));
+      else if (r.kind == record_kind::claimed)
+        detail = fmt::format("epoch {} by {}{}", r.epoch, printable(r.message),
+                             r.ok ? " (takeover)" : "");
       else if (!r.message.empty())
         detail = "note: " + printable(r.message);
       const bool attempt_kind = r.kind == record_kind::attempt_started ||
@@ -823,8 +840,19 @@ struct session {
             {resolve, "settled by hand; never resumed"}};
         break;
       case run_status::paused:
-        t.rows = {{"  unpause " + id, "running again; the host's next resume carries it on"},
+        t.rows = {{"  unpause " + id, "running again; a runner (or the host's next resume) carries it on"},
                   {resolve, "settled by hand; never resumed"}};
+        break;
+      case run_status::dead_lettered:
+        t.rows = {{"  retry " + id, "back to running; a runner (or a resume) carries it on"},
+                  {resolve, "settled by hand; never resumed"}};
+        break;
+      case run_status::queued:
+        t.rows = {{resolve, "cancelled: never runs"}};
+        break;
+      case run_status::running:
+        t.rows = {{"  pause " + id, "stops at its next step boundary"},
+                  {resolve, "settled by hand: the engine running it stops at its next write"}};
         break;
       default:
         break;
