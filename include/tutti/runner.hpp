@@ -32,7 +32,9 @@ TUTTI_BEGIN_NAMESPACE
 enum class runner_event_kind : std::uint8_t {
   claimed,        ///< a queued run was claimed (`waited`: its time in the queue)
   took_over,      ///< a running run whose owner died (lease expired, or a dead incarnation of
-                  ///< this engine's name) or handed it back was claimed (`recoveries`)
+                  ///< this engine's name) was claimed (`recoveries`)
+  resumed,        ///< a running run nobody held was claimed: handed back (a drain, a pause
+                  ///< then an unpause), retried or re-driven by an operator
   lease_renewed,  ///< a heartbeat renewed the lease of a run in flight
   fenced,         ///< the store refused this runner's write: another engine or an operator
                   ///< took the run; it was stopped at once
@@ -47,6 +49,7 @@ enum class runner_event_kind : std::uint8_t {
   switch (k) {
     case runner_event_kind::claimed: return "claimed";
     case runner_event_kind::took_over: return "took_over";
+    case runner_event_kind::resumed: return "resumed";
     case runner_event_kind::lease_renewed: return "lease_renewed";
     case runner_event_kind::fenced: return "fenced";
     case runner_event_kind::dead_lettered: return "dead_lettered";
@@ -99,7 +102,8 @@ struct runner_options {
 /// What a runner has done so far (monotonic counters).
 struct runner_stats {
   std::uint64_t claims = 0;        ///< queued runs claimed
-  std::uint64_t takeovers = 0;     ///< stranded runs claimed
+  std::uint64_t takeovers = 0;     ///< runs claimed from a dead owner
+  std::uint64_t resumptions = 0;   ///< runs nobody held claimed (handed back, unpaused, retried)
   std::uint64_t renewals = 0;      ///< leases renewed by heartbeats
   std::uint64_t fenced = 0;        ///< runs stopped because the store refused this runner
   std::uint64_t dead_letters = 0;  ///< runs parked
@@ -153,9 +157,8 @@ class runner {
     h->max = max_concurrency == 0 ? 1 : max_concurrency;
     auto durable = std::make_shared<durable_workflow<W, J>>(
         wf, *journal_, durable_options{options_.name, options_.lease});
-    h->run = [durable, &clock, &obs](const run_claim& c, const std::atomic<bool>* hand_back)
-        -> run_end {
-      auto out = durable->template resume_claimed<In>(c, run_options{}, clock, obs, hand_back);
+    h->run = [durable, &clock, &obs](const run_claim& c, const claim_control& control) -> run_end {
+      auto out = durable->template resume_claimed<In>(c, run_options{}, clock, obs, control);
       run_end e;
       e.error = out.error;
       e.message = out.message;
@@ -176,6 +179,7 @@ class runner {
   }
 
   /// Runner events (claims, takeovers, fences, dead letters, stuck runs...). Before `start`.
+  /// Called from the pump thread and the executor's threads at once: `f` must be thread-safe.
   void on_event(std::function<void(const runner_event&)> f) { on_event_ = std::move(f); }
 
   /// Starts the pump thread.
@@ -202,10 +206,17 @@ class runner {
 
   /**
    * One round of the pump, on the calling thread (for a host that runs its own loop, and for
-   * tests): claims what the free capacity allows and hands it to the executor, renews leases
-   * that are due, checks for stuck runs when due. Returns how many runs it claimed.
+   * tests), instead of `start()`: claims what the free capacity allows and hands it to the
+   * executor, renews the leases of runs in flight, checks for stuck runs. Returns how many runs
+   * it claimed (0 once `start()` was called: the pump does the rounds then).
    */
-  std::size_t poll_once() { return round(true); }
+  std::size_t poll_once() {
+    {
+      const std::lock_guard lock{mutex_};
+      if (pump_.joinable()) return 0;  // the pump does the rounds once started
+    }
+    return round(true);
+  }
 
   /// Runs in flight now.
   [[nodiscard]] std::size_t in_flight() const {
@@ -222,6 +233,7 @@ class runner {
     runner_stats s;
     s.claims = claims_.load();
     s.takeovers = takeovers_.load();
+    s.resumptions = resumptions_.load();
     s.renewals = renewals_.load();
     s.fenced = fenced_.load();
     s.dead_letters = dead_letters_.load();
@@ -257,8 +269,9 @@ class runner {
       out += '\n';
     };
     counter("tutti_runner_claims_total", "Queued runs claimed.", s.claims);
-    counter("tutti_runner_takeovers_total", "Runs taken over from a dead or departed owner.",
-            s.takeovers);
+    counter("tutti_runner_takeovers_total", "Runs taken over from a dead owner.", s.takeovers);
+    counter("tutti_runner_resumptions_total",
+            "Runs nobody held claimed (handed back, unpaused, retried, re-driven).", s.resumptions);
     counter("tutti_runner_lease_renewals_total", "Leases renewed by heartbeats.", s.renewals);
     counter("tutti_runner_fenced_total", "Runs stopped because the store refused a write.",
             s.fenced);
@@ -266,6 +279,9 @@ class runner {
             s.dead_letters);
     counter("tutti_runner_finished_total", "Runs that ended or stopped.", s.finished);
     counter("tutti_runner_stuck_total", "Runs reported stuck with an expired lease.", s.stuck);
+    counter("tutti_runner_handed_back_total", "Runs handed back while draining.", s.handed_back);
+    counter("tutti_runner_journal_errors_total", "Claims, renewals or runs the journal failed.",
+            s.journal_errors);
     counter("tutti_runner_queue_wait_milliseconds_total",
             "Total time claimed runs waited in the queue.", s.queue_wait_ms);
     counter("tutti_runner_in_flight", "Runs being run now.", s.in_flight, "gauge");
@@ -290,12 +306,19 @@ class runner {
     std::string name;
     std::size_t max = 1;
     std::size_t in_flight = 0;  // guarded by mutex_
-    std::function<run_end(const run_claim&, const std::atomic<bool>*)> run;
+    std::function<run_end(const run_claim&, const claim_control&)> run;
   };
   struct flight {
     std::uint64_t epoch = 0;
     hosted* host = nullptr;
+    /// The steady clock (ns) at the last heartbeat renewal: the run's hooks read it.
+    std::shared_ptr<std::atomic<std::int64_t>> renewed_ns;
   };
+  static std::int64_t steady_ns() noexcept {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
 
   [[nodiscard]] lease_request lease() const noexcept {
     return {owner_, options_.lease, reclaim_};
@@ -380,16 +403,19 @@ class runner {
       queue_wait_ms_ += static_cast<std::uint64_t>(c.queued_ms > 0 ? c.queued_ms : 0);
       emit(runner_event_kind::claimed, h.name, c.id, c.epoch, {}, c.recoveries,
            std::chrono::milliseconds(c.queued_ms));
-    } else {
+    } else if (c.takeover) {
       ++takeovers_;
       emit(runner_event_kind::took_over, h.name, c.id, c.epoch, {}, c.recoveries);
+    } else {
+      ++resumptions_;
+      emit(runner_event_kind::resumed, h.name, c.id, c.epoch, {}, c.recoveries);
     }
     if (c.recoveries > options_.max_recoveries) {
       record_view r;
       r.kind = record_kind::dead_lettered;
       r.epoch = c.epoch;
-      const std::string why = "recovered " + std::to_string(c.recoveries) +
-                              " times without finishing (max_recoveries " +
+      const std::string why = "taken over " + std::to_string(c.recoveries) +
+                              " times without a step finishing in between (max_recoveries " +
                               std::to_string(options_.max_recoveries) + "): parked";
       r.message = why;
       if (auto w = journal_->append(c.id, r); !w) {
@@ -402,18 +428,25 @@ class runner {
       emit(runner_event_kind::dead_lettered, h.name, c.id, c.epoch, why, c.recoveries);
       return;
     }
+    auto renewed = std::make_shared<std::atomic<std::int64_t>>(steady_ns());
     {
       const std::lock_guard lock{mutex_};
       ++h.in_flight;
-      flights_[c.id] = flight{c.epoch, &h};
+      flights_[c.id] = flight{c.epoch, &h, renewed};
     }
-    executor_->submit([this, &h, c = std::move(c)]() noexcept { run_one(h, c); });
+    executor_->submit([this, &h, c = std::move(c), renewed = std::move(renewed)]() noexcept {
+      run_one(h, c, renewed.get());
+    });
   }
 
-  void run_one(hosted& h, const run_claim& c) noexcept {
+  void run_one(hosted& h, const run_claim& c, const std::atomic<std::int64_t>* renewed) noexcept {
     run_end end;
     try {
-      end = h.run(c, &hand_back_);
+      claim_control control;
+      control.hand_back = &hand_back_;
+      control.renewed_ns = renewed;
+      control.park_unrunnable = true;
+      end = h.run(c, control);
     } catch (const std::exception& e) {  // a journal's allocation failure, say
       end.error = make_error_code(journal_errc::io_error);
       end.message = e.what();
@@ -424,6 +457,12 @@ class runner {
     if (end.error == journal_errc::fenced) {
       ++fenced_;
       emit(runner_event_kind::fenced, h.name, c.id, c.epoch, end.message);
+    } else if (end.error == journal_errc::not_resumable) {
+      // An operator's command landed between the claim and the load: nothing to do.
+    } else if (end.error == journal_errc::fingerprint_mismatch ||
+               end.error == journal_errc::serialization) {
+      ++dead_letters_;
+      emit(runner_event_kind::dead_lettered, h.name, c.id, c.epoch, end.message);
     } else if (end.error) {
       ++journal_errors_;
       emit(runner_event_kind::journal_error, h.name, c.id, c.epoch, end.message);
@@ -451,8 +490,10 @@ class runner {
       due.assign(flights_.begin(), flights_.end());
     }
     for (const auto& [id, f] : due) {
+      const std::int64_t before = steady_ns();
       auto r = journal_->renew(id, f.epoch);
       if (r) {
+        f.renewed_ns->store(before, std::memory_order_relaxed);
         ++renewals_;
         emit(runner_event_kind::lease_renewed, f.host->name, id, f.epoch);
       }
@@ -499,7 +540,7 @@ class runner {
   std::uint64_t stuck_round_ = 0;
   std::set<std::pair<run_id, std::uint64_t>> reported_stuck_;
 
-  std::atomic<std::uint64_t> claims_{0}, takeovers_{0}, renewals_{0}, fenced_{0},
+  std::atomic<std::uint64_t> claims_{0}, takeovers_{0}, resumptions_{0}, renewals_{0}, fenced_{0},
       dead_letters_{0}, finished_{0}, handed_back_{0}, stuck_{0}, journal_errors_{0},
       queue_wait_ms_{0};
 };

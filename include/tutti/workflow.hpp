@@ -184,7 +184,7 @@ class step_call {
   /// A journaled run whose journal stopped it (taken over, resolved, unwritable): no callable
   /// of it may be called any more.
   [[nodiscard]] bool journal_stopped() const noexcept {
-    if constexpr (Frame::journaled) return f_.obs.get().broken();
+    if constexpr (Frame::journaled) return !f_.obs.get().may_call();
     else return false;
   }
   /// The earlier of the run's deadline and this attempt's; duration::max() for none.

@@ -218,7 +218,8 @@ TEST_CASE("a runner takes over a run whose engine died, and parks one that keeps
   REQUIRE(r.wait_idle(10s));
   CHECK(j.status({9, 9}).value() == tutti::run_status::succeeded);
   const std::lock_guard lock{m};
-  CHECK(std::count(seen.begin(), seen.end(), tutti::runner_event_kind::took_over) == 3);
+  CHECK(std::count(seen.begin(), seen.end(), tutti::runner_event_kind::took_over) == 2);
+  CHECK(std::count(seen.begin(), seen.end(), tutti::runner_event_kind::resumed) == 1);  // revived
   CHECK(std::count(seen.begin(), seen.end(), tutti::runner_event_kind::dead_lettered) == 1);
 }
 
@@ -350,4 +351,81 @@ TEST_CASE("a runner reports stuck runs and its metrics", "[runner]") {
   CHECK_THAT(text, Catch::Contains("tutti_runner_stuck_total 1"));
   CHECK_THAT(text, Catch::Contains("tutti_runner_queue_depth 0"));
   CHECK_THAT(text, Catch::Contains("tutti_runner_claims_total 0"));
+}
+
+TEST_CASE("a run this engine cannot run is parked, not claimed again and again", "[runner]") {
+  tutti::memory_journal j;
+  trace t;
+  const auto wf = make_jobs(t);
+  // Same name, another shape: written by another version of the workflow.
+  REQUIRE(j.start({7, 1}, "jobs", 0xBAD, tutti::to_bytes(job{"", 1})));
+  tutti::thread_pool pool{1};
+  tutti::runner r{j, pool, {.name = "r"}};
+  r.host<job>(wf, 1);
+  CHECK(r.poll_once() == 1);
+  REQUIRE(r.wait_idle(10s));
+  CHECK(j.status({7, 1}).value() == tutti::run_status::dead_lettered);
+  CHECK_THAT(j.load({7, 1}).value().records.back().message, Catch::Contains("another shape"));
+  CHECK(r.poll_once() == 0);  // parked: not claimed again
+  CHECK(r.stats().dead_letters == 1);
+  CHECK(t.all.empty());
+}
+
+TEST_CASE("takeovers count as failed recoveries only until a step finishes; a revived dead "
+          "letter goes on where it stopped", "[runner][ownership]") {
+  tutti::testing::manual_clock store;
+  tutti::memory_journal j{{.lease_clock = tutti::any_clock{store}}};
+  const tutti::lease_request a{.owner = "a#1", .lease = 10ms};
+  REQUIRE(j.start({8, 1}, "w", 1, {}, a));
+  store.advance(11ms);
+  auto c = j.claim({8, 1}, {.owner = "b#1", .lease = 10ms});
+  REQUIRE(c);
+  CHECK(c.value().recoveries == 1);
+  tutti::record_view done;
+  done.kind = tutti::record_kind::step_finished;
+  done.ok = true;
+  done.epoch = c.value().epoch;
+  REQUIRE(j.append({8, 1}, done));  // progress: the takeover worked
+  CHECK(j.load({8, 1}).value().summary.recoveries == 0);
+  store.advance(11ms);
+  c = j.claim({8, 1}, {.owner = "c#1", .lease = 10ms});
+  REQUIRE(c);
+  CHECK(c.value().recoveries == 1);
+
+  // A dead-lettered run that was compensating: retry_run revives it, and it goes on
+  // compensating (the failed step is not called again).
+  std::vector<std::string> calls;
+  const auto wf = tutti::workflow<"saga">(
+      tutti::step<"a">([&calls] { calls.emplace_back("a"); return 1; })
+          .compensate_with([&calls](const int&) { calls.emplace_back("undo a"); }),
+      tutti::step<"b">([&calls]() -> tutti::result<int> {
+        calls.emplace_back("b");
+        return tutti::errc::step_failed;
+      }));
+  tutti::memory_journal m;
+  const tutti::durable_workflow durable{wf, m, {.name = "d"}};
+  const auto first = durable.run(tutti::unit{});
+  REQUIRE(first);
+  const auto id = first->id();
+  // Cut the journal after b's failure (before the undo), then park it.
+  const auto records = m.load(id).value().records;
+  std::size_t cut = 0;
+  for (const auto& rec : records)
+    if (rec.kind == tutti::record_kind::step_finished && rec.step == "b") cut = rec.seq;
+  REQUIRE(cut > 0);
+  m.truncate(id, cut);
+  const auto claimed = m.claim(id, {.owner = "x#1"});
+  REQUIRE(claimed);
+  tutti::record_view park;
+  park.kind = tutti::record_kind::dead_lettered;
+  park.epoch = claimed.value().epoch;
+  REQUIRE(m.append(id, park));
+  CHECK(m.status(id).value() == tutti::run_status::dead_lettered);
+  REQUIRE(tutti::retry_run(m, id));
+  CHECK(m.load(id).value().records.back().kind == tutti::record_kind::revived);
+  calls.clear();
+  const auto again = durable.resume<tutti::unit>(id);
+  REQUIRE(again);
+  CHECK(again->outcome() == tutti::run_outcome::compensated);
+  CHECK(calls == std::vector<std::string>{"undo a"});
 }

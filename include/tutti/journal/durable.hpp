@@ -2,6 +2,7 @@
 #ifndef TUTTI_JOURNAL_DURABLE_HPP
 #define TUTTI_JOURNAL_DURABLE_HPP
 
+#include <algorithm>     // std::max: the latest contact with the store
 #include <atomic>        // a journaled run stops across threads
 #include <chrono>        // leases
 #include <concepts>      // std::convertible_to: a journal's optional last_error_message()
@@ -179,7 +180,8 @@ inline std::error_code error_from_record(std::string_view category, int value) {
       case record_kind::attempt_finished:
       case record_kind::claimed:
       case record_kind::released:
-      case record_kind::dead_lettered: break;
+      case record_kind::dead_lettered:
+      case record_kind::revived: break;
     }
   }
   return plan;
@@ -217,9 +219,31 @@ class journal_hooks {
   static constexpr bool wants_time = detail::observer_enabled<O>() && detail::observer_wants_time<O>();
 
   journal_hooks(J& journal, O& observer, C& clock, const run_id& id, const replay_plan* plan,
-                std::uint64_t epoch = 0) noexcept
+                std::uint64_t epoch = 0, std::chrono::milliseconds lease = {}) noexcept
       : journal_(&journal), observer_(&observer), clock_(&clock), id_(id), plan_(plan),
-        epoch_(epoch) {}
+        epoch_(epoch), lease_ns_(std::chrono::duration_cast<std::chrono::nanoseconds>(lease).count()),
+        contact_ns_(steady_ns()) {}
+
+  /// A runner's heartbeats renew the lease while a step runs: `*renewed_ns` is the steady
+  /// clock's reading (ns) at the last renewal.
+  void heartbeats(const std::atomic<std::int64_t>* renewed_ns) noexcept { renewed_ns_ = renewed_ns; }
+
+  /**
+   * Whether a callable of the run may be called now: not once the store refused a write, and
+   * not once this engine has gone a whole lease without a write or a renewal the store
+   * accepted (its process was stopped, say): another engine may hold the run by now, so the
+   * engine stops it there (as fenced) instead of calling a service on a lease it may have lost.
+   */
+  [[nodiscard]] bool may_call() {
+    if (broken()) return false;
+    if (lease_ns_ <= 0) return true;
+    std::int64_t last = contact_ns_.load(std::memory_order_relaxed);
+    if (renewed_ns_ != nullptr) last = std::max(last, renewed_ns_->load(std::memory_order_relaxed));
+    if (steady_ns() - last <= lease_ns_) return true;
+    const std::lock_guard lock{mutex_};
+    lapse();
+    return false;
+  }
 
   /// Stop at the next step boundary (as a pause does) once `*flag` is true.
   void hand_back_when(const std::atomic<bool>* flag) noexcept { hand_back_ = flag; }
@@ -365,8 +389,26 @@ class journal_hooks {
     if (error_) return;  // nothing after a failed write: the journal must stay a prefix
     r.time_ns = clock_->now().count();  // the run clock's reading, for `tutti-journal show`
     r.epoch = epoch_;
+    const std::int64_t before = steady_ns();
     auto w = journal_->append(id_, r);
     if (!w) fail(w.error());
+    else contact_ns_.store(before, std::memory_order_relaxed);  // the lease runs from here
+  }
+  static std::int64_t steady_ns() noexcept {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+  /// The lease went by without contact: stop as if fenced (nothing more is called or written).
+  void lapse() {
+    if (error_) return;
+    error_ = make_error_code(journal_errc::fenced);
+    broken_.store(true, std::memory_order_release);
+    message_ = "run " + std::string{id_.hex().data(), id_.hex().size()} + " (epoch " +
+               std::to_string(epoch_) +
+               "): this engine went longer than its lease without renewing it (was its process "
+               "stopped?); it called nothing more and stopped the run, which another engine "
+               "may hold by now";
   }
   void fail(const std::error_code& ec) {
     if (error_) return;
@@ -388,6 +430,9 @@ class journal_hooks {
   run_id id_;
   const replay_plan* plan_;
   std::uint64_t epoch_ = 0;
+  std::int64_t lease_ns_ = 0;
+  std::atomic<std::int64_t> contact_ns_{0};
+  const std::atomic<std::int64_t>* renewed_ns_ = nullptr;
   const std::atomic<bool>* hand_back_ = nullptr;
   // The branches of a parallel group write from several threads: records, the buffer and the
   // error are guarded by one lock (a journal's append is serialised anyway).
@@ -420,13 +465,24 @@ struct durable_outcome {
   [[nodiscard]] const Run* operator->() const noexcept { return &*run; }
 };
 
+/// What a host running claims (a `tutti::runner`) tells `resume_claimed`.
+struct claim_control {
+  /// Once true, the run stops at its next step boundary and is handed back.
+  const std::atomic<bool>* hand_back = nullptr;
+  /// The steady clock's reading (ns) at the host's last heartbeat renewal of this run's lease.
+  const std::atomic<std::int64_t>* renewed_ns = nullptr;
+  /// A run this workflow cannot run (written by another shape, or an input it cannot read) is
+  /// parked as dead-lettered (else: handed back, for an engine that can run it).
+  bool park_unrunnable = false;
+};
+
 /// How a durable workflow claims the runs it runs.
 struct durable_options {
   /// This engine's stable name (the pod's or the service instance's): it owns runs as
-  /// "name#incarnation" (a new incarnation per process), and a claim recovers at once the runs
+  /// "name#pid.random" (a new incarnation per process), and a claim recovers at once the runs
   /// an earlier incarnation of the same name held when it died, without waiting for their
-  /// leases to expire. Give no two live engines the same name. Empty: "host/pid", and runs of
-  /// a dead engine are recovered when their lease expires.
+  /// leases to expire. Give no two live engines the same name. Empty: it owns runs as
+  /// "host#pid.random", and runs of a dead engine are recovered when their lease expires.
   std::string name{};
   /// How long a claim holds without a write. Every journal write renews it; a `tutti::runner`
   /// also renews it while a step runs (a heartbeat). Without a runner, a step that runs longer
@@ -512,7 +568,8 @@ class durable_workflow {
                     detail::journal_failure(*journal_, started.error());
       return out;
     }
-    journal_hooks<J, O, C> hooks{*journal_, obs, clock, o.id, nullptr, started.value().epoch};
+    journal_hooks<J, O, C> hooks{*journal_, obs, clock, o.id, nullptr, started.value().epoch,
+                                 options_.lease};
     out.run.emplace(workflow_->run(input, o, clock, hooks));
     finish(out, hooks);
     return out;
@@ -571,7 +628,7 @@ class durable_workflow {
    */
   template <class In, tutti::clock C = steady_clock, observer O = null_observer>
   auto resume_claimed(const run_claim& claim, run_options opts, C& clock, O& obs,
-                      const std::atomic<bool>* hand_back = nullptr) const {
+                      const claim_control& control = {}) const {
     using run_type = decltype(workflow_->run(std::declval<const In&>(), opts, clock, obs));
     durable_outcome<run_type> out;
     const run_id& id = claim.id;
@@ -584,7 +641,7 @@ class durable_workflow {
     }
     const stored_run& stored = loaded.value();
     if (stored.summary.workflow != W::name.view() || stored.summary.fingerprint != fingerprint()) {
-      (void)journal_->release(id, claim.epoch);
+      unrunnable(claim, control, "written by another shape of the workflow");
       out.error = journal_errc::fingerprint_mismatch;
       out.message = "run " + hex(id) + " was written by workflow \"" + stored.summary.workflow +
                     "\" with fingerprint " + hex64(stored.summary.fingerprint) +
@@ -593,7 +650,8 @@ class durable_workflow {
       return out;
     }
     const replay_plan plan = plan_of(stored);
-    if (plan.resolved || plan.paused || plan.finished) {  // cannot be: the claim said running
+    if (plan.resolved || plan.paused || plan.finished) {
+      // An operator's command landed between the claim and the load (a pause, say).
       (void)journal_->release(id, claim.epoch);
       out.error = journal_errc::not_resumable;
       out.message = "run " + hex(id) + " is " + std::string{to_string(stored.summary.status)} +
@@ -602,14 +660,17 @@ class durable_workflow {
     }
     auto input = from_bytes<In>(stored.input);
     if (!input) {
-      (void)journal_->release(id, claim.epoch);
+      unrunnable(claim, control, "its input cannot be read back as this workflow's input type");
       out.error = journal_errc::serialization;
       out.message = "the input of run " + hex(id) + " could not be read back";
       return out;
     }
     opts.id = id;
-    journal_hooks<J, O, C> hooks{*journal_, obs, clock, id, &plan, claim.epoch};
-    hooks.hand_back_when(hand_back);
+    journal_hooks<J, O, C> hooks{*journal_, obs,         clock,
+                                 id,        &plan,       claim.epoch,
+                                 lease_of(claim)};
+    hooks.hand_back_when(control.hand_back);
+    hooks.heartbeats(control.renewed_ns);
     out.run.emplace(workflow_->run(input.value(), opts, clock, hooks));
     finish(out, hooks);
     return out;
@@ -671,6 +732,24 @@ class durable_workflow {
                   "stored. Make it trivially copyable, give it `template <class A> void "
                   "serialize(A& ar, T& v) { ar(v.field1, ...); }` or specialise "
                   "tutti::serializer<T>.");
+  }
+  /// The lease a claim holds for (claims are made with this engine's lease, or a runner's).
+  [[nodiscard]] std::chrono::milliseconds lease_of(const run_claim&) const noexcept {
+    return options_.lease;
+  }
+  /// A claimed run this workflow cannot run: handed back, or parked (`park_unrunnable`).
+  void unrunnable(const run_claim& claim, const claim_control& control, std::string_view why) const {
+    if (!control.park_unrunnable) {
+      (void)journal_->release(claim.id, claim.epoch);
+      return;
+    }
+    record_view r;
+    r.kind = record_kind::dead_lettered;
+    r.epoch = claim.epoch;
+    const std::string text = std::string("this engine (workflow \"") + std::string(W::name.view()) +
+                             "\", shape " + shape_of<W>() + ") cannot run it: " + std::string(why);
+    r.message = text;
+    (void)journal_->append(claim.id, r);
   }
   /// After a run: the journal's error, if it stopped the run; a paused run is handed back, so
   /// that an unpause lets any engine claim it at once.
@@ -749,12 +828,14 @@ template <journal J>
 result<void> unpause_run(J& j, const run_id& id) {
   return detail::command(j, id, record_kind::unpaused, {run_status::paused});
 }
-/// A run that failed with nothing undone, or was dead-lettered: it runs again from its failed
-/// step when next claimed (a runner does so; or `resume` it).
+/// A run that failed with nothing undone: it runs again from its failed step when next claimed
+/// (a runner does so; or `resume` it). A dead-lettered run: it goes on where it stopped
+/// (forward, or compensating), its recovery count reset.
 template <journal J>
 result<void> retry_run(J& j, const run_id& id) {
-  return detail::command(j, id, record_kind::retry_requested,
-                         {run_status::failed, run_status::dead_lettered});
+  auto revived = detail::command(j, id, record_kind::revived, {run_status::dead_lettered});
+  if (revived || revived.error() != journal_errc::invalid_command) return revived;
+  return detail::command(j, id, record_kind::retry_requested, {run_status::failed});
 }
 /// A run whose compensation failed: the compensations that did not succeed run again when next
 /// claimed.

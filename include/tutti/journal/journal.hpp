@@ -101,6 +101,7 @@ enum class record_kind : std::uint8_t {
                               ///< expired lease
   released = 14,              ///< the owner handed the run back (drain, pause) before its end
   dead_lettered = 15,         ///< parked after too many failed recoveries (`message`: why)
+  revived = 16,               ///< operator: a dead-lettered run goes on where it stopped
 };
 
 /// "run_started", "attempt_started", ... (as the CLI prints them).
@@ -121,6 +122,7 @@ enum class record_kind : std::uint8_t {
     case record_kind::claimed: return "claimed";
     case record_kind::released: return "released";
     case record_kind::dead_lettered: return "dead_lettered";
+    case record_kind::revived: return "revived";
   }
   return "unknown";
 }
@@ -200,7 +202,7 @@ struct run_summary {
   std::string owner;
   std::uint64_t epoch = 0;
   std::int64_t lease_until_ms = 0;
-  std::uint32_t recoveries = 0;  ///< takeovers of an expired lease since the run last moved on
+  std::uint32_t recoveries = 0;  ///< takeovers since a step (or compensation) last finished
   // The queue: what `submit` was given.
   std::string partition;
   bool exclusive = false;
@@ -253,7 +255,7 @@ struct run_claim {
   std::int64_t lease_until_ms = 0;
   bool takeover = false;        ///< an expired lease of another engine was taken over
   bool from_queue = false;      ///< the run was queued (it has not begun)
-  std::uint32_t recoveries = 0; ///< takeovers since the run last moved on (this one included)
+  std::uint32_t recoveries = 0; ///< takeovers since a step last finished (this one included)
   std::int64_t queued_ms = 0;   ///< how long it waited in the queue (from_queue), store clock
 };
 
@@ -353,6 +355,7 @@ concept journal = requires(J& j, const run_id& id, std::string_view text, std::u
     case record_kind::redrive_requested: return run_status::running;
     case record_kind::resolved: return run_status::resolved;
     case record_kind::dead_lettered: return run_status::dead_lettered;
+    case record_kind::revived: return run_status::running;
     case record_kind::claimed: return before == run_status::queued ? run_status::running : before;
     default: return before;
   }

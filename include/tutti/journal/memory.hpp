@@ -19,9 +19,10 @@ TUTTI_BEGIN_NAMESPACE
 
 /// How a `memory_journal` judges leases and bounds its queue.
 struct memory_journal_options {
-  /// The store's clock for leases (default: the steady clock). A test passes its manual clock
-  /// and expires a lease by advancing it.
-  any_clock lease_clock{};
+  /// The store's clock for leases (default: the wall clock, as `sqlite_journal` and a
+  /// `tutti::runner`'s stuck check). A test passes its manual clock and expires a lease by
+  /// advancing it.
+  any_clock lease_clock{detail::default_wall_clock()};
   /// The most queued runs `submit` accepts (then `journal_errc::queue_full`); 0: no bound.
   std::size_t max_queued = 0;
 };
@@ -292,7 +293,9 @@ class memory_journal {
   /// The oldest queued run of its partition, and (exclusive) none of it in flight.
   bool partition_head(const entry& e) const {
     for (const auto& [id, o] : runs_) {
-      if (&o == &e || o.run.summary.partition != e.run.summary.partition) continue;
+      if (&o == &e || o.run.summary.partition != e.run.summary.partition ||
+          o.run.summary.workflow != e.run.summary.workflow)
+        continue;
       if (o.run.summary.status == run_status::queued && o.queue_seq < e.queue_seq) return false;
       if (e.run.summary.exclusive &&
           (o.run.summary.status == run_status::running || o.run.summary.status == run_status::paused))
@@ -380,6 +383,8 @@ class memory_journal {
     r.summary.records = r.records.size();
     r.summary.status = status_after(r.summary.status, rec);
     r.summary.updated_unix_ms = wall_ms();
+    if (rec.kind == record_kind::step_finished || rec.kind == record_kind::compensation_finished)
+      r.summary.recoveries = 0;  // the run moved on: earlier takeovers were no failed recovery
     ++writes_;
   }
 

@@ -832,9 +832,11 @@ struct sqlite_journal_state {
         {&select_queued,
          "SELECT c.run_id FROM runs c WHERE c.status = 8 AND c.workflow = ?1 AND "
          "(c.partition_key = '' OR (NOT EXISTS (SELECT 1 FROM runs p WHERE p.partition_key <> '' "
-         "AND p.partition_key = c.partition_key AND p.status = 8 AND p.queue_seq < c.queue_seq) "
+         "AND p.partition_key = c.partition_key AND p.status = 8 AND p.queue_seq < c.queue_seq "
+         "AND p.workflow = c.workflow) "
          "AND (c.exclusive = 0 OR NOT EXISTS (SELECT 1 FROM runs p WHERE p.partition_key <> '' "
-         "AND p.partition_key = c.partition_key AND p.status IN (1, 2))))) "
+         "AND p.partition_key = c.partition_key AND p.status IN (1, 2) "
+         "AND p.workflow = c.workflow)))) "
          "ORDER BY c.priority DESC, c.queue_seq LIMIT 1"},
         {&select_dedup, "SELECT run_id FROM runs WHERE workflow = ?1 AND dedup_key = ?2"},
         {&select_queue, "SELECT next_seq, depth FROM queue WHERE id = 1"},
@@ -1181,6 +1183,8 @@ struct sqlite_journal_state {
     if (auto w = insert_record_row(idb, h.id, f, sqlite_now_ms()); w.error) return w;
     h.seq += 1;
     h.status = status_after(h.status, r);
+    if (r.kind == record_kind::step_finished || r.kind == record_kind::compensation_finished)
+      h.recoveries = 0;  // the run moved on: earlier takeovers were no failed recovery
     if (ended(h.status)) {
       h.owner.clear();
       h.lease_until_ms = 0;
@@ -1737,9 +1741,11 @@ class sqlite_journal {
       detail::sqlite_journal_state::run_head head = h.value();
       const run_status before = head.status;
       const bool owned = !head.owner.empty();
+      const std::uint32_t recoveries = head.recoveries;
       if (auto a = s_->add_record(head, idb, rec); a.error) return a;
       if (!head.owner.empty()) head.lease_until_ms = s_->lease_now_ms() + head.lease_ms;
-      const bool same_row = head.status == before && head.owner.empty() == !owned;
+      const bool same_row = head.status == before && head.owner.empty() == !owned &&
+                            head.recoveries == recoveries;
       if (auto u = same_row ? s_->write_progress(head, idb) : s_->write_head(head, idb); u.error)
         return u;
       return {};
