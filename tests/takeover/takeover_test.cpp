@@ -215,6 +215,24 @@ std::vector<std::string> sanitizer_reports(const scratch& s) {
   return out;
 }
 
+/// Each run's request, by the run id's hex.
+std::map<std::string, takeover::order> orders_of(tutti::sqlite_journal& j) {
+  std::map<std::string, takeover::order> out;
+  const auto listed = j.list({}).value();  // a variable: the range must outlive the loop
+  for (const auto& sum : listed)
+    out[hex(sum.id)] = tutti::from_bytes<takeover::order>(j.load(sum.id).value().input).value();
+  return out;
+}
+
+/// Submits `runs` orders over `partitions` exclusive partitions from a process of its own.
+void submit_orders(const scratch& s, std::uint64_t runs, int partitions) {
+  process sub = spawn({child_path(), "submit", s.journal(), s.dir.string(), std::to_string(runs),
+                       std::to_string(partitions)},
+                      s.dir / "submit.log");
+  REQUIRE(wait_exit(sub, 300s));
+  REQUIRE(WEXITSTATUS(sub.status) == 0);
+}
+
 void stop_all(const scratch& s, std::vector<process>& ps) {
   { std::ofstream(s.dir / "stop") << "stop\n"; }
   for (auto& p : ps) {
@@ -345,13 +363,7 @@ TEST_CASE("three runners under SIGKILL and SIGSTOP/SIGCONT finish every queued r
   INFO("runs " << runs << ", seed " << seed << " (TUTTI_TAKEOVER_RUNS, TUTTI_TAKEOVER_SEED)");
   scratch s("chaos");
   constexpr int partitions = 8;
-  {
-    process sub = spawn({child_path(), "submit", s.journal(), s.dir.string(),
-                         std::to_string(runs), std::to_string(partitions)},
-                        s.dir / "submit.log");
-    REQUIRE(wait_exit(sub, 120s));
-    REQUIRE(WEXITSTATUS(sub.status) == 0);
-  }
+  submit_orders(s, runs, partitions);
   constexpr int lease_ms = 300;
   const std::vector<std::string> names{"r0", "r1", "r2"};
   std::vector<process> ps;
@@ -401,16 +413,13 @@ TEST_CASE("three runners under SIGKILL and SIGSTOP/SIGCONT finish every queued r
   // FIFO within each (exclusive) partition: the runs of a partition first appear in calls.log
   // in submission order (a run's first call comes after its predecessor ended, so after that
   // one's first call; a zombie's late call of an old run is no new claim and does not count).
-  std::map<std::string, takeover::order> order_of;
-  const auto listed = j.value().list({}).value();  // a variable: the range must outlive the loop
-  for (const auto& sum : listed)
-    order_of[hex(sum.id)] = tutti::from_bytes<takeover::order>(j.value().load(sum.id).value().input).value();
+  const auto order_of = orders_of(j.value());
   std::set<std::string> seen;
   std::map<std::string, std::uint32_t> next_in;  // partition -> the order expected next
   int out_of_order = 0;
   for (const auto& c : read_calls(s)) {
     if (!seen.insert(c.run).second) continue;
-    const auto& o = order_of[c.run];
+    const auto& o = order_of.at(c.run);
     if (c.effect != "reserve" || o.n != next_in[o.partition]) ++out_of_order;
     next_in[o.partition] = o.n + 1;
   }
@@ -422,13 +431,7 @@ TEST_CASE("10,000 requests queued with no runner up run once each, in order, whe
   const std::uint64_t runs = env_u64("TUTTI_QUEUE_RUNS", 10000);
   scratch s("queue");
   constexpr int partitions = 16;
-  {
-    process sub = spawn({child_path(), "submit", s.journal(), s.dir.string(),
-                         std::to_string(runs), std::to_string(partitions)},
-                        s.dir / "submit.log");
-    REQUIRE(wait_exit(sub, 300s));
-    REQUIRE(WEXITSTATUS(sub.status) == 0);
-  }
+  submit_orders(s, runs, partitions);
   auto j = takeover::open_journal(s.journal());
   REQUIRE(j);
   CHECK(j.value().queue_depth().value() == runs);
@@ -451,16 +454,13 @@ TEST_CASE("10,000 requests queued with no runner up run once each, in order, whe
   std::map<std::string, int> reserves;
   std::set<long> pids;
   std::map<std::string, std::int64_t> last_n;
-  std::map<std::string, takeover::order> order_of;
-  const auto listed = j.value().list({}).value();  // a variable: the range must outlive the loop
-  for (const auto& sum : listed)
-    order_of[hex(sum.id)] = tutti::from_bytes<takeover::order>(j.value().load(sum.id).value().input).value();
+  const auto order_of = orders_of(j.value());
   int out_of_order = 0;
   for (const auto& c : read_calls(s)) {
     pids.insert(c.pid);
     if (c.effect != "reserve") continue;
     ++reserves[c.run];
-    const auto& o = order_of[c.run];
+    const auto& o = order_of.at(c.run);
     auto [it, fresh] = last_n.try_emplace(o.partition, -1);
     if (static_cast<std::int64_t>(o.n) != it->second + 1) ++out_of_order;
     it->second = o.n;

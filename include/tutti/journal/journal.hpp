@@ -324,6 +324,43 @@ concept journal = requires(J& j, const run_id& id, std::string_view text, std::u
   { j.status(id) } -> std::same_as<result<run_status>>;
 };
 
+namespace detail {
+/// A run's ownership fields as a journal keeps them, by reference (for `take_claim`).
+struct owned_fields {
+  std::string& owner;
+  std::uint64_t& epoch;
+  std::int64_t& lease_ms;
+  std::int64_t& lease_until_ms;
+  std::uint32_t& recoveries;
+};
+/**
+ * A claim of a run in status `status` (queued since `queued_at` when queued) by `lease` at
+ * store time `now`, for a journal's implementation (the caller checked that it may): raises
+ * the epoch, sets owner and lease, counts a takeover. Fills `c` and returns the `claimed`
+ * record to append (its message views `lease.owner`).
+ */
+inline record_view take_claim(owned_fields f, run_status status, std::int64_t queued_at,
+                              const lease_request& lease, std::int64_t now, run_claim& c) {
+  c.takeover = !f.owner.empty();  // its owner did not hand it back: its lease expired
+  c.from_queue = status == run_status::queued;
+  if (c.takeover) ++f.recoveries;
+  if (c.from_queue) c.queued_ms = now - queued_at;
+  ++f.epoch;
+  f.owner.assign(lease.owner);
+  f.lease_ms = lease.lease.count();
+  f.lease_until_ms = now + f.lease_ms;
+  c.epoch = f.epoch;
+  c.lease_until_ms = f.lease_until_ms;
+  c.recoveries = f.recoveries;
+  record_view r;
+  r.kind = record_kind::claimed;
+  r.ok = c.takeover;
+  r.message = lease.owner;
+  r.epoch = f.epoch;
+  return r;
+}
+}  // namespace detail
+
 /// Whether a run in status `s` has ended (nothing may be appended by an engine).
 [[nodiscard]] constexpr bool ended(run_status s) noexcept {
   switch (s) {

@@ -331,26 +331,11 @@ class memory_journal {
     run_claim c;
     c.id = s.id;
     c.workflow = s.workflow;
-    c.takeover = !s.owner.empty();  // its owner did not hand it back: its lease expired
-    c.from_queue = s.status == run_status::queued;
-    if (c.takeover) ++s.recoveries;
-    if (c.from_queue) {
-      --queued_;
-      c.queued_ms = now - e.queued_at;
-    }
-    ++s.epoch;
-    s.owner.assign(lease.owner);
-    e.lease_ms = lease.lease.count();
-    s.lease_until_ms = now + e.lease_ms;
-    record_view r;
-    r.kind = record_kind::claimed;
-    r.ok = c.takeover;
-    r.message = lease.owner;
-    r.epoch = s.epoch;
+    const record_view r = detail::take_claim(
+        {s.owner, s.epoch, e.lease_ms, s.lease_until_ms, s.recoveries}, s.status, e.queued_at,
+        lease, now, c);
+    if (c.from_queue) --queued_;
     add(e, r);  // queued -> running
-    c.epoch = s.epoch;
-    c.lease_until_ms = s.lease_until_ms;
-    c.recoveries = s.recoveries;
     return c;
   }
 

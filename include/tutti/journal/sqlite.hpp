@@ -1199,27 +1199,13 @@ struct sqlite_journal_state {
     run_claim c;
     c.id = h.id;
     c.workflow.assign(workflow);
-    c.takeover = !h.owner.empty();
-    c.from_queue = h.status == run_status::queued;
-    if (c.takeover) ++h.recoveries;
+    const record_view r = take_claim({h.owner, h.epoch, h.lease_ms, h.lease_until_ms, h.recoveries},
+                                     h.status, h.queued_ms, lease, now, c);
     if (c.from_queue) {
-      c.queued_ms = now - h.queued_ms;
       if (auto w = dequeued(); w.error) return w.error;
     }
-    ++h.epoch;
-    h.owner.assign(lease.owner);
-    h.lease_ms = lease.lease.count();
-    h.lease_until_ms = now + h.lease_ms;
-    record_view r;
-    r.kind = record_kind::claimed;
-    r.ok = c.takeover;
-    r.message = lease.owner;
-    r.epoch = h.epoch;
     if (auto w = add_record(h, idb, r); w.error) return w.error;
     if (auto w = write_head(h, idb); w.error) return w.error;
-    c.epoch = h.epoch;
-    c.lease_until_ms = h.lease_until_ms;
-    c.recoveries = h.recoveries;
     return c;
   }
 
