@@ -89,8 +89,10 @@ struct runner_options {
   /// `dead_lettered`, with its history, for an operator (`retry_run` puts it back).
   std::uint32_t max_recoveries = 5;
   /// A run whose lease expired this long ago without a takeover is reported `stuck` (0: twice
-  /// the lease); checked every 10 polls over the running runs of the journal.
+  /// the lease).
   std::chrono::milliseconds stuck_after{0};
+  /// How often the running runs of the journal are checked for stuck ones (0: every round).
+  std::chrono::milliseconds stuck_check_every{1000};
   /// On `stop()`: how long in-flight runs may go on; then they stop at their next step boundary
   /// and are handed back. Zero: hand back at once.
   std::chrono::milliseconds drain_timeout{30'000};
@@ -207,15 +209,16 @@ class runner {
   /**
    * One round of the pump, on the calling thread (for a host that runs its own loop, and for
    * tests), instead of `start()`: claims what the free capacity allows and hands it to the
-   * executor, renews the leases of runs in flight, checks for stuck runs. Returns how many runs
-   * it claimed (0 once `start()` was called: the pump does the rounds then).
+   * executor, renews the leases of runs in flight when a heartbeat is due, checks for stuck
+   * runs when that is due. Returns how many runs it claimed (0 once `start()` was called: the
+   * pump does the rounds then).
    */
   std::size_t poll_once() {
     {
       const std::lock_guard lock{mutex_};
       if (pump_.joinable()) return 0;  // the pump does the rounds once started
     }
-    return round(true);
+    return round();
   }
 
   /// Runs in flight now.
@@ -343,7 +346,7 @@ class runner {
     std::unique_lock lock{mutex_};
     while (!stopping_) {
       lock.unlock();
-      round(false);
+      round();
       lock.lock();
       if (stopping_) break;
       wake_.wait_for(lock, options_.poll, [this] { return stopping_ || woken_; });
@@ -364,7 +367,7 @@ class runner {
     }
   }
 
-  std::size_t round(bool force_checks) {
+  std::size_t round() {
     std::size_t claimed = 0;
     bool accepting = false;
     {
@@ -379,7 +382,11 @@ class runner {
           free = h->max > h->in_flight ? h->max - h->in_flight : 0;
         }
         if (free == 0) continue;
-        auto claims = journal_->claim_next(h->name, free, lease());
+        // A named runner recovers its dead incarnation's runs in its first round; later no
+        // other incarnation of its name can hold any (the name is one live engine's).
+        lease_request l = lease();
+        if (reclaimed_) l.reclaim = {};
+        auto claims = journal_->claim_next(h->name, free, l);
         if (!claims) {
           ++journal_errors_;
           const std::string why = detail::journal_failure(*journal_, claims.error());
@@ -392,8 +399,9 @@ class runner {
         }
       }
     }
-    heartbeat(force_checks);
-    check_stuck(force_checks);
+    reclaimed_ = true;
+    heartbeat(false);
+    check_stuck();
     return claimed;
   }
 
@@ -501,8 +509,10 @@ class runner {
     }
   }
 
-  void check_stuck(bool force) {
-    if (!force && ++stuck_round_ % 10 != 0) return;
+  void check_stuck() {
+    const auto at = std::chrono::steady_clock::now();
+    if (at < next_stuck_check_) return;
+    next_stuck_check_ = at + options_.stuck_check_every;
     run_filter filter;
     filter.status = run_status::running;
     auto runs = journal_->list(filter);
@@ -537,7 +547,8 @@ class runner {
   std::chrono::steady_clock::time_point next_heartbeat_{};
   std::thread pump_;
   std::atomic<bool> hand_back_{false};
-  std::uint64_t stuck_round_ = 0;
+  std::chrono::steady_clock::time_point next_stuck_check_{};
+  bool reclaimed_ = false;  // the pump's (or poll_once's) thread only
   std::set<std::pair<run_id, std::uint64_t>> reported_stuck_;
 
   std::atomic<std::uint64_t> claims_{0}, takeovers_{0}, resumptions_{0}, renewals_{0}, fenced_{0},

@@ -841,7 +841,7 @@ TEST_CASE("a new SQLite journal has the documented schema", "[journal][sqlite][s
   CHECK(query_int(raw.db,
                   "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN "
                   "('runs_by_started', 'runs_by_status', 'runs_by_dedup', 'runs_queued', "
-                  "'runs_by_partition')") == 5);
+                  "'runs_by_partition', 'runs_running')") == 6);
   CHECK(query_int(raw.db, "SELECT count(*) FROM pragma_table_info('records')") == 15);
   CHECK(query_int(raw.db, "SELECT count(*) FROM pragma_table_info('runs')") == 17);
   CHECK(query_int(raw.db,

@@ -333,7 +333,7 @@ TEST_CASE("a runner reports stuck runs and its metrics", "[runner]") {
   tutti::memory_journal j{{.lease_clock = tutti::any_clock{store}}};
   REQUIRE(j.start({1, 1}, "unhosted", 1, {}, {.owner = "gone#1", .lease = 100ms}));
   tutti::thread_pool pool{1};
-  tutti::runner r{j, pool, {.name = "r", .stuck_after = 1s,
+  tutti::runner r{j, pool, {.name = "r", .stuck_after = 1s, .stuck_check_every = 0ms,
                             .lease_clock = tutti::any_clock{store}}};
   std::vector<std::string> stuck;
   r.on_event([&](const tutti::runner_event& e) {

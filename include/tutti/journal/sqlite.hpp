@@ -431,6 +431,7 @@ UPDATE runs SET last_seq = coalesce((SELECT max(seq) FROM records WHERE records.
 CREATE UNIQUE INDEX runs_by_dedup ON runs(workflow, dedup_key) WHERE dedup_key IS NOT NULL;
 CREATE INDEX runs_queued ON runs(workflow, priority DESC, queue_seq) WHERE status = 8;
 CREATE INDEX runs_by_partition ON runs(partition_key, status, queue_seq) WHERE partition_key <> '';
+CREATE INDEX runs_running ON runs(workflow, lease_until_ms) WHERE status = 1;
 CREATE TABLE queue(id INTEGER PRIMARY KEY CHECK (id = 1), next_seq INTEGER NOT NULL,
                    depth INTEGER NOT NULL);
 INSERT INTO queue(id, next_seq, depth) VALUES (1, 0, 0);
@@ -688,7 +689,8 @@ struct sqlite_journal_state {
   // Cached statements (SQLITE_PREPARE_PERSISTENT), each reset after use.
   sqlite_stmt_ptr begin, commit, rollback, insert_run, insert_record, select_head, update_run,
       update_progress,
-      select_status, select_run, select_records, select_stranded, select_queued, select_dedup,
+      select_status, select_run, select_records, select_stranded, select_reclaimable,
+      select_queued, select_dedup,
       select_queue, update_queue;
 
   /// A run as this connection last read or wrote it: its last record's seq and its status.
@@ -748,6 +750,7 @@ struct sqlite_journal_state {
       step_done(rollback.get());
     for (auto* s : {&begin, &commit, &rollback, &insert_run, &insert_record, &select_head,
                     &update_run, &update_progress, &select_status, &select_run, &select_records, &select_stranded,
+                    &select_reclaimable,
                     &select_queued, &select_dedup, &select_queue, &update_queue})
       s->reset();
   }
@@ -821,11 +824,16 @@ struct sqlite_journal_state {
         {&select_records,
          "SELECT seq, kind, step, attempt, ok, outcome, payload, error_category, error_value, "
          "message, time_ns, checksum, unix_ms, epoch FROM records WHERE run_id = ?1 ORDER BY seq"},
-        // Running runs of a workflow nobody holds (index runs_by_status): oldest first.
+        // Running runs of a workflow nobody holds: unowned ones have lease_until_ms 0, so one
+        // range of the index runs_running, oldest expiry first (its cost does not grow with the
+        // journal's history, nor with the runs other engines hold).
         {&select_stranded,
-         "SELECT run_id FROM runs WHERE status = 1 AND workflow = ?1 AND "
-         "(owner = '' OR lease_until_ms <= ?2 OR (?4 <> '' AND owner <> ?5 AND "
-         "substr(owner, 1, length(?4)) = ?4)) ORDER BY started_ms LIMIT ?3"},
+         "SELECT run_id FROM runs WHERE status = 1 AND workflow = ?1 AND lease_until_ms <= ?2 "
+         "ORDER BY lease_until_ms LIMIT ?3"},
+        // Running runs held by a dead incarnation of the claimant's name (`reclaim`).
+        {&select_reclaimable,
+         "SELECT run_id FROM runs WHERE status = 1 AND workflow = ?1 AND lease_until_ms > ?2 "
+         "AND substr(owner, 1, length(?4)) = ?4 AND owner <> ?5 LIMIT ?3"},
         // The next queued run of a workflow (index runs_queued): by priority, then submission
         // order; a partition's oldest only, and an exclusive partition's only while none of it
         // is running or paused (index runs_by_partition).
@@ -1227,9 +1235,10 @@ struct sqlite_journal_state {
     const sqlite_use use(s);
     int brc = sqlite_bind_text(s, 1, text);
     if (lease != nullptr && brc == SQLITE_OK)
-      brc = sqlite_first_error({sqlite3_bind_int64(s, 2, now), sqlite3_bind_int64(s, 3, limit),
-                                sqlite_bind_text(s, 4, lease->reclaim),
-                                sqlite_bind_text(s, 5, lease->owner)});
+      brc = sqlite_first_error({sqlite3_bind_int64(s, 2, now), sqlite3_bind_int64(s, 3, limit)});
+    if (lease != nullptr && brc == SQLITE_OK && sqlite3_bind_parameter_count(s) >= 5)
+      brc = sqlite_first_error(
+          {sqlite_bind_text(s, 4, lease->reclaim), sqlite_bind_text(s, 5, lease->owner)});
     if (brc != SQLITE_OK) return fail_sqlite(brc, "cannot look for runs to claim");
     std::vector<run_id> out;
     for (;;) {
@@ -1386,10 +1395,14 @@ struct sqlite_journal_state {
       sql += condition;
       glue = " AND ";
     };
-    // The status as a literal, not a parameter: the planner then knows whether the partial
-    // index runs_by_status (which leaves out succeeded runs) holds the runs asked for.
+    // The status as a literal, and `status <> 3` spelled out for any other status than
+    // succeeded: the planner then uses the partial index runs_by_status (which leaves out
+    // succeeded runs); it does not infer `status <> 3` from `status = N` itself.
     const std::string status_is =
-        f.status ? "status = " + std::to_string(static_cast<int>(*f.status)) : std::string();
+        !f.status ? std::string()
+        : *f.status == run_status::succeeded
+            ? std::string("status = 3")
+            : "status = " + std::to_string(static_cast<int>(*f.status)) + " AND status <> 3";
     if (f.status) where(status_is.c_str());
     if (!f.workflow.empty()) where("workflow = ?");
     if (f.started_after_unix_ms != 0) where("started_ms >= ?");
@@ -1656,6 +1669,13 @@ class sqlite_journal {
       if (!stranded) return {stranded.error()};
       for (const run_id& id : stranded.value())
         if (auto c = claim_one(id); c.error) return c;
+      if (!lease.reclaim.empty() && out.size() < max) {
+        auto mine = s_->query_ids(s_->select_reclaimable.get(), workflow, now,
+                                  static_cast<std::int64_t>(max - out.size()), &lease);
+        if (!mine) return {mine.error(), !out.empty()};
+        for (const run_id& id : mine.value())
+          if (auto c = claim_one(id); c.error) return c;
+      }
       while (out.size() < max) {
         auto next = s_->query_ids(s_->select_queued.get(), workflow, 0, 0, nullptr);
         if (!next) return {next.error(), !out.empty()};
