@@ -11,6 +11,10 @@
 #include <string_view>  // step paths
 #include <thread>       // thread id mixed into the seed
 
+#if defined(__unix__) || defined(__APPLE__)
+#  include <unistd.h>  // getpid: a forked child draws ids of its own
+#endif
+
 #include "config.hpp"
 #include "fixed_string.hpp"
 
@@ -91,14 +95,26 @@ inline std::uint64_t mix64(std::uint64_t x) noexcept {  // splitmix64 finaliser
   return x ^ (x >> 31);
 }
 
+/// The process id (0 where there is none): a forked child inherits its parent's generator and
+/// must not draw the same ids.
+inline long run_id_pid() noexcept {
+#if defined(__unix__) || defined(__APPLE__)
+  return static_cast<long>(::getpid());
+#else
+  return 0;
+#endif
+}
+
 struct run_id_source {
   std::uint64_t base;     // hi half of every id of this thread
   std::uint64_t counter;  // lo half: starts at a random value, +1 per run
-  run_id_source() noexcept : base(seed()), counter(mix64(base)) {}
+  long pid;               // the process that seeded it
+  run_id_source() noexcept : base(seed()), counter(mix64(base)), pid(run_id_pid()) {}
   static std::uint64_t seed() noexcept {
     std::uint64_t s = static_cast<std::uint64_t>(
         std::chrono::system_clock::now().time_since_epoch().count());
     s ^= mix64(std::hash<std::thread::id>{}(std::this_thread::get_id()));
+    s ^= mix64(static_cast<std::uint64_t>(run_id_pid()) + 0x7475747469ULL);
     try {
       std::random_device rd;
       s ^= (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
@@ -112,6 +128,7 @@ struct run_id_source {
 
 inline run_id run_id::generate() noexcept {
   thread_local detail::run_id_source source;
+  if (const long pid = detail::run_id_pid(); pid != source.pid) source = detail::run_id_source{};
   return run_id{source.base, ++source.counter};
 }
 

@@ -12,6 +12,7 @@
 #include <map>                 // runs in flight
 #include <memory>              // hosted workflows
 #include <mutex>               // the pump's state
+#include <optional>            // the next claim of a chain
 #include <set>                 // stuck runs already reported
 #include <string>              // names
 #include <string_view>         // names
@@ -38,7 +39,9 @@ enum class runner_event_kind : std::uint8_t {
   lease_renewed,  ///< a heartbeat renewed the lease of a run in flight
   fenced,         ///< the store refused this runner's write: another engine or an operator
                   ///< took the run; it was stopped at once
-  dead_lettered,  ///< a run was recovered more than `max_recoveries` times: parked
+  dead_lettered,  ///< a run was parked: taken over more than `max_recoveries` times without
+                  ///< progress, or one this runner cannot run (another shape of the workflow,
+                  ///< an unreadable input)
   finished,       ///< a run ended (`message`: its outcome) or stopped (paused, handed back)
   handed_back,    ///< draining: a run was stopped at a step boundary and its lease released
   stuck,          ///< a run's lease expired more than `stuck_after` ago and nobody took it over
@@ -405,7 +408,8 @@ class runner {
     return claimed;
   }
 
-  void dispatch(hosted& h, run_claim c) {
+  /// Counts and reports a claim; parks it if it was recovered too often. True: run it.
+  bool admit(hosted& h, const run_claim& c) {
     if (c.from_queue) {
       ++claims_;
       queue_wait_ms_ += static_cast<std::uint64_t>(c.queued_ms > 0 ? c.queued_ms : 0);
@@ -418,33 +422,75 @@ class runner {
       ++resumptions_;
       emit(runner_event_kind::resumed, h.name, c.id, c.epoch, {}, c.recoveries);
     }
-    if (c.recoveries > options_.max_recoveries) {
-      record_view r;
-      r.kind = record_kind::dead_lettered;
-      r.epoch = c.epoch;
-      const std::string why = "taken over " + std::to_string(c.recoveries) +
-                              " times without a step finishing in between (max_recoveries " +
-                              std::to_string(options_.max_recoveries) + "): parked";
-      r.message = why;
-      if (auto w = journal_->append(c.id, r); !w) {
-        ++journal_errors_;
-        emit(runner_event_kind::journal_error, h.name, c.id, c.epoch,
-             detail::journal_failure(*journal_, w.error()));
-        return;
-      }
-      ++dead_letters_;
-      emit(runner_event_kind::dead_lettered, h.name, c.id, c.epoch, why, c.recoveries);
-      return;
+    if (c.recoveries <= options_.max_recoveries) return true;
+    record_view r;
+    r.kind = record_kind::dead_lettered;
+    r.epoch = c.epoch;
+    const std::string why = "taken over " + std::to_string(c.recoveries) +
+                            " time(s) without a step finishing in between (max_recoveries " +
+                            std::to_string(options_.max_recoveries) + "): parked";
+    r.message = why;
+    if (auto w = journal_->append(c.id, r); !w) {
+      ++journal_errors_;
+      emit(runner_event_kind::journal_error, h.name, c.id, c.epoch,
+           detail::journal_failure(*journal_, w.error()));
+      return false;
     }
+    ++dead_letters_;
+    emit(runner_event_kind::dead_lettered, h.name, c.id, c.epoch, why, c.recoveries);
+    return false;
+  }
+
+  void dispatch(hosted& h, run_claim c) {
+    if (!admit(h, c)) return;
     auto renewed = std::make_shared<std::atomic<std::int64_t>>(steady_ns());
     {
       const std::lock_guard lock{mutex_};
       ++h.in_flight;
       flights_[c.id] = flight{c.epoch, &h, renewed};
     }
-    executor_->submit([this, &h, c = std::move(c), renewed = std::move(renewed)]() noexcept {
-      run_one(h, c, renewed.get());
+    executor_->submit([this, &h, c = std::move(c), renewed = std::move(renewed)]() mutable noexcept {
+      run_chain(h, std::move(c), std::move(renewed));
     });
+  }
+
+  /// Runs `c` on this executor thread, then, while the runner accepts work, claims the
+  /// workflow's next run and runs it here too: a busy queue costs no handoff to the pump and
+  /// back per run (the pump still claims for idle capacity).
+  void run_chain(hosted& h, run_claim c, std::shared_ptr<std::atomic<std::int64_t>> renewed) noexcept {
+    for (;;) {
+      run_one(h, c, renewed.get());
+      std::optional<run_claim> next;
+      try {
+        bool accepting = false;
+        {
+          const std::lock_guard lock{mutex_};
+          accepting = !stopping_;
+        }
+        if (accepting) {
+          lease_request l = lease();
+          l.reclaim = {};
+          auto claims = journal_->claim_next(h.name, 1, l);
+          if (claims && !claims.value().empty()) next.emplace(std::move(claims.value().front()));
+        }
+        if (next && !admit(h, *next)) next.reset();
+      } catch (...) {  // an allocation failure: the pump claims it later (the lease expires)
+        next.reset();
+      }
+      const std::lock_guard lock{mutex_};
+      flights_.erase(c.id);
+      if (next) {
+        renewed->store(steady_ns(), std::memory_order_relaxed);
+        flights_[next->id] = flight{next->epoch, &h, renewed};
+        c = std::move(*next);
+        continue;
+      }
+      --h.in_flight;
+      woken_ = true;
+      wake_.notify_all();
+      if (flights_.empty()) idle_.notify_all();
+      return;
+    }
   }
 
   void run_one(hosted& h, const run_claim& c, const std::atomic<std::int64_t>* renewed) noexcept {
@@ -480,12 +526,6 @@ class runner {
     }
     ++finished_;
     emit(runner_event_kind::finished, h.name, c.id, c.epoch, end.outcome);
-    const std::lock_guard lock{mutex_};
-    --h.in_flight;
-    flights_.erase(c.id);
-    woken_ = true;
-    wake_.notify_all();
-    if (flights_.empty()) idle_.notify_all();
   }
 
   void heartbeat(bool force) {
@@ -504,8 +544,12 @@ class runner {
         f.renewed_ns->store(before, std::memory_order_relaxed);
         ++renewals_;
         emit(runner_event_kind::lease_renewed, f.host->name, id, f.epoch);
+      } else if (r.error() != journal_errc::fenced && r.error() != journal_errc::run_not_found) {
+        ++journal_errors_;
+        emit(runner_event_kind::journal_error, f.host->name, id, f.epoch,
+             detail::journal_failure(*journal_, r.error()));
       }
-      // A refusal: the run ended meanwhile, or it was taken (its next write says so).
+      // fenced: the run ended meanwhile, or it was taken (its next write says so).
     }
   }
 

@@ -1,4 +1,8 @@
 // Run ids and idempotency keys.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
 #include <catch2/catch.hpp>
 
 #include <string>
@@ -53,4 +57,29 @@ TEST_CASE("an idempotency key is run id and step path, formatted with a colon",
   CHECK(appended == "key=00000000000000000000000000000001:payment/authorize");
   CHECK(key == tutti::idempotency_key{tutti::run_id{0, 1}, "payment/authorize"});
   CHECK_FALSE(key == tutti::idempotency_key{tutti::run_id{0, 2}, "payment/authorize"});
+}
+
+TEST_CASE("a forked child draws run ids of its own", "[context][run_id]") {
+  const tutti::run_id before = tutti::run_id::generate();  // the parent's generator is seeded
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    const tutti::run_id child = tutti::run_id::generate();
+    const std::uint64_t halves[2] = {child.hi, child.lo};
+    const auto n = ::write(fds[1], halves, sizeof halves);
+    std::_Exit(n == static_cast<ssize_t>(sizeof halves) ? 0 : 1);
+  }
+  const tutti::run_id parent = tutti::run_id::generate();
+  std::uint64_t halves[2] = {0, 0};
+  REQUIRE(::read(fds[0], halves, sizeof halves) == static_cast<ssize_t>(sizeof halves));
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  ::close(fds[0]);
+  ::close(fds[1]);
+  const tutti::run_id child{halves[0], halves[1]};
+  CHECK(child != parent);
+  CHECK(child != before);
+  CHECK(child.hi != parent.hi);  // another generator, not the parent's next number
 }

@@ -430,7 +430,8 @@ TEST_CASE("show prints the run's header, every record with its errors, and a per
   CHECK(line_of(summary, "charge") ==
         words{"charge", "2", "no", "-", "yes", "(payments:51", "card", "declined)"});
   CHECK(line_of(summary, "retry") == words{"retry", hex(failed_id), "the", "failed", "step", "runs",
-                                           "again", "on", "the", "host's", "next", "resume"});
+                                           "again", "when", "a", "runner", "(or", "a", "resume)",
+                                           "claims", "it"});
   CHECK(line_of(summary, "resolve").at(1) == hex(failed_id));
 }
 
@@ -504,12 +505,12 @@ TEST_CASE("retry records the request on a failed run and is refused on other run
   captured c = cli_run(j, {"retry", hex(ok_id)});
   CHECK(c.code == 1);
   CHECK(c.err ==
-        "tutti-journal: run " + hex(ok_id) + " is succeeded; retry applies to failed runs\n");
+        "tutti-journal: run " + hex(ok_id) + " is succeeded; retry applies to failed and dead_lettered runs\n");
   CHECK(c.out.empty());
 
   c = cli_run(j, {"retry", hex(comp_failed_id)});
   CHECK(c.code == 1);
-  CHECK(c.err.find("is compensation_failed; retry applies to failed runs (a compensation failed: "
+  CHECK(c.err.find("is compensation_failed; retry applies to failed and dead_lettered runs (a compensation failed: "
                    "use redrive)") != std::string::npos);
   CHECK(j.status(comp_failed_id).value() == run_status::compensation_failed);
 
@@ -528,7 +529,7 @@ TEST_CASE("retry records the request on a failed run and is refused on other run
 
   c = cli_run(j, {"retry", hex(failed_id)});
   CHECK(c.code == 1);
-  CHECK(c.err.find("is running; retry applies to failed runs") != std::string::npos);
+  CHECK(c.err.find("is running; retry applies to failed and dead_lettered runs") != std::string::npos);
 }
 
 TEST_CASE("redrive records the request on a compensation_failed run and is refused on others",
@@ -573,8 +574,8 @@ TEST_CASE("resolve needs a note, records it and settles the run for good",
 
   c = cli_run(j, {"resolve", hex(failed_id), "--note", "again"});
   CHECK(c.code == 1);
-  CHECK(c.err.find("is resolved; resolve applies to running, paused, failed and "
-                   "compensation_failed runs") != std::string::npos);
+  CHECK(c.err.find("is resolved; resolve applies to queued, running, paused, failed, "
+                   "compensation_failed and dead_lettered runs") != std::string::npos);
   c = cli_run(j, {"retry", hex(failed_id)});
   CHECK(c.code == 1);
 

@@ -59,14 +59,16 @@ commands:
                    (attempts, succeeded, failed, compensated).
   pause RUN        a running run: no new step starts until it is unpaused (the step in
                    progress finishes; the process running it stops the run there).
-  unpause RUN      a paused run: it is running again; the host application's next resume
-                   carries it on.
-  retry RUN        a failed run: its failed step runs again on the next resume.
+  unpause RUN      a paused run: it is running again; a runner (or the host application's
+                   next resume) carries it on.
+  retry RUN        a failed run: its failed step runs again when next claimed. A
+                   dead_lettered run: it goes on where it stopped (revived).
   redrive RUN      a compensation_failed run: its compensations that did not succeed run
-                   again on the next resume.
+                   again when next claimed.
   resolve RUN --note TEXT
-                   a running, paused, failed or compensation_failed run: settled by hand
-                   (the note says how). It is never resumed.
+                   a queued, running, paused, failed, compensation_failed or dead_lettered
+                   run: settled by hand (the note says how). It is never resumed; a live run
+                   stops at its engine's next write, a queued one never runs.
   help             this text.
 
 RUN is a run id (32 hex digits), or its first or last digits when they match a single run
@@ -662,7 +664,7 @@ struct session {
   static bool is_operator(record_kind k) {
     return k == record_kind::paused || k == record_kind::unpaused ||
            k == record_kind::retry_requested || k == record_kind::redrive_requested ||
-           k == record_kind::resolved;
+           k == record_kind::resolved || k == record_kind::revived;
   }
 
   [[nodiscard]] int show(std::span<const std::string_view> args) const {
@@ -831,12 +833,12 @@ struct session {
     const std::string resolve = "  resolve " + id + " --note TEXT";
     switch (s) {
       case run_status::failed:
-        t.rows = {{"  retry " + id, "the failed step runs again on the host's next resume"},
+        t.rows = {{"  retry " + id, "the failed step runs again when a runner (or a resume) claims it"},
                   {resolve, "settled by hand; never resumed"}};
         break;
       case run_status::compensation_failed:
         t.rows = {
-            {"  redrive " + id, "the failed compensations run again on the host's next resume"},
+            {"  redrive " + id, "the failed compensations run again when a runner (or a resume) claims it"},
             {resolve, "settled by hand; never resumed"}};
         break;
       case run_status::paused:
@@ -906,7 +908,7 @@ struct session {
         break;
       case command::retry:
         done = retry_run(journal, *id);
-        applies = "retry applies to failed runs";
+        applies = "retry applies to failed and dead_lettered runs";
         break;
       case command::redrive:
         done = redrive_compensations(journal, *id);
@@ -914,7 +916,9 @@ struct session {
         break;
       case command::resolve:
         done = resolve_run(journal, *id, note);
-        applies = "resolve applies to running, paused, failed and compensation_failed runs";
+        applies =
+            "resolve applies to queued, running, paused, failed, compensation_failed and "
+            "dead_lettered runs";
         break;
     }
     const std::string hex = hex_of(*id);
@@ -938,22 +942,24 @@ struct session {
       case command::unpause:
         fmt::print(out,
                    "run {} unpaused: it is running again.\n"
-                   "The host application's next resume carries it on (durable.resume, or "
-                   "durable.resume_all at start-up).\n",
+                   "A runner carries it on, or the host application's next resume "
+                   "(durable.resume, or durable.resume_all at start-up).\n",
                    hex);
         break;
       case command::retry:
         fmt::print(out,
                    "run {}: retry requested; the run is running again.\n"
-                   "Its failed step runs on the host application's next resume "
+                   "A runner carries it on (a failed run from its failed step, a dead-lettered "
+                   "one where it stopped), or the host application's next resume "
                    "(durable.resume, or durable.resume_all at start-up).\n",
                    hex);
         break;
       case command::redrive:
         fmt::print(out,
                    "run {}: re-drive requested; the run is running again.\n"
-                   "Its failed compensations run on the host application's next resume "
-                   "(durable.resume, or durable.resume_all at start-up).\n",
+                   "Its failed compensations run when a runner claims it, or on the host "
+                   "application's next resume (durable.resume, or durable.resume_all at "
+                   "start-up).\n",
                    hex);
         break;
       case command::resolve:

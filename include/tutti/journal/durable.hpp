@@ -622,7 +622,9 @@ class durable_workflow {
   /**
    * Runs a claim this engine holds (from `journal.claim` or `journal.claim_next`): loads the
    * run and replays it as `resume` does, writing with the claim's epoch. A run of another
-   * workflow shape is handed back (`release`) and reported as `fingerprint_mismatch`. Once
+   * workflow shape (or whose input cannot be read) is reported as `fingerprint_mismatch`
+   * (`serialization`) and handed back, or parked as dead-lettered with
+   * `control.park_unrunnable` (a runner's choice). Once
    * `*hand_back` (when given) is true, the run stops at its next step boundary and is handed
    * back (a `released` record), as a paused one.
    */
@@ -641,8 +643,13 @@ class durable_workflow {
     }
     const stored_run& stored = loaded.value();
     if (stored.summary.workflow != W::name.view() || stored.summary.fingerprint != fingerprint()) {
-      unrunnable(claim, control, "written by another shape of the workflow");
       out.error = journal_errc::fingerprint_mismatch;
+      if (auto e = unrunnable(claim, control, "written by another shape of the workflow")) {
+        out.error = e;
+        out.message = "run " + hex(id) + " could not be parked: " +
+                      detail::journal_failure(*journal_, e);
+        return out;
+      }
       out.message = "run " + hex(id) + " was written by workflow \"" + stored.summary.workflow +
                     "\" with fingerprint " + hex64(stored.summary.fingerprint) +
                     "; this is workflow \"" + std::string{W::name.view()} + "\" with fingerprint " +
@@ -660,8 +667,14 @@ class durable_workflow {
     }
     auto input = from_bytes<In>(stored.input);
     if (!input) {
-      unrunnable(claim, control, "its input cannot be read back as this workflow's input type");
       out.error = journal_errc::serialization;
+      if (auto e = unrunnable(claim, control,
+                              "its input cannot be read back as this workflow's input type")) {
+        out.error = e;
+        out.message = "run " + hex(id) + " could not be parked: " +
+                      detail::journal_failure(*journal_, e);
+        return out;
+      }
       out.message = "the input of run " + hex(id) + " could not be read back";
       return out;
     }
@@ -737,11 +750,13 @@ class durable_workflow {
   [[nodiscard]] std::chrono::milliseconds lease_of(const run_claim&) const noexcept {
     return options_.lease;
   }
-  /// A claimed run this workflow cannot run: handed back, or parked (`park_unrunnable`).
-  void unrunnable(const run_claim& claim, const claim_control& control, std::string_view why) const {
+  /// A claimed run this workflow cannot run: handed back, or parked (`park_unrunnable`). The
+  /// journal's error when parking it failed (the run stays held until its lease expires).
+  std::error_code unrunnable(const run_claim& claim, const claim_control& control,
+                             std::string_view why) const {
     if (!control.park_unrunnable) {
       (void)journal_->release(claim.id, claim.epoch);
-      return;
+      return {};
     }
     record_view r;
     r.kind = record_kind::dead_lettered;
@@ -749,7 +764,8 @@ class durable_workflow {
     const std::string text = std::string("this engine (workflow \"") + std::string(W::name.view()) +
                              "\", shape " + shape_of<W>() + ") cannot run it: " + std::string(why);
     r.message = text;
-    (void)journal_->append(claim.id, r);
+    auto w = journal_->append(claim.id, r);
+    return w ? std::error_code{} : w.error();
   }
   /// After a run: the journal's error, if it stopped the run; a paused run is handed back, so
   /// that an unpause lets any engine claim it at once.

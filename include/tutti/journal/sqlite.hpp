@@ -314,10 +314,11 @@ inline int sqlite_query_int(sqlite3* db, const char* sql, std::int64_t& out, boo
  * `apply` runs inside the runner's transaction; it returns an SQLite result code and, on
  * failure, may describe what failed in `error`.
  *
- * Adding schema version 2: write `sqlite_migrate_1_to_2` (ALTER TABLE / CREATE TABLE /
- * backfill, in SQL), append `{1, "...", &sqlite_migrate_1_to_2}` to `sqlite_migrations`, set
- * `sqlite_journal_schema_version` to 2, change the cached statements if the tables changed,
- * and add a test that opens a version-1 file (made by this version's code) and reads it back.
+ * Adding schema version N+1: write `sqlite_migrate_N_to_N1` (ALTER TABLE / CREATE TABLE /
+ * backfill, in SQL), append `{N, "...", &sqlite_migrate_N_to_N1}` to `sqlite_migrations`, set
+ * `sqlite_journal_schema_version` to N+1, add the probe of version N to `sqlite_schema_probe`,
+ * change the cached statements if the tables changed, and add a test that opens an older file
+ * and reads it back.
  * Never edit a published step: files in the field have run it.
  */
 struct sqlite_migration {
@@ -410,7 +411,8 @@ CREATE INDEX runs_by_status   ON runs(status, started_ms) WHERE status <> 3;  --
  * recovered, and what `submit` recorded (dedup key, partition, priority, submission number and
  * time); each record gets the epoch of its writer (its checksum covers it when not 0, so the
  * records of older versions keep theirs). The `queue` table counts queued runs and numbers
- * submissions. Runs of older versions are unowned at epoch 0: any engine may claim them.
+ * submissions, and counts all runs (a listing that finds fewer is damage, not fewer runs). Runs
+ * of older versions are unowned at epoch 0: any engine may claim them.
  */
 inline int sqlite_migrate_2_to_3(sqlite3* db, std::string& error) {
   const int rc = sqlite_exec(db, R"sql(
@@ -433,8 +435,8 @@ CREATE INDEX runs_queued ON runs(workflow, priority DESC, queue_seq) WHERE statu
 CREATE INDEX runs_by_partition ON runs(partition_key, status, queue_seq) WHERE partition_key <> '';
 CREATE INDEX runs_running ON runs(workflow, lease_until_ms) WHERE status = 1;
 CREATE TABLE queue(id INTEGER PRIMARY KEY CHECK (id = 1), next_seq INTEGER NOT NULL,
-                   depth INTEGER NOT NULL);
-INSERT INTO queue(id, next_seq, depth) VALUES (1, 0, 0);
+                   depth INTEGER NOT NULL, runs INTEGER NOT NULL);
+INSERT INTO queue(id, next_seq, depth, runs) VALUES (1, 0, 0, (SELECT count(*) FROM runs));
 )sql");
   if (rc != SQLITE_OK) error = sqlite3_errmsg(db);
   return rc;
@@ -690,7 +692,7 @@ struct sqlite_journal_state {
   sqlite_stmt_ptr begin, commit, rollback, insert_run, insert_record, select_head, update_run,
       update_progress,
       select_status, select_run, select_records, select_stranded, select_reclaimable,
-      select_queued, select_dedup,
+      select_queued, select_dedup, count_run, select_run_count, select_has_records,
       select_queue, update_queue;
 
   /// A run as this connection last read or wrote it: its last record's seq and its status.
@@ -750,7 +752,7 @@ struct sqlite_journal_state {
       step_done(rollback.get());
     for (auto* s : {&begin, &commit, &rollback, &insert_run, &insert_record, &select_head,
                     &update_run, &update_progress, &select_status, &select_run, &select_records, &select_stranded,
-                    &select_reclaimable,
+                    &select_reclaimable, &count_run, &select_run_count, &select_has_records,
                     &select_queued, &select_dedup, &select_queue, &update_queue})
       s->reset();
   }
@@ -848,6 +850,9 @@ struct sqlite_journal_state {
          "ORDER BY c.priority DESC, c.queue_seq LIMIT 1"},
         {&select_dedup, "SELECT run_id FROM runs WHERE workflow = ?1 AND dedup_key = ?2"},
         {&select_queue, "SELECT next_seq, depth FROM queue WHERE id = 1"},
+        {&count_run, "UPDATE queue SET runs = runs + 1 WHERE id = 1"},
+        {&select_run_count, "SELECT runs FROM queue WHERE id = 1"},
+        {&select_has_records, "SELECT 1 FROM records WHERE run_id = ?1 LIMIT 1"},
         {&update_queue, "UPDATE queue SET next_seq = ?1, depth = ?2 WHERE id = 1"},
     };
     for (const auto& [stmt, sql] : all)
@@ -1306,8 +1311,15 @@ struct sqlite_journal_state {
       if (const int brc = sqlite_bind_id(s, 1, idb); brc != SQLITE_OK)
         return fail_sqlite(brc, "cannot read a run");
       const int rc = sqlite3_step(s);
-      if (rc == SQLITE_DONE)
+      if (rc == SQLITE_DONE) {
+        // Records of a run whose row cannot be found: the table or its pages are damaged.
+        sqlite3_stmt* r = select_has_records.get();
+        const sqlite_use use_r(r);
+        if (sqlite_bind_id(r, 1, idb) == SQLITE_OK && sqlite3_step(r) == SQLITE_ROW)
+          return fail(journal_errc::corrupt, "run " + sqlite_run_name(id) +
+                                                 " has records but no row: the file is damaged");
         return fail(journal_errc::run_not_found, "no run " + sqlite_run_name(id));
+      }
       if (rc != SQLITE_ROW) return fail_sqlite(rc, "cannot read a run");
       out.summary.workflow = sqlite_column_string(s, 0);
       out.summary.fingerprint = static_cast<std::uint64_t>(sqlite3_column_int64(s, 1));
@@ -1445,6 +1457,21 @@ struct sqlite_journal_state {
       s.records = static_cast<std::uint64_t>(sqlite3_column_int64(raw, 6));
       read_ownership(raw, 7, s);
       out.push_back(std::move(s));
+    }
+    // Unfiltered, the listing must find every run the journal counted: fewer is a damaged
+    // table or index, never fewer runs.
+    if (!f.status && f.workflow.empty() && f.started_after_unix_ms == 0 &&
+        f.started_before_unix_ms == 0 && f.limit == 0) {
+      sqlite3_stmt* c = select_run_count.get();
+      const sqlite_use use_c(c);
+      if (const int rc = sqlite3_step(c); rc != SQLITE_ROW)
+        return rc == SQLITE_DONE ? fail(journal_errc::corrupt, "the run count is missing")
+                                 : fail_sqlite(rc, "cannot read the run count");
+      const auto counted = sqlite3_column_int64(c, 0);
+      if (counted != static_cast<std::int64_t>(out.size()))
+        return fail(journal_errc::corrupt,
+                    "the journal counts " + std::to_string(counted) + " runs and its listing finds " +
+                        std::to_string(out.size()) + ": the file is damaged");
     }
     return out;
   }
@@ -1912,6 +1939,11 @@ class sqlite_journal {
     out.status = s_->insert_record_row(out.idb, id, f, now);
     if (out.status.error) {
       out.status.partial = true;  // the run's row is written
+      return out;
+    }
+    if (const int rc = detail::sqlite_journal_state::step_done(s_->count_run.get());
+        rc != SQLITE_OK) {
+      out.status = {s_->fail_sqlite(rc, "cannot count run " + detail::sqlite_run_name(id)), true};
       return out;
     }
     out.head.id = id;
