@@ -20,8 +20,9 @@
 //       the batch finished (`stop()`), so submitting and running never overlap on the 2 cores
 //       and the pump never sleeps a poll interval (a run's end wakes it); the start and stop of
 //       the runner (a thread) are timed, about 1/`batch` of them per run.
-//     pump = 0: no thread: the benchmark thread calls `runner.poll_once()` once per run, with
-//       tutti::inline_executor (the run runs inside poll_once). poll_once, as the pump, renews
+//     pump = 0: no thread: the benchmark thread calls `runner.poll_once()` with
+//       tutti::inline_executor until the batch ran (the run runs inside poll_once, and then
+//       claims the next one itself: one poll_once may run the whole batch). poll_once, as the pump, renews
 //       leases when a heartbeat is due and looks for stuck runs once a second.
 //   The goal (issue 12): BM_runner_sqlite within 1.2x of BM_durable_run_sqlite per run.
 //   Both run a fixed `runs_per_rep` iterations (the file grows by that many runs, the same for
@@ -449,8 +450,12 @@ void runner_runs_inline(benchmark::State& state, tutti::sqlite_journal& sj, J& j
   int next = 0;
   while (state.KeepRunningBatch(batch)) {
     if (!submit_batch(state, durable, next, batch)) break;
+    // Claimed runs are run inside poll_once, and each run's thread (here the caller's) claims
+    // the next one itself: one poll_once may run the whole batch.
+    const std::uint64_t target = r.stats().finished + static_cast<std::uint64_t>(batch);
     bool ok = true;
-    for (std::int64_t k = 0; k < batch && ok; ++k) ok = r.poll_once() == 1;
+    for (std::int64_t polls = 0; ok && r.stats().finished < target; ++polls)
+      ok = r.poll_once() != 0 && polls < batch;
     const auto st = r.stats();
     if (!ok || st.journal_errors != 0 || st.fenced != 0) {
       state.SkipWithError(("runner: " + sj.last_error_message()).c_str());
