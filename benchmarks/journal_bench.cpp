@@ -24,6 +24,8 @@
 //       --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
+#include "bench_db.hpp"
+
 #ifndef TUTTI_BENCH_NO_SQLITE
 
 #  include <cstddef>
@@ -79,31 +81,7 @@ const auto flow16 = tutti::workflow<"journal16">(
 constexpr int check_input = 1000;
 constexpr int check_output = check_input + steps_per_run;
 
-/// A fresh database path in /dev/shm (`disk` false) or the temp directory, its files removed
-/// afterwards. `path` is empty when /dev/shm does not exist.
-struct bench_db {
-  std::string path;
-  explicit bench_db(bool disk) {
-    std::error_code ec;
-    std::filesystem::path base;
-    if (disk) {
-      base = std::filesystem::temp_directory_path(ec);
-    } else if (std::filesystem::is_directory("/dev/shm", ec)) {
-      base = "/dev/shm";
-    }
-    if (base.empty()) return;
-    const auto hex = tutti::run_id::generate().hex();
-    path = (base / ("tutti-bench-" + std::string(hex.data(), hex.size()) + ".db")).string();
-  }
-  bench_db(const bench_db&) = delete;
-  bench_db& operator=(const bench_db&) = delete;
-  ~bench_db() {
-    if (path.empty()) return;
-    std::error_code ec;
-    for (const char* suffix : {"", "-wal", "-shm", "-journal"})
-      std::filesystem::remove(path + suffix, ec);
-  }
-};
+using bench::bench_db;
 
 template <class Run>
 bool run_ok(const Run& r, int expected) {

@@ -52,6 +52,8 @@
 //   tutti_bench_runner --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
+#include "bench_db.hpp"
+
 #ifndef TUTTI_BENCH_NO_SQLITE
 
 #  include <algorithm>
@@ -100,31 +102,7 @@ constexpr std::int64_t batch = 64;
 constexpr std::int64_t runs_per_rep = 2048;
 constexpr std::int64_t claims_per_rep = 500;
 
-/// A fresh database path in /dev/shm (`disk` false) or the temp directory, its files removed
-/// afterwards. `path` is empty when /dev/shm does not exist. (As in journal_bench.cpp.)
-struct bench_db {
-  std::string path;
-  explicit bench_db(bool disk) {
-    std::error_code ec;
-    std::filesystem::path base;
-    if (disk) {
-      base = std::filesystem::temp_directory_path(ec);
-    } else if (std::filesystem::is_directory("/dev/shm", ec)) {
-      base = "/dev/shm";
-    }
-    if (base.empty()) return;
-    const auto hex = tutti::run_id::generate().hex();
-    path = (base / ("tutti-bench-" + std::string(hex.data(), hex.size()) + ".db")).string();
-  }
-  bench_db(const bench_db&) = delete;
-  bench_db& operator=(const bench_db&) = delete;
-  ~bench_db() {
-    if (path.empty()) return;
-    std::error_code ec;
-    for (const char* suffix : {"", "-wal", "-shm", "-journal"})
-      std::filesystem::remove(path + suffix, ec);
-  }
-};
+using bench::bench_db;
 
 tutti::sqlite_options options_for(bool grouped) {
   tutti::sqlite_options o;
