@@ -70,7 +70,7 @@ TEST_CASE("pool: every branch runs and the outputs are in branch order",
   }
 }
 
-TEST_CASE("pool: a failing branch stops a blocked sibling; completed ones are undone once",
+TEST_CASE("pool: a failing branch stops a blocked sibling, completed ones are undone once",
           "[control][parallel][pool][cancel]") {
   tutti::thread_pool pool{4};
   std::atomic<int> done_ran{0}, done_undone{0}, first_undone{0}, slow_saw_stop{0};
@@ -142,7 +142,7 @@ TEST_CASE("pool: the host's stop token reaches the branches through the group's 
   }
 }
 
-TEST_CASE("pool: quorum keeps the first K successes; a late success is compensated",
+TEST_CASE("pool: quorum keeps the first K successes, a late success is compensated",
           "[control][parallel][pool][quorum]") {
   tutti::thread_pool pool{4};
   std::array<std::atomic<int>, 3> ran{}, undone{};
@@ -236,7 +236,7 @@ TEST_CASE("pool: quorum fails when too few can succeed, and undoes the winners",
   }
 }
 
-TEST_CASE("pool: first_of returns the quick branch; the stopped one's late success is undone",
+TEST_CASE("pool: first_of returns the quick branch, the stopped one's late success is undone",
           "[control][parallel][pool][first_of]") {
   tutti::thread_pool pool{4};
   std::atomic<int> slow_ran{0}, slow_undone{0}, quick_undone{0};
@@ -258,7 +258,7 @@ TEST_CASE("pool: first_of returns the quick branch; the stopped one's late succe
   }
 }
 
-TEST_CASE("pool: hedging on the manual clock starts the hedge after the delay; it wins",
+TEST_CASE("pool: hedging on the manual clock starts the hedge after the delay, it wins",
           "[control][parallel][pool][hedge]") {
   tutti::thread_pool pool{3};
   tutti::testing::manual_clock clock;

@@ -42,7 +42,7 @@ TEST_CASE("a group's output is the tuple of its branches' outputs, read by later
   CHECK(r.value() == "5:50");
 }
 
-TEST_CASE("a failing branch fails the group; completed branches are compensated in reverse",
+TEST_CASE("a failing branch fails the group, completed branches are compensated in reverse",
           "[control][parallel]") {
   std::vector<std::string> undone;
   auto wf = tutti::workflow<"w">(
@@ -219,7 +219,7 @@ TEST_CASE("quorum on the inline executor: the first K successes, later branches 
   CHECK(log.count(event_kind::step_failed, "q/a") == 1);
 }
 
-TEST_CASE("quorum fails when fewer than K can succeed; the winners are compensated",
+TEST_CASE("quorum fails when fewer than K can succeed, the winners are compensated",
           "[control][parallel][quorum]") {
   tutti::inline_executor ex;
   strings undone;
@@ -253,7 +253,7 @@ TEST_CASE("quorum: a branch failing once K is out of reach leaves later branches
   CHECK(r.message() == "0 of 3 branches succeeded, 3 needed; a: " + busy().message());
 }
 
-TEST_CASE("first_of returns the first success; earlier failures do not fail it",
+TEST_CASE("first_of returns the first success, earlier failures do not fail it",
           "[control][parallel][first_of]") {
   tutti::inline_executor ex;
   std::atomic<int> c_calls{0};
@@ -444,7 +444,7 @@ TEST_CASE("a group inside a group: nested tuple output, reads steps before the o
 
 // ---- events, exceptions, keys ----------------------------------------------------------------
 
-TEST_CASE("branch events carry the paths g/a, g/b; the group has its own step events",
+TEST_CASE("branch events carry the paths g/a, g/b, the group has its own step events",
           "[control][parallel][events]") {
   auto wf = tutti::workflow<"w">(step<"first">([] { return 1; }),
                                  tutti::parallel<"g">(step<"a">([] { return 1; }),
@@ -500,7 +500,7 @@ TEST_CASE("branches get idempotency keys with the path g/a and the run's id",
   CHECK(runs[1] == r.id());
 }
 
-TEST_CASE("a retried branch keeps one key; its attempts show as events of g/b",
+TEST_CASE("a retried branch keeps one key, its attempts show as events of g/b",
           "[control][parallel]") {
   tutti::testing::manual_clock clock;
   std::vector<std::uint32_t> attempts;
@@ -575,7 +575,7 @@ TEST_CASE("stop_on_failure: a failing branch compensation during the group's own
 }
 // ---- conditionals (include/tutti/branch.hpp) -------------------------------------------------
 
-TEST_CASE("when runs its step only when the condition holds; a skipped step is not undone",
+TEST_CASE("when runs its step only when the condition holds, a skipped step is not undone",
           "[control][branch][when]") {
   strings undone;
   std::atomic<int> ship_calls{0};
@@ -623,7 +623,7 @@ TEST_CASE("when runs its step only when the condition holds; a skipped step is n
   }
 }
 
-TEST_CASE("choose runs only the selected case as route/<case>; out of range is invalid_argument",
+TEST_CASE("choose runs only the selected case as route/<case>, out of range is invalid_argument",
           "[control][branch][choose]") {
   strings ran;
   auto wf = tutti::workflow<"w">(tutti::choose<"route">(
@@ -655,7 +655,7 @@ TEST_CASE("choose runs only the selected case as route/<case>; out of range is i
   }
 }
 
-TEST_CASE("choose with cases of different types gives a variant; if_else picks then or else",
+TEST_CASE("choose with cases of different types gives a variant, if_else picks then or else",
           "[control][branch][choose]") {
   enum class method { courier, post };
   auto wf = tutti::workflow<"w">(

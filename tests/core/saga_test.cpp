@@ -152,7 +152,7 @@ TEST_CASE("a void step's compensation takes no output", "[core][saga]") {
   CHECK(run.outcome() == tutti::run_outcome::compensated);
 }
 
-TEST_CASE("a failure before the pivot compensates; after the pivot nothing is undone",
+TEST_CASE("a failure before the pivot compensates, after the pivot nothing is undone",
           "[core][saga]") {
   log_t log;
   bool fail_pivot = false;

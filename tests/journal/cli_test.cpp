@@ -590,7 +590,7 @@ TEST_CASE("resolve needs a note, records it and settles the run for good",
 
 // ---- run ids ------------------------------------------------------------------------------------
 
-TEST_CASE("the first or last digits of a run id select it when unique; others are refused",
+TEST_CASE("the first or last digits of a run id select it when unique, others are refused",
           "[journal][cli][id]") {
   memory_journal j;
   fill(j);
@@ -892,7 +892,7 @@ TEST_CASE("show --json is valid JSON with the header, every record and the step 
 
 #endif  // TUTTI_TEST_HAVE_NLOHMANN_JSON
 
-TEST_CASE("show and list print a live run's owner and epoch; resolve fences its engine",
+TEST_CASE("show and list print a live run's owner and epoch, resolve fences its engine",
           "[journal][cli]") {
   memory_journal j;
   const run_id id{0xC11, 7};

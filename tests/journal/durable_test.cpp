@@ -307,7 +307,7 @@ struct flaky_journal : support::journal_forwarding<flaky_journal> {
 static_assert(tutti::journal<flaky_journal>);
 }  // namespace
 
-TEST_CASE("a journal that cannot be written stops the run; a resume later finishes it") {
+TEST_CASE("a journal that cannot be written stops the run, a resume later finishes it") {
   world w;
   w.fail_charge = true;
   const auto wf = make_saga(w);

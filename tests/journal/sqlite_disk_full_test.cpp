@@ -55,7 +55,7 @@ int child(const std::string& path, const std::string& report, rlim_t limit) {
 
 }  // namespace
 
-TEST_CASE("a durable run on a full disk stops with the journal's message; a resume finishes it",
+TEST_CASE("a durable run on a full disk stops with the journal's message, a resume finishes it",
           "[journal][sqlite][durable]") {
   const support::temp_dir dir;
   const std::string path = dir.file("full.db");

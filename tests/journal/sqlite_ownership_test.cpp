@@ -104,7 +104,7 @@ TEST_CASE("SQLite: a pause racing a run lands before its end or is refused", "[j
   CHECK(accepted.load() >= paused);
 }
 
-TEST_CASE("SQLite: engines on two connections resume each stranded run once; epochs fence",
+TEST_CASE("SQLite: engines on two connections resume each stranded run once, epochs fence",
           "[journal][sqlite][ownership]") {
   const support::temp_dir dir;
   const std::string path = dir.file("j.db");

@@ -809,7 +809,7 @@ TEST_CASE("a parallel group is a cluster of branches side by side, with fan-out 
   require_same(parse_mermaid(tutti::to_mermaid<decltype(wf)>()), expected_gather(false));
 }
 
-TEST_CASE("a group's DOT cluster has the group's name and kind; fan edges are not clipped",
+TEST_CASE("a group's DOT cluster has the group's name and kind, fan edges are not clipped",
           "[observe][diagram][parallel]") {
   dot_parser p{tutti::to_dot(gather_workflow())};
   p.parse();
@@ -962,7 +962,7 @@ drawing expected_ship(bool settings) {
 }
 }  // namespace
 
-TEST_CASE("a choice is a decision node with an edge per case; a when step is marked",
+TEST_CASE("a choice is a decision node with an edge per case, a when step is marked",
           "[observe][diagram][branch]") {
   const auto wf = ship_workflow();
   const std::string dot = tutti::to_dot(wf);

@@ -93,7 +93,7 @@ std::vector<std::string> split_lines(const std::string& text) {
 
 }  // namespace
 
-TEST_CASE("loggers are observers; the timed one asks for time, the untimed one does not",
+TEST_CASE("loggers are observers, the timed one asks for time, the untimed one does not",
           "[observe][log]") {
   STATIC_REQUIRE(tutti::observer<tutti::observe::logger>);
   STATIC_REQUIRE(tutti::observer<const tutti::observe::logger>);

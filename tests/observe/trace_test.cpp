@@ -694,7 +694,7 @@ TEST_CASE("per-thread lanes put the runs of one thread on one row", "[observe][t
   CHECK(t.named("wf").size() == 15);
 }
 
-TEST_CASE("write and save put the same JSON in a file; I/O errors are returned",
+TEST_CASE("write and save put the same JSON in a file, I/O errors are returned",
           "[observe][trace]") {
   trace_recorder rec;
   play_retry_run(rec, id1);

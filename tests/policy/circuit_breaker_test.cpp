@@ -312,7 +312,7 @@ TEST_CASE("circuit breaker scenarios", "[policy][circuit_breaker]") {
 
 // ---- permits, metrics, listener ------------------------------------------------------------------
 
-TEST_CASE("a breaker is shared, not copied; a permit is move-only", "[policy][circuit_breaker]") {
+TEST_CASE("a breaker is shared, not copied, a permit is move-only", "[policy][circuit_breaker]") {
   STATIC_REQUIRE_FALSE(std::is_copy_constructible_v<tutti::circuit_breaker<>>);
   STATIC_REQUIRE_FALSE(std::is_move_constructible_v<tutti::circuit_breaker<>>);
   STATIC_REQUIRE_FALSE(std::is_copy_assignable_v<tutti::circuit_breaker<>>);
@@ -327,7 +327,7 @@ TEST_CASE("a breaker is shared, not copied; a permit is move-only", "[policy][ci
   STATIC_REQUIRE(decltype(tutti::guard(b))::policy_name == "circuit_breaker");
 }
 
-TEST_CASE("a permit reports once; moves carry the report with them", "[policy][circuit_breaker]") {
+TEST_CASE("a permit reports once, moves carry the report with them", "[policy][circuit_breaker]") {
   tutti::testing::manual_clock clock;
   breaker b{{.mode = consecutive, .consecutive_failures = 2}, clock};
   auto p = b.try_acquire();

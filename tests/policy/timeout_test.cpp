@@ -28,7 +28,7 @@ TEST_CASE("a step sees its attempt's deadline in the call context", "[policy][ti
   CHECK(seen == std::vector<tutti::duration>{103s, 105s, 106s, 107s});
 }
 
-TEST_CASE("a result after the deadline is a timeout; a late success is undone",
+TEST_CASE("a result after the deadline is a timeout, a late success is undone",
           "[policy][timeout]") {
   tutti::testing::manual_clock clock;
   int undone = 0;

@@ -104,7 +104,7 @@ std::size_t count_kind(const tutti::stored_run& r, tutti::record_kind k) {
 
 }  // namespace
 
-TEST_CASE("a claim raises the epoch; a stale epoch's writes are refused", "[runner][ownership]") {
+TEST_CASE("a claim raises the epoch, a stale epoch's writes are refused", "[runner][ownership]") {
   tutti::testing::manual_clock store;
   tutti::memory_journal j{{.lease_clock = tutti::any_clock{store}}};
   const tutti::run_id id{1, 1};
@@ -144,7 +144,7 @@ TEST_CASE("a claim raises the epoch; a stale epoch's writes are refused", "[runn
   CHECK(j.load(id).value().summary.owner.empty());
 }
 
-TEST_CASE("a released run is claimable at once; a dead incarnation's runs by the same name",
+TEST_CASE("a released run is claimable at once, a dead incarnation's runs by the same name",
           "[runner][ownership]") {
   tutti::testing::manual_clock store;
   tutti::memory_journal j{{.lease_clock = tutti::any_clock{store}}};
@@ -265,7 +265,7 @@ TEST_CASE("concurrent resume_all and a sweeper thread resume each run once",
   }
 }
 
-TEST_CASE("resolving a live run stops it at its next write; nothing more is called",
+TEST_CASE("resolving a live run stops it at its next write, nothing more is called",
           "[runner][ownership]") {
   tutti::memory_journal j;
   ledger l;

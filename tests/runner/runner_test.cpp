@@ -69,7 +69,7 @@ bool eventually(P pred) {
 
 }  // namespace
 
-TEST_CASE("submit records requests with no runner up; dedup returns the first run",
+TEST_CASE("submit records requests with no runner up, dedup returns the first run",
           "[runner][queue]") {
   tutti::memory_journal j{{.max_queued = 3}};
   trace t;
@@ -371,7 +371,7 @@ TEST_CASE("a run this engine cannot run is parked, not claimed again and again",
   CHECK(t.all.empty());
 }
 
-TEST_CASE("takeovers count as failed recoveries only until a step finishes; a revived dead "
+TEST_CASE("takeovers count as failed recoveries only until a step finishes, a revived dead "
           "letter goes on where it stopped", "[runner][ownership]") {
   tutti::testing::manual_clock store;
   tutti::memory_journal j{{.lease_clock = tutti::any_clock{store}}};

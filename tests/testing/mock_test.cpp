@@ -114,7 +114,7 @@ TEST_CASE("a call beyond a counted script throws and says so", "[testing][mock]"
   CHECK_THAT(std::string{run.message()}, Catch::Contains("call 4 is not scripted"));
 }
 
-TEST_CASE("an unscripted mock that returns nothing succeeds; one that returns a value throws",
+TEST_CASE("an unscripted mock that returns nothing succeeds, one that returns a value throws",
           "[testing][mock]") {
   tutti::testing::mock<void(const order&)> quiet;
   CHECK(quiet(order{}, ctx()).has_value());
@@ -123,7 +123,7 @@ TEST_CASE("an unscripted mock that returns nothing succeeds; one that returns a 
   CHECK_THROWS_AS(m(order{}, ctx()), std::logic_error);
 }
 
-TEST_CASE("throws(e) throws a copy of e each call; the run reports its what()", "[testing][mock]") {
+TEST_CASE("throws(e) throws a copy of e each call, the run reports its what()", "[testing][mock]") {
   charge_mock m;
   m.throws(std::runtime_error("gateway exploded")).then_return(receipt{2});
   CHECK_THROWS_WITH(m(order{}, ctx()), "gateway exploded");
@@ -154,7 +154,7 @@ TEST_CASE("does(fn) calls fn with the bound arguments", "[testing][mock]") {
   CHECK(undone == 5);
 }
 
-TEST_CASE("times(n) and after(d) apply to the outcome scripted last; misuse throws",
+TEST_CASE("times(n) and after(d) apply to the outcome scripted last, misuse throws",
           "[testing][mock]") {
   charge_mock m;
   CHECK_THROWS_AS(m.times(2), std::invalid_argument);  // nothing scripted yet
@@ -190,7 +190,7 @@ TEST_CASE("after(d) gives one outcome its own duration", "[testing][mock]") {
   CHECK(clock.now() == 6s + 10ms);
 }
 
-TEST_CASE("a slow mock trips a timeout; a retry then reaches its fast answer",
+TEST_CASE("a slow mock trips a timeout, a retry then reaches its fast answer",
           "[testing][mock][timeout]") {
   tutti::testing::manual_clock clock;
   charge_mock m;

@@ -352,7 +352,7 @@ auto make_page(log_t& log) {
 using page = decltype(make_page(std::declval<log_t&>()));
 }  // namespace
 
-TEST_CASE("a branch of a group is replaced by its path group/branch; its retry retries the mock",
+TEST_CASE("a branch of a group is replaced by its path group/branch, its retry retries the mock",
           "[testing][replace][parallel]") {
   log_t log;
   int_mock a;
@@ -384,7 +384,7 @@ TEST_CASE("a branch of a group is replaced by its path group/branch; its retry r
   CHECK(run.report().step("g").status == tutti::step_status::succeeded);
 }
 
-TEST_CASE("a replaced required branch that fails fails the group; the others are undone",
+TEST_CASE("a replaced required branch that fails fails the group, the others are undone",
           "[testing][replace][parallel][saga]") {
   log_t log;
   int_mock c;
@@ -485,7 +485,7 @@ TEST_CASE("a nested workflow as a branch: its step is replaced by group/workflow
   CHECK(x.last_call().step == "g/sub/x");
 }
 
-TEST_CASE("a when step's inner step is replaced; the condition is kept",
+TEST_CASE("a when step's inner step is replaced, the condition is kept",
           "[testing][replace][branch]") {
   const auto wf = tutti::workflow<"w">(
       tutti::step<"n">([](const int& n) { return n; }),
