@@ -102,6 +102,10 @@ struct runner_options {
   /// The store's clock for the stuck check: the journal's lease clock (the wall clock for
   /// SQLite; a test's manual clock for a memory journal made with it).
   any_clock lease_clock{detail::default_wall_clock()};
+  /// On a journal with `sweep()` (PostgreSQL): how often this runner returns runs whose leases
+  /// expired, of any workflow, to the queue (fencing their zombie engines at once). Any replica
+  /// may sweep; none leads. 0: never (claims still take expired runs over).
+  std::chrono::milliseconds sweep_every{1000};
 };
 
 /// What a runner has done so far (monotonic counters).
@@ -116,6 +120,9 @@ struct runner_stats {
   std::uint64_t handed_back = 0;   ///< runs handed back while draining
   std::uint64_t stuck = 0;         ///< stuck runs reported
   std::uint64_t journal_errors = 0;
+  std::uint64_t revalidated = 0;    ///< runs stopped by a journal failure, carried on after it
+  std::uint64_t let_go = 0;         ///< such runs found taken over or ended meanwhile
+  std::uint64_t swept = 0;          ///< expired runs this runner returned to the queue
   std::uint64_t queue_wait_ms = 0;  ///< total time in the queue of the claimed runs
   std::uint64_t in_flight = 0;      ///< runs being run now
 };
@@ -247,6 +254,9 @@ class runner {
     s.handed_back = handed_back_.load();
     s.stuck = stuck_.load();
     s.journal_errors = journal_errors_.load();
+    s.revalidated = revalidated_.load();
+    s.let_go = let_go_.load();
+    s.swept = swept_.load();
     s.queue_wait_ms = queue_wait_ms_.load();
     s.in_flight = in_flight();
     return s;
@@ -288,6 +298,13 @@ class runner {
     counter("tutti_runner_handed_back_total", "Runs handed back while draining.", s.handed_back);
     counter("tutti_runner_journal_errors_total", "Claims, renewals or runs the journal failed.",
             s.journal_errors);
+    counter("tutti_runner_revalidated_total",
+            "Runs stopped by a journal failure that carried on once their lease was re-validated.",
+            s.revalidated);
+    counter("tutti_runner_let_go_total",
+            "Runs stopped by a journal failure found taken over or ended meanwhile.", s.let_go);
+    counter("tutti_runner_swept_total", "Runs with expired leases this runner returned to the queue.",
+            s.swept);
     counter("tutti_runner_queue_wait_milliseconds_total",
             "Total time claimed runs waited in the queue.", s.queue_wait_ms);
     counter("tutti_runner_in_flight", "Runs being run now.", s.in_flight, "gauge");
@@ -378,6 +395,8 @@ class runner {
       accepting = !stopping_;
     }
     if (accepting) {
+      revalidate();
+      sweep();
       for (auto& h : hosted_) {
         std::size_t free = 0;
         {
@@ -406,6 +425,61 @@ class runner {
     heartbeat(false);
     check_stuck();
     return claimed;
+  }
+
+  /**
+   * Runs that stopped because the journal failed (a lost connection, a full disk) are still
+   * this runner's until their lease expires: once the journal answers again, each lease is
+   * re-validated (a renewal with the run's epoch). Still ours: the run carries on from its
+   * journal. Fenced or gone: another engine (or an operator) has it; let go. The journal still
+   * failing: try again next round.
+   */
+  void revalidate() {
+    std::vector<std::pair<hosted*, run_claim>> pending;
+    {
+      const std::lock_guard lock{mutex_};
+      pending.swap(orphans_);
+    }
+    std::vector<std::pair<hosted*, run_claim>> keep;
+    for (auto& [h, c] : pending) {
+      auto r = journal_->renew(c.id, c.epoch);
+      if (r) {
+        ++revalidated_;
+        c.lease_until_ms = r.value();
+        c.takeover = false;
+        c.from_queue = false;
+        {
+          const std::lock_guard lock{mutex_};
+          ++h->in_flight;
+        }
+        start_flight(*h, std::move(c));
+      } else if (r.error() == journal_errc::fenced || r.error() == journal_errc::run_not_found) {
+        ++let_go_;
+      } else {
+        keep.push_back({h, std::move(c)});
+      }
+    }
+    if (keep.empty()) return;
+    const std::lock_guard lock{mutex_};
+    for (auto& k : keep) orphans_.push_back(std::move(k));
+  }
+
+  /// Returns expired runs to the queue, on journals that can (`sweep`), every `sweep_every`.
+  void sweep() {
+    if constexpr (requires(J& j) { j.sweep(std::size_t{1}, std::string_view{}); }) {
+      if (options_.sweep_every.count() <= 0) return;
+      const auto now = std::chrono::steady_clock::now();
+      if (now < next_sweep_) return;
+      next_sweep_ = now + options_.sweep_every;
+      auto n = journal_->sweep(100, owner_);
+      if (n) {
+        swept_ += n.value();
+      } else {
+        ++journal_errors_;
+        emit(runner_event_kind::journal_error, {}, run_id{}, 0,
+             detail::journal_failure(*journal_, n.error()));
+      }
+    }
   }
 
   /// Counts and reports a claim; parks it if it was recovered too often. True: run it.
@@ -443,10 +517,18 @@ class runner {
 
   void dispatch(hosted& h, run_claim c) {
     if (!admit(h, c)) return;
-    auto renewed = std::make_shared<std::atomic<std::int64_t>>(steady_ns());
     {
       const std::lock_guard lock{mutex_};
       ++h.in_flight;
+    }
+    start_flight(h, std::move(c));
+  }
+
+  /// Hands a run counted in `h.in_flight` to the executor.
+  void start_flight(hosted& h, run_claim c) {
+    auto renewed = std::make_shared<std::atomic<std::int64_t>>(steady_ns());
+    {
+      const std::lock_guard lock{mutex_};
       flights_[c.id] = flight{c.epoch, &h, renewed};
     }
     executor_->submit([this, &h, c = std::move(c), renewed = std::move(renewed)]() mutable noexcept {
@@ -520,6 +602,12 @@ class runner {
     } else if (end.error) {
       ++journal_errors_;
       emit(runner_event_kind::journal_error, h.name, c.id, c.epoch, end.message);
+      // Still ours until its lease expires: re-validated once the journal answers again.
+      try {
+        const std::lock_guard lock{mutex_};
+        if (!stopping_) orphans_.push_back({&h, c});
+      } catch (...) {  // no memory: the lease expires and a claim recovers the run
+      }
     } else if (end.stopped && hand_back_.load()) {
       ++handed_back_;
       emit(runner_event_kind::handed_back, h.name, c.id, c.epoch);
@@ -564,12 +652,18 @@ class runner {
     const std::int64_t now =
         std::chrono::duration_cast<std::chrono::milliseconds>(options_.lease_clock.now()).count();
     for (const run_summary& s : runs.value()) {
-      if (s.owner.empty() || s.lease_until_ms + options_.stuck_after.count() > now) continue;
+      // Held: stuck once its lease expired stuck_after ago. Unowned (handed back, or returned
+      // by a sweep): stuck once nothing was written to it for stuck_after (no engine claims it:
+      // none hosts its workflow, say).
+      const std::int64_t since = s.owner.empty() ? s.updated_unix_ms : s.lease_until_ms;
+      if (since <= 0 || since + options_.stuck_after.count() > now) continue;
       if (!reported_stuck_.insert({s.id, s.epoch}).second) continue;
       ++stuck_;
-      const std::string why = "lease of '" + s.owner + "' expired " +
-                              std::to_string(now - s.lease_until_ms) +
-                              " ms ago and no engine took the run over";
+      const std::string why =
+          s.owner.empty()
+              ? "unowned for " + std::to_string(now - since) + " ms: no engine claimed the run"
+              : "lease of '" + s.owner + "' expired " + std::to_string(now - since) +
+                    " ms ago and no engine took the run over";
       emit(runner_event_kind::stuck, s.workflow, s.id, s.epoch, why);
     }
   }
@@ -593,11 +687,13 @@ class runner {
   std::atomic<bool> hand_back_{false};
   std::chrono::steady_clock::time_point next_stuck_check_{};
   bool reclaimed_ = false;  // the pump's (or poll_once's) thread only
+  std::vector<std::pair<hosted*, run_claim>> orphans_;  // stopped by a journal failure
+  std::chrono::steady_clock::time_point next_sweep_{};   // the pump's thread only
   std::set<std::pair<run_id, std::uint64_t>> reported_stuck_;
 
   std::atomic<std::uint64_t> claims_{0}, takeovers_{0}, resumptions_{0}, renewals_{0}, fenced_{0},
       dead_letters_{0}, finished_{0}, handed_back_{0}, stuck_{0}, journal_errors_{0},
-      queue_wait_ms_{0};
+      revalidated_{0}, let_go_{0}, swept_{0}, queue_wait_ms_{0};
 };
 
 template <class J, class E>

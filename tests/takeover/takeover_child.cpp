@@ -1,5 +1,6 @@
-// An engine process for the takeover tests (takeover_test.cpp): a runner hosting the order saga
-// on a shared SQLite journal until told to stop, one resume_all, or a batch of submissions.
+// An engine process for the takeover tests (takeover_cases.hpp): a runner hosting the order saga
+// on a shared journal until told to stop, one resume_all, or a batch of submissions. <journal>
+// is an SQLite file's path or "postgres:<schema>" (the server of TUTTI_PG_CONNINFO).
 //
 //   tutti_takeover_child runner <journal> <dir> <name> <lease-ms> <poll-ms> [--slow-charge MS]
 //                              [--work-us US]
@@ -35,21 +36,11 @@ int usage() {
 
 int number(const char* text) { return std::atoi(text); }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  if (argc < 4) return usage();
+template <class J>
+int run(J& j, int argc, char** argv) {
   const std::string_view mode = argv[1];
-  const std::string path = argv[2];
   takeover::services s;
   s.dir = argv[3];
-  std::string why;
-  auto journal = takeover::open_journal(path, &why);
-  if (!journal) {
-    fmt::print(stderr, "cannot open the journal: {}\n", why);
-    return 3;
-  }
-  auto& j = journal.value();
   for (int i = 4; i + 1 < argc; ++i) {
     if (std::string_view(argv[i]) == "--slow-charge") s.slow_charge_ms = number(argv[i + 1]);
     if (std::string_view(argv[i]) == "--work-us") s.work_us = number(argv[i + 1]);
@@ -65,7 +56,7 @@ int main(int argc, char** argv) {
     o.drain_timeout = std::chrono::milliseconds(0);
     tutti::thread_pool pool{3};
     tutti::runner r{j, pool, o};
-    r.host<takeover::order>(saga, 3);
+    r.template host<takeover::order>(saga, 3);
     r.on_event([](const tutti::runner_event& e) {
       // The log tells the test what happened (the zombie test waits for "fenced").
       if (e.kind == tutti::runner_event_kind::journal_error ||
@@ -84,7 +75,7 @@ int main(int argc, char** argv) {
   if (mode == "resume-all") {
     const tutti::durable_workflow durable{saga, j};
     int failed = 0;
-    const auto n = durable.resume_all<takeover::order>(
+    const auto n = durable.template resume_all<takeover::order>(
         [&failed](const tutti::run_id& id, const auto& out) {
           if (out.error) {
             fmt::print(stderr, "resume of {} failed: {}\n", id, out.message);
@@ -119,4 +110,17 @@ int main(int argc, char** argv) {
     return 0;
   }
   return usage();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 4) return usage();
+  std::string why;
+  const int rc = takeover::with_journal(argv[2], [&](auto& j) { return run(j, argc, argv); }, &why);
+  if (rc == -1) {
+    fmt::print(stderr, "cannot open the journal: {}\n", why);
+    return 3;
+  }
+  return rc;
 }

@@ -1,5 +1,7 @@
-// What the takeover tests (takeover_test.cpp) and their engine processes (takeover_child.cpp)
-// share: the journal's options, the order saga, and the services' ledgers in files.
+// What the takeover tests (takeover_cases.hpp) and their engine processes (takeover_child.cpp)
+// share: the journal (an SQLite file, or a schema on the PostgreSQL server of TUTTI_PG_CONNINFO
+// when built with TUTTI_TAKEOVER_POSTGRES) and its options, the order saga, and the services'
+// ledgers in files.
 //
 // The ledgers: each service effect is a file `<dir>/ledger/<effect>/<key>` created with O_EXCL,
 // so a service honours the idempotency key (a second call with the key changes nothing); every
@@ -11,6 +13,9 @@
 #include <tutti/tutti.hpp>
 #include <tutti/journal/durable.hpp>
 #include <tutti/journal/sqlite.hpp>
+#ifdef TUTTI_TAKEOVER_POSTGRES
+#include <tutti/journal/postgres.hpp>
+#endif
 
 #include <fmt/format.h>
 
@@ -20,6 +25,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -48,6 +54,36 @@ inline tutti::result<tutti::sqlite_journal> open_journal(const std::string& path
   o.power_safe = false;
   o.busy_timeout = std::chrono::milliseconds(30000);
   return tutti::sqlite_journal::open(path, o, why);
+}
+
+/// "postgres:<schema>": that schema on the server of TUTTI_PG_CONNINFO.
+inline constexpr std::string_view postgres_prefix = "postgres:";
+
+/**
+ * Opens the journal `spec` names (a path: SQLite; "postgres:<schema>": PostgreSQL) and returns
+ * `f(journal)`; -1 (with `*why`) if it cannot be opened. PostgreSQL: per-commit durability as
+ * the server is set up (the tests' server runs with fsync off), a short reconnect back-off.
+ */
+template <class F>
+int with_journal(const std::string& spec, F&& f, std::string* why = nullptr) {
+  if (spec.rfind(postgres_prefix, 0) == 0) {
+#ifdef TUTTI_TAKEOVER_POSTGRES
+    tutti::postgres_options o;
+    o.schema = spec.substr(postgres_prefix.size());
+    o.reconnect_min = std::chrono::milliseconds(50);
+    o.reconnect_max = std::chrono::milliseconds(500);
+    const char* conninfo = std::getenv("TUTTI_PG_CONNINFO");
+    auto j = tutti::postgres_journal::open(conninfo != nullptr ? conninfo : "", o, why);
+    if (!j) return -1;
+    return f(j.value());
+#else
+    if (why != nullptr) *why = "built without PostgreSQL (TUTTI_TAKEOVER_POSTGRES)";
+    return -1;
+#endif
+  }
+  auto j = open_journal(spec, why);
+  if (!j) return -1;
+  return f(j.value());
 }
 
 /// The services: each call logged, each effect applied once per key.

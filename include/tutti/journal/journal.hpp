@@ -282,8 +282,9 @@ struct submitted {
  * A journal: where durable runs write what they do (write-ahead: `append` returns once the
  * record is as durable as the journal promises), where requests wait (`submit`), and where
  * engines claim runs, resumes read them and operators steer them.
- * Backends: `tutti::memory_journal` (`<tutti/journal/memory.hpp>`, for tests) and
- * `tutti::sqlite_journal` (`<tutti/journal/sqlite.hpp>`). All members are thread-safe, each one
+ * Backends: `tutti::memory_journal` (`<tutti/journal/memory.hpp>`, for tests),
+ * `tutti::sqlite_journal` (`<tutti/journal/sqlite.hpp>`, one machine) and
+ * `tutti::postgres_journal` (`<tutti/journal/postgres.hpp>`, replicas on several machines). All members are thread-safe, each one
  * short transaction of the store.
  *
  * Ownership: a run has an owner, an epoch and a lease (on the store's clock). A claim (`start`,
@@ -297,8 +298,9 @@ struct submitted {
  *   (`owned` if it is; `not_resumable` if it ended or is paused).
  * - `claim_next(workflow, max, lease)`: up to `max` runs of the workflow: expired or unowned
  *   running ones first, then queued ones by priority, FIFO within a partition.
- * - `renew(id, epoch)`: the lease again from now (a heartbeat); `release(id, epoch)`: hand the
- *   run back unowned (it stays where it stands).
+ * - `renew(id, epoch)`: the lease again from now (a heartbeat; `fenced` once the run was
+ *   released: nobody holds it); `release(id, epoch)`: hand the run back unowned (it stays where
+ *   it stands).
  * - `append(id, record)`: one record, after the run's earlier ones, fenced; also keeps the run's
  *   status (`tutti::status_after`).
  * - `command(id, record, allowed, fence)`: an operator's record, written only if the run's

@@ -137,6 +137,7 @@ class memory_journal {
     const std::lock_guard<std::mutex> lock(mutex_);
     entry* e = nullptr;
     if (auto f = fence(id, epoch, e); !f) return f.error();
+    if (e->run.summary.owner.empty()) return journal_errc::fenced;  // released: nobody holds it
     e->run.summary.lease_until_ms = now_ms() + e->lease_ms;
     return e->run.summary.lease_until_ms;
   }

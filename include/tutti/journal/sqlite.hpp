@@ -1715,7 +1715,8 @@ class sqlite_journal {
     return out;
   }
 
-  /// The lease of the holder of `epoch` again from now; `fenced` if it is no longer the run's.
+  /// The lease of the holder of `epoch` again from now; `fenced` if it is no longer the run's
+  /// (or the run was released: nobody holds it).
   result<std::int64_t> renew(const run_id& id, std::uint64_t epoch) {
     const std::lock_guard<std::mutex> lock(s_->mutex);
     std::int64_t until = 0;
@@ -1724,6 +1725,10 @@ class sqlite_journal {
       auto h = fenced_head(id, idb, epoch);
       if (!h) return {h.error()};
       detail::sqlite_journal_state::run_head head = h.value();
+      if (head.owner.empty())  // released: the holder of `epoch` let it go
+        return {s_->fail(journal_errc::fenced, "run " + detail::sqlite_run_name(id) +
+                                                   " was released at epoch " +
+                                                   std::to_string(epoch) + ": nobody holds it")};
       head.lease_until_ms = until = s_->lease_now_ms() + head.lease_ms;
       return s_->write_head(head, idb);
     });

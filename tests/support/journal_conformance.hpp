@@ -1,0 +1,701 @@
+// The journal conformance suite: one set of test cases that every journal backend must pass
+// (records, status, listing, ownership and fencing, the queue, operator commands, a durable
+// workflow and a runner on top). A test file defines TUTTI_CONFORMANCE_BACKENDS (the name of a
+// std::tuple of the backend types it wants: a name, as the macro takes no commas) and TUTTI_CONFORMANCE_TAGS, then includes this header:
+//   tests/journal/conformance_test.cpp   memory and SQLite
+//   tests/postgres/conformance_test.cpp  PostgreSQL (a real server; tagged [postgres])
+// A backend type makes a fresh store per test case and gives two journals on it
+// (`journal()`, `other()`: two engines, two connections where the store has them), all judging
+// leases by the test's manual clock.
+#ifndef TUTTI_TESTS_SUPPORT_JOURNAL_CONFORMANCE_HPP
+#define TUTTI_TESTS_SUPPORT_JOURNAL_CONFORMANCE_HPP
+
+#include <tutti/tutti.hpp>
+#include <tutti/journal/durable.hpp>
+#include <tutti/journal/memory.hpp>
+#include <tutti/runner.hpp>
+#include <tutti/testing/manual_clock.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#ifndef TUTTI_CONFORMANCE_BACKENDS
+#error "define TUTTI_CONFORMANCE_BACKENDS (the name of a std::tuple of backend types) first"
+#endif
+
+namespace conformance {
+
+using namespace std::chrono_literals;
+
+inline std::vector<std::byte> bytes(std::initializer_list<int> v) {
+  std::vector<std::byte> out;
+  for (int b : v) out.push_back(static_cast<std::byte>(b));
+  return out;
+}
+
+inline tutti::run_id id_of(std::uint64_t n) { return tutti::run_id{0xC0F0, n}; }
+
+inline tutti::lease_request lease_of(std::string_view owner, std::chrono::milliseconds ms = 1000ms,
+                                     std::string_view reclaim = {}) {
+  return tutti::lease_request{owner, ms, reclaim};
+}
+
+inline tutti::record_view rec(tutti::record_kind k, std::uint64_t epoch, std::string_view step = {}) {
+  tutti::record_view r;
+  r.kind = k;
+  r.epoch = epoch;
+  r.step = step;
+  return r;
+}
+
+template <class J>
+std::size_t count_kind(J& j, const tutti::run_id& id, tutti::record_kind k) {
+  const auto run = j.load(id).value();
+  return static_cast<std::size_t>(std::count_if(run.records.begin(), run.records.end(),
+                                                [k](const auto& r) { return r.kind == k; }));
+}
+
+/// Polls `pred` until it holds or `timeout` passes (for a runner's own threads).
+template <class P>
+bool eventually(P pred, std::chrono::milliseconds timeout = 20s) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
+
+/// The memory journal: one object, shared by both engines.
+struct memory_backend {
+  static constexpr const char* name = "memory";
+  using journal_type = tutti::memory_journal;
+  tutti::testing::manual_clock clock{std::chrono::hours(1)};
+  std::unique_ptr<journal_type> j;
+  explicit memory_backend(std::uint64_t max_queued = 0) {
+    tutti::memory_journal_options o;
+    o.lease_clock = tutti::any_clock{clock};
+    o.max_queued = static_cast<std::size_t>(max_queued);
+    j = std::make_unique<journal_type>(o);
+  }
+  journal_type& journal() { return *j; }
+  journal_type& other() { return *j; }
+};
+
+/// A fixture per test case: the backend, and the manual clock its leases are judged by.
+template <class B>
+struct store {
+  B backend;
+  explicit store(std::uint64_t max_queued = 0) : backend(max_queued) {}
+  auto& journal() { return backend.journal(); }
+  auto& other() { return backend.other(); }
+  void advance(std::chrono::milliseconds d) { backend.clock.advance(d); }
+};
+
+}  // namespace conformance
+
+#define TUTTI_CONFORMANCE_CASE(name) \
+  TEMPLATE_LIST_TEST_CASE(name, TUTTI_CONFORMANCE_TAGS, TUTTI_CONFORMANCE_BACKENDS)
+
+// ---- records --------------------------------------------------------------------------------
+
+TUTTI_CONFORMANCE_CASE("a journal gives back every field of every record, in order") {
+  using namespace conformance;
+  store<TestType> s;
+  auto& j = s.journal();
+  const auto input = bytes({0, 1, 0, 255, 0});
+  REQUIRE(j.start(id_of(1), "checkout", 0xFFFF'FFFF'FFFF'FFF0ULL, input));
+  REQUIRE(j.start(id_of(2), "refund", 42, {}));
+  tutti::record_view a = rec(tutti::record_kind::attempt_started, 0, "outer/reserve");
+  a.attempt = 3;
+  a.time_ns = -5;
+  REQUIRE(j.append(id_of(1), a));
+  tutti::record_view f = rec(tutti::record_kind::attempt_finished, 0, "outer/reserve");
+  f.attempt = 3;
+  f.error_category = "tutti";
+  f.error_value = -17;
+  f.message = std::string_view("bad\0thing", 9);
+  f.time_ns = INT64_MAX;
+  REQUIRE(j.append(id_of(1), f));
+  const auto out = bytes({0, 0, 0, 7, 0});
+  tutti::record_view sf = rec(tutti::record_kind::step_finished, 0, "outer/reserve");
+  sf.ok = true;
+  sf.payload = out;
+  REQUIRE(j.append(id_of(1), sf));
+  tutti::record_view fin = rec(tutti::record_kind::run_finished, 0);
+  fin.outcome = 2;
+  REQUIRE(j.append(id_of(1), fin));
+
+  const auto run = j.load(id_of(1)).value();
+  CHECK(run.summary.workflow == "checkout");
+  CHECK(run.summary.fingerprint == 0xFFFF'FFFF'FFFF'FFF0ULL);
+  CHECK(run.summary.status == tutti::run_status::compensated);
+  CHECK(run.input == input);
+  REQUIRE(run.records.size() == 5);
+  CHECK(run.summary.records == 5);
+  for (std::size_t i = 0; i < run.records.size(); ++i) CHECK(run.records[i].seq == i + 1);
+  CHECK(run.records[0].kind == tutti::record_kind::run_started);
+  CHECK(run.records[0].payload == input);
+  CHECK(run.records[1].kind == tutti::record_kind::attempt_started);
+  CHECK(run.records[1].step == "outer/reserve");
+  CHECK(run.records[1].attempt == 3);
+  CHECK(run.records[1].time_ns == -5);
+  CHECK(run.records[2].error_category == "tutti");
+  CHECK(run.records[2].error_value == -17);
+  CHECK(run.records[2].message == std::string("bad\0thing", 9));
+  CHECK(run.records[2].time_ns == INT64_MAX);
+  CHECK_FALSE(run.records[2].ok);
+  CHECK(run.records[3].ok);
+  CHECK(run.records[3].payload == out);
+  CHECK(run.records[4].outcome == 2);
+  const auto empty = j.load(id_of(2)).value();
+  CHECK(empty.input.empty());
+  CHECK(empty.records.size() == 1);
+  // The other connection reads the same.
+  CHECK(s.other().load(id_of(1)).value().records.size() == 5);
+}
+
+TUTTI_CONFORMANCE_CASE("a journal keeps the status as status_after says") {
+  using namespace conformance;
+  store<TestType> s;
+  auto& j = s.journal();
+  const std::pair<std::uint8_t, tutti::run_status> ends[] = {
+      {0, tutti::run_status::succeeded}, {1, tutti::run_status::failed},
+      {2, tutti::run_status::compensated}, {3, tutti::run_status::compensation_failed}};
+  std::uint64_t n = 10;
+  for (const auto& [outcome, status] : ends) {
+    REQUIRE(j.start(id_of(++n), "wf", 1, {}));
+    CHECK(j.status(id_of(n)).value() == tutti::run_status::running);
+    REQUIRE(j.append(id_of(n), rec(tutti::record_kind::paused, 0)));
+    CHECK(j.status(id_of(n)).value() == tutti::run_status::paused);
+    REQUIRE(j.append(id_of(n), rec(tutti::record_kind::attempt_started, 0, "a")));
+    CHECK(j.status(id_of(n)).value() == tutti::run_status::paused);  // kept
+    REQUIRE(j.append(id_of(n), rec(tutti::record_kind::unpaused, 0)));
+    CHECK(j.status(id_of(n)).value() == tutti::run_status::running);
+    tutti::record_view fin = rec(tutti::record_kind::run_finished, 0);
+    fin.outcome = outcome;
+    REQUIRE(j.append(id_of(n), fin));
+    CHECK(j.status(id_of(n)).value() == status);
+    // An ended run takes no more records from an engine.
+    const auto late = j.append(id_of(n), rec(tutti::record_kind::attempt_started, 0, "b"));
+    REQUIRE_FALSE(late);
+    CHECK(late.error() == tutti::journal_errc::fenced);
+  }
+}
+
+TUTTI_CONFORMANCE_CASE("a journal lists runs newest first, filtered and limited") {
+  using namespace conformance;
+  store<TestType> s;
+  auto& j = s.journal();
+  for (std::uint64_t i = 1; i <= 6; ++i)
+    REQUIRE(j.start(id_of(i), i % 2 == 0 ? "even" : "odd", i, {}));
+  tutti::record_view fin = rec(tutti::record_kind::run_finished, 0);
+  REQUIRE(j.append(id_of(2), fin));
+  const auto all = j.list({}).value();
+  REQUIRE(all.size() == 6);
+  for (std::size_t i = 1; i < all.size(); ++i) {
+    const bool ordered = all[i - 1].started_unix_ms > all[i].started_unix_ms ||
+                         (all[i - 1].started_unix_ms == all[i].started_unix_ms &&
+                          all[i - 1].id < all[i].id);
+    CHECK(ordered);
+  }
+  tutti::run_filter even;
+  even.workflow = "even";
+  const auto evens = j.list(even).value();
+  CHECK(evens.size() == 3);
+  for (const auto& e : evens) CHECK(e.workflow == "even");
+  tutti::run_filter done;
+  done.status = tutti::run_status::succeeded;
+  const auto succeeded = j.list(done).value();
+  REQUIRE(succeeded.size() == 1);
+  CHECK(succeeded[0].id == id_of(2));
+  CHECK(succeeded[0].records == 2);
+  tutti::run_filter two;
+  two.limit = 2;
+  const auto first_two = j.list(two).value();
+  REQUIRE(first_two.size() == 2);
+  CHECK(first_two[0].id == all[0].id);
+  CHECK(first_two[1].id == all[1].id);
+  tutti::run_filter later;
+  later.started_after_unix_ms = all.front().started_unix_ms + 1;
+  CHECK(j.list(later).value().empty());
+}
+
+TUTTI_CONFORMANCE_CASE("a journal refuses a second start and says which runs it does not have") {
+  using namespace conformance;
+  store<TestType> s;
+  auto& j = s.journal();
+  REQUIRE(j.start(id_of(1), "wf", 1, bytes({1})));
+  const auto again = j.start(id_of(1), "wf", 1, bytes({2}));
+  REQUIRE_FALSE(again);
+  CHECK(again.error() == tutti::journal_errc::run_exists);
+  CHECK(j.load(id_of(1)).value().input == bytes({1}));  // the first one kept
+  const auto missing = id_of(99);
+  CHECK(j.load(missing).error() == tutti::journal_errc::run_not_found);
+  CHECK(j.status(missing).error() == tutti::journal_errc::run_not_found);
+  CHECK(j.append(missing, rec(tutti::record_kind::attempt_started, 0, "a")).error() ==
+        tutti::journal_errc::run_not_found);
+  CHECK(j.claim(missing, lease_of("e#1")).error() == tutti::journal_errc::run_not_found);
+  const tutti::run_status any[] = {tutti::run_status::running};
+  CHECK(j.command(missing, rec(tutti::record_kind::paused, 0), any, false).error() ==
+        tutti::journal_errc::run_not_found);
+}
+
+TUTTI_CONFORMANCE_CASE("a journal takes appends from 4 threads to different runs") {
+  using namespace conformance;
+  store<TestType> s;
+  constexpr int threads = 4;
+  constexpr int per_thread = 25;
+  for (int t = 0; t < threads; ++t)
+    REQUIRE(s.journal().start(id_of(100 + static_cast<std::uint64_t>(t)), "wf", 1, {}));
+  std::atomic<int> failures{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < threads; ++t)
+    ts.emplace_back([&, t] {
+      // Half the threads write through the second journal (a second connection, if any).
+      auto& j = t % 2 == 0 ? s.journal() : s.other();
+      const auto id = id_of(100 + static_cast<std::uint64_t>(t));
+      for (int i = 0; i < per_thread; ++i) {
+        tutti::record_view r = rec(tutti::record_kind::attempt_started, 0, "s");
+        r.attempt = static_cast<std::uint32_t>(i + 1);
+        if (!j.append(id, r)) ++failures;
+      }
+    });
+  for (auto& t : ts) t.join();
+  CHECK(failures.load() == 0);
+  for (int t = 0; t < threads; ++t) {
+    const auto run = s.journal().load(id_of(100 + static_cast<std::uint64_t>(t))).value();
+    REQUIRE(run.records.size() == per_thread + 1);
+    for (int i = 0; i < per_thread; ++i)
+      CHECK(run.records[static_cast<std::size_t>(i + 1)].attempt == static_cast<std::uint32_t>(i + 1));
+  }
+}
+
+// ---- ownership ------------------------------------------------------------------------------
+
+TUTTI_CONFORMANCE_CASE("a claim raises the epoch and a stale epoch's writes are refused") {
+  using namespace conformance;
+  store<TestType> s;
+  auto& a = s.journal();
+  auto& b = s.other();
+  const auto c1 = a.start(id_of(1), "wf", 7, bytes({1}), lease_of("a#1", 1000ms)).value();
+  CHECK(c1.epoch == 1);
+  CHECK_FALSE(c1.takeover);
+  REQUIRE(a.append(id_of(1), rec(tutti::record_kind::attempt_started, 1, "x")));
+  // B cannot claim a run A holds.
+  const auto held = b.claim(id_of(1), lease_of("b#1"));
+  REQUIRE_FALSE(held);
+  CHECK(held.error() == tutti::journal_errc::owned);
+  // A's lease lapses (no write, no heartbeat): B takes over with epoch 2.
+  s.advance(1001ms);
+  const auto c2 = b.claim(id_of(1), lease_of("b#1")).value();
+  CHECK(c2.epoch == 2);
+  CHECK(c2.takeover);
+  CHECK(c2.recoveries == 1);
+  // A's writes, renewals and release are fenced; nothing of A's lands.
+  const auto records = a.load(id_of(1)).value().records.size();
+  CHECK(a.append(id_of(1), rec(tutti::record_kind::attempt_finished, 1, "x")).error() ==
+        tutti::journal_errc::fenced);
+  CHECK(a.renew(id_of(1), 1).error() == tutti::journal_errc::fenced);
+  CHECK(a.release(id_of(1), 1).error() == tutti::journal_errc::fenced);
+  CHECK(a.load(id_of(1)).value().records.size() == records);
+  // B writes; its records carry epoch 2; a step finishing resets the recoveries.
+  REQUIRE(b.append(id_of(1), rec(tutti::record_kind::attempt_started, 2, "x")));
+  tutti::record_view done = rec(tutti::record_kind::step_finished, 2, "x");
+  done.ok = true;
+  REQUIRE(b.append(id_of(1), done));
+  const auto run = b.load(id_of(1)).value();
+  CHECK(run.summary.owner == "b#1");
+  CHECK(run.summary.epoch == 2);
+  CHECK(run.summary.recoveries == 0);
+  CHECK(run.records.back().epoch == 2);
+  std::uint64_t claims = 0;
+  for (const auto& r : run.records)
+    if (r.kind == tutti::record_kind::claimed) {
+      ++claims;
+      CHECK(r.epoch == claims);
+    }
+  CHECK(claims == 2);
+  // A write renews the lease: B's holds a whole lease from its last write.
+  const auto before = run.summary.lease_until_ms;
+  s.advance(500ms);
+  const auto renewed = b.renew(id_of(1), 2).value();
+  CHECK(renewed == before + 500);
+  s.advance(900ms);
+  CHECK(a.claim(id_of(1), lease_of("a#1")).error() == tutti::journal_errc::owned);
+}
+
+TUTTI_CONFORMANCE_CASE("a released run is claimable at once, a dead incarnation's by the same name") {
+  using namespace conformance;
+  store<TestType> s;
+  auto& j = s.journal();
+  REQUIRE(j.start(id_of(1), "wf", 1, {}, lease_of("svc#100.a", 60'000ms)));
+  REQUIRE(j.start(id_of(2), "wf", 1, {}, lease_of("svc#100.a", 60'000ms)));
+  // Released: unowned, where it stands.
+  REQUIRE(j.release(id_of(1), 1));
+  const auto released = j.load(id_of(1)).value();
+  CHECK(released.summary.owner.empty());
+  CHECK(released.summary.lease_until_ms == 0);
+  CHECK(released.summary.status == tutti::run_status::running);
+  CHECK(released.records.back().kind == tutti::record_kind::released);
+  CHECK(j.renew(id_of(1), 1).error() == tutti::journal_errc::fenced);  // nobody holds it
+  const auto got = s.other().claim_next("wf", 5, lease_of("other#1")).value();
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].id == id_of(1));
+  CHECK_FALSE(got[0].takeover);
+  CHECK(got[0].epoch == 2);
+  // Run 2 is held by svc#100.a (alive as far as the store knows): a stranger cannot take it,
+  // a restarted svc (same name, another incarnation) reclaims it at once.
+  CHECK(s.other().claim_next("wf", 5, lease_of("other#1")).value().empty());
+  CHECK(s.other().claim(id_of(2), lease_of("svc#200.b", 1000ms, "svc#")).value().takeover);
+  // The same incarnation never reclaims from itself.
+  CHECK(j.claim(id_of(2), lease_of("svc#200.b", 1000ms, "svc#")).error() ==
+        tutti::journal_errc::owned);
+}
+
+TUTTI_CONFORMANCE_CASE("claim_next takes expired runs first and counts takeovers") {
+  using namespace conformance;
+  store<TestType> s;
+  auto& j = s.journal();
+  for (std::uint64_t i = 1; i <= 3; ++i)
+    REQUIRE(j.start(id_of(i), "wf", 1, {}, lease_of("dead#1", 100ms)));
+  REQUIRE(j.start(id_of(4), "other-wf", 1, {}, lease_of("dead#1", 100ms)));
+  CHECK(s.other().claim_next("wf", 10, lease_of("live#1")).value().empty());
+  s.advance(101ms);
+  const auto got = s.other().claim_next("wf", 2, lease_of("live#1")).value();
+  REQUIRE(got.size() == 2);
+  for (const auto& c : got) {
+    CHECK(c.takeover);
+    CHECK(c.epoch == 2);
+    CHECK(c.recoveries == 1);
+    CHECK(c.workflow == "wf");
+    CHECK_FALSE(c.from_queue);
+  }
+  const auto rest = s.other().claim_next("wf", 10, lease_of("live#1")).value();
+  REQUIRE(rest.size() == 1);  // the third; never the other workflow's
+  std::set<tutti::run_id> ids{got[0].id, got[1].id, rest[0].id};
+  CHECK(ids == std::set<tutti::run_id>{id_of(1), id_of(2), id_of(3)});
+  // Taken over again after another lapse: the recoveries add up.
+  s.advance(1001ms);
+  const auto again = j.claim(id_of(1), lease_of("third#1")).value();
+  CHECK(again.recoveries == 2);
+  CHECK(again.epoch == 3);
+}
+
+TUTTI_CONFORMANCE_CASE("two engines claiming from one queue at once never claim a run twice") {
+  using namespace conformance;
+  store<TestType> s;
+  constexpr int runs = 60;
+  for (int i = 0; i < runs; ++i)
+    REQUIRE(s.journal().submit("wf", 1, bytes({i}), {}).value().created);
+  std::mutex m;
+  std::vector<tutti::run_id> claimed;
+  std::atomic<int> errors{0};
+  const auto claimer = [&](auto& j, std::string owner) {
+    for (;;) {
+      auto got = j.claim_next("wf", 3, lease_of(owner));
+      if (!got) {
+        ++errors;
+        return;
+      }
+      if (got.value().empty()) return;
+      const std::lock_guard lock{m};
+      for (const auto& c : got.value()) {
+        CHECK(c.from_queue);
+        CHECK(c.epoch == 1);
+        claimed.push_back(c.id);
+      }
+    }
+  };
+  std::thread t1([&] { claimer(s.journal(), "one#1"); });
+  std::thread t2([&] { claimer(s.other(), "two#1"); });
+  t1.join();
+  t2.join();
+  CHECK(errors.load() == 0);
+  CHECK(claimed.size() == runs);
+  CHECK(std::set<tutti::run_id>(claimed.begin(), claimed.end()).size() == runs);
+}
+
+// ---- the queue ------------------------------------------------------------------------------
+
+TUTTI_CONFORMANCE_CASE("submit records requests, a dedup key returns the first run") {
+  using namespace conformance;
+  store<TestType> s;
+  auto& j = s.journal();
+  const auto first = j.submit("wf", 3, bytes({1}), {.dedup_key = "order-1"}).value();
+  CHECK(first.created);
+  const auto second = s.other().submit("wf", 3, bytes({2}), {.dedup_key = "order-1"}).value();
+  CHECK_FALSE(second.created);
+  CHECK(second.id == first.id);
+  CHECK(j.load(first.id).value().input == bytes({1}));
+  // The same key in another workflow is another request.
+  CHECK(j.submit("other", 3, bytes({3}), {.dedup_key = "order-1"}).value().created);
+  const tutti::run_id chosen{0xAB, 0xCD};
+  CHECK(j.submit("wf", 3, {}, {.id = chosen}).value().id == chosen);
+  CHECK(j.submit("wf", 3, {}, {.id = chosen}).error() == tutti::journal_errc::run_exists);
+  const auto run = j.load(first.id).value();
+  CHECK(run.summary.status == tutti::run_status::queued);
+  CHECK(run.summary.dedup_key == "order-1");
+  CHECK(run.summary.epoch == 0);
+  CHECK(run.summary.owner.empty());
+  if constexpr (requires { j.queue_depth(); }) CHECK(j.queue_depth().value() == 3);
+}
+
+TUTTI_CONFORMANCE_CASE("claims follow priority, FIFO within a partition, one at a time in an exclusive one") {
+  using namespace conformance;
+  store<TestType> s;
+  auto& j = s.journal();
+  const auto sub = [&](int n, tutti::submit_options o) {
+    return j.submit("jobs", 1, bytes({n}), o).value().id;
+  };
+  sub(1, {.partition = "a", .exclusive = true});
+  sub(2, {.partition = "a", .exclusive = true, .priority = 9});
+  sub(3, {.partition = "b"});
+  sub(4, {.partition = "b"});
+  sub(5, {.priority = 5});
+  const auto lease = lease_of("test#1");
+  const auto first = s.other().claim_next("jobs", 10, lease).value();
+  std::vector<int> got;
+  for (const auto& c : first) {
+    got.push_back(std::to_integer<int>(j.load(c.id).value().input.at(0)));
+    CHECK(c.from_queue);
+    CHECK(c.epoch == 1);
+  }
+  CHECK(got == std::vector<int>{5, 1, 3, 4});
+  CHECK(j.claim_next("jobs", 10, lease).value().empty());
+  tutti::record_view fin = rec(tutti::record_kind::run_finished, 1);
+  REQUIRE(j.append(first[1].id, fin));  // a/1 ends: a/2 may go
+  const auto next = s.other().claim_next("jobs", 10, lease).value();
+  REQUIRE(next.size() == 1);
+  CHECK(std::to_integer<int>(j.load(next[0].id).value().input.at(0)) == 2);
+}
+
+TUTTI_CONFORMANCE_CASE("a bounded queue refuses a submission when full, and takes one again after a claim") {
+  using namespace conformance;
+  store<TestType> s(2);
+  auto& j = s.journal();
+  REQUIRE(j.submit("wf", 1, {}, {}));
+  REQUIRE(j.submit("wf", 1, {}, {}));
+  const auto full = s.other().submit("wf", 1, {}, {});
+  REQUIRE_FALSE(full);
+  CHECK(full.error() == tutti::journal_errc::queue_full);
+  // A dedup hit records nothing: it is answered even when the queue is full.
+  REQUIRE(j.claim_next("wf", 1, lease_of("e#1")).value().size() == 1);
+  REQUIRE(j.submit("wf", 1, {}, {.dedup_key = "k"}).value().created);
+  CHECK(j.submit("wf", 1, {}, {.dedup_key = "k"}).value().created == false);
+  CHECK(j.submit("wf", 1, {}, {}).error() == tutti::journal_errc::queue_full);
+}
+
+// ---- operator commands ----------------------------------------------------------------------
+
+TUTTI_CONFORMANCE_CASE("operator commands are checked against the status and fence the owner") {
+  using namespace conformance;
+  store<TestType> s;
+  auto& j = s.journal();
+  REQUIRE(j.start(id_of(1), "wf", 1, {}, lease_of("eng#1")));
+  const tutti::run_status only_paused[] = {tutti::run_status::paused};
+  const auto refused = j.command(id_of(1), rec(tutti::record_kind::unpaused, 0), only_paused, false);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error() == tutti::journal_errc::invalid_command);
+  CHECK(j.load(id_of(1)).value().records.size() == 2);  // nothing written
+  const tutti::run_status live[] = {tutti::run_status::running, tutti::run_status::paused};
+  // A pause does not fence: the engine stops at its next step boundary by itself.
+  CHECK(s.other().command(id_of(1), rec(tutti::record_kind::paused, 0), live, false).value() ==
+        tutti::run_status::paused);
+  REQUIRE(j.append(id_of(1), rec(tutti::record_kind::attempt_started, 1, "x")));
+  // A resolve fences: the engine's next write is refused, the owner is gone.
+  CHECK(s.other().command(id_of(1), rec(tutti::record_kind::resolved, 0), live, true).value() ==
+        tutti::run_status::resolved);
+  CHECK(j.append(id_of(1), rec(tutti::record_kind::attempt_finished, 1, "x")).error() ==
+        tutti::journal_errc::fenced);
+  const auto run = j.load(id_of(1)).value();
+  CHECK(run.summary.epoch == 2);
+  CHECK(run.summary.owner.empty());
+  CHECK(run.summary.lease_until_ms == 0);
+  CHECK(run.records.back().kind == tutti::record_kind::resolved);
+  CHECK(run.records.back().epoch == 2);
+  // A queued run can be cancelled (resolved) before anyone claims it.
+  const auto q = j.submit("wf", 1, {}, {}).value().id;
+  const tutti::run_status queued[] = {tutti::run_status::queued};
+  CHECK(j.command(q, rec(tutti::record_kind::resolved, 0), queued, true).value() ==
+        tutti::run_status::resolved);
+  CHECK(j.claim_next("wf", 5, lease_of("eng#1")).value().empty());
+}
+
+TUTTI_CONFORMANCE_CASE("a dead-lettered run is revived where it stopped, its recoveries reset") {
+  using namespace conformance;
+  store<TestType> s;
+  auto& j = s.journal();
+  REQUIRE(j.start(id_of(1), "wf", 1, {}, lease_of("a#1", 100ms)));
+  s.advance(101ms);
+  REQUIRE(j.claim(id_of(1), lease_of("b#1", 100ms)).value().recoveries == 1);
+  s.advance(101ms);
+  const auto c = j.claim(id_of(1), lease_of("c#1", 100ms)).value();
+  CHECK(c.recoveries == 2);
+  tutti::record_view dl = rec(tutti::record_kind::dead_lettered, c.epoch);
+  dl.message = "taken over 2 times without progress";
+  REQUIRE(j.append(id_of(1), dl));
+  auto parked = j.load(id_of(1)).value();
+  CHECK(parked.summary.status == tutti::run_status::dead_lettered);
+  CHECK(parked.summary.owner.empty());
+  CHECK(j.claim_next("wf", 5, lease_of("d#1")).value().empty());
+  const tutti::run_status dead[] = {tutti::run_status::dead_lettered};
+  CHECK(j.command(id_of(1), rec(tutti::record_kind::revived, 0), dead, true).value() ==
+        tutti::run_status::running);
+  const auto back = j.load(id_of(1)).value();
+  CHECK(back.summary.recoveries == 0);
+  const auto again = j.claim_next("wf", 5, lease_of("d#1")).value();
+  REQUIRE(again.size() == 1);
+  CHECK_FALSE(again[0].takeover);
+  CHECK(again[0].recoveries == 0);
+}
+
+// ---- a durable workflow and a runner on the backend ----------------------------------------
+
+namespace conformance {
+struct ledger {
+  std::mutex m;
+  std::map<std::string, int> calls;
+  std::map<std::string, std::vector<int>> order;
+  void call(const tutti::call_context& ctx, const std::string& partition = {}, int n = 0) {
+    const std::lock_guard lock{m};
+    ++calls[fmt::format("{}", ctx.key())];
+    if (!partition.empty()) order[partition].push_back(n);
+  }
+};
+struct job {
+  std::string partition;
+  int n = 0;
+  template <class A>
+  friend void serialize(A& ar, job& j) {
+    ar(j.partition, j.n);
+  }
+};
+inline auto make_payment(ledger& l) {
+  return tutti::workflow<"payment">(
+      tutti::step<"reserve">([&l](const job& in, const tutti::call_context& ctx) {
+        l.call(ctx, in.partition, in.n);
+        return in.n;
+      }),
+      tutti::step<"charge">([&l](tutti::from<"reserve", int> n, const tutti::call_context& ctx) {
+        l.call(ctx);
+        return *n * 2;
+      }),
+      tutti::step<"capture">([&l](tutti::from<"charge", int> c, const tutti::call_context& ctx) {
+        l.call(ctx);
+        return *c + 1;
+      }));
+}
+}  // namespace conformance
+
+TUTTI_CONFORMANCE_CASE("a durable run on the journal is resumed by a second engine after its lease, each step once") {
+  using namespace conformance;
+  store<TestType> s;
+  ledger l;
+  const auto wf = make_payment(l);
+  tutti::durable_options named;
+  named.name = "first";
+  named.lease = 500ms;
+  const tutti::durable_workflow a{wf, s.journal(), named};
+  const auto done = a.run(job{"", 20});
+  REQUIRE(done);
+  REQUIRE(done->has_value());
+  CHECK(done->value() == 41);
+  // A run cut after its first step (its engine died holding the lease): the records a crash
+  // leaves, written by hand with the engine's epoch.
+  const auto c = s.journal()
+                     .start(id_of(7), "payment", a.fingerprint(), tutti::to_bytes(job{"", 5}),
+                            lease_of("first#1.x", 500ms))
+                     .value();
+  tutti::record_view st = rec(tutti::record_kind::attempt_started, c.epoch, "reserve");
+  st.attempt = 1;
+  REQUIRE(s.journal().append(id_of(7), st));
+  tutti::record_view fi = rec(tutti::record_kind::attempt_finished, c.epoch, "reserve");
+  fi.attempt = 1;
+  fi.ok = true;
+  REQUIRE(s.journal().append(id_of(7), fi));
+  const auto out = tutti::to_bytes(5);
+  tutti::record_view sf = rec(tutti::record_kind::step_finished, c.epoch, "reserve");
+  sf.ok = true;
+  sf.payload = out;
+  REQUIRE(s.journal().append(id_of(7), sf));
+  tutti::durable_options second;
+  second.name = "second";
+  second.lease = 500ms;
+  const tutti::durable_workflow b{wf, s.other(), second};
+  // Not before the lease expires...
+  std::size_t resumed = 0;
+  CHECK(b.template resume_all<job>([&](const tutti::run_id&, const auto&) { ++resumed; }).value() == 0);
+  s.advance(501ms);
+  CHECK(b.template resume_all<job>([&](const tutti::run_id& id, const auto& o) {
+           CHECK(id == id_of(7));
+           CHECK_FALSE(o.error);
+           ++resumed;
+         }).value() == 1);
+  CHECK(resumed == 1);
+  CHECK(s.other().status(id_of(7)).value() == tutti::run_status::succeeded);
+  // reserve of run 7 was never called (it had finished), charge and capture once each.
+  int run7 = 0;
+  for (const auto& [key, n] : l.calls) {
+    CHECK(n == 1);
+    if (key.find(std::string(id_of(7).hex().view())) != std::string::npos) ++run7;
+  }
+  CHECK(run7 == 2);
+  const auto run = s.journal().load(id_of(7)).value();
+  CHECK(run.summary.epoch == 2);
+  CHECK(run.records.back().kind == tutti::record_kind::run_finished);
+}
+
+TUTTI_CONFORMANCE_CASE("two runners on the journal run queued requests once each, in partition order") {
+  using namespace conformance;
+  store<TestType> s;
+  ledger l;
+  const auto wf = make_payment(l);
+  const tutti::durable_workflow durable{wf, s.journal()};
+  constexpr int per_partition = 15;
+  for (int i = 0; i < per_partition; ++i)
+    for (const char* p : {"x", "y", "z"})
+      REQUIRE(durable.submit(job{p, i}, {.partition = p, .exclusive = true}));
+  tutti::thread_pool pool{4};
+  {
+    tutti::runner r1{s.journal(), pool, {.name = "r1", .poll = 1ms}};
+    tutti::runner r2{s.other(), pool, {.name = "r2", .poll = 1ms}};
+    r1.template host<job>(wf, 3);
+    r2.template host<job>(wf, 3);
+    r1.start();
+    r2.start();
+    REQUIRE(eventually([&] {
+      tutti::run_filter f;
+      f.status = tutti::run_status::succeeded;
+      const auto l2 = s.journal().list(f);
+      return l2 && l2.value().size() == 3 * per_partition;
+    }, 60s));
+    r1.stop();
+    r2.stop();
+    CHECK(r1.stats().claims + r2.stats().claims == 3 * per_partition);
+  }
+  for (const char* p : {"x", "y", "z"}) {
+    std::vector<int> expected(per_partition);
+    for (int i = 0; i < per_partition; ++i) expected[static_cast<std::size_t>(i)] = i;
+    CHECK(l.order[p] == expected);
+  }
+  CHECK(l.calls.size() == 3 * 3 * per_partition);
+  for (const auto& [key, n] : l.calls) CHECK(n == 1);
+}
+
+#endif  // TUTTI_TESTS_SUPPORT_JOURNAL_CONFORMANCE_HPP
