@@ -7,6 +7,7 @@
 
 #include <tutti/tutti.hpp>
 #include <tutti/journal/durable.hpp>
+#include <tutti/journal/memory.hpp>
 #include <tutti/runner.hpp>
 #include <tutti/testing/manual_clock.hpp>
 
@@ -249,6 +250,80 @@ TEST_CASE("a PostgreSQL record is written once: a conflicting row is a reported 
   CHECK(query1("SELECT last_seq FROM \"" + s.name + "\".runs") == "2");
   // A load sees the extra record: the run's records do not match its row.
   CHECK(j.load(id).error() == tutti::journal_errc::corrupt);
+}
+
+TEST_CASE("records written together land together or not at all, fenced and numbered as appends",
+          "[postgres]") {
+  pg_support::schema s;
+  auto j = open_ok(s);
+  const tutti::run_id id{4, 4};
+  const auto c = j.start(id, "wf", 1, {}, lease_of("a#1", 60'000ms)).value();
+  tutti::record_view fin = rec(tutti::record_kind::attempt_finished, c.epoch, "x");
+  fin.ok = true;
+  fin.message = std::string_view("a\0b", 3);
+  const auto out = std::vector<std::byte>{std::byte{7}, std::byte{0}};
+  tutti::record_view done = rec(tutti::record_kind::step_finished, c.epoch, "x");
+  done.ok = true;
+  done.payload = out;
+  const tutti::record_view both[] = {fin, done};
+  REQUIRE(j.append_batch(id, both));
+  auto run = j.load(id).value();
+  REQUIRE(run.records.size() == 4);
+  CHECK(run.records[2].kind == tutti::record_kind::attempt_finished);
+  CHECK(run.records[2].message == std::string("a\0b", 3));
+  CHECK(run.records[3].seq == 4);
+  CHECK(run.records[3].payload == out);
+  // Fenced: neither lands.
+  tutti::record_view stale[] = {fin, done};
+  stale[0].epoch = stale[1].epoch = c.epoch + 5;
+  CHECK(j.append_batch(id, stale).error() == tutti::journal_errc::fenced);
+  CHECK(j.load(id).value().records.size() == 4);
+  // The second conflicts (a row at its seq the run's row does not count): the first is rolled
+  // back with it.
+  REQUIRE(pg_support::exec("INSERT INTO \"" + s.name + "\".records(run_id, seq, kind, unix_ms) "
+                           "VALUES ('00000000-0000-0004-0000-000000000004', 6, 4, 0)")
+              .empty());
+  CHECK(j.append_batch(id, both).error() == tutti::journal_errc::corrupt);
+  CHECK(query1("SELECT last_seq FROM \"" + s.name + "\".runs") == "4");
+  CHECK(query1("SELECT count(*) FROM \"" + s.name + "\".records WHERE seq = 5") == "0");
+  // And the connection is usable after the failed pipeline.
+  CHECK(j.status(id).value() == tutti::run_status::running);
+}
+
+TEST_CASE("a durable run on PostgreSQL writes the records a run on the memory journal writes, in order",
+          "[postgres]") {
+  pg_support::schema s;
+  auto pj = open_ok(s);
+  tutti::memory_journal mj;
+  int failures_left = 1;
+  const auto wf = tutti::workflow<"flaky">(
+      tutti::step<"a">([](const int& n) { return n + 1; }),
+      tutti::step<"b">([&failures_left](tutti::from<"a", int> n) -> tutti::result<int> {
+        if (failures_left-- > 0) return tutti::errc::step_failed;  // one retry
+        return *n * 2;
+      }) | tutti::retry{tutti::constant_backoff{}, tutti::max_attempts{3}});
+  const auto kinds = [](const tutti::stored_run& r) {
+    std::vector<std::pair<tutti::record_kind, std::string>> out;
+    for (const auto& rec : r.records) out.emplace_back(rec.kind, rec.step);
+    return out;
+  };
+  const auto on_pg = tutti::durable_workflow{wf, pj}.run(4);
+  REQUIRE(on_pg);
+  REQUIRE(on_pg->has_value());
+  failures_left = 1;
+  const auto on_mem = tutti::durable_workflow{wf, mj}.run(4);
+  REQUIRE(on_mem);
+  CHECK(on_pg->value() == on_mem->value());
+  const auto pg_run = pj.load(on_pg->id()).value();
+  const auto mem_run = mj.load(on_mem->id()).value();
+  CHECK(kinds(pg_run) == kinds(mem_run));
+  CHECK(pg_run.records.size() == 11);  // started, claimed, a: 3, b: 2 per attempt + 1, finished
+  for (const auto& r : pg_run.records) {
+    if (r.kind == tutti::record_kind::attempt_finished && r.step == "b" && r.attempt == 1) {
+      CHECK_FALSE(r.ok);
+      CHECK(r.error_value == static_cast<int>(tutti::errc::step_failed));
+    }
+  }
 }
 
 TEST_CASE("the sweep returns expired runs to the queue, fences their owners, skips live ones",

@@ -12,6 +12,7 @@
 #include <map>           // the replay plan
 #include <mutex>         // records from the branches of a parallel group
 #include <optional>      // durable_outcome
+#include <span>          // records written together
 #include <string>        // paths, messages
 #include <string_view>   // names
 #include <system_error>  // errors
@@ -275,7 +276,25 @@ class journal_hooks {
     r.attempt = attempt;
     r.ok = !ec;
     set_error(r, ec, message);
+    if constexpr (batching) {
+      // Written with the run's next record, in one transaction (one round trip): the call has
+      // returned, and nothing more reaches a service before that next record is written, so
+      // write-ahead is kept. Lost in a crash before it, it is as if the crash came just after
+      // the call: a resume calls the step again, with the same idempotency key.
+      hold(r);
+      return;
+    }
     write(r);
+  }
+  /// Writes a record held back for batching (the run ends, or stops): once per run.
+  void flush() {
+    if constexpr (batching) {
+      const std::lock_guard lock{mutex_};
+      if (!held_) return;
+      held_ = false;
+      if (error_) return;
+      append_one(held_view());
+    }
   }
   /// A nested workflow's success: its steps' outputs are journaled one by one.
   void record_step_succeeded(std::string_view step, std::uint32_t attempts) {
@@ -385,14 +404,59 @@ class journal_hooks {
     r.error_value = ec.value();
     r.message = message;
   }
+  /// Journals that write several records of a run in one transaction (`append_batch`: all
+  /// or none): an attempt's end goes with the run's next record.
+  static constexpr bool batching =
+      requires(J& j, const run_id& id, std::span<const record_view> rs) {
+        { j.append_batch(id, rs) } -> std::same_as<result<void>>;
+      };
+
   void write(record_view r) {
     if (error_) return;  // nothing after a failed write: the journal must stay a prefix
     r.time_ns = clock_->now().count();  // the run clock's reading, for `tutti-journal show`
     r.epoch = epoch_;
+    if constexpr (batching) {
+      if (held_) {
+        held_ = false;
+        const record_view both[2] = {held_view(), r};
+        const std::int64_t before = steady_ns();
+        auto w = journal_->append_batch(id_, std::span<const record_view>(both, 2));
+        if (!w) fail(w.error());
+        else contact_ns_.store(before, std::memory_order_relaxed);
+        return;
+      }
+    }
+    append_one(r);
+  }
+  void append_one(const record_view& r) {
     const std::int64_t before = steady_ns();
     auto w = journal_->append(id_, r);
     if (!w) fail(w.error());
     else contact_ns_.store(before, std::memory_order_relaxed);  // the lease runs from here
+  }
+  /// Keeps `r` (an attempt's end) to be written with the next record; its texts are copied
+  /// into buffers this run reuses.
+  void hold(const record_view& r) {
+    if (error_) return;
+    if (held_) {  // (never two in a row; kept in order if so)
+      held_ = false;
+      append_one(held_view());
+      if (error_) return;
+    }
+    held_ = true;
+    held_record_ = r;
+    held_record_.time_ns = clock_->now().count();
+    held_record_.epoch = epoch_;
+    held_step_.assign(r.step);
+    held_category_.assign(r.error_category);
+    held_message_.assign(r.message);
+  }
+  [[nodiscard]] record_view held_view() const {
+    record_view v = held_record_;
+    v.step = held_step_;
+    v.error_category = held_category_;
+    v.message = held_message_;
+    return v;
   }
   static std::int64_t steady_ns() noexcept {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -442,6 +506,10 @@ class journal_hooks {
   std::atomic<bool> broken_{false};
   std::atomic<bool> halted_{false};
   std::vector<std::byte> buffer_;
+  // batching: an attempt_finished record waiting for the run's next record
+  bool held_ = false;
+  record_view held_record_{};
+  std::string held_step_, held_category_, held_message_;
 };
 
 // ---- the user's side ------------------------------------------------------------------------
@@ -771,6 +839,7 @@ class durable_workflow {
   /// that an unpause lets any engine claim it at once.
   template <class Out, class Hooks>
   void finish(Out& out, Hooks& hooks) const {
+    hooks.flush();  // a record held back for batching: written before the run is let go
     if (hooks.broken()) {
       out.error = hooks.journal_error();
       out.message = hooks.journal_message();

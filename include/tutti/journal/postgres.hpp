@@ -19,6 +19,7 @@
 #include <string>        // messages
 #include <string_view>   // views
 #include <system_error>  // errors
+#include <type_traits>   // std::is_invocable_r_v
 #include <utility>       // std::move
 #include <vector>        // results
 
@@ -465,14 +466,19 @@ struct pg_state {
   /// Runs prepared statement `name` with `p`; binary results. On failure the error (and the
   /// connection's state) is handled here.
   result<pg_result_ptr> run(const char* name, const pg_params& p, std::string_view doing) {
+    return run(name, p, [doing] { return std::string(doing); });
+  }
+  /// The same, with what it does as a callable: the text is built only if it fails.
+  template <class Describe>
+    requires std::is_invocable_r_v<std::string, Describe>
+  result<pg_result_ptr> run(const char* name, const pg_params& p, Describe&& doing) {
     if (auto e = connect(); e) return e;
     if (p.too_big())
-      return fail(journal_errc::too_big,
-                  "cannot " + std::string(doing) + ": a value is larger than 2 GiB");
+      return fail(journal_errc::too_big, "cannot " + doing() + ": a value is larger than 2 GiB");
     pg_result_ptr r(PQexecPrepared(conn.get(), name, p.size(), p.values(), p.lengths(),
                                    p.formats(), 1));
     const auto st = PQresultStatus(r.get());
-    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) return fail_result(r.get(), doing);
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) return fail_result(r.get(), doing());
     return r;
   }
 
@@ -718,19 +724,82 @@ class postgres_journal {
   result<void> append(const run_id& id, const record_view& rec) {
     const std::lock_guard<std::mutex> lock(s_->mutex);
     detail::pg_params p;
-    p.id(id).u64(rec.epoch);
-    detail::pg_record_params(p, rec);
-    if (auto s = detail::pg_status_set_by(rec))
-      p.i64(static_cast<std::int64_t>(*s));
-    else
-      p.null();
-    p.boolean(rec.kind == record_kind::step_finished ||
-              rec.kind == record_kind::compensation_finished);
-    s_->now_param(p);
-    auto r = s_->run("tutti_append", p,
-                     "append a " + std::string(to_string(rec.kind)) + " record to run " +
-                         detail::pg_run_name(id));
+    append_params(p, id, rec);
+    auto r = s_->run("tutti_append", p, [&] {
+      return "append a " + std::string(to_string(rec.kind)) + " record to run " +
+             detail::pg_run_name(id);
+    });
     if (!r) return r.error();
+    return outcome::success();
+  }
+
+  /**
+   * Several records of one run in one transaction and one round trip (libpq's pipeline mode:
+   * the calls of `append_record` in one implicit transaction), all or none: each is fenced and
+   * numbered as `append` does it. A durable run writes an attempt's end with the record after
+   * it this way (`tutti::durable_workflow` uses it when a journal has it).
+   */
+  result<void> append_batch(const run_id& id, std::span<const record_view> records) {
+    const std::lock_guard<std::mutex> lock(s_->mutex);
+    if (records.empty()) return outcome::success();
+    if (auto e = s_->connect(); e) return e;
+    PGconn* c = s_->conn.get();
+    const auto doing = [&] {
+      return "append " + std::to_string(records.size()) + " records to run " +
+             detail::pg_run_name(id);
+    };
+    if (PQenterPipelineMode(c) != 1) return s_->fail_result(nullptr, doing());
+    bool sent = true;
+    for (const record_view& rec : records) {
+      detail::pg_params p;
+      append_params(p, id, rec);
+      if (p.too_big()) {
+        sent = false;
+        break;
+      }
+      if (PQsendQueryPrepared(c, "tutti_append", p.size(), p.values(), p.lengths(), p.formats(),
+                              1) != 1) {
+        sent = false;
+        break;
+      }
+    }
+    if (!sent || PQpipelineSync(c) != 1) {
+      // Nothing was committed (no Sync reached the server): drop the connection's state.
+      const std::string what = PQerrorMessage(c);
+      s_->conn.reset();
+      s_->ready = false;
+      s_->schedule_reconnect();
+      return s_->fail(journal_errc::io_error, "cannot " + doing() + ": " + what);
+    }
+    // One result (and a NULL) per call, then the Sync's: the first failure is the answer; the
+    // calls after it were skipped and the implicit transaction rolled back.
+    std::error_code first;
+    for (;;) {
+      PGresult* raw = PQgetResult(c);
+      if (raw == nullptr) {
+        if (PQstatus(c) != CONNECTION_OK) break;  // lost: nothing more will come
+        continue;                                 // the end of one call's results
+      }
+      const detail::pg_result_ptr r(raw);
+      const auto st = PQresultStatus(raw);
+      if (st == PGRES_PIPELINE_SYNC) break;
+      if (st != PGRES_TUPLES_OK && st != PGRES_PIPELINE_ABORTED && !first)
+        first = s_->fail_result(raw, doing());
+    }
+    if (PQstatus(c) != CONNECTION_OK) {
+      if (s_->ready) {  // (fail_result saw the loss already otherwise)
+        s_->ready = false;
+        s_->schedule_reconnect();
+      }
+      if (!first)
+        first = s_->fail(journal_errc::io_error,
+                         "lost the connection to PostgreSQL while it tried to " + doing() +
+                             " (the records may or may not have been committed: a resume reads "
+                             "what was)");
+      return first;
+    }
+    PQexitPipelineMode(c);
+    if (first) return first;
     return outcome::success();
   }
 
@@ -920,6 +989,19 @@ class postgres_journal {
 
  private:
   explicit postgres_journal(std::unique_ptr<detail::pg_state> s) noexcept : s_(std::move(s)) {}
+
+  /// The parameters of `append_record` for `rec`.
+  void append_params(detail::pg_params& p, const run_id& id, const record_view& rec) const {
+    p.id(id).u64(rec.epoch);
+    detail::pg_record_params(p, rec);
+    if (auto s = detail::pg_status_set_by(rec))
+      p.i64(static_cast<std::int64_t>(*s));
+    else
+      p.null();
+    p.boolean(rec.kind == record_kind::step_finished ||
+              rec.kind == record_kind::compensation_finished);
+    s_->now_param(p);
+  }
 
   static void read_ownership(const detail::pg_row& row, int at, run_summary& out) {
     out.owner = row.text(at);
