@@ -353,6 +353,24 @@ TEST_CASE("a runner reports stuck runs and its metrics", "[runner]") {
   CHECK_THAT(text, Catch::Contains("tutti_runner_claims_total 0"));
 }
 
+TEST_CASE("a running run nobody holds and nobody claims is reported stuck", "[runner]") {
+  tutti::memory_journal j;  // the wall clock, as the runner's stuck check
+  REQUIRE(j.start({2, 2}, "unhosted", 1, {}));  // running, unowned (as handed back, or swept)
+  tutti::thread_pool pool{1};
+  tutti::runner r{j, pool, {.name = "r", .stuck_after = 5ms, .stuck_check_every = 0ms}};
+  std::vector<std::string> stuck;
+  r.on_event([&](const tutti::runner_event& e) {
+    if (e.kind == tutti::runner_event_kind::stuck) stuck.emplace_back(e.message);
+  });
+  REQUIRE(eventually([&] {
+    r.poll_once();
+    return !stuck.empty();
+  }));
+  r.poll_once();
+  CHECK(stuck.size() == 1);  // once per run and epoch
+  CHECK_THAT(stuck[0], Catch::Contains("unowned"));
+}
+
 TEST_CASE("a run this engine cannot run is parked, not claimed again and again", "[runner]") {
   tutti::memory_journal j;
   trace t;
