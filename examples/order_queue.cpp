@@ -18,6 +18,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -89,8 +90,11 @@ int main() {
   b.host<order>(checkout, 2);
   a.start();
   b.start();
-  for (int i = 0; i < 1000 && journal_a.value().queue_depth().value() != 0; ++i)
-    (void)a.wait_idle(10ms);
+  // Until every order has been claimed (at most 30 s): the orders of one customer wait in the
+  // queue while an earlier one of theirs runs.
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (journal_a.value().queue_depth().value() != 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms);
   a.stop();  // drains: runs in flight finish
   b.stop();
 

@@ -121,7 +121,8 @@ struct runner_stats {
   std::uint64_t stuck = 0;         ///< stuck runs reported
   std::uint64_t journal_errors = 0;
   std::uint64_t revalidated = 0;    ///< runs stopped by a journal failure, carried on after it
-  std::uint64_t let_go = 0;         ///< such runs found taken over or ended meanwhile
+  std::uint64_t let_go = 0;         ///< such runs not carried on: released, taken over or
+                                    ///< ended meanwhile, or failing again after max_recoveries
   std::uint64_t swept = 0;          ///< expired runs this runner returned to the queue
   std::uint64_t queue_wait_ms = 0;  ///< total time in the queue of the claimed runs
   std::uint64_t in_flight = 0;      ///< runs being run now
@@ -302,7 +303,9 @@ class runner {
             "Runs stopped by a journal failure that carried on once their lease was re-validated.",
             s.revalidated);
     counter("tutti_runner_let_go_total",
-            "Runs stopped by a journal failure found taken over or ended meanwhile.", s.let_go);
+            "Runs stopped by a journal failure not carried on: released, taken over or ended "
+            "meanwhile, or failing again and again.",
+            s.let_go);
     counter("tutti_runner_swept_total", "Runs with expired leases this runner returned to the queue.",
             s.swept);
     counter("tutti_runner_queue_wait_milliseconds_total",
@@ -385,6 +388,14 @@ class runner {
       heartbeat(true);
       lock.lock();
     }
+    // Runs a journal failure stopped: handed back if the journal takes it now (else their
+    // leases expire).
+    std::vector<orphan> left;
+    left.swap(orphans_);
+    restarts_.clear();
+    lock.unlock();
+    for (const orphan& o : left) (void)journal_->release(o.claim.id, o.claim.epoch);
+    lock.lock();
   }
 
   std::size_t round() {
@@ -435,29 +446,51 @@ class runner {
    * failing: try again next round.
    */
   void revalidate() {
-    std::vector<std::pair<hosted*, run_claim>> pending;
+    std::vector<orphan> pending;
     {
       const std::lock_guard lock{mutex_};
       pending.swap(orphans_);
     }
-    std::vector<std::pair<hosted*, run_claim>> keep;
-    for (auto& [h, c] : pending) {
-      auto r = journal_->renew(c.id, c.epoch);
-      if (r) {
-        ++revalidated_;
-        c.lease_until_ms = r.value();
-        c.takeover = false;
-        c.from_queue = false;
-        {
-          const std::lock_guard lock{mutex_};
-          ++h->in_flight;
-        }
-        start_flight(*h, std::move(c));
-      } else if (r.error() == journal_errc::fenced || r.error() == journal_errc::run_not_found) {
+    std::vector<orphan> keep;
+    for (auto& o : pending) {
+      auto r = journal_->renew(o.claim.id, o.claim.epoch);
+      const auto let_go = [&] {
         ++let_go_;
-      } else {
-        keep.push_back({h, std::move(c)});
+        const std::lock_guard lock{mutex_};
+        restarts_.erase({o.claim.id, o.claim.epoch});
+      };
+      if (!r) {
+        if (r.error() == journal_errc::fenced || r.error() == journal_errc::run_not_found)
+          let_go();  // released, taken over or ended meanwhile
+        else
+          keep.push_back(std::move(o));  // the journal still fails: next round
+        continue;
       }
+      // Still ours. A run whose journal failure keeps coming back is let go after
+      // max_recoveries restarts: its lease expires and takeovers count towards dead-lettering.
+      if (o.restarts >= options_.max_recoveries) {
+        let_go();
+        continue;
+      }
+      bool room = false;
+      {
+        const std::lock_guard lock{mutex_};
+        room = o.host->in_flight < o.host->max;
+        if (room) ++o.host->in_flight;
+      }
+      if (!room) {  // the lease is renewed: it waits for a free place (next round)
+        keep.push_back(std::move(o));
+        continue;
+      }
+      ++revalidated_;
+      o.claim.lease_until_ms = r.value();
+      o.claim.takeover = false;
+      o.claim.from_queue = false;
+      {
+        const std::lock_guard lock{mutex_};
+        restarts_[{o.claim.id, o.claim.epoch}] = o.restarts + 1;
+      }
+      start_flight(*o.host, std::move(o.claim));
     }
     if (keep.empty()) return;
     const std::lock_guard lock{mutex_};
@@ -541,7 +574,7 @@ class runner {
   /// back per run (the pump still claims for idle capacity).
   void run_chain(hosted& h, run_claim c, std::shared_ptr<std::atomic<std::int64_t>> renewed) noexcept {
     for (;;) {
-      run_one(h, c, renewed.get());
+      const bool orphaned = run_one(h, c, renewed.get());
       std::optional<run_claim> next;
       try {
         bool accepting = false;
@@ -560,7 +593,20 @@ class runner {
         next.reset();
       }
       const std::lock_guard lock{mutex_};
-      flights_.erase(c.id);
+      // This flight's entry only: the same run may be in flight again by now, at a new epoch
+      // (taken over by this runner after its lease lapsed).
+      if (const auto it = flights_.find(c.id); it != flights_.end() && it->second.epoch == c.epoch)
+        flights_.erase(it);
+      if (!orphaned) restarts_.erase({c.id, c.epoch});
+      if (orphaned && !stopping_) {
+        // Still ours until its lease expires: re-validated once the journal answers again
+        // (after the erase above, so that a revalidation's flight is not erased by it).
+        try {
+          const auto r = restarts_.find({c.id, c.epoch});
+          orphans_.push_back(orphan{&h, c, r == restarts_.end() ? 0 : r->second});
+        } catch (...) {  // no memory: the lease expires and a claim recovers the run
+        }
+      }
       if (next) {
         renewed->store(steady_ns(), std::memory_order_relaxed);
         flights_[next->id] = flight{next->epoch, &h, renewed};
@@ -575,7 +621,10 @@ class runner {
     }
   }
 
-  void run_one(hosted& h, const run_claim& c, const std::atomic<std::int64_t>* renewed) noexcept {
+  /// Runs `c`; true if a failure of the journal stopped it that may pass (the run is still
+  /// this runner's: an orphan to re-validate).
+  bool run_one(hosted& h, const run_claim& c, const std::atomic<std::int64_t>* renewed) noexcept {
+    bool orphaned = false;
     run_end end;
     try {
       claim_control control;
@@ -602,18 +651,17 @@ class runner {
     } else if (end.error) {
       ++journal_errors_;
       emit(runner_event_kind::journal_error, h.name, c.id, c.epoch, end.message);
-      // Still ours until its lease expires: re-validated once the journal answers again.
-      try {
-        const std::lock_guard lock{mutex_};
-        if (!stopping_) orphans_.push_back({&h, c});
-      } catch (...) {  // no memory: the lease expires and a claim recovers the run
-      }
+      // The store could not be reached or written (a lost connection, a full disk): that may
+      // pass. Anything else (a damaged run, a value too big) would fail again: the lease
+      // expires, and takeovers count towards dead-lettering.
+      orphaned = end.error == journal_errc::io_error;
     } else if (end.stopped && hand_back_.load()) {
       ++handed_back_;
       emit(runner_event_kind::handed_back, h.name, c.id, c.epoch);
     }
     ++finished_;
     emit(runner_event_kind::finished, h.name, c.id, c.epoch, end.outcome);
+    return orphaned;
   }
 
   void heartbeat(bool force) {
@@ -687,7 +735,13 @@ class runner {
   std::atomic<bool> hand_back_{false};
   std::chrono::steady_clock::time_point next_stuck_check_{};
   bool reclaimed_ = false;  // the pump's (or poll_once's) thread only
-  std::vector<std::pair<hosted*, run_claim>> orphans_;  // stopped by a journal failure
+  struct orphan {
+    hosted* host = nullptr;
+    run_claim claim;
+    std::uint32_t restarts = 0;  // times re-validated and restarted at this epoch
+  };
+  std::vector<orphan> orphans_;  // stopped by a journal failure that may pass (guarded by mutex_)
+  std::map<std::pair<run_id, std::uint64_t>, std::uint32_t> restarts_;  // guarded by mutex_
   std::chrono::steady_clock::time_point next_sweep_{};   // the pump's thread only
   std::set<std::pair<run_id, std::uint64_t>> reported_stuck_;
 

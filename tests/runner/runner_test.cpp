@@ -10,6 +10,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/journal_forwarding.hpp"
+
 #include <fmt/format.h>
 
 #include <atomic>
@@ -351,6 +353,90 @@ TEST_CASE("a runner reports stuck runs and its metrics", "[runner]") {
   CHECK_THAT(text, Catch::Contains("tutti_runner_stuck_total 1"));
   CHECK_THAT(text, Catch::Contains("tutti_runner_queue_depth 0"));
   CHECK_THAT(text, Catch::Contains("tutti_runner_claims_total 0"));
+}
+
+namespace {
+/// A memory journal that goes down when an attempt_started append fails (`fail_starts` of
+/// them do): while `down`, releases, claims and renewals fail with io_error too, as a store that
+/// cannot be reached; the test brings it back.
+struct flaky_journal : support::journal_forwarding<flaky_journal> {
+  tutti::memory_journal& inner;
+  std::atomic<int> fail_starts{0};
+  std::atomic<bool> down{false};
+  explicit flaky_journal(tutti::memory_journal& j) : inner(j) {}
+  tutti::memory_journal& target() { return inner; }
+  const tutti::memory_journal& target() const { return inner; }
+  tutti::result<void> append(const tutti::run_id& id, const tutti::record_view& r) {
+    if (down) return tutti::journal_errc::io_error;
+    if (r.kind == tutti::record_kind::attempt_started && fail_starts.fetch_sub(1) > 0) {
+      down = true;
+      return tutti::journal_errc::io_error;
+    }
+    return inner.append(id, r);
+  }
+  tutti::result<void> release(const tutti::run_id& id, std::uint64_t epoch) {
+    if (down) return tutti::journal_errc::io_error;
+    return inner.release(id, epoch);
+  }
+  tutti::result<std::vector<tutti::run_claim>> claim_next(std::string_view wf, std::size_t max,
+                                                          const tutti::lease_request& l) {
+    if (down) return tutti::journal_errc::io_error;
+    return inner.claim_next(wf, max, l);
+  }
+  tutti::result<std::int64_t> renew(const tutti::run_id& id, std::uint64_t epoch) {
+    if (down) return tutti::journal_errc::io_error;
+    return inner.renew(id, epoch);
+  }
+};
+}  // namespace
+
+TEST_CASE("a run a passing journal failure stopped carries on, one that fails again and again is let go",
+          "[runner]") {
+  tutti::memory_journal mem;
+  flaky_journal j{mem};
+  trace t;
+  const auto wf = make_jobs(t);
+  const tutti::durable_workflow durable{wf, mem};
+  tutti::thread_pool pool{1};
+  tutti::runner r{j, pool, {.name = "r", .max_recoveries = 2}};
+  r.host<job>(wf, 1);
+  SECTION("the store comes back: the run goes on with its epoch, each step called once") {
+    const auto id = durable.submit(job{"", 1}).value().id;
+    j.fail_starts = 1;  // the first step's start cannot be written: the store goes down
+    CHECK(r.poll_once() == 1);
+    REQUIRE(r.wait_idle(10s));
+    CHECK(r.stats().journal_errors >= 1);
+    CHECK(mem.status(id).value() == tutti::run_status::running);  // still held, not released
+    CHECK(mem.load(id).value().summary.owner == r.owner());
+    r.poll_once();  // the store is still down: the renewal fails, the run waits
+    CHECK(r.stats().revalidated == 0);
+    j.down = false;
+    r.poll_once();  // re-validated (a renewal with its epoch) and run again
+    REQUIRE(r.wait_idle(10s));
+    CHECK(r.stats().revalidated == 1);
+    CHECK(r.stats().let_go == 0);
+    CHECK(mem.status(id).value() == tutti::run_status::succeeded);
+    CHECK(mem.load(id).value().summary.epoch == 1);  // no takeover: the same claim went on
+    CHECK(t.all == std::vector<int>{1});
+  }
+  SECTION("the failure comes back after every restart: let go after max_recoveries restarts") {
+    const auto id = durable.submit(job{"", 2}).value().id;
+    j.fail_starts = 1000;
+    r.poll_once();
+    REQUIRE(r.wait_idle(10s));
+    for (int round = 0; round < 4; ++round) {
+      j.down = false;  // back, until the run's next start fails again
+      r.poll_once();
+      REQUIRE(r.wait_idle(10s));
+    }
+    CHECK(r.stats().revalidated == 2);  // max_recoveries restarts
+    CHECK(r.stats().let_go == 1);
+    CHECK(t.all.empty());  // the step was never called: its start could not be written
+    CHECK(mem.load(id).value().summary.owner == r.owner());  // its lease expires; then a takeover
+    j.fail_starts = 0;
+    j.down = false;
+  }
+  r.stop();
 }
 
 TEST_CASE("a running run nobody holds and nobody claims is reported stuck", "[runner]") {

@@ -277,12 +277,16 @@ class journal_hooks {
     r.ok = !ec;
     set_error(r, ec, message);
     if constexpr (batching) {
-      // Written with the run's next record, in one transaction (one round trip): the call has
-      // returned, and nothing more reaches a service before that next record is written, so
-      // write-ahead is kept. Lost in a crash before it, it is as if the crash came just after
-      // the call: a resume calls the step again, with the same idempotency key.
-      hold(r);
-      return;
+      // A successful attempt's end is written with the step's end right after it, in one
+      // transaction (one round trip): the call has returned, and nothing more reaches a service
+      // before that next record is written, so write-ahead is kept. Lost in a crash before it,
+      // it is as if the crash came just after the call: a resume calls the step again, with
+      // the same idempotency key. A failed attempt's end is written at once: a retry's back-off
+      // may follow, and the write renews the run's lease before it.
+      if (r.ok) {
+        hold(r);
+        return;
+      }
     }
     write(r);
   }
@@ -445,6 +449,7 @@ class journal_hooks {
     }
     held_ = true;
     held_record_ = r;
+    held_record_.payload = {};  // (an attempt's end carries none)
     held_record_.time_ns = clock_->now().count();
     held_record_.epoch = epoch_;
     held_step_.assign(r.step);

@@ -11,6 +11,7 @@
 #include <climits>       // INT_MAX
 #include <cstddef>       // std::byte
 #include <cstdint>       // fields
+#include <cstdlib>       // std::strtol
 #include <cstring>       // std::memcpy
 #include <memory>        // state behind a pointer (move-only journal)
 #include <mutex>         // one connection, one mutex
@@ -342,6 +343,20 @@ struct pg_state {
                                               " is too old: tutti needs 14 or newer");
     }
     if (again) ++reconnects;
+    if (auto e = set_up(); e) {
+      // Connected, but the session could not be set up (a timeout on the schema's lock, a newer
+      // schema): the next attempt waits for the back-off, as after a failed connect.
+      ready = false;
+      schedule_reconnect();
+      return e;
+    }
+    ready = true;
+    backoff = std::chrono::milliseconds{0};
+    return {};
+  }
+
+  /// The session's settings, the schema (created or migrated) and the prepared statements.
+  std::error_code set_up() {
     char* quoted = PQescapeIdentifier(conn.get(), options.schema.c_str(), options.schema.size());
     if (quoted == nullptr) return fail_result(nullptr, "quote the schema name");
     const std::string schema_ident = quoted;
@@ -365,9 +380,14 @@ struct pg_state {
         return e;
       }
     }
-    ready = true;
-    backoff = std::chrono::milliseconds{0};
     return {};
+  }
+
+  /// Drops the connection (a later call reconnects, after the back-off): for a session left in
+  /// a state this journal cannot use (inside a transaction or a pipeline after an exception).
+  void drop() noexcept {
+    ready = false;
+    schedule_reconnect();
   }
 
   /// `text` as an SQL string literal of this connection.
@@ -748,15 +768,24 @@ class postgres_journal {
       return "append " + std::to_string(records.size()) + " records to run " +
              detail::pg_run_name(id);
     };
+    std::vector<detail::pg_params> params(records.size());
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      append_params(params[i], id, records[i]);
+      if (params[i].too_big())
+        return s_->fail(journal_errc::too_big, "cannot " + doing() + ": a value is larger than 2 GiB");
+    }
     if (PQenterPipelineMode(c) != 1) return s_->fail_result(nullptr, doing());
-    bool sent = true;
-    for (const record_view& rec : records) {
-      detail::pg_params p;
-      append_params(p, id, rec);
-      if (p.too_big()) {
-        sent = false;
-        break;
+    // From here on the session is in pipeline mode: an exception (no memory for a message)
+    // must not leave it there for the next call.
+    struct pipeline_guard {
+      detail::pg_state* st;
+      bool done = false;
+      ~pipeline_guard() {
+        if (!done) st->drop();
       }
+    } guard{s_.get()};
+    bool sent = true;
+    for (const detail::pg_params& p : params) {
       if (PQsendQueryPrepared(c, "tutti_append", p.size(), p.values(), p.lengths(), p.formats(),
                               1) != 1) {
         sent = false;
@@ -764,41 +793,41 @@ class postgres_journal {
       }
     }
     if (!sent || PQpipelineSync(c) != 1) {
-      // Nothing was committed (no Sync reached the server): drop the connection's state.
+      // Nothing was committed (no Sync reached the server): the session is dropped.
       const std::string what = PQerrorMessage(c);
-      s_->conn.reset();
-      s_->ready = false;
-      s_->schedule_reconnect();
+      s_->drop();
+      guard.done = true;
       return s_->fail(journal_errc::io_error, "cannot " + doing() + ": " + what);
     }
     // One result (and a NULL) per call, then the Sync's: the first failure is the answer; the
     // calls after it were skipped and the implicit transaction rolled back.
     std::error_code first;
+    int nulls = 0;  // in a row: one ends each call's results; more means libpq has nothing left
     for (;;) {
       PGresult* raw = PQgetResult(c);
       if (raw == nullptr) {
-        if (PQstatus(c) != CONNECTION_OK) break;  // lost: nothing more will come
-        continue;                                 // the end of one call's results
+        if (PQstatus(c) != CONNECTION_OK || ++nulls > 1) break;
+        continue;  // the end of one call's results
       }
+      nulls = 0;
       const detail::pg_result_ptr r(raw);
       const auto st = PQresultStatus(raw);
       if (st == PGRES_PIPELINE_SYNC) break;
       if (st != PGRES_TUPLES_OK && st != PGRES_PIPELINE_ABORTED && !first)
         first = s_->fail_result(raw, doing());
     }
-    if (PQstatus(c) != CONNECTION_OK) {
-      if (s_->ready) {  // (fail_result saw the loss already otherwise)
-        s_->ready = false;
-        s_->schedule_reconnect();
-      }
+    if (PQstatus(c) != CONNECTION_OK || PQexitPipelineMode(c) != 1) {
+      if (s_->ready) s_->drop();  // (fail_result saw a lost connection already)
+      guard.done = true;
       if (!first)
         first = s_->fail(journal_errc::io_error,
-                         "lost the connection to PostgreSQL while it tried to " + doing() +
+                         "lost the connection to PostgreSQL (or its pipeline) while it tried to " +
+                             doing() +
                              " (the records may or may not have been committed: a resume reads "
                              "what was)");
       return first;
     }
-    PQexitPipelineMode(c);
+    guard.done = true;
     if (first) return first;
     return outcome::success();
   }
@@ -855,9 +884,21 @@ class postgres_journal {
     if (auto e = s_->connect(); e) return e;
     if (auto e = s_->exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "begin a read"); e)
       return e;
+    // An exception (no memory for a big run) must not leave the session in the transaction.
+    struct read_guard {
+      detail::pg_state* st;
+      bool done = false;
+      ~read_guard() {
+        if (!done) st->drop();
+      }
+    } guard{s_.get()};
     auto out = load_in_snapshot(id);
+    guard.done = true;
     if (s_->conn && PQstatus(s_->conn.get()) == CONNECTION_OK) {
-      if (auto e = s_->exec("COMMIT", "end a read"); e && out) return e;
+      if (auto e = s_->exec("COMMIT", "end a read"); e) {
+        if (PQtransactionStatus(s_->conn.get()) != PQTRANS_IDLE) s_->drop();
+        if (out) return e;
+      }
     }
     return out;
   }
