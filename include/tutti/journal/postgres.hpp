@@ -60,7 +60,7 @@ struct postgres_options {
   std::uint64_t max_queued = 0;
   /// Create the schema's tables when missing; off: an empty schema gives `io_error`.
   bool create_if_missing = true;
-  /// Unset (production): leases are judged by the database's clock, `now()`, the one clock
+  /// Unset (production): leases are judged by the database's clock (`clock_timestamp()`), the one clock
   /// all replicas share. A test may set its manual clock to expire leases at will; every
   /// replica of that test must then use the same clock.
   std::optional<any_clock> lease_clock{};
@@ -572,7 +572,7 @@ inline void pg_record_params(pg_params& p, const record_view& r) {
  *   short transaction, never open while a step runs;
  * - claims lock rows with `FOR UPDATE SKIP LOCKED` (replicas never wait for each other's
  *   claims; `lock_timeout` bounds the rest);
- * - leases are judged on the database's clock (`now()`), never a replica's;
+ * - leases are judged on the database's clock (`clock_timestamp()`), never a replica's;
  * - every write is an `UPDATE ... WHERE run_id = $1 AND epoch = $2` that must touch the run's
  *   row, in the same transaction as the record (fenced under READ COMMITTED too); a record is
  *   written once (`ON CONFLICT DO NOTHING`; a conflict is reported as `corrupt`, never an

@@ -29,7 +29,7 @@ inline constexpr const char* pg_bootstrap_sql =
 
 // Conventions of the functions below, which are the journal's transactions: each is called as
 // one statement (one round trip, one implicit transaction: no step ever runs inside it);
-// `p_now` is NULL (the database's clock, `now()`) except in tests that pass a manual clock;
+// `p_now` is NULL (the database's clock, `clock_timestamp()`) except in tests that pass a manual clock;
 // errors are raised with SQLSTATEs of class TT that the C++ side maps to `journal_errc`:
 //   TT404 run_not_found, TT409 not_resumable, TT410 run_exists, TT412 fenced, TT423 owned,
 //   TT400 invalid_command, TT503 queue_full, TT500 corrupt (records diverged from their run).
@@ -85,8 +85,10 @@ CREATE TABLE records(
 );
 CREATE SEQUENCE queue_seq;
 
-CREATE FUNCTION now_ms(p_now bigint) RETURNS bigint LANGUAGE sql STABLE AS
-$$ SELECT coalesce(p_now, (extract(epoch FROM now()) * 1000)::bigint) $$;
+-- The database's clock (clock_timestamp(): the moment of the call, not of its transaction's
+-- start, so that a claim that waited for a row lock grants its lease from when it got it).
+CREATE FUNCTION now_ms(p_now bigint) RETURNS bigint LANGUAGE sql VOLATILE AS
+$$ SELECT coalesce(p_now, (extract(epoch FROM clock_timestamp()) * 1000)::bigint) $$;
 CREATE FUNCTION id_text(p_id uuid) RETURNS text LANGUAGE sql IMMUTABLE AS
 $$ SELECT replace(p_id::text, '-', '') $$;
 CREATE FUNCTION ended(s bigint) RETURNS boolean LANGUAGE sql IMMUTABLE AS
@@ -238,6 +240,7 @@ BEGIN
   IF NOT FOUND THEN
     RAISE EXCEPTION 'no run %', id_text(p_id) USING ERRCODE = 'TT404';
   END IF;
+  v_now := now_ms(p_now);  -- after the lock: the lease is judged, and granted, from now
   IF r.status NOT IN (1, 8) THEN
     RAISE EXCEPTION 'run % is %: nothing to claim', id_text(p_id), status_name(r.status)
       USING ERRCODE = 'TT409';
@@ -390,6 +393,7 @@ BEGIN
       owner = CASE WHEN p_fence OR ended(v_status) THEN '' ELSE owner END,
       lease_until_ms = CASE WHEN p_fence OR ended(v_status) THEN 0 ELSE lease_until_ms END,
       recoveries = CASE WHEN r.status = 9 AND v_status = 1 THEN 0 ELSE recoveries END,
+      swept = swept AND NOT p_fence,
       last_seq = last_seq + 1, updated_ms = v_now
    WHERE run_id = p_id
   RETURNING last_seq INTO v_seq;
