@@ -29,6 +29,14 @@ using namespace std::chrono_literals;
 
 namespace {
 
+struct pay {
+  int n = 0;
+  template <class A>
+  friend void serialize(A& ar, pay& p) {
+    ar(p.n);
+  }
+};
+
 tutti::lease_request lease_of(std::string_view owner, std::chrono::milliseconds ms = 1000ms) {
   return tutti::lease_request{owner, ms, {}};
 }
@@ -369,6 +377,52 @@ TEST_CASE("the sweep returns expired runs to the queue, fences their owners, ski
   }
 }
 
+TEST_CASE("a runner sweeps a dead replica's run and takes it over, counted once",
+          "[postgres][sweep][runner]") {
+  pg_support::schema s;
+  auto dead = open_ok(s);
+  auto live = open_ok(s);
+  std::atomic<int> calls{0};
+  const auto wf = tutti::workflow<"sw">(tutti::step<"a">([&calls](const pay& p) {
+    ++calls;
+    return p.n;
+  }));
+  const tutti::durable_workflow durable{wf, dead};
+  const tutti::run_id id{8, 8};
+  REQUIRE(dead.start(id, "sw", durable.fingerprint(), tutti::to_bytes(pay{3}),
+                     lease_of("gone#1", 200ms)));
+  tutti::thread_pool pool{1};
+  // Claims never find it themselves here: the runner's poll is long, its sweep short.
+  tutti::runner r{live, pool, {.name = "live", .poll = 60'000ms, .sweep_every = 20ms}};
+  r.host<pay>(wf, 1);
+  std::atomic<int> took_over{0};
+  r.on_event([&](const tutti::runner_event& e) {
+    if (e.kind == tutti::runner_event_kind::took_over) ++took_over;
+  });
+  REQUIRE(eventually([&] { return server_now_ms() > dead.load(id).value().summary.lease_until_ms; }));
+  // The sweep fences the dead replica before anyone claims the run.
+  REQUIRE(eventually([&] {
+    r.poll_once();
+    return r.stats().swept == 1;
+  }));
+  CHECK(dead.append(id, rec(tutti::record_kind::attempt_started, 1, "a")).error() ==
+        tutti::journal_errc::fenced);
+  REQUIRE(eventually([&] {
+    r.poll_once();
+    const auto st = live.status(id);
+    return st && st.value() == tutti::run_status::succeeded;
+  }));
+  REQUIRE(r.wait_idle(10s));
+  CHECK(took_over.load() == 1);
+  CHECK(r.stats().takeovers == 1);
+  CHECK(calls.load() == 1);
+  const auto run = live.load(id).value();
+  CHECK(run.summary.epoch == 3);  // claimed 1, swept 2, taken over 3
+  std::size_t releases = 0;
+  for (const auto& rr : run.records) releases += rr.kind == tutti::record_kind::released;
+  CHECK(releases == 1);
+}
+
 TEST_CASE("finished runs are purged in batches, the others kept", "[postgres][purge]") {
   pg_support::schema s;
   tutti::testing::manual_clock clock{std::chrono::hours(1)};
@@ -456,15 +510,6 @@ TEST_CASE("a PostgreSQL journal whose connection is cut fails the call, then rec
   CHECK(j.load(id).value().records.size() == 3);
 }
 
-namespace {
-struct pay {
-  int n = 0;
-  template <class A>
-  friend void serialize(A& ar, pay& p) {
-    ar(p.n);
-  }
-};
-}  // namespace
 
 TEST_CASE("a runner whose connection is cut mid-run reconnects, re-validates its leases and carries on",
           "[postgres][reconnect][runner]") {

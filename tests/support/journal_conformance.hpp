@@ -431,6 +431,60 @@ TUTTI_CONFORMANCE_CASE("two engines claiming from one queue at once never claim 
   CHECK(std::set<tutti::run_id>(claimed.begin(), claimed.end()).size() == runs);
 }
 
+TUTTI_CONFORMANCE_CASE("two engines claiming an exclusive partition at once run its runs one at a time, in order") {
+  using namespace conformance;
+  store<TestType> s;
+  constexpr int per_partition = 12;
+  for (int i = 0; i < per_partition; ++i)
+    for (const char* p : {"a", "b"})
+      REQUIRE(s.journal()
+                  .submit("wf", 1, bytes({p[0], i}), {.partition = p, .exclusive = true})
+                  .value()
+                  .created);
+  std::mutex m;
+  std::map<int, std::vector<int>> order;        // partition letter -> the runs' numbers as claimed
+  std::map<int, tutti::run_id> last;            // partition letter -> the run claimed before
+  int overlaps = 0;  // claims made while the partition's previous run had not ended
+  std::atomic<int> errors{0}, done{0};
+  const auto engine = [&](auto& j, std::string owner) {
+    for (int idle = 0; done.load() < 2 * per_partition && idle < 20'000; ++idle) {
+      auto got = j.claim_next("wf", 2, lease_of(owner));
+      if (!got) {
+        ++errors;
+        return;
+      }
+      for (const auto& c : got.value()) {
+        const auto in = j.load(c.id).value().input;
+        const int p = std::to_integer<int>(in.at(0));
+        {
+          const std::lock_guard lock{m};
+          order[p].push_back(std::to_integer<int>(in.at(1)));
+          if (const auto prev = last.find(p); prev != last.end()) {
+            const auto st = j.status(prev->second);
+            if (!st || !tutti::ended(st.value())) ++overlaps;
+          }
+          last[p] = c.id;
+        }
+        tutti::record_view fin = rec(tutti::record_kind::run_finished, c.epoch);
+        if (!j.append(c.id, fin)) ++errors;
+        ++done;
+        idle = 0;
+      }
+    }
+  };
+  std::thread t1([&] { engine(s.journal(), "one#1"); });
+  std::thread t2([&] { engine(s.other(), "two#1"); });
+  t1.join();
+  t2.join();
+  CHECK(errors.load() == 0);
+  CHECK(overlaps == 0);
+  CHECK(done.load() == 2 * per_partition);
+  std::vector<int> expected(per_partition);
+  for (int i = 0; i < per_partition; ++i) expected[static_cast<std::size_t>(i)] = i;
+  CHECK(order['a'] == expected);
+  CHECK(order['b'] == expected);
+}
+
 // ---- the queue ------------------------------------------------------------------------------
 
 TUTTI_CONFORMANCE_CASE("submit records requests, a dedup key returns the first run") {
