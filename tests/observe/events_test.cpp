@@ -171,6 +171,24 @@ TEST_CASE("a retry that runs out of attempts says so before the step fails") {
   CHECK(fin.e.error == tutti::errc::step_failed);
 }
 
+TEST_CASE("an error the retry does not retry, on its last attempt, exhausts no retries") {
+  tutti::testing::manual_clock clock;
+  int calls = 0;
+  const auto wf = tutti::workflow<"w">(
+      tutti::step<"s">([&calls]() -> tutti::result<void> {
+        if (++calls == 1) return tutti::errc::timeout;  // retried
+        return tutti::errc::circuit_open;               // not retried (by default)
+      }) |
+      tutti::retry{tutti::max_attempts{2}});
+  recorder rec;
+  const auto run = wf.run(tutti::unit{}, {}, clock, rec);
+  REQUIRE_FALSE(run.has_value());
+  CHECK(calls == 2);
+  CHECK(run.error() == tutti::errc::circuit_open);
+  CHECK(rec.count(k::retry_scheduled) == 1);
+  CHECK(rec.count(k::retries_exhausted) == 0);
+}
+
 TEST_CASE("a retry that gives up before the deadline reports why") {
   tutti::testing::manual_clock clock;
   const auto wf = tutti::workflow<"w">(

@@ -163,3 +163,27 @@ TEST_CASE("retries after the pivot keep the saga committed", "[policy][retry][sa
   CHECK(undone == 0);
   CHECK(run.outcome() == tutti::run_outcome::failed);
 }
+
+TEST_CASE("a retry wait that ends exactly at the deadline is taken: calls at 0, 5 and 10 s",
+          "[policy][retry]") {
+  tutti::testing::manual_clock clock;
+  std::vector<tutti::duration> at;
+  const auto step = [&]() -> tutti::result<void> {
+    at.push_back(clock.now());
+    return tutti::errc::timeout;
+  };
+  SECTION("retry") {
+    auto wf = tutti::workflow<"w">(tutti::step<"s">(step) |
+                                   tutti::retry{tutti::constant_backoff{5s}, tutti::max_attempts{10}});
+    auto run = wf.run({.deadline = 10s}, clock);
+    CHECK(run.error() == tutti::errc::timeout);
+  }
+  SECTION("retry_forever") {
+    auto wf = tutti::workflow<"w">(tutti::step<"s">(step) |
+                                   tutti::retry_forever{tutti::constant_backoff{5s}});
+    auto run = wf.run({.deadline = 10s}, clock);
+    CHECK(run.error() == tutti::errc::timeout);
+  }
+  CHECK(at == std::vector<tutti::duration>{0s, 5s, 10s});
+  CHECK(clock.now() == 10s);  // the wait to 15 s was not begun
+}

@@ -193,11 +193,13 @@ struct retry {
     duration previous{};
     for (std::uint32_t attempt = 1;; ++attempt) {
       if (r.has_value()) return;
+      // An error this retry does not retry ends it whatever the attempt: attempts were not
+      // what ran out.
+      if (!retry_on(r.assume_error())) return;
       if (attempt >= attempts.value) {
         detail::emit_retries_exhausted(call, attempt, r.assume_error(), {});
         return;
       }
-      if (!retry_on(r.assume_error())) return;
       // A success that came too late and could not be undone has had its effect: never again.
       if (call.marked(step_flag::late_success_kept)) return;
       if (detail::asked_to_stop(call, attempt, r.assume_error())) return;
@@ -219,7 +221,7 @@ struct retry {
       const duration now = call.clock().now();
       // Saturated: a clock near duration::max() must not overflow (the wait then ends "never").
       const duration wake = saturating_add(now, wait);
-      if (deadline != duration::max() && wake >= deadline) {
+      if (deadline != duration::max() && wake > deadline) {  // ending at it: taken
         give_up(call, attempt, error, "the next attempt would start after the deadline");
         return false;
       }
@@ -290,7 +292,7 @@ struct retry_forever {
       if (detail::asked_to_stop(call, attempt, r.assume_error())) return;
       const duration wait = backoff.delay_before(attempt, previous, [&call] { return call.random(); });
       const duration deadline = call.deadline();
-      if (deadline != duration::max() && saturating_add(call.clock().now(), wait) >= deadline) {
+      if (deadline != duration::max() && saturating_add(call.clock().now(), wait) > deadline) {
         call.mark(step_flag::gave_up_early);
         call.note("the next attempt would start after the deadline");
         detail::emit_retries_exhausted(call, attempt, r.assume_error(),
