@@ -3,6 +3,7 @@
 #define TUTTI_POLICY_HPP
 
 #include <array>        // descriptors
+#include <concepts>     // std::same_as: a policy's worst_case_wait()
 #include <cstddef>      // std::size_t
 #include <tuple>        // std::apply over a workflow's steps
 #include <cstdint>      // attempt counts
@@ -260,53 +261,140 @@ constexpr duration saturating_times(duration d, std::uint64_t n) noexcept {
 }
 }  // namespace detail
 
-/**
- * Worst-case number of calls of the steps' own callables (not fallback alternates, not
- * compensations) one run of `n` can make, with every setting at its maximum: nested retries multiply, a workflow adds its steps. `unbounded` for retry_forever.
- * Usable in a `static_assert` when the settings are constants.
- */
-template <node N>
-[[nodiscard]] constexpr std::uint64_t max_calls(const N& n) noexcept {
+namespace detail {
+// Calls of the layer inside per call of a policy.
+template <class P>
+constexpr std::uint64_t attempts_of(const P& p) noexcept {
+  const std::uint32_t n = info_of(p).max_attempts;
+  return n == 0 ? unbounded : n;
+}
+// The longest a policy may wait per call. A policy whose wait is a setting of an object shared
+// at run time (a bulkhead's queue, a rate limiter's token wait) says so through
+// `worst_case_wait()`; its descriptor keeps 0, so that describe() stays a constant expression.
+template <class P>
+constexpr duration added_delay_of(const P& p) noexcept {
+  if constexpr (requires { { p.worst_case_wait() } -> std::same_as<duration>; })
+    return saturating_add(info_of(p).max_added_delay, p.worst_case_wait());
+  else
+    return info_of(p).max_added_delay;
+}
+// The nodes max_calls/max_delay know, recognised by what they expose: a step with policies
+// (policy(), inner()), a workflow (steps()), a parallel group, quorum, first-of or hedge
+// (branches(), delay()), a choice (cases()), a conditional step or a renamed/optional branch
+// (inner()); anything else is one call of one callable.
+template <class N>
+constexpr std::uint64_t calls_of(const N& n) noexcept;
+template <class N>
+constexpr duration delay_of(const N& n) noexcept;
+
+template <class Tuple, class Fold>
+constexpr auto fold_nodes(const Tuple& nodes, Fold fold) noexcept {
+  return std::apply([&](const auto&... s) { return fold(s...); }, nodes);
+}
+template <class T>
+constexpr const T& node_in(const T& n) noexcept {
+  return n;
+}
+template <class T>
+constexpr const T& node_in(const std::tuple<T>& n) noexcept {  // groups and choices box nodes
+  return std::get<0>(n);
+}
+
+template <class N>
+constexpr std::uint64_t calls_of(const N& n) noexcept {
   if constexpr (requires { n.policy(); n.inner(); }) {
-    const policy_info info = detail::info_of(n.policy());
-    return detail::saturating_mul(max_calls(n.inner()),
-                                  info.max_attempts == 0 ? unbounded : info.max_attempts);
+    return saturating_mul(calls_of(n.inner()), attempts_of(n.policy()));
   } else if constexpr (requires { n.steps(); }) {
-    return std::apply(
-        [](const auto&... s) {
-          std::uint64_t total = 0;
-          ((total = detail::saturating_sum(total, max_calls(s))), ...);
-          return total;
-        },
-        n.steps());
+    return fold_nodes(n.steps(), [](const auto&... s) {
+      std::uint64_t total = 0;
+      ((total = saturating_sum(total, calls_of(node_in(s)))), ...);
+      return total;
+    });
+  } else if constexpr (requires { n.branches(); }) {
+    // Every branch may run (a quorum's or hedge's losers too, until they are stopped).
+    return fold_nodes(n.branches(), [](const auto&... b) {
+      std::uint64_t total = 0;
+      ((total = saturating_sum(total, calls_of(node_in(b)))), ...);
+      return total;
+    });
+  } else if constexpr (requires { n.cases(); }) {
+    // One case runs per call of the choice.
+    return fold_nodes(n.cases(), [](const auto&... c) {
+      std::uint64_t most = 0;
+      ((most = calls_of(node_in(c)) > most ? calls_of(node_in(c)) : most), ...);
+      return most;
+    });
+  } else if constexpr (requires { n.inner(); }) {
+    return calls_of(n.inner());
   } else {
     return 1;
   }
 }
 
-/**
- * Worst-case total time `n` may spend waiting between attempts (backoffs), with every setting
- * at its maximum; `duration::max()` when unbounded. The time the calls themselves take is not
- * included: bound it with a timeout.
- */
-template <node N>
-[[nodiscard]] constexpr duration max_delay(const N& n) noexcept {
+template <class N>
+constexpr duration delay_of(const N& n) noexcept {
   if constexpr (requires { n.policy(); n.inner(); }) {
-    const policy_info info = detail::info_of(n.policy());
-    const std::uint64_t times = info.max_attempts == 0 ? unbounded : info.max_attempts;
-    return saturating_add(detail::saturating_times(max_delay(n.inner()), times),
-                          info.max_added_delay);
+    const std::uint64_t times = attempts_of(n.policy());
+    return saturating_add(saturating_times(delay_of(n.inner()), times),
+                          added_delay_of(n.policy()));
   } else if constexpr (requires { n.steps(); }) {
-    return std::apply(
-        [](const auto&... s) {
-          duration total{};
-          ((total = saturating_add(total, max_delay(s))), ...);
-          return total;
-        },
-        n.steps());
+    return fold_nodes(n.steps(), [](const auto&... s) {
+      duration total{};
+      ((total = saturating_add(total, delay_of(node_in(s)))), ...);
+      return total;
+    });
+  } else if constexpr (requires { n.branches(); n.delay(); }) {
+    // Waits of concurrent branches are added although they overlap in time: the bound is on
+    // the time waited in all, whatever the executor. A hedge waits up to `delay` before each
+    // copy after the first.
+    duration total = fold_nodes(n.branches(), [](const auto&... b) {
+      duration sum{};
+      ((sum = saturating_add(sum, delay_of(node_in(b)))), ...);
+      return sum;
+    });
+    constexpr std::uint64_t later = std::tuple_size_v<std::remove_cvref_t<decltype(n.branches())>> - 1;
+    return saturating_add(total, saturating_times(n.delay(), later));
+  } else if constexpr (requires { n.cases(); }) {
+    return fold_nodes(n.cases(), [](const auto&... c) {
+      duration most{};
+      ((most = delay_of(node_in(c)) > most ? delay_of(node_in(c)) : most), ...);
+      return most;
+    });
+  } else if constexpr (requires { n.inner(); }) {
+    return delay_of(n.inner());
   } else {
     return duration{};
   }
+}
+}  // namespace detail
+
+/**
+ * Worst-case number of calls of the steps' own callables (not fallback alternates, conditions,
+ * selectors or compensations) one run of `n` can make, with every setting at its maximum:
+ * nested retries multiply; a workflow, a parallel group, a quorum, a first-of and a hedge add
+ * their steps or branches (every branch may be called; `step | hedged<3>(...)` is 3 calls of
+ * the step); a choice counts its costliest case; a conditional step counts its step.
+ * `unbounded` for retry_forever. Usable in a `static_assert` when the settings are constants.
+ */
+template <node N>
+[[nodiscard]] constexpr std::uint64_t max_calls(const N& n) noexcept {
+  return detail::calls_of(n);
+}
+
+/**
+ * Worst-case total time one run of `n` may spend waiting, with every setting at its maximum:
+ * backoffs between attempts, a bulkhead's queue (its `max_wait` per call), a rate limiter's
+ * wait for a token (its `max_wait` per call) and a hedge's delays (`delay` before each copy
+ * after the first). It is the sum of every wait of the run: waits in concurrent branches are
+ * all added, although they overlap, so it also bounds how much waiting lengthens the run.
+ * Nested retries multiply, a choice counts its longest case. `duration::max()` when unbounded.
+ * The time the calls themselves take is not included: bound it with a timeout. A constant
+ * expression when the settings are, except with a bulkhead or rate limiter (their `max_wait` is
+ * read from the shared object at run time).
+ */
+template <node N>
+[[nodiscard]] constexpr duration max_delay(const N& n) noexcept {
+  return detail::delay_of(n);
 }
 
 TUTTI_END_NAMESPACE

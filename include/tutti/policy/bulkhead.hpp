@@ -240,6 +240,8 @@ class bulkhead_policy {
 
   /// The bulkhead this policy uses.
   [[nodiscard]] constexpr bulkhead& target() const noexcept { return *bulkhead_; }
+  /// The longest a call waits for a slot (the bulkhead's `max_wait`), for tutti::max_delay.
+  [[nodiscard]] constexpr duration worst_case_wait() const noexcept { return bulkhead_->max_wait(); }
 
  private:
   bulkhead* bulkhead_;

@@ -349,6 +349,8 @@ class rate_limiter_policy {
 
   /// The limiter this policy uses.
   [[nodiscard]] constexpr rate_limiter<Clock>& target() const noexcept { return *limiter_; }
+  /// The longest a call waits for a token (the limiter's `max_wait`), for tutti::max_delay.
+  [[nodiscard]] duration worst_case_wait() const noexcept { return limiter_->max_wait(); }
 
  private:
   rate_limiter<Clock>* limiter_;
