@@ -229,3 +229,40 @@ TEST_CASE("concurrent probes of one half-open period never exceed the limit",
     REQUIRE(b.state() == S::closed);
   }
 }
+
+TEST_CASE("time-window buckets started by many threads at once lose no call",
+          "[policy][circuit_breaker][concurrency]") {
+  // Every thread's first call finds a bucket of an older period and races to empty it for the
+  // new one: the one that wins empties it, the others wait for it and then count; none is lost.
+  tutti::testing::manual_clock clock;
+  breaker b{{.mode = tutti::breaker_mode::time_window,
+             .failure_ratio = 1.0,
+             .minimum_calls = 1'000'000,
+             .window_duration = 8s,
+             .window_buckets = 8},
+            clock};
+  constexpr int rounds = 20;
+  constexpr int per_thread = 500;
+  for (int round = 0; round < rounds; ++round) {
+    std::atomic<int> ready{0};
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t)
+      pool.emplace_back([&, t] {
+        ready.fetch_add(1);
+        while (ready.load() < threads) std::this_thread::yield();
+        for (int i = 0; i < per_thread; ++i) {
+          auto p = b.try_acquire();
+          if ((i + t) % 4 == 0) p.record_failure();
+          else p.record_success();
+        }
+      });
+    for (auto& t : pool) t.join();
+    const auto m = b.metrics();
+    INFO("round " << round);
+    // Everything of this round is in one bucket; the earlier rounds left the window.
+    CHECK(m.window_calls == threads * per_thread);
+    CHECK(m.window_failures == threads * per_thread / 4);
+    clock.advance(8s);  // the next round's bucket is of a later period, the same ring position
+  }
+  CHECK(b.state() == S::closed);
+}

@@ -65,6 +65,14 @@ namespace detail {
   throw std::invalid_argument(
       "tutti: breaker_config::half_open_successes must not exceed half_open_probes");
 }
+[[noreturn]] inline void tutti_invalid_setting_slow_call_ratio_must_be_between_0_and_1() {
+  throw std::invalid_argument(
+      "tutti: breaker_config::slow_call_ratio must be between 0 (slow calls count as failures) and 1");
+}
+[[noreturn]] inline void tutti_invalid_setting_slow_call_ratio_needs_slow_call_threshold() {
+  throw std::invalid_argument(
+      "tutti: breaker_config::slow_call_ratio needs a slow_call_threshold (which calls are slow)");
+}
 [[noreturn]] inline void tutti_invalid_setting_duration_must_not_be_negative() {
   throw std::invalid_argument(
       "tutti: breaker_config::slow_call_threshold and half_open_timeout must not be negative");
@@ -99,6 +107,7 @@ enum class breaker_mode : std::uint8_t {
   count_window,          ///< failure ratio over the last `window_size` calls (the default)
   time_window,           ///< failure ratio over the calls of the last `window_duration`
   consecutive_failures,  ///< `consecutive_failures` failures in a row
+  failure_count,         ///< `failure_count` failures within the last `window_duration`, however many calls
 };
 
 /// How a call ended, as the breaker counts it.
@@ -142,6 +151,43 @@ struct breaker_listener {
   void* user = nullptr;
 };
 
+/// Which threshold a closed breaker's window reached.
+enum class breaker_threshold : std::uint8_t {
+  failure_ratio,         ///< failures / calls reached `failure_ratio` (with slow calls, unless judged apart)
+  slow_call_ratio,       ///< slow calls / calls reached `slow_call_ratio`
+  consecutive_failures,  ///< `consecutive_failures` failures in a row
+  failure_count,         ///< `failure_count` failures in the time window
+};
+
+/// A threshold reached, as `on_threshold` sees it: sent just before the change to open it causes.
+struct breaker_threshold_event {
+  breaker_threshold threshold;
+  double rate;               ///< the ratio reached (ratio thresholds); the count otherwise
+  std::uint32_t calls;       ///< calls in the window (window modes)
+  std::uint32_t failures;    ///< failures in the window (consecutive: in a row)
+  std::uint32_t slow_calls;  ///< slow calls in the window
+  duration at;               ///< the breaker clock's time
+  const void* breaker;       ///< which breaker
+};
+
+/// Called like `breaker_listener`, on the thread whose outcome reached a threshold, once per
+/// opening (by the caller that opens the breaker), before the state-change event. Must not throw.
+struct breaker_threshold_listener {
+  void (*fn)(void* user, const breaker_threshold_event& event) = nullptr;
+  void* user = nullptr;
+};
+
+/**
+ * The break duration as a function of how many times the breaker has opened in a row without
+ * closing (1 the first time, at most 32): `duration (*)(void* user, std::uint32_t opened)`. A
+ * result that is not positive means `break_for`; one above `max_break` is capped. Must not throw
+ * (a captureless `noexcept` lambda converts to it). Replaces `break_growth` when set.
+ */
+struct break_schedule {
+  duration (*fn)(void* user, std::uint32_t opened) noexcept = nullptr;
+  void* user = nullptr;
+};
+
 /**
  * Settings of a circuit breaker; every field has a default, so name only what you change:
  * `tutti::breaker_config{.failure_ratio = 0.5, .minimum_calls = 20, .break_for = 5s}`.
@@ -160,17 +206,31 @@ struct breaker_config {
   duration window_duration = std::chrono::seconds{30};     ///< time mode: the span of the window
   call_count window_buckets{10};                           ///< time mode: the window slides by span / buckets (≤ 64)
   call_count consecutive_failures{5};                      ///< consecutive mode: failures in a row that open it
-  /// A call that takes longer than this counts as a failure for opening (zero: no call is slow).
-  /// Costs two clock reads per call when set.
+  call_count failure_count{5};  ///< failure-count mode: failures within `window_duration` that open it
+  /// A call that takes longer than this is slow (zero: no call is slow). Costs two clock reads
+  /// per call when set.
   duration slow_call_threshold = duration::zero();
+  /// 0 (the default): a slow call counts as a failure for opening. Above 0: slow calls are judged
+  /// apart, and the window modes open when slow calls / calls reach this ratio (or failures /
+  /// calls reach `failure_ratio`); a slow failure counts in both. Needs `slow_call_threshold`.
+  double slow_call_ratio = 0.0;
+  /// Time every call (two clock reads) for `metrics().total_call_duration`, even without a
+  /// slow-call threshold (with one, calls are timed anyway).
+  bool measure_call_duration = false;
   duration break_for = std::chrono::seconds{5};  ///< how long it stays open the first time
   double break_growth = 1.0;                     ///< each re-open without closing multiplies the break by this
   duration max_break = duration::max();          ///< cap of the growing break
+  break_schedule break_duration{};               ///< optional: the break as a function of the openings
   call_count half_open_probes{1};                ///< probe calls let through while half-open (≤ 65535)
   call_count half_open_successes{1};             ///< successful probes that close it (≤ probes)
   /// Half-open longer than this (probes that never report back) re-opens it; zero: no deadline.
   duration half_open_timeout = std::chrono::seconds{60};
   breaker_listener on_state_change{};  ///< optional state-change callback
+  breaker_threshold_listener on_threshold{};  ///< optional: a threshold was reached (the breaker opens)
+  /// The state a new breaker starts in: closed (the default), open (for `break_for` from its
+  /// construction, then half-open as usual), half_open (probes first), isolated, disabled or
+  /// metrics_only (each until `reset()`).
+  breaker_state initial_state = breaker_state::closed;
   /// Count successes in `metrics()` exactly (default). Counting costs one atomic read-modify-
   /// write per call, which in consecutive-failure mode is most of the breaker's cost on the
   /// success path; `false` leaves successes of closed calls out of `metrics().successes` (the
@@ -181,7 +241,7 @@ struct breaker_config {
   constexpr void validate() const {
     if (mode == breaker_mode::count_window && window_size.value > 2048)
       detail::tutti_invalid_setting_window_size_must_be_at_most_2048();
-    if (mode == breaker_mode::time_window) {
+    if (mode == breaker_mode::time_window || mode == breaker_mode::failure_count) {
       if (window_buckets.value > 64) detail::tutti_invalid_setting_window_buckets_must_be_at_most_64();
       if (window_duration.count() < static_cast<duration::rep>(window_buckets.value))
         detail::tutti_invalid_setting_window_duration_must_be_positive();
@@ -194,6 +254,10 @@ struct breaker_config {
       detail::tutti_invalid_setting_half_open_successes_must_not_exceed_probes();
     if (slow_call_threshold.count() < 0 || half_open_timeout.count() < 0)
       detail::tutti_invalid_setting_duration_must_not_be_negative();
+    if (!(slow_call_ratio >= 0.0 && slow_call_ratio <= 1.0))
+      detail::tutti_invalid_setting_slow_call_ratio_must_be_between_0_and_1();
+    if (slow_call_ratio > 0.0 && slow_call_threshold.count() == 0)
+      detail::tutti_invalid_setting_slow_call_ratio_needs_slow_call_threshold();
   }
 };
 
@@ -207,7 +271,26 @@ struct breaker_metrics {
   std::uint64_t rejected;      ///< `try_acquire()` calls refused
   std::uint64_t transitions;   ///< state changes
   std::uint32_t window_calls;     ///< calls in the current window (window modes)
-  std::uint32_t window_failures;  ///< failures (and slow calls) among them
+  /// Failures among them; slow calls too, unless `slow_call_ratio` judges them apart.
+  std::uint32_t window_failures;
+  std::uint32_t window_slow_calls;  ///< slow calls among them (when calls are timed)
+  std::uint64_t timed_calls;        ///< reported outcomes whose duration was measured
+  duration total_call_duration;     ///< their summed duration
+  duration max_call_duration;       ///< the longest of them
+
+  /// Mean duration of the timed calls (zero when none).
+  [[nodiscard]] constexpr duration average_call_duration() const noexcept {
+    return timed_calls == 0 ? duration::zero()
+                            : duration{total_call_duration.count() / static_cast<duration::rep>(timed_calls)};
+  }
+  /// Failures / calls in the window (0 when empty).
+  [[nodiscard]] constexpr double failure_rate() const noexcept {
+    return window_calls == 0 ? 0.0 : static_cast<double>(window_failures) / static_cast<double>(window_calls);
+  }
+  /// Slow calls / calls in the window (0 when empty).
+  [[nodiscard]] constexpr double slow_call_rate() const noexcept {
+    return window_calls == 0 ? 0.0 : static_cast<double>(window_slow_calls) / static_cast<double>(window_calls);
+  }
 };
 
 namespace detail {
@@ -251,7 +334,9 @@ inline constexpr std::uint64_t reopen_max = 31;
 inline constexpr int gen_shift = 8;
 inline constexpr std::uint64_t gen_mask = 0x3FFF;
 inline constexpr int stamp_shift = 22;
-inline constexpr std::uint64_t stamp_max = (std::uint64_t{1} << 42) - 1;  // 139 years of ms
+/// The largest stamp, read as "never": a break or deadline past 139 years of clock time (a
+/// manual or custom clock can read that) is clamped to it and never ends by itself.
+inline constexpr std::uint64_t stamp_max = (std::uint64_t{1} << 42) - 1;
 
 constexpr std::uint64_t make(breaker_state k, std::uint64_t reopen, std::uint64_t gen,
                              std::uint64_t stamp) noexcept {
@@ -274,7 +359,11 @@ constexpr duration add_saturated(duration t, duration d) noexcept {
   return t.count() > 0 && d.count() > duration::max().count() - t.count() ? duration::max() : t + d;
 }
 constexpr duration from_stamp(std::uint64_t s) noexcept {
-  return duration{static_cast<duration::rep>(s) * 1'000'000};
+  return s >= stamp_max ? duration::max() : duration{static_cast<duration::rep>(s) * 1'000'000};
+}
+/// Time left until stamp `s`, at `now`: `duration::max()` for a stamp that never comes.
+constexpr duration until_stamp(std::uint64_t s, duration now) noexcept {
+  return s >= stamp_max ? duration::max() : from_stamp(s) - now;
 }
 
 // The half-open word: in flight | succeeded | failed | generation it belongs to. A word of an
@@ -294,17 +383,37 @@ constexpr bool newer(std::uint64_t a, std::uint64_t b) noexcept {
   return d != 0 && d < (gen_mask + 1) / 2;
 }
 
-// The count window: 2 bits per call (bit 0 "holds a call", bit 1 "it failed"), 32 calls a word.
+// The count window: 2 bits per call (bit 0 "holds a call", bit 1 "it failed"), 32 calls a word,
+// in words [0, 64); then one "it was slow" bit per call in words [64, 96).
 inline constexpr std::uint64_t even_bits = 0x5555'5555'5555'5555ULL;
 inline constexpr std::size_t ring_words = 64;  // 2048 calls, or 64 time buckets
+inline constexpr std::size_t slow_words = 64;  // first word of the count window's slow bits
 
-// A time bucket: calls (20 bits) | failures (20 bits) | bucket number (24 bits, wraps).
-inline constexpr std::uint64_t bucket_count_max = (std::uint64_t{1} << 20) - 1;
-inline constexpr std::uint64_t bucket_failure = std::uint64_t{1} << 20;
-inline constexpr int bucket_tag_shift = 40;
-inline constexpr std::uint64_t bucket_tag_mask = 0xFF'FFFF;
+// A time bucket: its counts in word i, calls | failures | slow calls (21 bits each, saturating),
+// and in word 64 + i the number of the bucket it holds (time / bucket length) plus one: 0 when
+// empty, `bucket_busy` while a writer empties it for a new period. The number is the whole
+// 64-bit quotient, so a bucket of any age is told from a current one: nothing stale counts.
+inline constexpr std::uint64_t bucket_count_max = (std::uint64_t{1} << 21) - 1;
+inline constexpr std::uint64_t bucket_failure = std::uint64_t{1} << 21;
+inline constexpr std::uint64_t bucket_slow = std::uint64_t{1} << 42;
+inline constexpr std::size_t bucket_numbers = 64;  // first word of the time buckets' numbers
+inline constexpr std::uint64_t bucket_busy = ~std::uint64_t{0};
 
 inline constexpr std::size_t line = 64;  // keeps written counters off the read-mostly state line
+
+/// Calls, failures and slow calls in a window.
+struct window_counts {
+  std::uint32_t calls = 0;
+  std::uint32_t failures = 0;
+  std::uint32_t slow = 0;
+};
+/// Whether an outcome reached a threshold, which one, and the window it saw.
+struct trip {
+  bool reached = false;
+  breaker_threshold threshold = breaker_threshold::failure_ratio;
+  double rate = 0;
+  window_counts counts{};
+};
 }  // namespace cb
 
 /// Writes "circuit open; retry after 4.2 s" (or the isolated / half-open text) into `out`.
@@ -468,12 +577,12 @@ class circuit_breaker {
         case breaker_state::closed:
         case breaker_state::metrics_only:
         case breaker_state::disabled:
-          return permit{this, s, slow_ns_ > 0 ? clock_.now() : duration{}};
+          return permit{this, s, timed_ ? clock_.now() : duration{}};
         case breaker_state::open: {
           const duration now = clock_.now();
           if (now < from_stamp(stamp(s))) {
             rejected_.fetch_add(1, std::memory_order_relaxed);
-            return permit{breaker_state::open, from_stamp(stamp(s)) - now, s};
+            return permit{breaker_state::open, until_stamp(stamp(s), now), s};
           }
           const std::uint64_t deadline = half_open_ns_ > 0 ? to_stamp(add_saturated(now, duration{half_open_ns_})) : 0;
           const std::uint64_t next = make(breaker_state::half_open, reopen(s), gen(s) + 1, deadline);
@@ -487,7 +596,7 @@ class circuit_breaker {
           if (slot != slot_result::full) {
             const std::uint64_t now_s = state_.load(std::memory_order_acquire);
             if (slot == slot_result::taken) {
-              if (now_s == s) return permit{this, s, slow_ns_ > 0 ? clock_.now() : duration{}};
+              if (now_s == s) return permit{this, s, timed_ ? clock_.now() : duration{}};
               free_probe_slot(gen(s));  // the state moved on while we took the slot
             }
             s = now_s;
@@ -525,17 +634,16 @@ class circuit_breaker {
     const std::uint64_t s = state_.load(std::memory_order_acquire);
     if (kind(s) == breaker_state::isolated) return duration::max();
     if (kind(s) != breaker_state::open) return duration::zero();
-    const duration left = from_stamp(stamp(s)) - clock_.now();
+    const duration left = until_stamp(stamp(s), clock_.now());
     return left.count() > 0 ? left : duration::zero();
   }
 
-  /// Forces the breaker open (every call rejected) until `reset()`.
   /// Hot path of `guard`: true, with the state word, when a call may pass without a permit
   /// object (closed, consecutive-failure mode, no slow-call timing); then report the outcome
   /// with `fast_success(w)` or `fast_finish(w, outcome)`. Same counting as a permit.
   TUTTI_ALWAYS_INLINE bool fast_path(std::uint64_t& w) const noexcept {
     w = state_.load(std::memory_order_acquire);
-    return mode_ == breaker_mode::consecutive_failures && slow_ns_ == 0 &&
+    return mode_ == breaker_mode::consecutive_failures && !timed_ &&
            detail::cb::kind(w) == breaker_state::closed;
   }
   TUTTI_ALWAYS_INLINE void fast_success(std::uint64_t w) noexcept {
@@ -547,7 +655,21 @@ class circuit_breaker {
   }
   void fast_finish(std::uint64_t w, breaker_outcome o) noexcept { finish(w, duration{}, o); }
 
+  /// Forces the breaker open (every call rejected) until `reset()`.
   void isolate() noexcept { force(breaker_state::isolated); }
+  /// Opens the breaker by hand for `d` from now (from any state): calls are rejected with a
+  /// retry-after until then, then it goes half-open and probes as after any break. A
+  /// `duration::max()` (or a time past the stamp's range) never ends by itself.
+  void open_for(duration d) noexcept { open_until(detail::cb::add_saturated(clock_.now(), d)); }
+  /// Opens the breaker by hand until the breaker clock reads `t` (see `open_for`).
+  void open_until(duration t) noexcept {
+    using namespace detail::cb;
+    const duration now = clock_.now();
+    std::uint64_t s = state_.load(std::memory_order_acquire);
+    const std::uint64_t end = t <= now ? to_stamp(now) : to_stamp(t);
+    while (!change(s, make(breaker_state::open, reopen(s), gen(s) + 1, end == 0 ? 1 : end), now)) {
+    }
+  }
   /// Lets every call through and counts nothing, until `reset()`.
   void disable() noexcept { force(breaker_state::disabled); }
   /// Lets every call through and counts outcomes, never opening, until `reset()`.
@@ -567,9 +689,13 @@ class circuit_breaker {
     m.ignored = ignored_.load(std::memory_order_relaxed);
     m.rejected = rejected_.load(std::memory_order_relaxed);
     m.transitions = transitions_.load(std::memory_order_relaxed);
-    const auto w = mode_ == breaker_mode::time_window ? time_window_counts(clock_.now()) : count_window_counts();
+    const auto w = windowed_in_time() ? time_window_counts(clock_.now()) : count_window_counts();
     m.window_calls = w.calls;
     m.window_failures = w.failures;
+    m.window_slow_calls = w.slow;
+    m.timed_calls = timed_calls_.load(std::memory_order_relaxed);
+    m.total_call_duration = duration{static_cast<duration::rep>(call_ns_.load(std::memory_order_relaxed))};
+    m.max_call_duration = duration{static_cast<duration::rep>(max_call_ns_.load(std::memory_order_relaxed))};
     return m;
   }
 
@@ -577,10 +703,7 @@ class circuit_breaker {
   [[nodiscard]] Clock& clock() const noexcept { return clock_.get(); }
 
  private:
-  struct counts {
-    std::uint32_t calls = 0;
-    std::uint32_t failures = 0;
-  };
+  using counts = detail::cb::window_counts;
 
   constexpr circuit_breaker(const breaker_config& config, detail::clock_ref<Clock> clock)
       : state_(0),
@@ -593,15 +716,35 @@ class circuit_breaker {
                        ? config.window_size.value
                        : config.minimum_calls.value),
         consecutive_limit_(config.consecutive_failures.value),
+        failure_limit_(config.failure_count.value),
         buckets_(config.window_buckets.value),
         ratio_(config.failure_ratio.value),
         slow_ns_(config.slow_call_threshold.count()),
+        slow_ratio_(config.slow_call_ratio),
+        timed_(config.slow_call_threshold.count() > 0 || config.measure_call_duration),
         count_successes_(config.count_successes),
         bucket_ns_(config.window_duration.count() / static_cast<duration::rep>(config.window_buckets.value)),
         half_open_ns_(config.half_open_timeout.count()),
         clock_(clock),
         config_(config) {
     config.validate();
+    using namespace detail::cb;
+    switch (config.initial_state) {
+      case breaker_state::closed: break;
+      case breaker_state::open: {
+        const duration now = clock_.now();
+        state_.store(make(breaker_state::open, 0, 1, to_stamp(add_saturated(now, break_after(0)))),
+                     std::memory_order_relaxed);
+        break;
+      }
+      case breaker_state::half_open: {
+        const std::uint64_t deadline =
+            half_open_ns_ > 0 ? to_stamp(add_saturated(clock_.now(), duration{half_open_ns_})) : 0;
+        state_.store(make(breaker_state::half_open, 0, 1, deadline), std::memory_order_relaxed);
+        break;
+      }
+      default: state_.store(make(config.initial_state, 0, 1, 0), std::memory_order_relaxed); break;
+    }
   }
 
   // ---- outcomes -------------------------------------------------------------------------------
@@ -616,49 +759,77 @@ class circuit_breaker {
       return;
     }
     const std::uint64_t n = recorded_.fetch_add(1, std::memory_order_relaxed);
-    bool failed = o == breaker_outcome::failure;
+    const bool failed = o == breaker_outcome::failure;
     if (failed) failures_.fetch_add(1, std::memory_order_relaxed);
     duration now{};
-    if (slow_ns_ > 0 || mode_ == breaker_mode::time_window) now = clock_.now();
-    if (slow_ns_ > 0 && (now - start).count() > slow_ns_) {
-      slow_.fetch_add(1, std::memory_order_relaxed);
-      failed = true;  // a slow call counts as a failure of the state machine
+    if (timed_ || windowed_in_time()) now = clock_.now();
+    bool slow = false;
+    if (timed_) {
+      const duration took = now - start;
+      const std::uint64_t ns = took.count() > 0 ? static_cast<std::uint64_t>(took.count()) : 0;
+      timed_calls_.fetch_add(1, std::memory_order_relaxed);
+      call_ns_.fetch_add(ns, std::memory_order_relaxed);
+      std::uint64_t longest = max_call_ns_.load(std::memory_order_relaxed);
+      while (ns > longest && !max_call_ns_.compare_exchange_weak(longest, ns, std::memory_order_relaxed)) {
+      }
+      if (slow_ns_ > 0 && took.count() > slow_ns_) {
+        slow_.fetch_add(1, std::memory_order_relaxed);
+        slow = true;
+      }
     }
+    // A slow call counts as a failure of the state machine, unless slow calls are judged apart.
+    const bool counted_failed = failed || (slow && slow_ratio_ == 0.0);
     // An outcome of an earlier period (the state changed since the permit) is counted in the
     // metrics above but does not move the state machine.
     if (gen(state_.load(std::memory_order_acquire)) != gen(w)) return;
     if (k == breaker_state::half_open) {
-      probe_outcome(w, failed);
+      probe_outcome(w, failed || slow);  // a slow probe is a failed probe
       return;
     }
     const bool judge = k == breaker_state::closed;  // metrics_only counts but never opens
-    bool trip = false;
+    detail::cb::trip t{};
     switch (mode_) {
-      case breaker_mode::count_window: trip = record_count(n, failed, judge); break;
-      case breaker_mode::time_window: trip = record_time(now, failed, judge); break;
-      case breaker_mode::consecutive_failures: trip = record_consecutive(failed); break;
+      case breaker_mode::count_window: t = record_count(n, counted_failed, slow, judge); break;
+      case breaker_mode::time_window:
+      case breaker_mode::failure_count: t = record_time(now, counted_failed, slow, judge); break;
+      case breaker_mode::consecutive_failures: t = record_consecutive(counted_failed); break;
     }
-    if (trip && judge) open_from(w, 0);
+    if (t.reached && judge) open_from(w, 0, &t);
   }
 
-  // Returns whether the failure ratio is reached. A success can only reach it by bringing the
-  // window up to `minimum_calls` (filling an empty slot); replacing an older outcome it can only
-  // lower the ratio. So the ring is summed after failures and during warm-up only.
-  bool record_count(std::uint64_t n, bool failed, bool judge) noexcept {
+  [[nodiscard]] bool windowed_in_time() const noexcept {
+    return mode_ == breaker_mode::time_window || mode_ == breaker_mode::failure_count;
+  }
+
+  // Whether a threshold is reached. A success can only reach one by bringing the window up to
+  // `minimum_calls` (filling an empty slot) or, when slow calls are judged apart, by being slow;
+  // replacing an older outcome it can only lower the ratios. So the ring is summed after
+  // failures, slow calls and during warm-up only.
+  detail::cb::trip record_count(std::uint64_t n, bool failed, bool slow, bool judge) noexcept {
+    using namespace detail::cb;
     const std::uint32_t slot = slot_of(n);
     std::atomic<std::uint64_t>& word = ring_[slot / 32];
     const int shift = static_cast<int>(slot % 32) * 2;
     const std::uint64_t held = std::uint64_t{1} << shift;
     const std::uint64_t fail = std::uint64_t{2} << shift;
+    if (timed_) {  // the slot's slow bit, kept for every timed call
+      std::atomic<std::uint64_t>& slow_word = ring_[slow_words + slot / 64];
+      const std::uint64_t bit = std::uint64_t{1} << (slot % 64);
+      const bool was = (slow_word.load(std::memory_order_relaxed) & bit) != 0;
+      if (was != slow) {
+        if (slow) slow_word.fetch_or(bit, std::memory_order_relaxed);
+        else slow_word.fetch_and(~bit, std::memory_order_relaxed);
+      }
+    }
     const std::uint64_t v = word.load(std::memory_order_relaxed);
     if (!failed) {  // usually already "held, succeeded": then a read is all it costs
       if ((v & fail) != 0) word.fetch_and(~fail, std::memory_order_relaxed);
-      if ((v & held) != 0) return false;
-      word.fetch_or(held, std::memory_order_relaxed);
-      return judge && reached(count_window_counts());
+      if ((v & held) != 0 && !(slow && slow_ratio_ > 0.0)) return {};
+      if ((v & held) == 0) word.fetch_or(held, std::memory_order_relaxed);
+      return judge ? reached(count_window_counts()) : trip{};
     }
     if ((v & (held | fail)) != (held | fail)) word.fetch_or(held | fail, std::memory_order_relaxed);
-    return judge && reached(count_window_counts());
+    return judge ? reached(count_window_counts()) : trip{};
   }
 
   // n % window_ without a division, which costs more than the rest of the call (Lemire's
@@ -668,39 +839,65 @@ class circuit_breaker {
     return static_cast<std::uint32_t>(((low >> 32) * window_ + (((low & 0xFFFF'FFFFu) * window_) >> 32)) >> 32);
   }
 
-  // Every call is judged: old successes leaving the window can raise the ratio at any time.
-  bool record_time(duration now, bool failed, bool judge) noexcept {
-    using namespace detail::cb;
-    const std::uint64_t index = static_cast<std::uint64_t>(now.count() < 0 ? 0 : now.count()) /
-                                static_cast<std::uint64_t>(bucket_ns_);
-    const std::uint64_t tag = index & bucket_tag_mask;
-    std::atomic<std::uint64_t>& bucket = ring_[index % buckets_];
-    std::uint64_t b = bucket.load(std::memory_order_relaxed);
-    for (;;) {
-      std::uint64_t next;
-      if ((b >> bucket_tag_shift) != tag) {
-        next = (tag << bucket_tag_shift) | 1 | (failed ? bucket_failure : 0);
-      } else if ((b & bucket_count_max) == bucket_count_max) {
-        break;  // saturated: the bucket keeps the ratio of its first million calls
-      } else {
-        next = b + 1 + (failed ? bucket_failure : 0);
-      }
-      if (bucket.compare_exchange_weak(b, next, std::memory_order_relaxed)) break;
-    }
-    return judge && reached(time_window_counts(now));
+  [[nodiscard]] std::uint64_t bucket_index(duration now) const noexcept {
+    return static_cast<std::uint64_t>(now.count() < 0 ? 0 : now.count()) / static_cast<std::uint64_t>(bucket_ns_);
   }
 
-  bool record_consecutive(bool failed) noexcept {
+  // Every call is judged: old successes leaving the window can raise the ratio at any time.
+  detail::cb::trip record_time(duration now, bool failed, bool slow, bool judge) noexcept {
+    using namespace detail::cb;
+    const std::uint64_t index = bucket_index(now);
+    const std::uint64_t number = index + 1;
+    const std::size_t at = index % buckets_;
+    std::atomic<std::uint64_t>& bucket = ring_[at];
+    std::atomic<std::uint64_t>& held = ring_[bucket_numbers + at];
+    const std::uint64_t add = 1 | (failed ? bucket_failure : 0) | (slow ? bucket_slow : 0);
+    std::uint64_t h = held.load(std::memory_order_acquire);
+    for (;;) {
+      if (h == number) {  // the bucket of this period: count the call (saturating)
+        std::uint64_t b = bucket.load(std::memory_order_relaxed);
+        while ((b & bucket_count_max) != bucket_count_max &&
+               !bucket.compare_exchange_weak(b, b + add, std::memory_order_relaxed)) {
+        }
+        break;
+      }
+      if (h == bucket_busy) {  // another caller is emptying it for this period: a few stores
+        h = held.load(std::memory_order_acquire);
+        continue;
+      }
+      if (h > number) break;  // the bucket already moved past this call's period: out of the window
+      if (held.compare_exchange_weak(h, bucket_busy, std::memory_order_acquire)) {
+        bucket.store(add, std::memory_order_relaxed);
+        held.store(number, std::memory_order_release);
+        break;
+      }
+    }
+    return judge ? reached(time_window_counts(now)) : trip{};
+  }
+
+  detail::cb::trip record_consecutive(bool failed) noexcept {
     if (!failed) {
       if (consecutive_.load(std::memory_order_relaxed) != 0) consecutive_.store(0, std::memory_order_relaxed);
-      return false;
+      return {};
     }
-    return consecutive_.fetch_add(1, std::memory_order_relaxed) + 1 >= consecutive_limit_;
+    const std::uint32_t in_a_row = consecutive_.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (in_a_row < consecutive_limit_) return {};
+    return {true, breaker_threshold::consecutive_failures, static_cast<double>(in_a_row), {0, in_a_row, 0}};
   }
 
-  [[nodiscard]] bool reached(counts c) const noexcept {
-    return c.calls >= min_calls_ && c.calls > 0 &&
-           static_cast<double>(c.failures) / static_cast<double>(c.calls) >= ratio_;
+  [[nodiscard]] detail::cb::trip reached(counts c) const noexcept {
+    if (mode_ == breaker_mode::failure_count) {
+      if (c.failures >= failure_limit_)
+        return {true, breaker_threshold::failure_count, static_cast<double>(c.failures), c};
+      return {};
+    }
+    if (c.calls < min_calls_ || c.calls == 0) return {};
+    const double calls = static_cast<double>(c.calls);
+    if (static_cast<double>(c.failures) / calls >= ratio_)
+      return {true, breaker_threshold::failure_ratio, static_cast<double>(c.failures) / calls, c};
+    if (slow_ratio_ > 0.0 && static_cast<double>(c.slow) / calls >= slow_ratio_)
+      return {true, breaker_threshold::slow_call_ratio, static_cast<double>(c.slow) / calls, c};
+    return {};
   }
 
   [[nodiscard]] counts count_window_counts() const noexcept {
@@ -713,21 +910,29 @@ class circuit_breaker {
       c.calls += static_cast<std::uint32_t>(std::popcount(v & even_bits));
       c.failures += static_cast<std::uint32_t>(std::popcount(v & (v >> 1) & even_bits));
     }
+    if (timed_) {
+      const std::uint32_t slow_words_used = (window_ + 63) / 64;
+      for (std::uint32_t i = 0; i < slow_words_used; ++i)
+        c.slow += static_cast<std::uint32_t>(std::popcount(ring_[slow_words + i].load(std::memory_order_relaxed)));
+    }
     return c;
   }
 
   [[nodiscard]] counts time_window_counts(duration now) const noexcept {
     using namespace detail::cb;
-    if (mode_ != breaker_mode::time_window) return {};
-    const std::uint64_t index = static_cast<std::uint64_t>(now.count() < 0 ? 0 : now.count()) /
-                                static_cast<std::uint64_t>(bucket_ns_);
+    if (!windowed_in_time()) return {};
+    const std::uint64_t index = bucket_index(now);
     counts c;
     for (std::uint32_t i = 0; i < buckets_; ++i) {
+      const std::uint64_t h = ring_[bucket_numbers + i].load(std::memory_order_acquire);
+      if (h == 0 || h == bucket_busy) continue;  // empty, or being emptied
+      // Outside the window: a bucket `buckets_` or more periods old. One of a later period (a
+      // caller whose clock read a little later) is current.
+      if (h - 1 <= index && index - (h - 1) >= buckets_) continue;
       const std::uint64_t b = ring_[i].load(std::memory_order_relaxed);
-      const std::uint64_t age = (index - (b >> bucket_tag_shift)) & bucket_tag_mask;
-      if (age >= buckets_) continue;  // outside the window
       c.calls += static_cast<std::uint32_t>(b & bucket_count_max);
-      c.failures += static_cast<std::uint32_t>((b >> 20) & bucket_count_max);
+      c.failures += static_cast<std::uint32_t>((b >> 21) & bucket_count_max);
+      c.slow += static_cast<std::uint32_t>((b >> 42) & bucket_count_max);
     }
     return c;
   }
@@ -788,12 +993,12 @@ class circuit_breaker {
 
   // ---- transitions ----------------------------------------------------------------------------
 
-  void open_from(std::uint64_t w, std::uint64_t reopen) noexcept {
+  void open_from(std::uint64_t w, std::uint64_t reopen, const detail::cb::trip* why = nullptr) noexcept {
     const duration now = clock_.now();
     std::uint64_t expected = w;
     change(expected, detail::cb::make(breaker_state::open, reopen, detail::cb::gen(w) + 1,
                                       detail::cb::to_stamp(detail::cb::add_saturated(now, break_after(reopen)))),
-           now);
+           now, why);
   }
   void reopen_after_half_open(std::uint64_t w, duration now) noexcept {
     using namespace detail::cb;
@@ -804,6 +1009,11 @@ class circuit_breaker {
 
   [[nodiscard]] duration break_after(std::uint64_t reopens) const noexcept {
     const duration first = config_.break_for;
+    if (config_.break_duration.fn != nullptr) {
+      const duration d = config_.break_duration.fn(config_.break_duration.user, static_cast<std::uint32_t>(reopens + 1));
+      if (d.count() <= 0) return first;
+      return d > config_.max_break ? config_.max_break : d;
+    }
     if (reopens == 0 || config_.break_growth == 1.0) return first;
     double ns = static_cast<double>(first.count());
     const double cap = static_cast<double>(config_.max_break.count());
@@ -823,7 +1033,9 @@ class circuit_breaker {
 
   // The one place the state changes: a compare-and-swap; the winner then resets the window and
   // calls the listener (after the CAS, holding nothing). Updates `expected` when it loses.
-  bool change(std::uint64_t& expected, std::uint64_t desired, duration now) noexcept {
+  // `why`: the threshold an outcome reached, reported (first) by the caller that wins.
+  bool change(std::uint64_t& expected, std::uint64_t desired, duration now,
+              const detail::cb::trip* why = nullptr) noexcept {
     using namespace detail::cb;
     if (!state_.compare_exchange_strong(expected, desired, std::memory_order_acq_rel,
                                         std::memory_order_acquire))
@@ -834,12 +1046,17 @@ class circuit_breaker {
       for (auto& word : ring_) word.store(0, std::memory_order_relaxed);
       consecutive_.store(0, std::memory_order_relaxed);
     }
+    if (why != nullptr && config_.on_threshold.fn != nullptr) {
+      const breaker_threshold_event e{why->threshold, why->rate,   why->counts.calls, why->counts.failures,
+                                      why->counts.slow, now,        this};
+      config_.on_threshold.fn(config_.on_threshold.user, e);
+    }
     if (from == to) return true;  // reset() of a closed breaker: a new, empty window
     transitions_.fetch_add(1, std::memory_order_relaxed);
     detail::last_breaker_transition() = {this, from, to};  // for the guard's events
     if (config_.on_state_change.fn != nullptr) {
       const breaker_event e{from, to, now,
-                            to == breaker_state::open ? from_stamp(stamp(desired)) - now : duration::zero(),
+                            to == breaker_state::open ? until_stamp(stamp(desired), now) : duration::zero(),
                             static_cast<std::uint32_t>(gen(desired)), this};
       config_.on_state_change.fn(config_.on_state_change.user, e);
     }
@@ -855,9 +1072,12 @@ class circuit_breaker {
   std::uint64_t window_magic_;  // for slot_of
   std::uint32_t min_calls_;
   std::uint32_t consecutive_limit_;
+  std::uint32_t failure_limit_;
   std::uint32_t buckets_;
   double ratio_;
   duration::rep slow_ns_;
+  double slow_ratio_;
+  bool timed_;  // calls are timed: a slow-call threshold, or call-duration metrics
   bool count_successes_;
   duration::rep bucket_ns_;
   duration::rep half_open_ns_;
@@ -872,8 +1092,12 @@ class circuit_breaker {
   std::atomic<std::uint64_t> rejected_{0};
   std::atomic<std::uint64_t> transitions_{0};
   std::atomic<std::uint64_t> probe_{0};
-  // The count window's outcome ring, or the time window's buckets.
-  alignas(detail::cb::line) std::array<std::atomic<std::uint64_t>, detail::cb::ring_words> ring_{};
+  // Written on timed calls only.
+  std::atomic<std::uint64_t> timed_calls_{0};
+  std::atomic<std::uint64_t> call_ns_{0};
+  std::atomic<std::uint64_t> max_call_ns_{0};
+  // The count window's outcome ring and slow bits, or the time window's buckets and their numbers.
+  alignas(detail::cb::line) std::array<std::atomic<std::uint64_t>, 2 * detail::cb::ring_words> ring_{};
   breaker_config config_;
 };
 
@@ -1032,8 +1256,10 @@ template <class Clock, class Classify>
  * At most `N` breakers, one per key (per downstream host, say), created on first use with one
  * shared configuration and never removed. Lookups are lock-free (an open-addressing table of `N`
  * slots, each published by an atomic flag); creating a breaker takes a mutex, once per key. When
- * `N` breakers exist, `get()` of a new key returns nullptr: the registry never grows.
- * Breakers live inside the registry (no allocation) and as long as it does.
+ * `N` breakers exist, `get()` of a new key returns nullptr: the registry never grows; then
+ * `get_or_overflow()` returns the registry's one overflow breaker, shared by every key that
+ * found no room (so those keys stay protected, together). Breakers live inside the registry (no
+ * allocation) and as long as it does.
  */
 template <class Key, std::size_t N, class Clock = steady_clock, class Hash = std::hash<Key>,
           class KeyEqual = std::equal_to<Key>>
@@ -1042,24 +1268,20 @@ class breaker_registry {
 
  public:
   using breaker_type = circuit_breaker<Clock>;
+  using key_type = Key;
 
   explicit breaker_registry(const breaker_config& config = {})
     requires detail::clock_by_value_v<Clock>
-      : config_(config), clock_() {
-    config.validate();
-  }
-  breaker_registry(const breaker_config& config, Clock& clock) : config_(config), clock_(clock) {
-    config.validate();
-  }
+      : config_(config), clock_(), overflow_(config) {}
+  breaker_registry(const breaker_config& config, Clock& clock)
+      : config_(config), clock_(clock), overflow_(config, clock) {}
   /// With `Clock = any_clock`: breakers of type `tutti::breaker` reading `clock`, which must
   /// outlive the registry.
   template <class C>
     requires(std::is_same_v<Clock, any_clock> && tutti::clock<C> &&
              !std::is_same_v<std::remove_cv_t<C>, any_clock>)
   breaker_registry(const breaker_config& config, C& clock)
-      : config_(config), clock_(any_clock{clock}) {
-    config.validate();
-  }
+      : config_(config), clock_(any_clock{clock}), overflow_(config, clock) {}
   breaker_registry(const breaker_registry&) = delete;
   breaker_registry& operator=(const breaker_registry&) = delete;
   ~breaker_registry() {
@@ -1087,6 +1309,20 @@ class breaker_registry {
     }
     return nullptr;
   }
+
+  /// The breaker of `key`, created on first use; when the registry is full, the overflow breaker
+  /// that every key without room of its own shares (counted by `overflowed()`).
+  [[nodiscard]] breaker_type& get_or_overflow(const Key& key) {
+    if (breaker_type* b = get(key)) return *b;
+    overflowed_.fetch_add(1, std::memory_order_relaxed);
+    return overflow_;
+  }
+  /// The breaker shared by the keys that found the registry full.
+  [[nodiscard]] breaker_type& overflow() noexcept { return overflow_; }
+  /// How many lookups found the registry full (and got the overflow breaker, or were refused).
+  [[nodiscard]] std::uint64_t overflowed() const noexcept { return overflowed_.load(std::memory_order_relaxed); }
+  /// Counts a lookup that found the registry full (for a guard that refuses the call then).
+  void count_overflow() noexcept { overflowed_.fetch_add(1, std::memory_order_relaxed); }
 
   /// The breaker of `key` if it exists; never creates one. Lock-free.
   [[nodiscard]] breaker_type* find(const Key& key) noexcept {
@@ -1132,10 +1368,115 @@ class breaker_registry {
 
   std::array<slot, N> slots_{};
   std::atomic<std::size_t> size_{0};
+  std::atomic<std::uint64_t> overflowed_{0};
   std::mutex create_;
   breaker_config config_;
   detail::clock_ref<Clock> clock_;
+  breaker_type overflow_;  // validates the configuration first, as every breaker does
 };
+
+/// What a keyed guard does with a key that finds its registry full.
+enum class registry_full : std::uint8_t {
+  share_overflow,  ///< the call goes through the registry's overflow breaker (the default)
+  reject,          ///< the call fails at once with `errc::circuit_open` ("breaker registry full")
+};
+
+namespace detail {
+template <class R>
+struct is_breaker_registry : std::false_type {};
+template <class Key, std::size_t N, class Clock, class Hash, class KeyEqual>
+struct is_breaker_registry<breaker_registry<Key, N, Clock, Hash, KeyEqual>> : std::true_type {};
+}  // namespace detail
+
+/**
+ * The policy `tutti::guard(registry, key_of)` returns: each call picks its breaker from
+ * `registry` by `key_of(input)` (the workflow input: a merchant, a host), creating it on first
+ * use, then behaves as `guard(breaker)` on it (same events, same classification). A key that
+ * finds the registry full goes through its overflow breaker (`registry_full::share_overflow`,
+ * the default) or is refused (`.when_full(tutti::registry_full::reject)`); never unguarded.
+ * An exception thrown by `key_of` fails the call with `errc::exception` (the step is not called).
+ * Holds a pointer: the registry must outlive the workflow.
+ */
+template <class Registry, class KeyOf, class Classify = count_all_errors>
+class keyed_breaker_guard {
+ public:
+  static constexpr std::string_view policy_name = "circuit_breaker";
+  using key_type = typename Registry::key_type;
+
+  constexpr keyed_breaker_guard(Registry& r, KeyOf key_of, Classify classify = {},
+                                registry_full full = registry_full::share_overflow, bool describe = false) noexcept
+      : registry_(&r), key_of_(key_of), classify_(classify), full_(full), describe_(describe) {}
+
+  /// The same guard, which writes the reason of a refusal as the step's message.
+  [[nodiscard]] constexpr keyed_breaker_guard with_message() const noexcept {
+    return keyed_breaker_guard{*registry_, key_of_, classify_, full_, true};
+  }
+  /// The same guard, with `full` deciding what a key that finds the registry full does.
+  [[nodiscard]] constexpr keyed_breaker_guard when_full(registry_full full) const noexcept {
+    return keyed_breaker_guard{*registry_, key_of_, classify_, full, describe_};
+  }
+  [[nodiscard]] constexpr Registry& registry() const noexcept { return *registry_; }
+
+  template <class Next, class Call>
+  auto invoke(Next&& next, Call& call) const -> decltype(next()) {
+    using R = decltype(next());
+    using In = typename Call::input_type;
+    static_assert(std::is_invocable_v<const KeyOf&, const In&>,
+                  "tutti: the key selector of guard(registry, key_of) must be callable with the "
+                  "workflow input (const In&) and return the registry's key.");
+    static_assert(std::is_convertible_v<std::invoke_result_t<const KeyOf&, const In&>, key_type>,
+                  "tutti: the key selector of guard(registry, key_of) must return the registry's "
+                  "key type (or something convertible to it).");
+    typename Registry::breaker_type* b = nullptr;
+    try {
+      const key_type key = key_of_(call.input());
+      b = registry_->get(key);
+    } catch (const std::exception& e) {
+      if constexpr (requires { call.set_message(false, std::string_view{}); }) call.set_message(false, e.what());
+      return R(make_error_code(errc::exception));
+    } catch (...) {
+      if constexpr (requires { call.set_message(false, std::string_view{}); })
+        call.set_message(false, "unknown exception (not derived from std::exception)");
+      return R(make_error_code(errc::exception));
+    }
+    if (b == nullptr) {
+      if (full_ == registry_full::reject) {
+        registry_->count_overflow();
+        if (describe_) {
+          if constexpr (requires { call.set_message(false, std::string_view{}); })
+            call.set_message(false, "breaker registry full");
+        }
+        return R(make_error_code(errc::circuit_open));
+      }
+      b = &registry_->overflow();
+      registry_->count_overflow();
+    }
+    const breaker_guard<typename Registry::breaker_type, Classify> one{*b, classify_, describe_};
+    return one.invoke(next, call);
+  }
+
+ private:
+  Registry* registry_;
+  [[no_unique_address]] KeyOf key_of_;
+  [[no_unique_address]] Classify classify_;
+  registry_full full_;
+  bool describe_;
+};
+
+/// `step | tutti::guard(registry, key_of)`: each call's breaker is the registry's breaker of
+/// `key_of(input)` (see keyed_breaker_guard).
+template <class Registry, class KeyOf>
+  requires detail::is_breaker_registry<Registry>::value
+[[nodiscard]] constexpr auto guard(Registry& registry, KeyOf key_of) noexcept {
+  return keyed_breaker_guard<Registry, KeyOf>{registry, key_of};
+}
+/// The same, with `classify(error_code) -> breaker_outcome` deciding what an error counts as.
+template <class Registry, class KeyOf, class Classify>
+  requires(detail::is_breaker_registry<Registry>::value &&
+           std::is_invocable_r_v<breaker_outcome, const Classify&, const std::error_code&>)
+[[nodiscard]] constexpr auto guard(Registry& registry, KeyOf key_of, Classify classify) noexcept {
+  return keyed_breaker_guard<Registry, KeyOf, Classify>{registry, key_of, classify};
+}
 
 TUTTI_END_NAMESPACE
 
