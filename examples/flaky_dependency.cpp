@@ -62,7 +62,7 @@ int main() {
                             .break_for = 2s,
                             .on_state_change = {&on_change, &log}},
       clock};
-  tutti::last_good<int> cache;
+  auto cache = tutti::last_good<int>::shared();  // one price for every order, as before
 
   const auto pricing = tutti::workflow<"pricing">(
       tutti::step<"price">([&](const int& order) { return service.quote(order); }) |

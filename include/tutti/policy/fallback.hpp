@@ -2,11 +2,17 @@
 #ifndef TUTTI_POLICY_FALLBACK_HPP
 #define TUTTI_POLICY_FALLBACK_HPP
 
+#include <cstddef>       // keyed_last_good's size
+#include <functional>    // std::hash, std::equal_to: keyed_last_good's keys
+#include <iterator>      // std::prev
+#include <list>          // keyed_last_good: entries in the order they were stored
 #include <mutex>         // last_good: one lock per store or read, off the breaker/bulkhead paths
 #include <optional>      // last_good's value
+#include <stdexcept>     // std::invalid_argument for a cache of no entries
 #include <string_view>   // policy name
 #include <system_error>  // predicates
 #include <type_traits>   // shape checks
+#include <unordered_map> // keyed_last_good: key to entry
 #include <utility>       // std::move
 
 #include "../clock.hpp"
@@ -28,13 +34,40 @@ struct fallback_on_failure {
 };
 
 /**
- * The last good result of a step, shared by runs (and threads): a fallback can serve it when
- * the step fails, if it is not older than a staleness bound. Thread-safe; each store and read
- * takes a short lock (a copy of T). Outlives the workflows that use it.
+ * The last good result of a step, one value for every input, shared by runs (and threads): a
+ * fallback can serve it when the step fails, if it is not older than a staleness bound. Made
+ * only by `last_good<T>::shared()`: it serves any input the value stored for another (the price
+ * of product 1 for product 2), which is right only for a step whose output does not depend on
+ * its input (an exchange rate, a configuration). For outputs that depend on the input use
+ * `tutti::keyed_last_good`. Thread-safe; each store and read takes a short lock (a copy of T).
+ * Outlives the workflows that use it.
+ *
+ * @code
+ * static auto rate = tutti::last_good<double>::shared();
+ * step | tutti::fallback_to_last_good(rate, 30s)
+ * @endcode
  */
 template <class T>
 class last_good {
+  struct shared_tag {};
+  explicit last_good(shared_tag) noexcept {}
+
  public:
+  /// A cache of one value served to every input (say so: see the class comment).
+  [[nodiscard]] static last_good shared() noexcept { return last_good{shared_tag{}}; }
+
+  /// Poison: `last_good<T> cache;` used to mean one value for every input, which serves one
+  /// input's result to another; the spelling now says which is meant.
+  template <class U = T>
+  last_good() {
+    static_assert(detail::always_false<U>,
+                  "tutti: last_good<T> keeps one value for every input, so a failed call for one "
+                  "input would be served the result of another. Keep one value per key: "
+                  "tutti::keyed_last_good<Key, T> cache{max_entries}; and "
+                  "fallback_to_last_good(cache, key_of_input, max_age); or, if one value for "
+                  "every input is meant, say so: auto cache = tutti::last_good<T>::shared();");
+  }
+
   void store(const T& value, duration at) {
     const std::lock_guard<std::mutex> lock(mutex_);
     value_ = value;
@@ -55,6 +88,78 @@ class last_good {
   mutable std::mutex mutex_;
   std::optional<T> value_;
   duration at_{};
+};
+
+namespace detail {
+[[noreturn]] inline void tutti_invalid_setting_keyed_last_good_needs_at_least_1_entry() {
+  throw std::invalid_argument("tutti: a keyed_last_good needs max_entries of at least 1");
+}
+}  // namespace detail
+
+/**
+ * The last good result of a step per key, the key taken from the step's input by a function
+ * given to the fallback: `fallback_to_last_good(prices, [](const order& o) { return o.product;
+ * }, 5min)`. At most `max_entries` keys are kept; storing a new key when full evicts the entry
+ * stored longest ago (the stalest: the first the staleness bound would refuse anyway). Reading
+ * does not refresh an entry: a value served during an outage is no fresher for it. Each entry
+ * has its own time: one older than the fallback's `max_age` is not served.
+ *
+ * Thread-safe (one lock per store or read; a read copies T); shared by runs and threads.
+ * Outlives the workflows that use it.
+ */
+template <class Key, class T, class Hash = std::hash<Key>, class Eq = std::equal_to<Key>>
+class keyed_last_good {
+ public:
+  using key_type = Key;
+  using value_type = T;
+
+  /// Keeps at most `max_entries` keys (at least 1, else std::invalid_argument).
+  explicit keyed_last_good(std::size_t max_entries) : max_(max_entries) {
+    if (max_entries == 0) detail::tutti_invalid_setting_keyed_last_good_needs_at_least_1_entry();
+  }
+  keyed_last_good(const keyed_last_good&) = delete;
+  keyed_last_good& operator=(const keyed_last_good&) = delete;
+
+  /// Stores `value` for `key` at time `at`, evicting the oldest entry if a new key finds it full.
+  void store(const Key& key, const T& value, duration at) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    if (auto it = index_.find(key); it != index_.end()) {
+      it->second->value = value;
+      it->second->at = at;
+      order_.splice(order_.end(), order_, it->second);  // now the newest
+      return;
+    }
+    if (index_.size() >= max_) {
+      index_.erase(order_.front().key);
+      order_.pop_front();
+    }
+    order_.push_back(entry{key, value, at});
+    index_.emplace(key, std::prev(order_.end()));
+  }
+  /// The value stored for `key` if it was stored no earlier than `now - max_age`.
+  [[nodiscard]] std::optional<T> get(const Key& key, duration now, duration max_age) const {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    const auto it = index_.find(key);
+    if (it == index_.end() || now - it->second->at > max_age) return std::nullopt;
+    return it->second->value;
+  }
+  /// Keys held now (a snapshot).
+  [[nodiscard]] std::size_t size() const {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    return index_.size();
+  }
+  [[nodiscard]] std::size_t max_entries() const noexcept { return max_; }
+
+ private:
+  struct entry {
+    Key key;
+    T value;
+    duration at;
+  };
+  mutable std::mutex mutex_;
+  std::size_t max_;
+  std::list<entry> order_;  // oldest store first
+  std::unordered_map<Key, typename std::list<entry>::iterator, Hash, Eq> index_;
 };
 
 namespace detail {
@@ -108,6 +213,42 @@ struct last_good_source {
     if (auto v = cache->get(call.clock().now(), max_age)) return std::move(*v);
     return ec;
   }
+  template <class Call, class U>
+  void store(Call& call, const U& value) const {
+    cache->store(value, call.clock().now());
+  }
+};
+
+template <class Cache, class KeyOf>
+struct keyed_last_good_source {
+  Cache* cache;
+  KeyOf key_of;
+  duration max_age;
+  static constexpr std::string_view kind = "last_good";
+  template <class Call>
+  typename Cache::key_type key(Call& call) const {
+    using In = typename Call::input_type;
+    static_assert(std::is_invocable_v<const KeyOf&, const In&>,
+                  "tutti: fallback_to_last_good(cache, key_of, age): key_of must take the "
+                  "workflow's input (by value or const&) and return the cache's key.");
+    static_assert(std::is_convertible_v<std::invoke_result_t<const KeyOf&, const In&>,
+                                        typename Cache::key_type>,
+                  "tutti: fallback_to_last_good(cache, key_of, age): key_of must return the "
+                  "cache's key type.");
+    return key_of(call.input());
+  }
+  template <class U, class Call>
+  result<U> get(Call& call, const std::error_code& ec) const {
+    static_assert(std::is_same_v<U, typename Cache::value_type>,
+                  "tutti: fallback_to_last_good(cache, key_of, age): the cache must hold the "
+                  "step's output type.");
+    if (auto v = cache->get(key(call), call.clock().now(), max_age)) return std::move(*v);
+    return ec;
+  }
+  template <class Call, class U>
+  void store(Call& call, const U& value) const {
+    cache->store(key(call), value, call.clock().now());
+  }
 };
 }  // namespace detail
 
@@ -138,9 +279,9 @@ struct fallback_policy {
     auto r = next();
     using R = decltype(r);
     using T = typename R::value_type;
-    if constexpr (std::is_same_v<Source, detail::last_good_source<T>>) {
-      if (r.has_value()) {
-        source.cache->store(r.assume_value(), call.clock().now());
+    if constexpr (requires { source.store(call, r.assume_value()); }) {
+      if (r.has_value()) {  // a cache: every success refreshes it
+        source.store(call, r.assume_value());
         return r;
       }
     } else {
@@ -170,10 +311,21 @@ template <class F>
   return fallback_policy<detail::callable_source<F>>{{std::move(alternate)}};
 }
 /// Serve the step's last good result if it is at most `max_age` old (on the run's clock);
-/// every success of the step refreshes `cache`.
+/// every success of the step refreshes `cache`, one value for every input
+/// (`last_good<T>::shared()`).
 template <class T>
 [[nodiscard]] auto fallback_to_last_good(last_good<T>& cache, duration max_age) {
   return fallback_policy<detail::last_good_source<T>>{{&cache, max_age}};
+}
+/// Serve the last good result stored for this input's key, `key_of(input)`, if it is at most
+/// `max_age` old; every success of the step refreshes its key's entry in `cache`.
+/// `key_of` must not throw.
+template <class Key, class T, class Hash, class Eq, class KeyOf>
+[[nodiscard]] auto fallback_to_last_good(keyed_last_good<Key, T, Hash, Eq>& cache, KeyOf key_of,
+                                         duration max_age) {
+  return fallback_policy<
+      detail::keyed_last_good_source<keyed_last_good<Key, T, Hash, Eq>, KeyOf>>{
+      {&cache, std::move(key_of), max_age}};
 }
 
 TUTTI_END_NAMESPACE
