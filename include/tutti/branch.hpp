@@ -308,6 +308,11 @@ class choice_node {
     return cases_;
   }
   [[nodiscard]] constexpr const Sel& selector() const noexcept { return sel_; }
+  /// `retriable` on the values: every case is retried for real; see detail::retried.
+  [[nodiscard]] constexpr bool retried() const noexcept {
+    return std::apply([](const auto&... c) { return (detail::retried(std::get<0>(c)) && ...); },
+                      cases_);
+  }
 
  private:
   /// The case a resumed run chose before it stopped: from the choice's own record, or from the

@@ -732,8 +732,22 @@ class parallel_group {
   }
   [[nodiscard]] Exec& exec() const noexcept { return *exec_; }
   [[nodiscard]] constexpr duration delay() const noexcept { return delay_; }
+  /// `retriable` on the values: the branches it counts are retried for real (no retry of theirs
+  /// is `max_attempts{1}`); see detail::retried.
+  [[nodiscard]] constexpr bool retried() const noexcept {
+    return [this]<std::size_t... I>(std::index_sequence<I...>) {
+      if constexpr (Mode == detail::gather_mode::all)
+        return ((detail::is_optional_branch<B>() || detail::retried(branch<I>())) && ...);
+      else
+        return (std::size_t{detail::retried(branch<I>()) ? 1u : 0u} + ... + 0u) >= K;
+    }(std::index_sequence_for<B...>{});
+  }
 
  private:
+  template <std::size_t I>
+  constexpr const auto& branch() const noexcept {
+    return std::get<0>(std::get<I>(branches_));
+  }
   /// Keeps the run's compensation_failed flag across the group's own compensations.
   struct run_shared_guard {
     detail::run_shared& s;

@@ -104,6 +104,32 @@ constexpr bool makes_retriable() noexcept {
   else
     return false;
 }
+// Whether a retrying policy may call again: a retry whose max_attempts is 1 never does.
+template <class P>
+constexpr bool calls_again(const P& p) noexcept {
+  if constexpr (requires { p.attempts.value; }) return p.attempts.value > 1;
+  else return true;  // retry_forever, or a policy of the user's that makes the step retriable
+}
+/**
+ * The saga rule on values: a node the types call retriable (it has a retry) is retried for
+ * real, i.e. no retry it relies on is `max_attempts{1}`. Composite nodes answer through a
+ * `retried()` member; a step with policies through them; anything else by its type.
+ */
+template <class N>
+constexpr bool retried(const N& n) noexcept {
+  if constexpr (!N::retriable) {
+    return false;
+  } else if constexpr (requires { n.policy(); n.inner(); }) {
+    return (makes_retriable<typename N::policy_type>() && calls_again(n.policy())) ||
+           retried(n.inner());
+  } else if constexpr (requires { n.retried(); }) {
+    return n.retried();
+  } else if constexpr (requires { n.inner(); }) {
+    return retried(n.inner());
+  } else {
+    return true;
+  }
+}
 }  // namespace detail
 
 /**

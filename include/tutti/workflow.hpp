@@ -675,6 +675,30 @@ constexpr bool retriable_after_pivot() noexcept {
   return true;
 }
 
+/// Thrown (or, for a workflow built in a constant expression, a compile error naming it) when a
+/// step after the pivot relies on a retry that never calls again (`max_attempts{1}`).
+[[noreturn]] inline void tutti_invalid_setting_a_step_after_the_pivot_is_never_retried() {
+  throw std::invalid_argument(
+      "tutti: a step after the pivot must be retriable, and a retry with max_attempts{1} never "
+      "calls again. Give it max_attempts of 2 or more, or use tutti::retry_forever{}.");
+}
+/// The saga rule on the values the types cannot see: every node after the pivot is retried
+/// for real (its retries' max_attempts, from configuration or constants, are above 1).
+template <class... N>
+constexpr void check_retried_after_pivot(const std::tuple<N...>& nodes) {
+  constexpr std::size_t p = pivot_index<N...>();
+  if constexpr (p != npos && pivot_count<N...>() == 1) {
+    [&nodes]<std::size_t... I>(std::index_sequence<I...>) {
+      ((I > p && !retried(std::get<I>(nodes))
+            ? tutti_invalid_setting_a_step_after_the_pivot_is_never_retried()
+            : void()),
+       ...);
+    }(std::index_sequence_for<N...>{});
+  } else {
+    (void)nodes;
+  }
+}
+
 template <class... N>
 struct last_node {
   using type = std::tuple_element_t<sizeof...(N) - 1, std::tuple<N...>>;
@@ -717,7 +741,8 @@ class basic_workflow {
   static constexpr bool contains_compensable = (N::contains_compensable || ...);
   static constexpr bool compensable = contains_compensable;
   static constexpr bool pivot = (N::pivot || ...);
-  static constexpr bool retriable = false;
+  /// After an outer pivot, a nested workflow succeeds eventually when each of its steps does.
+  static constexpr bool retriable = (N::retriable && ...);
   static constexpr std::size_t size = sizeof...(N);
   /// Names of the steps, in order.
   static constexpr std::array<std::string_view, size> step_names{N::name.view()...};
@@ -729,10 +754,21 @@ class basic_workflow {
       typename detail::last_node<N...>::type::template value_type<In>;
   using nodes_type = std::tuple<N...>;
 
+  /// Both constructors check that every step after the pivot is retried for real: a retry
+  /// with `max_attempts{1}` is a compile error in a constant expression (a `constexpr`
+  /// workflow), else `std::invalid_argument` (attempts from configuration).
   constexpr basic_workflow()
     requires(std::is_default_constructible_v<N> && ...)
-      : nodes_() {}
-  constexpr explicit basic_workflow(N... nodes) : nodes_(std::move(nodes)...) {}
+      : nodes_() {
+    detail::check_retried_after_pivot(nodes_);
+  }
+  constexpr explicit basic_workflow(N... nodes) : nodes_(std::move(nodes)...) {
+    detail::check_retried_after_pivot(nodes_);
+  }
+  /// Whether every step is retried for real (see detail::retried), for a nested workflow.
+  [[nodiscard]] constexpr bool retried() const noexcept {
+    return std::apply([](const auto&... n) { return (detail::retried(n) && ...); }, nodes_);
+  }
 
   /**
    * Runs the workflow on `input`. Returns the last step's value or a failure, with the report.
