@@ -214,6 +214,11 @@ class choice_node {
   static_assert(detail::unique_names<C...>(),
                 "tutti: two cases of this choice have the same name: give each case its own name "
                 "(they are the steps \"choice/case\" in events and the journal).");
+  static_assert(!(detail::holds_optional_branch<C>() || ...),
+                "tutti: optional_branch(step) as a case of a choice: it marks a branch of a "
+                "parallel group, and the case that runs is required. For a case whose failure "
+                "the run survives, make it a group of one optional branch: "
+                "tutti::parallel<\"name\">(tutti::optional_branch(step)), or give it a fallback.");
   static_assert(!(C::pivot || ...),
                 "tutti: a pivot cannot be a case of a choice: the saga's go/no-go point must not "
                 "depend on the branch taken. Put the pivot after the choice.");

@@ -637,6 +637,10 @@ class parallel_group {
   static_assert(!(B::pivot || ...),
                 "tutti: a pivot cannot be a branch of a parallel group: branches have no order, so "
                 "a group has no single go/no-go point. Put the pivot after the group.");
+  static_assert(((detail::is_optional_branch<B>() || !detail::holds_optional_branch<B>()) && ...),
+                "tutti: optional_branch(...) inside a policy or a condition: the group sees only "
+                "the outer node, so the branch would not be optional. Put the policy inside: "
+                "tutti::optional_branch(step | policy), tutti::optional_branch(tutti::when(...)).");
   static_assert(sizeof...(B) <= 64, "tutti: a parallel group has at most 64 branches.");
   static_assert(K >= 1 && K <= sizeof...(B),
                 "tutti: a quorum needs K between 1 and the number of branches.");

@@ -699,6 +699,19 @@ constexpr void check_retried_after_pivot(const std::tuple<N...>& nodes) {
   }
 }
 
+/// Whether node N is, or wraps (in policies or a condition), an optional_branch(...): a mark
+/// that only a parallel group reads, and only on its branches themselves.
+template <class N>
+constexpr bool holds_optional_branch() noexcept {
+  if constexpr (requires { N::optional_branch; }) {
+    if constexpr (N::optional_branch) return true;
+  }
+  if constexpr (requires { typename N::inner_type; })
+    return holds_optional_branch<typename N::inner_type>();
+  else
+    return false;
+}
+
 template <class... N>
 struct last_node {
   using type = std::tuple_element_t<sizeof...(N) - 1, std::tuple<N...>>;
@@ -730,6 +743,13 @@ class basic_workflow {
                 "tutti: a compensable step after the pivot. Once the pivot succeeds the saga is "
                 "committed and nothing is undone: move the step before the pivot or drop its "
                 "compensation (and give it a retry).");
+  static_assert(!(detail::holds_optional_branch<N>() || ...),
+                "tutti: optional_branch(step) as a step of a workflow: it marks a branch of a "
+                "parallel group (whose failure does not fail the group), and a workflow's steps "
+                "run in sequence, each required. For a step whose failure the run survives, make "
+                "it a group of one optional branch: tutti::parallel<\"name\">(tutti::"
+                "optional_branch(step)) (its output is std::tuple<std::optional<T>>), or give it "
+                "a fallback: step | tutti::fallback(value).");
   static_assert(detail::retriable_after_pivot<N...>(),
                 "tutti: a step after the pivot must be retriable: it has to succeed eventually "
                 "because nothing can be undone any more. Add a retry policy: step | "
