@@ -787,14 +787,26 @@ class circuit_breaker {
       return;
     }
     const bool judge = k == breaker_state::closed;  // metrics_only counts but never opens
-    detail::cb::trip t{};
+    bool reached_now = false;
     switch (mode_) {
-      case breaker_mode::count_window: t = record_count(n, counted_failed, slow, judge); break;
+      case breaker_mode::count_window: reached_now = record_count(n, counted_failed, slow, judge); break;
       case breaker_mode::time_window:
-      case breaker_mode::failure_count: t = record_time(now, counted_failed, slow, judge); break;
-      case breaker_mode::consecutive_failures: t = record_consecutive(counted_failed); break;
+      case breaker_mode::failure_count: reached_now = record_time(now, counted_failed, slow, judge); break;
+      case breaker_mode::consecutive_failures: reached_now = record_consecutive(counted_failed); break;
     }
-    if (t.reached && judge) open_from(w, 0, &t);
+    if (reached_now && judge) open_on_threshold(w, now);
+  }
+
+  // A threshold was reached: open, telling `on_threshold` which one (the window read again).
+  TUTTI_NOINLINE void open_on_threshold(std::uint64_t w, duration now) noexcept {
+    detail::cb::trip t{};
+    if (mode_ == breaker_mode::consecutive_failures) {
+      const std::uint32_t in_a_row = consecutive_.load(std::memory_order_relaxed);
+      t = {true, breaker_threshold::consecutive_failures, static_cast<double>(in_a_row), {0, in_a_row, 0}};
+    } else {
+      t = judged(windowed_in_time() ? time_window_counts(now) : count_window_counts());
+    }
+    open_from(w, 0, &t);
   }
 
   [[nodiscard]] bool windowed_in_time() const noexcept {
@@ -805,7 +817,7 @@ class circuit_breaker {
   // `minimum_calls` (filling an empty slot) or, when slow calls are judged apart, by being slow;
   // replacing an older outcome it can only lower the ratios. So the ring is summed after
   // failures, slow calls and during warm-up only.
-  detail::cb::trip record_count(std::uint64_t n, bool failed, bool slow, bool judge) noexcept {
+  bool record_count(std::uint64_t n, bool failed, bool slow, bool judge) noexcept {
     using namespace detail::cb;
     const std::uint32_t slot = slot_of(n);
     std::atomic<std::uint64_t>& word = ring_[slot / 32];
@@ -824,12 +836,12 @@ class circuit_breaker {
     const std::uint64_t v = word.load(std::memory_order_relaxed);
     if (!failed) {  // usually already "held, succeeded": then a read is all it costs
       if ((v & fail) != 0) word.fetch_and(~fail, std::memory_order_relaxed);
-      if ((v & held) != 0 && !(slow && slow_ratio_ > 0.0)) return {};
+      if ((v & held) != 0 && !(slow && slow_ratio_ > 0.0)) return false;
       if ((v & held) == 0) word.fetch_or(held, std::memory_order_relaxed);
-      return judge ? reached(count_window_counts()) : trip{};
+      return judge && reached(count_window_counts());
     }
     if ((v & (held | fail)) != (held | fail)) word.fetch_or(held | fail, std::memory_order_relaxed);
-    return judge ? reached(count_window_counts()) : trip{};
+    return judge && reached(count_window_counts());
   }
 
   // n % window_ without a division, which costs more than the rest of the call (Lemire's
@@ -844,7 +856,7 @@ class circuit_breaker {
   }
 
   // Every call is judged: old successes leaving the window can raise the ratio at any time.
-  detail::cb::trip record_time(duration now, bool failed, bool slow, bool judge) noexcept {
+  bool record_time(duration now, bool failed, bool slow, bool judge) noexcept {
     using namespace detail::cb;
     const std::uint64_t index = bucket_index(now);
     const std::uint64_t number = index + 1;
@@ -872,20 +884,27 @@ class circuit_breaker {
         break;
       }
     }
-    return judge ? reached(time_window_counts(now)) : trip{};
+    return judge && reached(time_window_counts(now));
   }
 
-  detail::cb::trip record_consecutive(bool failed) noexcept {
+  bool record_consecutive(bool failed) noexcept {
     if (!failed) {
       if (consecutive_.load(std::memory_order_relaxed) != 0) consecutive_.store(0, std::memory_order_relaxed);
-      return {};
+      return false;
     }
-    const std::uint32_t in_a_row = consecutive_.fetch_add(1, std::memory_order_relaxed) + 1;
-    if (in_a_row < consecutive_limit_) return {};
-    return {true, breaker_threshold::consecutive_failures, static_cast<double>(in_a_row), {0, in_a_row, 0}};
+    return consecutive_.fetch_add(1, std::memory_order_relaxed) + 1 >= consecutive_limit_;
   }
 
-  [[nodiscard]] detail::cb::trip reached(counts c) const noexcept {
+  [[nodiscard]] bool reached(counts c) const noexcept {
+    if (mode_ == breaker_mode::failure_count) return c.failures >= failure_limit_;
+    if (c.calls < min_calls_ || c.calls == 0) return false;
+    const double calls = static_cast<double>(c.calls);
+    return static_cast<double>(c.failures) / calls >= ratio_ ||
+           (slow_ratio_ > 0.0 && static_cast<double>(c.slow) / calls >= slow_ratio_);
+  }
+
+  // Which threshold a window reaches, for `on_threshold`.
+  [[nodiscard]] detail::cb::trip judged(counts c) const noexcept {
     if (mode_ == breaker_mode::failure_count) {
       if (c.failures >= failure_limit_)
         return {true, breaker_threshold::failure_count, static_cast<double>(c.failures), c};
