@@ -1,6 +1,7 @@
 // Core benchmarks: an 8-step chain and an 8-step saga whose step 6 fails, each three ways:
 // hand-written, as a tutti workflow, and as a typical dynamic orchestrator
-// (std::vector<std::function> with exceptions for errors). All call the same opaque functions
+// (std::vector<std::function> with exceptions for errors); and a step retried through three
+// failures, by hand and with tutti::retry. All call the same opaque functions
 // (chain_steps.cpp, a separate TU, no LTO), on the same inputs (0, 1, 2, ...), and each loop
 // passes what its variant returns to one DoNotOptimize. Before timing, every benchmark checks
 // once that its variant does the work asked (value x + 8, or failure with 5 compensations).
@@ -23,6 +24,7 @@
 #include <tutti/journal/memory.hpp>
 
 #include "chain_steps.hpp"
+#include "retry_steps.hpp"
 
 using namespace bench;
 using tutti::from;
@@ -109,6 +111,24 @@ const auto saga8 = tutti::workflow<"saga8">(
     step<"s6">([](from<"s5", int> x) noexcept { return s6(*x); }),
     step<"s7">([](from<"s6", int> x) noexcept { return s7(*x); }),
     step<"s8">([](from<"s7", int> x) noexcept { return s8(*x); }));
+
+// ---- retry's failure path ------------------------------------------------------------------------
+// A step that fails three times and then succeeds (bench::flaky, opaque), called up to 4 times
+// without waiting: by hand, and as a one-step workflow with `tutti::retry{max_attempts{4}}`.
+// The hand-written loop refuses what tutti's default predicate refuses (an open breaker, a
+// cancellation), as a careful engineer would.
+
+result<int> retry4_handwritten(int x) noexcept {
+  for (int attempt = 1;; ++attempt) {
+    auto r = flaky(x);
+    if (r || attempt == 4) return r;
+    if (r.assume_error() == tutti::errc::circuit_open || r.assume_error() == tutti::errc::cancelled)
+      return r;
+  }
+}
+
+const auto retry4 = tutti::workflow<"retry4">(
+    step<"flaky">([](int x) noexcept { return flaky(x); }) | tutti::retry{tutti::max_attempts{4}});
 
 // ---- dynamic: the typical hand-rolled orchestrator ------------------------------------------
 // Steps and compensations are type-erased (std::function) and errors are exceptions. The step
@@ -285,6 +305,35 @@ void BM_chain8_dynamic(benchmark::State& state) {
   }
 }
 
+// A retried run must return x + 1 after exactly four calls (three failures, then success).
+template <class R>
+bool retry4_ok(const R& r) {
+  return r.has_value() && r.value() == check_input + 1 && flaky_calls() == 4;
+}
+
+void BM_retry4_handwritten(benchmark::State& state) {
+  reset_flaky();
+  if (!retry4_ok(retry4_handwritten(check_input))) state.SkipWithError("wrong result");
+  int i = 0;
+  for (auto _ : state) {
+    auto r = retry4_handwritten(i++);
+    benchmark::DoNotOptimize(r);
+  }
+}
+
+// The run id is supplied: the loop measures the retry, not the generation of a run id, which
+// BM_chain8_tutti measures (and which costs a getpid() system call per run since 429b615).
+void BM_retry4_tutti(benchmark::State& state) {
+  const tutti::run_options opts{.id = tutti::run_id{1, 1}};
+  reset_flaky();
+  if (!retry4_ok(retry4.run(check_input, opts))) state.SkipWithError("wrong result");
+  int i = 0;
+  for (auto _ : state) {
+    auto r = retry4.run(i++, opts);
+    benchmark::DoNotOptimize(r);
+  }
+}
+
 void BM_saga8_handwritten(benchmark::State& state) {
   set_fail_at(6);
   if (!saga_ok([] { return !saga8_handwritten(check_input); }))
@@ -336,6 +385,8 @@ BENCHMARK(BM_chain8_dynamic);
 BENCHMARK(BM_saga8_handwritten);
 BENCHMARK(BM_saga8_tutti);
 BENCHMARK(BM_saga8_dynamic);
+BENCHMARK(BM_retry4_handwritten);
+BENCHMARK(BM_retry4_tutti);
 
 // Policy benchmarks (issue "resilience policies"): same binary as the core ones.
 #include "breaker_bench.inc"

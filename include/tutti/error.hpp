@@ -33,6 +33,7 @@ enum class errc : int {
 namespace detail {
 class error_category_impl final : public std::error_category {
  public:
+  constexpr error_category_impl() noexcept = default;
   [[nodiscard]] const char* name() const noexcept override { return "tutti"; }
   [[nodiscard]] std::string message(int code) const override {
     switch (static_cast<errc>(code)) {
@@ -53,12 +54,16 @@ class error_category_impl final : public std::error_category {
     return "unknown tutti error";
   }
 };
+
+// The one category object (an inline variable: one address in every TU). Constant-initialised,
+// so making or comparing a tutti error code reads no guard variable, as a function-local static
+// did on every call; and it is destroyed after every dynamically initialised static.
+inline constinit const error_category_impl error_category_object{};
 }  // namespace detail
 
 /// The category of `tutti::errc`; name "tutti".
 [[nodiscard]] inline const std::error_category& error_category() noexcept {
-  static const detail::error_category_impl category;
-  return category;
+  return detail::error_category_object;
 }
 
 /// Found by ADL: `std::error_code ec = tutti::errc::timeout;`

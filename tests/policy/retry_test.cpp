@@ -2,6 +2,9 @@
 #include <catch2/catch.hpp>
 
 #include <stdexcept>
+#include <stop_token>
+#include <string_view>
+#include <system_error>
 #include <vector>
 #include <tutti/testing/manual_clock.hpp>
 #include <tutti/tutti.hpp>
@@ -95,4 +98,73 @@ TEST_CASE("a retry predicate limits which errors are retried", "[policy][retry]"
   auto run = wf.run();
   CHECK(calls == 2);  // the timeout was retried, the rate limit was not
   CHECK(run.error() == tutti::errc::rate_limited);
+}
+
+TEST_CASE("a retry without waits stops at once when the run is asked to stop", "[policy][retry]") {
+  // No wait, no deadline, no observer: the fast path checks the token once per retry.
+  std::stop_source source;
+  int calls = 0;
+  auto wf = tutti::workflow<"w">(tutti::step<"s">([&]() -> tutti::result<void> {
+                                   if (++calls == 2) source.request_stop();
+                                   return tutti::errc::timeout;
+                                 }) |
+                                 tutti::retry{tutti::max_attempts{5}});
+  auto run = wf.run({.stop = source.get_token()});
+  CHECK(calls == 2);
+  CHECK(run.error() == tutti::errc::timeout);
+  CHECK(run.report()[0].attempts == 2);
+  CHECK(run.report()[0].gave_up_early);
+  CHECK(run.message() == "the step was asked to stop");
+}
+
+TEST_CASE("a retry hook that asks the run to stop ends the retry before the next call",
+          "[policy][retry]") {
+  // With a hook the token is checked again after it ran, as before each call after a wait.
+  std::stop_source source;
+  int calls = 0;
+  std::vector<std::uint32_t> hooked;
+  auto wf = tutti::workflow<"w">(tutti::step<"s">([&]() -> tutti::result<void> {
+                                   ++calls;
+                                   return tutti::errc::timeout;
+                                 }) |
+                                 tutti::retry{tutti::max_attempts{5}}.on_each_retry(
+                                     [&](const tutti::retry_event& e) {
+                                       hooked.push_back(e.attempt);
+                                       if (e.attempt == 2) source.request_stop();
+                                     }));
+  auto run = wf.run({.stop = source.get_token()});
+  CHECK(calls == 2);
+  CHECK(hooked == std::vector<std::uint32_t>{1, 2});
+  CHECK(run.report()[0].gave_up_early);
+  CHECK(run.message() == "the step was asked to stop");
+}
+
+TEST_CASE("a zero wait does not sleep, and a run deadline that passed still ends the retry",
+          "[policy][retry]") {
+  tutti::testing::manual_clock clock;
+  int calls = 0;
+  auto wf = tutti::workflow<"w">(tutti::step<"s">([&]() -> tutti::result<void> {
+                                   ++calls;
+                                   clock.advance(std::chrono::seconds{4});  // each call takes 4 s
+                                   return tutti::errc::timeout;
+                                 }) |
+                                 tutti::retry{tutti::max_attempts{5}});
+  auto run = wf.run(tutti::unit{}, {.deadline = std::chrono::seconds{10}}, clock);
+  CHECK(calls == 3);  // at 0, 4 and 8 s; at 12 s the deadline (10 s) has passed
+  CHECK(clock.sleeps() == 0);
+  CHECK(run.report()[0].gave_up_early);
+  CHECK(run.message().find("deadline") != std::string_view::npos);
+}
+
+TEST_CASE("tutti's error category is one object and retry_transient compares it with the value",
+          "[policy][retry]") {
+  static_assert(noexcept(tutti::error_category()));
+  CHECK(&tutti::error_category() == &tutti::make_error_code(tutti::errc::timeout).category());
+  CHECK(std::string_view{tutti::error_category().name()} == "tutti");
+  CHECK(tutti::retry_transient{}(tutti::errc::timeout));
+  CHECK_FALSE(tutti::retry_transient{}(tutti::errc::cancelled));
+  CHECK_FALSE(tutti::retry_transient{}(tutti::errc::circuit_open));
+  // The same values in another category are retried: the category is compared too.
+  CHECK(tutti::retry_transient{}(std::error_code{6, std::generic_category()}));
+  CHECK(tutti::retry_transient{}(std::error_code{4, std::generic_category()}));
 }

@@ -5,7 +5,9 @@
 #include <array>         // retry_except's codes
 #include <cstddef>       // std::size_t
 #include <cstdint>       // attempt counts
+#include <new>           // results built in place
 #include <stdexcept>     // std::invalid_argument for settings from configuration
+#include <stop_token>    // the token a retry checks between attempts
 #include <string_view>   // policy name
 #include <system_error>  // error predicates
 #include <type_traits>   // deduction guides
@@ -57,15 +59,25 @@ void emit_retries_exhausted(Call& call, std::uint32_t attempt, const std::error_
     (void)call, (void)attempt, (void)error, (void)why;
   }
 }
+/// r = next(), with the result built in place when it holds nothing to destroy: a copy out of
+/// the temporary the step just wrote reads it back with wide loads, a store-forwarding stall.
+template <class R, class Next>
+TUTTI_ALWAYS_INLINE void call_again(R& r, Next& next) {
+  if constexpr (std::is_trivially_destructible_v<R> && std::is_same_v<decltype(next()), R>) {
+    // The old result needs no destruction. If next() throws, r (invoke's local) is never read.
+    ::new (static_cast<void*>(&r)) R(next());
+  } else {
+    r = next();
+  }
+}
+
 /// A retry gives up when the step was asked to stop (the run's token, or a parallel group's
 /// when another branch decided the group): the last failure stands, with a note.
 template <class Call>
-bool asked_to_stop(Call& call, std::uint32_t attempt, const std::error_code& error) {
-  if (!call.stop_token().stop_requested()) return false;
+TUTTI_NOINLINE void stopped(Call& call, std::uint32_t attempt, const std::error_code& error) {
   call.mark(step_flag::gave_up_early);
   call.note("the step was asked to stop");
   emit_retries_exhausted(call, attempt, error, "the step was asked to stop");
-  return true;
 }
 }  // namespace detail
 
@@ -85,7 +97,10 @@ struct max_attempts {
 /// them cannot help: the breaker rejects at once, and a cancelled run must stop).
 struct retry_transient {
   [[nodiscard]] bool operator()(const std::error_code& ec) const noexcept {
-    return ec != errc::circuit_open && ec != errc::cancelled;
+    // One category compare, then the values: no error code is made per comparison.
+    if (ec.category() != error_category()) return true;
+    const auto code = static_cast<errc>(ec.value());
+    return code != errc::circuit_open && code != errc::cancelled;
   }
 };
 
@@ -190,9 +205,12 @@ struct retry {
 
   template <class R, class Next, class Call>
   TUTTI_NOINLINE void retry_failed(R& r, Next& next, Call& call, duration started) const {
+    // Looked up once: the stop token and the deadline a retry runs under are the same for all
+    // its attempts (a policy inside it sets its own around one attempt and restores them).
+    const std::stop_token& stop = call.stop_token();
+    const bool unlimited = budget == duration::max() && call.deadline() == duration::max();
     duration previous{};
     for (std::uint32_t attempt = 1;; ++attempt) {
-      if (r.has_value()) return;
       // An error this retry does not retry ends it whatever the attempt: attempts were not
       // what ran out.
       if (!retry_on(r.assume_error())) return;
@@ -202,19 +220,26 @@ struct retry {
       }
       // A success that came too late and could not be undone has had its effect: never again.
       if (call.marked(step_flag::late_success_kept)) return;
-      if (detail::asked_to_stop(call, attempt, r.assume_error())) return;
-      if (!wait_before_retry(attempt, r.assume_error(), previous, started, call)) return;
-      if (detail::asked_to_stop(call, attempt, r.assume_error())) return;
+      if (TUTTI_UNLIKELY(stop.stop_requested())) return detail::stopped(call, attempt, r.assume_error());
+      const duration wait = backoff.delay_before(attempt, previous, [&call] { return call.random(); });
+      // No wait, no deadline, no budget and nobody to tell: the next attempt follows at once
+      // (the token was just checked and nothing ran since).
+      if (!(quiet<Call>() && unlimited && wait.count() == 0)) {
+        if (!wait_before_retry(attempt, r.assume_error(), wait, started, call)) return;
+        if (stop.stop_requested()) return detail::stopped(call, attempt, r.assume_error());
+      }
+      previous = wait;
       call.clear_message();
-      r = next();
+      detail::call_again(r, next);
+      if (r.has_value()) return;
     }
   }
 
-  /// Waits before retry `attempt + 1`; false when the retry must give up instead.
+  /// Checks the deadline and budget for a wait before retry `attempt + 1`, tells the observer
+  /// and the hook, and waits; false when the retry must give up instead.
   template <class Call>
   TUTTI_NOINLINE bool wait_before_retry(std::uint32_t attempt, const std::error_code& error,
-                                        duration& previous, duration started, Call& call) const {
-    const duration wait = backoff.delay_before(attempt, previous, [&call] { return call.random(); });
+                                        duration wait, duration started, Call& call) const {
     const duration deadline = call.deadline();
     const bool budgeted = budget != duration::max();
     if (deadline != duration::max() || budgeted) {
@@ -232,12 +257,17 @@ struct retry {
     }
     detail::emit_retry_scheduled(call, attempt, error, wait);
     on_retry(retry_event{Call::path.view(), attempt, error, wait});
-    call.clock().sleep_for(wait);
-    previous = wait;
+    if (wait.count() > 0) call.clock().sleep_for(wait);
     return true;
   }
 
  private:
+  /// Whether nothing observes a retry's waits: no observer, no hook.
+  template <class Call>
+  static constexpr bool quiet() noexcept {
+    return !detail::observed<Call>() && std::is_same_v<OnRetry, no_retry_event>;
+  }
+
   template <class Call>
   static void give_up(Call& call, std::uint32_t attempt, const std::error_code& error,
                       std::string_view why) {
@@ -285,26 +315,30 @@ struct retry_forever {
 
   template <class R, class Next, class Call>
   TUTTI_NOINLINE void retry_failed(R& r, Next& next, Call& call) const {
+    const std::stop_token& stop = call.stop_token();  // once: see retry::retry_failed
+    const duration deadline = call.deadline();
     duration previous{};
     for (std::uint32_t attempt = 1;; ++attempt) {
       if (r.has_value() || !retry_on(r.assume_error())) return;
       if (call.marked(step_flag::late_success_kept)) return;  // see retry::retry_failed
-      if (detail::asked_to_stop(call, attempt, r.assume_error())) return;
+      if (TUTTI_UNLIKELY(stop.stop_requested())) return detail::stopped(call, attempt, r.assume_error());
       const duration wait = backoff.delay_before(attempt, previous, [&call] { return call.random(); });
-      const duration deadline = call.deadline();
-      if (deadline != duration::max() && saturating_add(call.clock().now(), wait) > deadline) {
-        call.mark(step_flag::gave_up_early);
-        call.note("the next attempt would start after the deadline");
-        detail::emit_retries_exhausted(call, attempt, r.assume_error(),
-                                       "the next attempt would start after the deadline");
-        return;
+      // As retry: with no wait, no deadline and no observer, the next attempt follows at once.
+      if (detail::observed<Call>() || wait.count() != 0 || deadline != duration::max()) {
+        if (deadline != duration::max() && saturating_add(call.clock().now(), wait) > deadline) {
+          call.mark(step_flag::gave_up_early);
+          call.note("the next attempt would start after the deadline");
+          detail::emit_retries_exhausted(call, attempt, r.assume_error(),
+                                         "the next attempt would start after the deadline");
+          return;
+        }
+        detail::emit_retry_scheduled(call, attempt, r.assume_error(), wait);
+        if (wait.count() > 0) call.clock().sleep_for(wait);
+        if (stop.stop_requested()) return detail::stopped(call, attempt, r.assume_error());
       }
-      detail::emit_retry_scheduled(call, attempt, r.assume_error(), wait);
-      call.clock().sleep_for(wait);
       previous = wait;
-      if (detail::asked_to_stop(call, attempt, r.assume_error())) return;
       call.clear_message();
-      r = next();
+      detail::call_again(r, next);
     }
   }
 };
