@@ -13,8 +13,8 @@
 #include "context.hpp"
 #include "detail/signature.hpp"
 #include "error.hpp"
+#include "events.hpp"
 #include "fixed_string.hpp"
-#include "observe/events.hpp"
 #include "result.hpp"
 
 TUTTI_BEGIN_NAMESPACE

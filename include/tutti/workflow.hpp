@@ -16,8 +16,8 @@
 #include "context.hpp"
 #include "detail/data_flow.hpp"
 #include "error.hpp"
+#include "events.hpp"
 #include "fixed_string.hpp"
-#include "observe/events.hpp"
 #include "policy.hpp"
 #include "report.hpp"
 #include "result.hpp"
@@ -806,7 +806,7 @@ class basic_workflow {
   }
   /**
    * Runs the workflow with an observer: `observer.on_event(const tutti::event&)` is called for
-   * every event of the run (see `<tutti/observe/events.hpp>`), on the thread running the step.
+   * every event of the run (see `<tutti/events.hpp>`), on the thread running the step.
    * Several observers: `tutti::observe_all(a, b)`.
    */
   template <class In, tutti::clock C, observer O>

@@ -23,7 +23,7 @@
 #include "../config.hpp"
 #include "../context.hpp"
 #include "../error.hpp"
-#include "../observe/events.hpp"
+#include "../events.hpp"
 #include "../report.hpp"
 #include "../workflow.hpp"
 #include "journal.hpp"

@@ -16,9 +16,9 @@
 
 #include "../config.hpp"
 #include "../context.hpp"
+#include "../events.hpp"
 #include "../policy/breaker_state.hpp"
 #include "../report.hpp"
-#include "events.hpp"
 
 TUTTI_BEGIN_NAMESPACE
 namespace observe {

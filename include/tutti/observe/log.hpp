@@ -19,8 +19,8 @@
 #include "../clock.hpp"
 #include "../config.hpp"
 #include "../context.hpp"  // run ids
+#include "../events.hpp"
 #include "../report.hpp"   // run outcomes
-#include "events.hpp"
 
 TUTTI_BEGIN_NAMESPACE
 namespace observe {

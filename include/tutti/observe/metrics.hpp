@@ -27,8 +27,8 @@
 
 #include "../clock.hpp"
 #include "../config.hpp"
+#include "../events.hpp"
 #include "../policy/circuit_breaker.hpp"  // breaker_metrics, breaker_registry
-#include "events.hpp"
 
 TUTTI_BEGIN_NAMESPACE
 namespace observe {

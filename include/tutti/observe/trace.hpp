@@ -20,9 +20,9 @@
 #include <vector>        // the records
 
 #include "../config.hpp"
+#include "../events.hpp"
 #include "../result.hpp"   // save() and write(FILE*) report I/O errors as result<void>
 #include "../version.hpp"  // the producer in the trace's metadata
-#include "events.hpp"
 
 TUTTI_BEGIN_NAMESPACE
 namespace observe {

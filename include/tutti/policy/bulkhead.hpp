@@ -13,8 +13,8 @@
 #include "../clock.hpp"
 #include "../config.hpp"
 #include "../error.hpp"
+#include "../events.hpp"
 #include "../policy.hpp"
-#include "../observe/events.hpp"
 
 TUTTI_BEGIN_NAMESPACE
 

@@ -22,7 +22,7 @@
 #include "../clock.hpp"
 #include "../config.hpp"
 #include "../error.hpp"
-#include "../observe/events.hpp"
+#include "../events.hpp"
 #include "breaker_state.hpp"
 
 TUTTI_BEGIN_NAMESPACE

@@ -29,7 +29,7 @@
 #include <vector>            // step name lists
 
 #include "../config.hpp"
-#include "../observe/events.hpp"
+#include "../events.hpp"
 #include "../report.hpp"
 #include "event_log.hpp"
 

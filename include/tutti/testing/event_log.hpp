@@ -9,7 +9,7 @@
 #include <vector>       // the events
 
 #include "../config.hpp"
-#include "../observe/events.hpp"
+#include "../events.hpp"
 
 TUTTI_BEGIN_NAMESPACE
 namespace testing {
