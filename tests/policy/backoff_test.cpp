@@ -1,8 +1,11 @@
 // Backoffs: schedules exact for the deterministic ones, bounded and seeded for the jittered.
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <cstdint>
+#include <optional>
 #include <set>
+#include <stdexcept>
 #include <vector>
 #include <tutti/testing/manual_clock.hpp>
 #include <tutti/tutti.hpp>
@@ -105,5 +108,25 @@ TEST_CASE("invalid backoff settings from configuration throw at construction",
   volatile long long first = 5'000'000'000;
   CHECK_THROWS_AS((tutti::retry{tutti::linear_backoff{.first = tutti::duration{first}, .cap = 1s},
                                 tutti::max_attempts{3}}),
+                  std::invalid_argument);
+}
+
+TEST_CASE("an outcome backoff waits what the outcome says, else its fallback, within its bound",
+          "[policy][backoff]") {
+  // The outcome here is an int standing for the step's result: its value is the hint in seconds.
+  const auto hint = [](std::uint32_t, const int& seconds) -> std::optional<tutti::duration> {
+    if (seconds == 0) return std::nullopt;
+    return std::chrono::seconds{seconds};
+  };
+  const tutti::outcome_backoff b{30s, hint, tutti::exponential_backoff{.first = 1s}};
+  counter_random rnd;
+  CHECK(b.delay_before(1, 0s, rnd, 5) == 5s);
+  CHECK(b.delay_before(3, 0s, rnd, 0) == 4s);     // no hint: the exponential fallback
+  CHECK(b.delay_before(9, 0s, rnd, 0) == 30s);    // the fallback is clamped too (256 s)
+  CHECK(b.delay_before(1, 0s, rnd, 3600) == 30s); // a hint above the bound
+  CHECK(b.delay_before(1, 0s, rnd, -4) == 0s);    // a hint below zero
+  for (std::uint32_t n = 1; n < 10; ++n) CHECK(b.max_delay_before(n) == 30s);
+  volatile long negative = -1;  // from configuration
+  CHECK_THROWS_AS((tutti::outcome_backoff{std::chrono::nanoseconds{negative}, hint}),
                   std::invalid_argument);
 }

@@ -1,10 +1,14 @@
-// tutti — how long a retry waits: constant, linear, exponential, full and decorrelated jitter.
+// tutti — how long a retry waits: constant, linear, exponential, full and decorrelated jitter,
+// and a wait chosen from the failed attempt's outcome.
 #ifndef TUTTI_POLICY_BACKOFF_HPP
 #define TUTTI_POLICY_BACKOFF_HPP
 
+#include <concepts>     // bounded_backoff
 #include <cstdint>      // retry numbers, random words
+#include <optional>     // an outcome's own wait, or none
 #include <stdexcept>    // std::invalid_argument for settings from configuration
 #include <string_view>  // names in descriptors
+#include <type_traits>  // outcome_backoff's callable
 
 #include "../clock.hpp"
 #include "../config.hpp"
@@ -145,6 +149,97 @@ struct decorrelated_jitter {
     return detail::grow(first, 3.0, n, cap);
   }
 };
+
+/**
+ * What every backoff declares besides its waits: a name, a check of its settings, and
+ * `max_delay_before(n)`, the longest it may wait before retry n. Worst cases
+ * (`tutti::max_delay`, `policy_info`) are computed from it, and a retry never waits longer.
+ */
+template <class B>
+concept bounded_backoff = requires(const B& b, std::uint32_t n) {
+  { B::backoff_name } -> std::convertible_to<std::string_view>;
+  b.validate();
+  { b.max_delay_before(n) } -> std::same_as<duration>;
+};
+
+/**
+ * A wait chosen from the outcome of the attempt that failed, such as a service's Retry-After
+ * hint or an open breaker's `retry_after()`: `delay(n, outcome)` (n: the retry number, from 1;
+ * outcome: the step's `tutti::result<T>`, an error or a value the retry retries) returns a
+ * duration, or `std::nullopt` to wait what `otherwise` would. Every wait is clamped to
+ * `[0, max]`: `max` is the declared upper bound, and comes first, so no outcome-aware backoff
+ * exists without one.
+ *
+ * @code
+ * tutti::outcome_backoff{30s, [](std::uint32_t, const tutti::result<response>& r)
+ *                                 -> std::optional<tutti::duration> {
+ *   if (r.has_value() && r.value().retry_after) return *r.value().retry_after;
+ *   return std::nullopt;  // exponential, below
+ * }, tutti::exponential_backoff{.first = 100ms}}
+ * @endcode
+ * `delay` is called on the run's thread, once per retry; it must not throw.
+ */
+template <class Delay, class Otherwise = constant_backoff>
+struct outcome_backoff {
+  static constexpr std::string_view backoff_name = "outcome";
+  duration max;
+  Delay delay;
+  Otherwise otherwise{};
+
+  constexpr outcome_backoff(duration upper_bound, Delay d, Otherwise o = {})
+      : max(upper_bound), delay(d), otherwise(o) {
+    validate();
+  }
+  /// Poison: an outcome-aware backoff without its upper bound.
+  template <class F>
+    requires(!std::is_convertible_v<F, duration>)
+  constexpr explicit outcome_backoff(F f) : max{}, delay(f) {
+    static_assert(detail::always_false<F>,
+                  "tutti: an outcome_backoff needs its upper bound first: "
+                  "tutti::outcome_backoff{30s, delay}. Worst cases and deadline checks rely on it; "
+                  "every wait is clamped to it.");
+  }
+  constexpr void validate() const {
+    detail::check_delay(max);
+    otherwise.validate();
+  }
+  template <class Random, class Outcome>
+  [[nodiscard]] constexpr duration delay_before(std::uint32_t n, duration prev, Random&& random,
+                                                const Outcome& outcome) const {
+    static_assert(std::is_invocable_r_v<std::optional<duration>, const Delay&, std::uint32_t,
+                                        const Outcome&>,
+                  "tutti: an outcome_backoff's delay is called as delay(std::uint32_t retry, "
+                  "const tutti::result<T>& outcome) with the step's result type, and returns "
+                  "std::optional<tutti::duration> (std::nullopt: wait what `otherwise` would).");
+    const std::optional<duration> own = delay(n, outcome);
+    const duration d = own ? *own : otherwise.delay_before(n, prev, random);
+    return d.count() < 0 ? duration{} : d < max ? d : max;
+  }
+  [[nodiscard]] constexpr duration max_delay_before(std::uint32_t) const noexcept { return max; }
+};
+template <class Delay>
+outcome_backoff(duration, Delay) -> outcome_backoff<Delay>;
+template <class F>
+  requires(!std::is_convertible_v<F, duration>)
+outcome_backoff(F) -> outcome_backoff<F>;
+template <class Delay, class Otherwise>
+outcome_backoff(duration, Delay, Otherwise) -> outcome_backoff<Delay, Otherwise>;
+
+namespace detail {
+/// The wait before retry `n` after `outcome`: an outcome-aware backoff sees it, and its wait is
+/// clamped to its declared bound whatever it returns; other backoffs do not.
+template <class Backoff, class Random, class Outcome>
+constexpr duration backoff_wait(const Backoff& b, std::uint32_t n, duration prev, Random&& random,
+                                const Outcome& outcome) {
+  if constexpr (requires { b.delay_before(n, prev, random, outcome); }) {
+    const duration d = b.delay_before(n, prev, random, outcome);
+    const duration bound = b.max_delay_before(n);
+    return d.count() < 0 ? duration{} : d < bound ? d : bound;
+  } else {
+    return b.delay_before(n, prev, random);
+  }
+}
+}  // namespace detail
 
 TUTTI_END_NAMESPACE
 

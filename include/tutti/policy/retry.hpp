@@ -18,6 +18,7 @@
 #include "../events.hpp"
 #include "../policy.hpp"
 #include "../report.hpp"
+#include "../result.hpp"  // unit: the value of a step that returns nothing
 #include "backoff.hpp"
 
 TUTTI_BEGIN_NAMESPACE
@@ -122,11 +123,99 @@ struct retry_except {
 template <class... E>
 retry_except(E...) -> retry_except<sizeof...(E)>;
 
+/// No value is retried: the default of `retry_condition::on_value`.
+struct no_value_retry {
+  template <class T>
+  constexpr bool operator()(const T&) const noexcept {
+    return false;
+  }
+};
+/// Nothing aborts a retry: the default of `retry_condition`'s abort conditions.
+struct never_abort {
+  template <class T>
+  constexpr bool operator()(const T&) const noexcept {
+    return false;
+  }
+};
+
+/**
+ * What a retry retries and when it stops, beyond the errors of a plain predicate; built by
+ * `retry::retry_on_value`, `return_last_value`, `abort_on` and `abort_on_value`, and used by
+ * the retry in place of its predicate:
+ * - `on_error(const std::error_code&)`: the errors retried (the plain predicate);
+ * - `on_value(const T&)`: the values retried (an HTTP-like response whose status says "try
+ *   again"); when the attempts run out on such a value the step fails with
+ *   `errc::retries_exhausted`, or returns it if `return_last_value`;
+ * - `abort_error`, `abort_value`: an outcome the retry would retry but must not: the retry stops
+ *   at once and the outcome stands (an error stays the step's error, a value is returned).
+ */
+template <class OnError = retry_transient, class OnValue = no_value_retry,
+          class AbortError = never_abort, class AbortValue = never_abort>
+struct retry_condition {
+  [[no_unique_address]] OnError on_error{};
+  [[no_unique_address]] OnValue on_value{};
+  [[no_unique_address]] AbortError abort_error{};
+  [[no_unique_address]] AbortValue abort_value{};
+  bool return_last_value = false;
+
+  /// As a plain predicate: whether an error is retried.
+  [[nodiscard]] constexpr bool operator()(const std::error_code& ec) const { return on_error(ec); }
+};
+
+namespace detail {
+// A step that returns nothing has result<unit> as its outcome.
+template <class T>
+inline constexpr bool no_value = std::is_void_v<T> || std::is_same_v<T, unit>;
+
+template <class P>
+inline constexpr bool is_retry_condition = false;
+template <class E, class V, class AE, class AV>
+inline constexpr bool is_retry_condition<retry_condition<E, V, AE, AV>> = true;
+
+/// A plain predicate as a condition; a condition as it is.
+template <class P>
+constexpr auto as_condition(const P& p) {
+  if constexpr (is_retry_condition<P>) return p;
+  else return retry_condition<P>{p};
+}
+/// pred(r's value), r holding one: for retry_on_value (Abort false) and abort_on_value (Abort
+/// true); false at compile time for the defaults.
+template <bool Abort, class Pred, class R>
+TUTTI_ALWAYS_INLINE bool value_matches(const Pred& pred, const R& r) {
+  using T = typename R::value_type;
+  if constexpr (std::is_same_v<Pred, no_value_retry> || std::is_same_v<Pred, never_abort>) {
+    (void)pred, (void)r;
+    return false;
+  } else if constexpr (no_value<T>) {
+    static_assert(Abort || always_false<R>,
+                  "tutti: retry_on_value(pred) needs a step that returns a value; this step "
+                  "returns tutti::result<void>. Retry on its errors instead.");
+    static_assert(!Abort || always_false<R>,
+                  "tutti: abort_on_value(pred) needs a step that returns a value; this step "
+                  "returns tutti::result<void>. Use abort_on(pred) on its errors.");
+    return false;
+  } else {
+    static_assert(Abort || std::is_invocable_r_v<bool, const Pred&, const T&>,
+                  "tutti: retry_on_value(pred): pred must be callable as bool(const T&), T the "
+                  "step's value type.");
+    static_assert(!Abort || std::is_invocable_r_v<bool, const Pred&, const T&>,
+                  "tutti: abort_on_value(pred): pred must be callable as bool(const T&), T the "
+                  "step's value type.");
+    return pred(r.assume_value());
+  }
+}
+
+template <class C, class E, class V, class AE, class AV>
+constexpr retry_condition<E, V, AE, AV> rebuild(const C& c, E e, V v, AE ae, AV av) {
+  return {e, v, ae, av, c.return_last_value};
+}
+}  // namespace detail
+
 /// What a retry reports before each wait (see `retry::on_each_retry`).
 struct retry_event {
   std::string_view step;     ///< the step's path
   std::uint32_t attempt;     ///< the attempt that failed (1-based)
-  std::error_code error;     ///< its error
+  std::error_code error;     ///< its error (none when it returned a value the retry retries)
   duration delay;            ///< the wait before the next attempt
 };
 
@@ -134,6 +223,14 @@ struct retry_event {
 struct no_retry_event {
   constexpr void operator()(const retry_event&) const noexcept {}
 };
+
+// The message of a backoff without its upper bound (retry and retry_forever).
+#define TUTTI_RETRY_BACKOFF_MESSAGE                                                             \
+  "tutti: a retry's backoff must declare its upper bound: "                                     \
+  "`constexpr tutti::duration max_delay_before(std::uint32_t n) const`, the longest wait "       \
+  "before retry n (worst cases and deadline checks rely on it), besides "                        \
+  "`static constexpr std::string_view backoff_name` and `constexpr void validate() const`. "     \
+  "For a wait chosen from the outcome, tutti::outcome_backoff{max, delay} declares it."
 
 /**
  * Calls the step again after a failure, up to `max_attempts` calls in all (the first counts),
@@ -152,6 +249,7 @@ template <class Backoff = constant_backoff, class Predicate = retry_transient,
 struct retry {
   static constexpr std::string_view policy_name = "retry";
   static constexpr bool makes_retriable = true;
+  static_assert(bounded_backoff<Backoff>, TUTTI_RETRY_BACKOFF_MESSAGE);
 
   Backoff backoff{};
   max_attempts attempts{3};
@@ -183,6 +281,37 @@ struct retry {
     return retry<Backoff, Predicate, Hook>(backoff, attempts, retry_on, budget, hook);
   }
 
+  /**
+   * The same retry, also retrying the step's values that `pred(const T&)` accepts (T: the
+   * step's value type). When the attempts run out on such a value, the step fails with
+   * `errc::retries_exhausted`, unless `.return_last_value()`.
+   */
+  template <class Pred>
+  [[nodiscard]] constexpr auto retry_on_value(Pred pred) const {
+    const auto c = detail::as_condition(retry_on);
+    return with(detail::rebuild(c, c.on_error, pred, c.abort_error, c.abort_value));
+  }
+  /// The same retry, returning the last value when its attempts run out on a value it retries.
+  [[nodiscard]] constexpr auto return_last_value() const {
+    auto c = detail::as_condition(retry_on);
+    c.return_last_value = true;
+    return with(c);
+  }
+  /// The same retry, stopping at once on an error it would retry that `pred(const
+  /// std::error_code&)` accepts: the error stands (event `retries_exhausted`, `gave_up_early`).
+  template <class Pred>
+  [[nodiscard]] constexpr auto abort_on(Pred pred) const {
+    const auto c = detail::as_condition(retry_on);
+    return with(detail::rebuild(c, c.on_error, c.on_value, pred, c.abort_value));
+  }
+  /// The same retry, stopping at once on a value it would retry that `pred(const T&)` accepts:
+  /// the value is returned (event `retries_exhausted`).
+  template <class Pred>
+  [[nodiscard]] constexpr auto abort_on_value(Pred pred) const {
+    const auto c = detail::as_condition(retry_on);
+    return with(detail::rebuild(c, c.on_error, c.on_value, c.abort_error, pred));
+  }
+
   [[nodiscard]] constexpr policy_info info() const noexcept {
     duration waits{};
     for (std::uint32_t n = 1; n < attempts.value; ++n) waits = saturating_add(waits, backoff.max_delay_before(n));
@@ -199,7 +328,7 @@ struct retry {
     duration started{};
     if (budget != duration::max()) started = call.clock().now();
     auto r = next();
-    if (TUTTI_UNLIKELY(!r.has_value())) retry_failed(r, next, call, started);
+    if (TUTTI_UNLIKELY(!r.has_value() || value_retried(r))) retry_failed(r, next, call, started);
     return r;
   }
 
@@ -211,27 +340,35 @@ struct retry {
     const bool unlimited = budget == duration::max() && call.deadline() == duration::max();
     duration previous{};
     for (std::uint32_t attempt = 1;; ++attempt) {
-      // An error this retry does not retry ends it whatever the attempt: attempts were not
+      // An outcome this retry does not retry ends it whatever the attempt: attempts were not
       // what ran out.
-      if (!retry_on(r.assume_error())) return;
-      if (attempt >= attempts.value) {
-        detail::emit_retries_exhausted(call, attempt, r.assume_error(), {});
+      if (r.has_value()) {
+        if (!value_retried(r)) return;
+      } else if (!retry_on(r.assume_error())) {
         return;
       }
+      if (aborted(r)) return stop_on_abort(r, call, attempt);
+      if (attempt >= attempts.value) return exhausted(r, call, attempt);
       // A success that came too late and could not be undone has had its effect: never again.
       if (call.marked(step_flag::late_success_kept)) return;
-      if (TUTTI_UNLIKELY(stop.stop_requested())) return detail::stopped(call, attempt, r.assume_error());
-      const duration wait = backoff.delay_before(attempt, previous, [&call] { return call.random(); });
+      if (TUTTI_UNLIKELY(stop.stop_requested())) {
+        detail::stopped(call, attempt, error_of(r));
+        return ended_on_value(r);
+      }
+      const duration wait =
+          detail::backoff_wait(backoff, attempt, previous, [&call] { return call.random(); }, r);
       // No wait, no deadline, no budget and nobody to tell: the next attempt follows at once
       // (the token was just checked and nothing ran since).
       if (!(quiet<Call>() && unlimited && wait.count() == 0)) {
-        if (!wait_before_retry(attempt, r.assume_error(), wait, started, call)) return;
-        if (stop.stop_requested()) return detail::stopped(call, attempt, r.assume_error());
+        if (!wait_before_retry(attempt, error_of(r), wait, started, call)) return ended_on_value(r);
+        if (stop.stop_requested()) {
+          detail::stopped(call, attempt, error_of(r));
+          return ended_on_value(r);
+        }
       }
       previous = wait;
       call.clear_message();
       detail::call_again(r, next);
-      if (r.has_value()) return;
     }
   }
 
@@ -262,6 +399,68 @@ struct retry {
   }
 
  private:
+  template <class P>
+  [[nodiscard]] constexpr retry<Backoff, P, OnRetry> with(P p) const {
+    return retry<Backoff, P, OnRetry>(backoff, attempts, p, budget, on_retry);
+  }
+
+  static constexpr bool has_condition = detail::is_retry_condition<Predicate>;
+
+  /// Whether `r` holds a value this retry retries (false at compile time without retry_on_value).
+  template <class R>
+  TUTTI_ALWAYS_INLINE bool value_retried(const R& r) const {
+    if constexpr (!has_condition) return false;
+    else return r.has_value() && detail::value_matches<false>(retry_on.on_value, r);
+  }
+  /// Whether an abort condition stops the retry on `r` (an outcome it would retry).
+  template <class R>
+  TUTTI_ALWAYS_INLINE bool aborted(const R& r) const {
+    if constexpr (!has_condition) return false;
+    else if (!r.has_value()) return retry_on.abort_error(r.assume_error());
+    else return detail::value_matches<true>(retry_on.abort_value, r);
+  }
+  /// The error of an outcome, none for a value.
+  template <class R>
+  static std::error_code error_of(const R& r) noexcept {
+    return r.has_value() ? std::error_code{} : std::error_code(r.assume_error());
+  }
+  template <class R, class Call>
+  TUTTI_NOINLINE void stop_on_abort(R& r, Call& call, std::uint32_t attempt) const {
+    constexpr std::string_view why = "the retry was aborted: its abort condition matched";
+    if (!r.has_value()) {
+      call.mark(step_flag::gave_up_early);
+      call.note(why);
+    }
+    detail::emit_retries_exhausted(call, attempt, error_of(r), why);
+  }
+  template <class R, class Call>
+  void exhausted(R& r, Call& call, std::uint32_t attempt) const {
+    if (!r.has_value()) {
+      detail::emit_retries_exhausted(call, attempt, r.assume_error(), {});
+    } else if constexpr (has_condition) {
+      if (retry_on.return_last_value) {
+        detail::emit_retries_exhausted(call, attempt, {},
+                                       "attempts used up on values it retries; the last is returned");
+      } else {
+        constexpr std::string_view why =
+            "attempts used up: every attempt returned a value the retry retries";
+        call.note(why);
+        r = R(make_error_code(errc::retries_exhausted));
+        detail::emit_retries_exhausted(call, attempt, r.assume_error(), why);
+      }
+    }
+  }
+  /// A retry that gave up early (deadline, budget, stop) on a value it retries: the step fails
+  /// with retries_exhausted, unless return_last_value (the message already says why).
+  template <class R>
+  void ended_on_value(R& r) const {
+    if constexpr (has_condition) {
+      if (r.has_value() && !retry_on.return_last_value) r = R(make_error_code(errc::retries_exhausted));
+    } else {
+      (void)r;
+    }
+  }
+
   /// Whether nothing observes a retry's waits: no observer, no hook.
   template <class Call>
   static constexpr bool quiet() noexcept {
@@ -294,6 +493,7 @@ template <class Backoff = constant_backoff, class Predicate = retry_transient>
 struct retry_forever {
   static constexpr std::string_view policy_name = "retry_forever";
   static constexpr bool makes_retriable = true;
+  static_assert(bounded_backoff<Backoff>, TUTTI_RETRY_BACKOFF_MESSAGE);
   Backoff backoff{};
   Predicate retry_on{};
 
@@ -322,7 +522,8 @@ struct retry_forever {
       if (r.has_value() || !retry_on(r.assume_error())) return;
       if (call.marked(step_flag::late_success_kept)) return;  // see retry::retry_failed
       if (TUTTI_UNLIKELY(stop.stop_requested())) return detail::stopped(call, attempt, r.assume_error());
-      const duration wait = backoff.delay_before(attempt, previous, [&call] { return call.random(); });
+      const duration wait =
+          detail::backoff_wait(backoff, attempt, previous, [&call] { return call.random(); }, r);
       // As retry: with no wait, no deadline and no observer, the next attempt follows at once.
       if (detail::observed<Call>() || wait.count() != 0 || deadline != duration::max()) {
         if (deadline != duration::max() && saturating_add(call.clock().now(), wait) > deadline) {
@@ -347,6 +548,8 @@ template <class Backoff>
 retry_forever(Backoff) -> retry_forever<Backoff>;
 template <class Backoff, class Predicate>
 retry_forever(Backoff, Predicate) -> retry_forever<Backoff, Predicate>;
+
+#undef TUTTI_RETRY_BACKOFF_MESSAGE
 
 TUTTI_END_NAMESPACE
 
