@@ -280,16 +280,8 @@ class choice_node {
 
   template <class Call, class In>
   result<void> compensate(state_type<In>& st, Call& call) const {
-    call.begin_compensation_attempt();
-    const bool before = call.shared()->compensation_failed;
-    call.shared()->compensation_failed = false;
-    undo_cases(st, call, std::make_index_sequence<size>{});
-    const bool failed_now = call.shared()->compensation_failed;
-    call.shared()->compensation_failed = before || failed_now;
-    const result<void> r = failed_now ? result<void>{make_error_code(errc::compensation_failed)}
-                                      : result<void>{outcome::success()};
-    if constexpr (detail::observed<Call>()) call.end_attempt(r);
-    return r;
+    return detail::compensate_sublevels(
+        call, [&] { undo_cases(st, call, std::make_index_sequence<size>{}); });
   }
 
   template <class In>
@@ -370,17 +362,13 @@ class choice_node {
       call.set_message(false, text);
       return;
     }
+    // Lent to the choice's output, given back before the case is compensated.
     auto& slot = std::get<0>(cst.slots);
-    using V = typename Case::template value_type<In>;
-    using Out = value_type<In>;
-    if constexpr (std::is_same_v<std::remove_cvref_t<decltype(*slot)>, V>) {
-      // Moved into the choice's output, moved back before the case is compensated.
-      if constexpr (std::is_same_v<Out, V>) st.value.emplace(std::move(*slot));
-      else st.value.emplace(std::in_place_index<I>, std::move(*slot));
-    } else {
-      if constexpr (std::is_same_v<Out, V>) st.value.emplace(Case::value(*slot));
-      else st.value.emplace(std::in_place_index<I>, Case::value(*slot));
-    }
+    using lent = detail::lent_output<Case, In>;
+    if constexpr (std::is_same_v<value_type<In>, typename lent::value_type>)
+      st.value.emplace(lent::take(slot));
+    else
+      st.value.emplace(std::in_place_index<I>, lent::take(slot));
   }
 
   template <class Call, class In, std::size_t... I>
@@ -393,11 +381,11 @@ class choice_node {
     if constexpr (Case::contains_compensable) {
       auto& cst = std::get<I>(st.cases);
       auto& slot = std::get<0>(cst.slots);
-      using V = typename Case::template value_type<In>;
-      if constexpr (std::is_same_v<std::remove_cvref_t<decltype(*slot)>, V>) {
-        if constexpr (std::is_same_v<value_type<In>, V>) slot.emplace(std::move(*st.value));
-        else slot.emplace(std::move(std::get<I>(*st.value)));
-      }
+      using lent = detail::lent_output<Case, In>;
+      if constexpr (std::is_same_v<value_type<In>, typename lent::value_type>)
+        lent::give_back(slot, *st.value);
+      else
+        lent::give_back(slot, std::get<I>(*st.value));
       detail::sublevel<Call, Case>::compensate(std::get<I>(cases_), cst, call, call.shared());
     } else {
       (void)st, (void)call;

@@ -260,11 +260,8 @@ class group_runner {
     // (paused, journal unwritable): then nothing more is done or undone until it resumes.
     if (!halted()) {
       // Only this group's own undo failures count here (stop_on_failure), not earlier ones.
-      const bool failed_before = parent.compensation_failed;
-      parent.compensation_failed = false;
-      undo_unkept(!ok, std::make_index_sequence<n>{});
-      const bool failed_now = parent.compensation_failed;
-      parent.compensation_failed = failed_before || failed_now;
+      const bool failed_now = undo_counting_own_failures(
+          parent, [&] { undo_unkept(!ok, std::make_index_sequence<n>{}); });
       // A loser that succeeded late and could not be undone shows on the group's report line.
       if (ok && failed_now) call_.mark(step_flag::late_compensation_failed);
     }
@@ -541,9 +538,7 @@ class group_runner {
   auto take_plain() {
     using B = std::tuple_element_t<I, typename G::nodes_type>;
     using V = typename B::template value_type<In>;
-    auto& slot = std::get<0>(std::get<I>(st_.branches).slots);
-    if constexpr (std::is_same_v<std::remove_cvref_t<decltype(*slot)>, V>) return V(std::move(*slot));
-    else return V(B::value(*slot));
+    return V(lent_output<B, In>::take(std::get<0>(std::get<I>(st_.branches).slots)));
   }
   template <std::size_t I>
   branch_value_t<In, std::tuple_element_t<I, typename G::nodes_type>> take() {
@@ -700,15 +695,8 @@ class parallel_group {
   /// Undoes the branches whose outputs the group returned, in reverse branch order.
   template <class Call, class In>
   result<void> compensate(state_type<In>& st, Call& call) const {
-    call.begin_compensation_attempt();
-    run_shared_guard guard{*call.shared()};
-    undo(st, call, std::make_index_sequence<size>{});
-    const bool failed_now = call.shared()->compensation_failed;
-    guard.restore();
-    const result<void> r = failed_now ? result<void>{make_error_code(errc::compensation_failed)}
-                                      : result<void>{outcome::success()};
-    if constexpr (detail::observed<Call>()) call.end_attempt(r);
-    return r;
+    return detail::compensate_sublevels(call,
+                                        [&] { undo(st, call, std::make_index_sequence<size>{}); });
   }
 
   template <class In>
@@ -752,17 +740,6 @@ class parallel_group {
   constexpr const auto& branch() const noexcept {
     return std::get<0>(std::get<I>(branches_));
   }
-  /// Keeps the run's compensation_failed flag across the group's own compensations.
-  struct run_shared_guard {
-    detail::run_shared& s;
-    bool before;
-    explicit run_shared_guard(detail::run_shared& shared) noexcept
-        : s(shared), before(shared.compensation_failed) {
-      s.compensation_failed = false;
-    }
-    void restore() noexcept { s.compensation_failed = before || s.compensation_failed; }
-  };
-
   template <class Call, class In, std::size_t... I>
   void undo(state_type<In>& st, Call& call, std::index_sequence<I...>) const {
     bool stop = false;
@@ -775,17 +752,15 @@ class parallel_group {
       if (stop || !st.kept[I]) return;
       auto& bst = std::get<I>(st.branches);
       // Give the branch its output back (the group moved it into its own output).
+      using lent = detail::lent_output<Br, In>;
       auto& slot = std::get<0>(bst.slots);
-      using V = typename Br::template value_type<In>;
-      if constexpr (std::is_same_v<std::remove_cvref_t<decltype(*slot)>, V>) {
-        if constexpr (Mode == detail::gather_mode::all) {
-          if constexpr (detail::is_optional_branch<Br>()) slot.emplace(std::move(*std::get<I>(*st.values)));
-          else slot.emplace(std::move(std::get<I>(*st.values)));
-        } else if constexpr (Mode == detail::gather_mode::quorum) {
-          slot.emplace(std::move(*(*st.values)[I]));
-        } else {
-          slot.emplace(std::move(*st.values));
-        }
+      if constexpr (Mode == detail::gather_mode::all) {
+        if constexpr (detail::is_optional_branch<Br>()) lent::give_back(slot, *std::get<I>(*st.values));
+        else lent::give_back(slot, std::get<I>(*st.values));
+      } else if constexpr (Mode == detail::gather_mode::quorum) {
+        lent::give_back(slot, *(*st.values)[I]);
+      } else {
+        lent::give_back(slot, *st.values);
       }
       detail::sublevel<Call, Br>::compensate(std::get<I>(branches_), bst, call, call.shared());
       if (call.shared()->mode == compensation_policy::stop_on_failure &&

@@ -61,6 +61,56 @@ struct run_shared {
   }
 };
 
+/// Calls `undo` (which undoes a sub-level through `shared`) so that only the compensation
+/// failures it causes count: returns whether one failed; a failure from before stays recorded.
+/// With stop_on_failure, an earlier failure elsewhere must not stop this sub-level's own undo.
+template <class Undo>
+bool undo_counting_own_failures(run_shared& shared, Undo&& undo) {
+  const bool before = shared.compensation_failed;
+  shared.compensation_failed = false;
+  std::forward<Undo>(undo)();
+  const bool failed_now = shared.compensation_failed;
+  shared.compensation_failed = before || failed_now;
+  return failed_now;
+}
+
+/// One compensation attempt of a node that holds sub-levels (a nested workflow, a group, a
+/// choice): `undo` undoes them; the attempt fails with errc::compensation_failed when one of
+/// this node's own compensations failed.
+template <class Call, class Undo>
+result<void> compensate_sublevels(Call& call, Undo&& undo) {
+  call.begin_compensation_attempt();
+  const bool failed = undo_counting_own_failures(*call.shared(), std::forward<Undo>(undo));
+  const result<void> r = failed ? result<void>{make_error_code(errc::compensation_failed)}
+                                : result<void>{outcome::success()};
+  if constexpr (observed<Call>()) call.end_attempt(r);
+  return r;
+}
+
+/// A sub-level's output lent to the node above it (a group's or a choice's own output): moved
+/// out of the sub-level's slot when the slot holds the output itself, and moved back before the
+/// sub-level is undone, so that its compensation receives what it produced. A slot holding a
+/// nested workflow's run state lends a copy of its value and keeps the state.
+template <class Node, class In>
+struct lent_output {
+  using value_type = typename Node::template value_type<In>;
+  template <class Slot>
+  static constexpr bool holds_value =
+      std::is_same_v<std::remove_cvref_t<decltype(*std::declval<Slot&>())>, value_type>;
+
+  /// `value_type&&` to move from, or `const value_type&` to copy from.
+  template <class Slot>
+  static decltype(auto) take(Slot& slot) {
+    if constexpr (holds_value<Slot>) return std::move(*slot);
+    else return Node::value(*slot);
+  }
+  template <class Slot>
+  static void give_back(Slot& slot, value_type& lent) {
+    if constexpr (holds_value<Slot>) slot.emplace(std::move(lent));
+    else (void)slot, (void)lent;
+  }
+};
+
 /// Whether a node is a nested workflow (possibly inside policies): its value is its run state,
 /// which a journal does not store (its steps are journaled one by one).
 template <class N>
@@ -913,22 +963,15 @@ class basic_workflow {
   template <class Call, class In>
   result<void> compensate(detail::run_state<In, N...>& st, Call& call) const {
     using C = std::remove_reference_t<decltype(call.clock())>;
-    call.begin_compensation_attempt();
     using O = typename Call::observer_type;
-    const bool had_failure = call.shared()->compensation_failed;
-    call.shared()->compensation_failed = false;
-    detail::frame<In, C, O, N...> f{call.input(), st,           call.clock(),
-                                    call.id(),    call.timing(), call.shared(),
-                                    call.observer_handle()};
-    constexpr auto prefix = detail::concat<Call::path, fixed_string{"/"}>();
-    detail::engine<prefix, In, C, O, N...>::compensate_all(nodes_, f,
-                                                           std::index_sequence_for<N...>{});
-    const bool failed_now = call.shared()->compensation_failed;
-    call.shared()->compensation_failed = had_failure || failed_now;
-    const result<void> r = failed_now ? result<void>{make_error_code(errc::compensation_failed)}
-                                      : result<void>{outcome::success()};
-    if constexpr (detail::observed<Call>()) call.end_attempt(r);
-    return r;
+    return detail::compensate_sublevels(call, [&] {
+      detail::frame<In, C, O, N...> f{call.input(), st,           call.clock(),
+                                      call.id(),    call.timing(), call.shared(),
+                                      call.observer_handle()};
+      constexpr auto prefix = detail::concat<Call::path, fixed_string{"/"}>();
+      detail::engine<prefix, In, C, O, N...>::compensate_all(nodes_, f,
+                                                             std::index_sequence_for<N...>{});
+    });
   }
 
   template <class In>
