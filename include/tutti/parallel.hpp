@@ -194,6 +194,175 @@ concept helping_executor = requires(E& e) {
   { e.try_run_one() } -> std::convertible_to<bool>;
 };
 
+/// Submits `task` to `exec`, or runs it here when the executor refuses (e.g. out of memory).
+template <class E, class F>
+void submit_or_run(E& exec, F& task) {
+  try {
+    exec.submit(task);
+  } catch (...) {
+    task();
+  }
+}
+
+/// Counts submitted tasks down to zero: what they use belongs to the waiter, which may return
+/// (and free it) only once the last task is done with it.
+class task_countdown {
+ public:
+  void start(int n) noexcept { pending_.store(n, std::memory_order_relaxed); }
+  /// `k` of the tasks will never be submitted: true when no task is left to wait for.
+  bool skip(int k) noexcept { return pending_.fetch_sub(k, std::memory_order_acq_rel) == k; }
+  /// A task's last action.
+  void arrive() noexcept {
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      pending_.notify_all();
+      // The waiter may return only after the notification: it waits for this flag, set last.
+      released_.store(true, std::memory_order_release);
+    }
+  }
+  /// Waits for every task; meanwhile runs queued tasks of `exec` when it can (try_run_one), so
+  /// that a wait on one of a pool's own workers cannot starve the tasks it waits for.
+  template <class E>
+  void wait(E& exec) {
+    for (;;) {
+      const int p = pending_.load(std::memory_order_acquire);
+      if (p == 0) {
+        // The last task is between its count-down and its notification: a few instructions.
+        while (!released_.load(std::memory_order_acquire)) std::this_thread::yield();
+        return;
+      }
+      if constexpr (helping_executor<E>) {
+        if (exec.try_run_one()) continue;
+      }
+      pending_.wait(p, std::memory_order_acquire);
+    }
+  }
+
+ private:
+  std::atomic<int> pending_{0};
+  std::atomic<bool> released_{false};
+};
+
+/**
+ * Undoes the completed steps of one workflow level all at once on an executor (a workflow
+ * built with compensate_in_parallel): each compensation is a task with a frame and a copy of
+ * the run's shared state of its own, so that the tasks share nothing but the records of
+ * distinct steps; the shared state is merged back once all of them are done. Submitted last
+ * step first: on an inline executor the order is the default one.
+ */
+template <class Engine, class Exec>
+class undo_batch {
+ public:
+  using frame_type = typename Engine::frame_type;
+  using nodes_type = typename Engine::nodes_type;
+  static constexpr std::size_t n = Engine::size;
+
+  undo_batch(Exec& exec, const nodes_type& nodes, frame_type& f) noexcept
+      : exec_(exec), nodes_(nodes), f_(f) {}
+
+  void run() {
+    run_shared& parent = *f_.shared;
+    // With stop_on_failure, a compensation that already failed in this run (a late success's
+    // undo, a group undoing its own branches) stops the undoing before this level, as in
+    // the sequential order. Once started, the batch runs whole: see docs/sagas.md.
+    if (parent.mode == compensation_policy::stop_on_failure && parent.compensation_failed) return;
+    run_all(std::make_index_sequence<n>{});
+  }
+
+ private:
+  template <std::size_t... J>
+  void run_all(std::index_sequence<J...>) {
+    ((todo_[J] = Engine::template needs_undo<J>(f_)), ...);
+    int count = 0;
+    for (const bool t : todo_) count += t ? 1 : 0;
+    if (count == 0) return;
+    run_shared& parent = *f_.shared;
+    const run_shared base = parent;  // one read, before the generator below writes it
+    for (std::size_t j = 0; j < n; ++j) {
+      if (!todo_[j]) continue;
+      // The first message written allocates the store of them all: here, not in two tasks.
+      f_.st.rec.messages.set(n + j, {});
+      const std::uint64_t seed = parent.next_random();
+      shared_[j] = base;
+      shared_[j].rng = seed == 0 ? 1 : seed;
+    }
+    tasks_.start(count);
+    (submit<n - 1 - J>(), ...);
+    tasks_.wait(exec_);
+    for (std::size_t j = 0; j < n; ++j) {
+      if (!todo_[j]) continue;
+      parent.compensated_any = parent.compensated_any || shared_[j].compensated_any;
+      parent.compensation_failed = parent.compensation_failed || shared_[j].compensation_failed;
+    }
+  }
+
+  template <std::size_t J>
+  void submit() {
+    if (!todo_[J]) return;
+    auto task = [this]() noexcept {
+      undo<J>();
+      tasks_.arrive();
+    };
+    submit_or_run(exec_, task);
+  }
+
+  template <std::size_t J>
+  void undo() noexcept {
+    frame_type f = f_;
+    f.shared = &shared_[J];
+    try {
+      (void)Engine::template undo_one<J>(nodes_, f);
+    } catch (...) {
+      threw<J>(f);
+    }
+  }
+
+  /// A policy hook, an observer or a copy threw while step J was undone (on another thread,
+  /// where nobody could catch it): its compensation failed with that exception.
+  template <std::size_t J>
+  void threw(frame_type& f) noexcept {
+    f.st.rec.status[J] = step_status::compensation_failed;
+    f.st.rec.comp_errors.set(J, error_bits::from(make_error_code(errc::exception)));
+    f.shared->compensation_failed = true;
+    try {
+      throw;
+    } catch (const std::exception& e) {
+      try { f.st.rec.messages.set(n + J, e.what()); } catch (...) {}  // NOLINT(bugprone-empty-catch)
+    } catch (...) {  // NOLINT(bugprone-empty-catch): nothing more to say of it
+    }
+    try {
+      const std::string_view message = f.st.rec.messages.get(n + J);
+      if constexpr (frame_type::journaled)
+        f.obs.get().record_compensation_finished(Engine::template path<J>.view(), false,
+                                                 make_error_code(errc::exception), message);
+      if constexpr (frame_type::observed) {
+        step_call<frame_type, J, Engine::template path<J>> call{f, true};
+        event e = make_event(event_kind::compensation_failed, f.st.rec.comp_attempts.get(J));
+        e.error = make_error_code(errc::exception);
+        e.message = message;
+        call.emit(e);
+      }
+    } catch (...) {  // NOLINT(bugprone-empty-catch): the report line says what happened
+    }
+  }
+
+  Exec& exec_;
+  const nodes_type& nodes_;
+  frame_type& f_;
+  std::array<bool, n> todo_{};
+  std::array<run_shared, n> shared_{};
+  task_countdown tasks_;
+};
+
+/// The way a parallel_compensated workflow undoes its level (see detail::in_reverse_order).
+template <class Exec>
+struct concurrent_undo {
+  Exec* exec;
+  template <class Engine, class Nodes, class Frame>
+  void compensate(const Nodes& nodes, Frame& f) const {
+    undo_batch<Engine, Exec>{*exec, nodes, f}.run();
+  }
+};
+
 /// Runs one group on one call: submits the branches, waits for them, settles the outcome.
 template <class G, class Call>
 class group_runner {
@@ -297,16 +466,16 @@ class group_runner {
         return;
       }
     }
-    pending_.store(static_cast<int>(n), std::memory_order_relaxed);
+    tasks_.start(static_cast<int>(n));
     (submit<I>(), ...);
-    wait_all();
+    tasks_.wait(g_.exec());
   }
 
   /// Hedging: branch k starts when the run's clock passed k × delay since the start without a
   /// success, or at once when every branch started so far failed.
   template <std::size_t... I>
   void run_hedged(std::index_sequence<I...>) {
-    pending_.store(static_cast<int>(n), std::memory_order_relaxed);
+    tasks_.start(static_cast<int>(n));
     auto& clock = call_.clock();
     const duration t0 = clock.now();
     std::size_t started = 0;
@@ -350,23 +519,8 @@ class group_runner {
     }
     // Branches never started count as finished for the wait below.
     const int never = static_cast<int>(n - started);
-    if (never > 0 && pending_.fetch_sub(never, std::memory_order_acq_rel) == never) return;
-    wait_all();
-  }
-
-  void wait_all() {
-    for (;;) {
-      const int p = pending_.load(std::memory_order_acquire);
-      if (p == 0) {
-        // The last branch is between its count-down and its notification: a few instructions.
-        while (!released_.load(std::memory_order_acquire)) std::this_thread::yield();
-        return;
-      }
-      if constexpr (helping_executor<executor_type>) {
-        if (g_.exec().try_run_one()) continue;
-      }
-      pending_.wait(p, std::memory_order_acquire);
-    }
+    if (never > 0 && tasks_.skip(never)) return;
+    tasks_.wait(g_.exec());
   }
 
   template <std::size_t I>
@@ -377,18 +531,9 @@ class group_runner {
         { std::lock_guard lock{wait_.mutex}; }
         wait_.cv.notify_all();
       }
-      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-        pending_.notify_all();
-        // The waiter may return (and this runner go away) only after the notification: it
-        // waits for this flag, set last.
-        released_.store(true, std::memory_order_release);
-      }
+      tasks_.arrive();
     };
-    try {
-      g_.exec().submit(task);
-    } catch (...) {
-      task();  // the executor refused (e.g. out of memory): run the branch here
-    }
+    submit_or_run(g_.exec(), task);
   }
 
   /// A resumed quorum / first-of whose success is in the journal keeps the same branches.
@@ -593,8 +738,7 @@ class group_runner {
   group_counter<concurrent> decided_;  // owner: the branch whose failure decided the group
   group_counter<concurrent> begun_;    // hedging: branches taken off the queue
   bool stop_ = false;                  // inline: no further branch starts
-  std::atomic<int> pending_{0};
-  std::atomic<bool> released_{false};
+  task_countdown tasks_;
   std::optional<std::stop_source> source_;
   std::stop_token token_;
   std::optional<std::stop_callback<forward_stop>> forward_;
@@ -802,6 +946,77 @@ inline E& shared_executor() noexcept {
   static E e;
   return e;
 }
+}  // namespace detail
+
+/**
+ * A workflow whose steps are declared independent for compensation, built with
+ * `wf.compensate_in_parallel(exec)`: when it is undone — one of its steps failed, or a later
+ * step of an enclosing workflow did — the compensations of all its completed steps are
+ * submitted at once to `exec` (held by reference), last step first, and waited for. What is
+ * undone, the report, the events and the journal records are those of the default order; only
+ * the order and the threads differ. With `compensation_policy::stop_on_failure`, a failure
+ * among them does not stop the others (they are started together); it stops the undoing of
+ * what comes before this workflow. It is the workflow it was built from in every other way:
+ * the same steps, paths, shape and journal. Observers and clocks must be thread-safe, as for
+ * parallel groups. See docs/sagas.md.
+ */
+template <class Exec, fixed_string Name, class... N>
+class parallel_compensated<basic_workflow<Name, N...>, Exec> : public basic_workflow<Name, N...> {
+  static_assert(executor<Exec>,
+                "tutti: compensate_in_parallel(exec) takes an executor: an object with "
+                "`submit(f)` (tutti::thread_pool, tutti::inline_executor, or your own).");
+  using base = basic_workflow<Name, N...>;
+
+ public:
+  using executor_type = Exec;
+
+  constexpr parallel_compensated(const base& wf, Exec& exec) : base(wf), exec_(&exec) {}
+
+  /// As basic_workflow::run.
+  template <class In, tutti::clock C = steady_clock>
+  [[nodiscard]] auto run(const In& input, const run_options& opts = {},
+                         C& clock = detail::default_clock()) const {
+    null_observer none;
+    return run(input, opts, clock, none);
+  }
+  template <class In, tutti::clock C, observer O>
+  [[nodiscard]] auto run(const In& input, const run_options& opts, C& clock, O& obs) const {
+    return this->run_with(input, opts, clock, obs, undo());
+  }
+  template <class In, observer O>
+    requires(!tutti::clock<O>)
+  [[nodiscard]] auto run(const In& input, const run_options& opts, O& obs) const {
+    return run(input, opts, detail::default_clock(), obs);
+  }
+  [[nodiscard]] auto run(const run_options& opts = {}) const { return run(unit{}, opts); }
+  template <tutti::clock C>
+  [[nodiscard]] auto run(const run_options& opts, C& clock) const {
+    return run(unit{}, opts, clock);
+  }
+
+  // ---- as a step of an enclosing workflow ----
+
+  template <class Call>
+  auto invoke(Call& call) const {
+    return this->invoke_with(call, undo());
+  }
+  template <class Call, class In>
+  result<void> compensate(detail::run_state<In, N...>& st, Call& call) const {
+    return this->compensate_with_undo(st, call, undo());
+  }
+
+  /// The executor the compensations run on.
+  [[nodiscard]] constexpr Exec& compensation_executor() const noexcept { return *exec_; }
+
+ private:
+  [[nodiscard]] constexpr detail::concurrent_undo<Exec> undo() const noexcept { return {exec_}; }
+
+  Exec* exec_;
+};
+
+namespace detail {
+template <class W, class Exec>
+struct flow_traits<parallel_compensated<W, Exec>> : flow_traits<W> {};
 }  // namespace detail
 
 /// `tutti::optional_branch(b)`: the branch's failure does not fail its group; its output is a

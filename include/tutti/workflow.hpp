@@ -417,6 +417,15 @@ class step_call {
       started_;
 };
 
+/// How a workflow level undoes its completed steps: one after another, last first (the
+/// default). `compensate_in_parallel` gives a level the concurrent way (<tutti/parallel.hpp>).
+struct in_reverse_order {
+  template <class Engine, class Nodes, class Frame>
+  static void compensate(const Nodes& nodes, Frame& f) {
+    Engine::compensate_all(nodes, f, std::make_index_sequence<Engine::size>{});
+  }
+};
+
 /// Runs the nodes of one workflow level in order and compensates on failure.
 template <fixed_string Prefix, class Frame>
 struct engine_of;
@@ -435,10 +444,12 @@ struct engine_of<Prefix, basic_frame<Up, In, Clock, Obs, N...>> {
     else return (void)f, false;
   }
 
-  TUTTI_ALWAYS_INLINE static bool run(const nodes_type& nodes, frame_type& f) {
+  /// Runs the level; on failure `undo` compensates its completed steps (see in_reverse_order).
+  template <class Undo = in_reverse_order>
+  TUTTI_ALWAYS_INLINE static bool run(const nodes_type& nodes, frame_type& f, const Undo& undo = {}) {
     const bool ok = run_all(nodes, f, std::index_sequence_for<N...>{});
     if (TUTTI_UNLIKELY(!ok) && !f.shared->committed && !halted(f))
-      compensate_all(nodes, f, std::index_sequence_for<N...>{});
+      undo.template compensate<engine_of>(nodes, f);
     return ok;
   }
 
@@ -622,62 +633,86 @@ struct engine_of<Prefix, basic_frame<Up, In, Clock, Obs, N...>> {
   static void compensate_one(const nodes_type& nodes, frame_type& f, bool& stop) {
     using node_t = std::tuple_element_t<J, nodes_type>;
     if constexpr (node_t::contains_compensable) {
-      if (stop || J >= f.st.failed || f.st.rec.status[J] != step_status::succeeded) return;
-      // A value served by a fallback was not produced by the step's service: nothing to undo.
-      if (f.st.rec.flags[J] & static_cast<std::uint8_t>(step_flag::fallback_served)) return;
-      // A group or a choice whose completed part has no compensation: nothing to undo either.
-      if constexpr (requires { node_t::undoable(*std::get<J>(f.st.slots)); }) {
-        if (!node_t::undoable(*std::get<J>(f.st.slots))) return;
-      }
-      step_call<frame_type, J, path<J>> call{f, true};
-      f.st.rec.comp_attempts.set(J, 0);
-      if constexpr (frame_type::journaled) {
-        auto& hooks = f.obs.get();
-        if (const auto* past = hooks.replayed(path<J>.view()); past != nullptr && past->compensated) {
-          f.st.rec.status[J] = step_status::compensated;  // undone before the run stopped
-          f.st.rec.comp_attempts.set(J, static_cast<std::uint16_t>(past->compensation_attempts));
-          f.shared->compensated_any = true;
-          return;
-        }
-        if (hooks.broken()) {  // cannot be recorded: leave it for a resume
-          hooks.halt();
-          return;
-        }
-        hooks.record_compensation_started(path<J>.view());
-      }
-      duration t0{};
-      if constexpr (frame_type::observed) {
-        if constexpr (frame_type::observer_wants_time) t0 = f.clock.now();
-        call.emit(make_event(event_kind::compensation_started));
-      }
-      result<void> r = std::get<J>(nodes).compensate(*std::get<J>(f.st.slots), call);
-      if (r.has_value()) {
-        f.st.rec.status[J] = step_status::compensated;
-        f.shared->compensated_any = true;
-      } else {
-        f.st.rec.status[J] = step_status::compensation_failed;
-        f.st.rec.comp_errors.set(J, error_bits::from(r.error()));
-        f.shared->compensation_failed = true;
-        if (f.shared->mode == compensation_policy::stop_on_failure) stop = true;
-      }
-      if constexpr (frame_type::journaled)
-        f.obs.get().record_compensation_finished(
-            path<J>.view(), r.has_value(), r.has_value() ? std::error_code{} : std::error_code(r.error()),
-            f.st.rec.messages.get(size + J));
-      if constexpr (frame_type::observed) {
-        event e = make_event(r.has_value() ? event_kind::compensation_succeeded
-                                           : event_kind::compensation_failed,
-                             f.st.rec.comp_attempts.get(J));
-        if (!r.has_value()) {
-          e.error = r.error();
-          e.message = f.st.rec.messages.get(size + J);
-        }
-        if constexpr (frame_type::observer_wants_time) e.elapsed = f.clock.now() - t0;
-        call.emit(e);
-      }
+      if (stop || !needs_undo<J>(f)) return;
+      if (!undo_one<J>(nodes, f) && f.shared->mode == compensation_policy::stop_on_failure)
+        stop = true;
     } else {
       (void)nodes, (void)f, (void)stop;
     }
+  }
+
+  /// Whether step J is to be undone: it has a compensation, it completed before the failure,
+  /// its value was not served by a fallback, and (a group, a choice) its completed part has a
+  /// compensation.
+  template <std::size_t J>
+  static bool needs_undo(const frame_type& f) noexcept {
+    using node_t = std::tuple_element_t<J, nodes_type>;
+    if constexpr (node_t::contains_compensable) {
+      if (J >= f.st.failed || f.st.rec.status[J] != step_status::succeeded) return false;
+      // A value served by a fallback was not produced by the step's service: nothing to undo.
+      if (f.st.rec.flags[J] & static_cast<std::uint8_t>(step_flag::fallback_served)) return false;
+      // A group or a choice whose completed part has no compensation: nothing to undo either.
+      if constexpr (requires { node_t::undoable(*std::get<J>(f.st.slots)); }) {
+        if (!node_t::undoable(*std::get<J>(f.st.slots))) return false;
+      }
+      return true;
+    } else {
+      (void)f;
+      return false;
+    }
+  }
+
+  /// Undoes step J (needs_undo<J> holds): its journal records, events and report line. False
+  /// when its compensation failed. Touches only step J's records and `f.shared`, so that
+  /// independent steps can be undone at once, each with a frame and shared state of its own.
+  template <std::size_t J>
+  static bool undo_one(const nodes_type& nodes, frame_type& f) {
+    step_call<frame_type, J, path<J>> call{f, true};
+    f.st.rec.comp_attempts.set(J, 0);
+    if constexpr (frame_type::journaled) {
+      auto& hooks = f.obs.get();
+      if (const auto* past = hooks.replayed(path<J>.view()); past != nullptr && past->compensated) {
+        f.st.rec.status[J] = step_status::compensated;  // undone before the run stopped
+        f.st.rec.comp_attempts.set(J, static_cast<std::uint16_t>(past->compensation_attempts));
+        f.shared->compensated_any = true;
+        return true;
+      }
+      if (hooks.broken()) {  // cannot be recorded: leave it for a resume
+        hooks.halt();
+        return true;
+      }
+      hooks.record_compensation_started(path<J>.view());
+    }
+    duration t0{};
+    if constexpr (frame_type::observed) {
+      if constexpr (frame_type::observer_wants_time) t0 = f.clock.now();
+      call.emit(make_event(event_kind::compensation_started));
+    }
+    result<void> r = std::get<J>(nodes).compensate(*std::get<J>(f.st.slots), call);
+    if (r.has_value()) {
+      f.st.rec.status[J] = step_status::compensated;
+      f.shared->compensated_any = true;
+    } else {
+      f.st.rec.status[J] = step_status::compensation_failed;
+      f.st.rec.comp_errors.set(J, error_bits::from(r.error()));
+      f.shared->compensation_failed = true;
+    }
+    if constexpr (frame_type::journaled)
+      f.obs.get().record_compensation_finished(
+          path<J>.view(), r.has_value(), r.has_value() ? std::error_code{} : std::error_code(r.error()),
+          f.st.rec.messages.get(size + J));
+    if constexpr (frame_type::observed) {
+      event e = make_event(r.has_value() ? event_kind::compensation_succeeded
+                                         : event_kind::compensation_failed,
+                           f.st.rec.comp_attempts.get(J));
+      if (!r.has_value()) {
+        e.error = r.error();
+        e.message = f.st.rec.messages.get(size + J);
+      }
+      if constexpr (frame_type::observer_wants_time) e.elapsed = f.clock.now() - t0;
+      call.emit(e);
+    }
+    return r.has_value();
   }
 };
 
@@ -771,6 +806,11 @@ struct last_node {
 template <fixed_string Name, class In, class... N>
 class run_result;
 
+/// A workflow whose steps' compensations run concurrently on an executor: see
+/// basic_workflow::compensate_in_parallel; defined in <tutti/parallel.hpp>.
+template <class Workflow, class Exec>
+class parallel_compensated;
+
 /**
  * A workflow: steps run in order; the output of each is kept and reachable by name. Built with
  * `tutti::workflow<"name">(steps...)` or named as a type with `tutti::workflow_of<...>`.
@@ -863,6 +903,61 @@ class basic_workflow {
   [[nodiscard]] TUTTI_ALWAYS_INLINE run_result<Name, In, N...> run(const In& input,
                                                                    const run_options& opts,
                                                                    C& clock, O& obs) const {
+    return run_with(input, opts, clock, obs, detail::in_reverse_order{});
+  }
+  /// Runs the workflow with an observer, on the default (steady) clock.
+  template <class In, observer O>
+    requires(!tutti::clock<O>)
+  [[nodiscard]] auto run(const In& input, const run_options& opts, O& obs) const {
+    return run(input, opts, detail::default_clock(), obs);
+  }
+  /// Runs a workflow whose steps take no input.
+  [[nodiscard]] auto run(const run_options& opts = {}) const { return run(unit{}, opts); }
+  /// Runs a workflow whose steps take no input, on the given clock.
+  template <tutti::clock C>
+  [[nodiscard]] auto run(const run_options& opts, C& clock) const {
+    return run(unit{}, opts, clock);
+  }
+
+  // ---- as a step of an enclosing workflow ----
+
+  template <class Call>
+  result<state_type<typename Call::input_type>> invoke(Call& call) const {
+    return invoke_with(call, detail::in_reverse_order{});
+  }
+  template <class Call, class In>
+  result<void> compensate(detail::run_state<In, N...>& st, Call& call) const {
+    return compensate_with_undo(st, call, detail::in_reverse_order{});
+  }
+
+  template <class In>
+  static constexpr const auto& value(const detail::run_state<In, N...>& s) noexcept {
+    using last = typename detail::last_node<N...>::type;
+    return last::value(*std::get<size - 1>(s.slots));
+  }
+
+  [[nodiscard]] constexpr const nodes_type& steps() const noexcept { return nodes_; }
+
+  /**
+   * This workflow with its steps declared independent for compensation: when it is undone (a
+   * step of it failed, or a later step of an enclosing workflow did), the compensations of its
+   * completed steps are all started at once on `exec` and waited for, instead of one after
+   * another, last first. Opt-in; needs <tutti/parallel.hpp>. See docs/sagas.md.
+   */
+  template <class E>
+  [[nodiscard]] constexpr parallel_compensated<basic_workflow, E> compensate_in_parallel(
+      E& exec) const {
+    return parallel_compensated<basic_workflow, E>(*this, exec);
+  }
+
+ protected:
+  // The engine under run(), invoke() and compensate(), with the way this level undoes its
+  // steps: `undo` is detail::in_reverse_order, or concurrent (parallel_compensated).
+  template <class In, tutti::clock C, observer O, class Undo>
+  [[nodiscard]] TUTTI_ALWAYS_INLINE run_result<Name, In, N...> run_with(const In& input,
+                                                                        const run_options& opts,
+                                                                        C& clock, O& obs,
+                                                                        const Undo& undo) const {
     run_result<Name, In, N...> out;
     out.id_ = opts.id.empty() ? run_id::generate() : opts.id;
     out.timing_ = opts.timing;
@@ -886,7 +981,7 @@ class basic_workflow {
     }
     detail::frame<In, C, O, N...> f{input,       out.st_, clock, out.id_,
                                     opts.timing, &shared, detail::observer_ref<O>(obs, Name.view())};
-    const bool ok = detail::engine<fixed_string{""}, In, C, O, N...>::run(nodes_, f);
+    const bool ok = detail::engine<fixed_string{""}, In, C, O, N...>::run(nodes_, f, undo);
     if (opts.timing || wants_time) out.elapsed_ = clock.now() - out.started_;
     out.outcome_ = ok                           ? run_outcome::succeeded
                    : shared.compensation_failed ? run_outcome::compensation_failed
@@ -913,24 +1008,8 @@ class basic_workflow {
     }
     return out;
   }
-  /// Runs the workflow with an observer, on the default (steady) clock.
-  template <class In, observer O>
-    requires(!tutti::clock<O>)
-  [[nodiscard]] auto run(const In& input, const run_options& opts, O& obs) const {
-    return run(input, opts, detail::default_clock(), obs);
-  }
-  /// Runs a workflow whose steps take no input.
-  [[nodiscard]] auto run(const run_options& opts = {}) const { return run(unit{}, opts); }
-  /// Runs a workflow whose steps take no input, on the given clock.
-  template <tutti::clock C>
-  [[nodiscard]] auto run(const run_options& opts, C& clock) const {
-    return run(unit{}, opts, clock);
-  }
-
-  // ---- as a step of an enclosing workflow ----
-
-  template <class Call>
-  result<state_type<typename Call::input_type>> invoke(Call& call) const {
+  template <class Call, class Undo>
+  result<state_type<typename Call::input_type>> invoke_with(Call& call, const Undo& undo) const {
     using In = typename Call::input_type;
     using C = std::remove_reference_t<decltype(call.clock())>;
     call.begin_attempt();
@@ -940,7 +1019,7 @@ class basic_workflow {
                                     call.id(),    call.timing(), call.shared(),
                                     call.observer_handle()};
     constexpr auto prefix = detail::concat<Call::path, fixed_string{"/"}>();
-    if (TUTTI_LIKELY((detail::engine<prefix, In, C, O, N...>::run(nodes_, f)))) {
+    if (TUTTI_LIKELY((detail::engine<prefix, In, C, O, N...>::run(nodes_, f, undo)))) {
       if constexpr (detail::observed<Call>()) {
         result<state_type<In>> r{std::move(st)};
         call.end_attempt(r);
@@ -960,8 +1039,9 @@ class basic_workflow {
     return ec;
   }
 
-  template <class Call, class In>
-  result<void> compensate(detail::run_state<In, N...>& st, Call& call) const {
+  template <class Call, class In, class Undo>
+  result<void> compensate_with_undo(detail::run_state<In, N...>& st, Call& call,
+                                    const Undo& undo) const {
     using C = std::remove_reference_t<decltype(call.clock())>;
     using O = typename Call::observer_type;
     return detail::compensate_sublevels(call, [&] {
@@ -969,18 +1049,9 @@ class basic_workflow {
                                       call.id(),    call.timing(), call.shared(),
                                       call.observer_handle()};
       constexpr auto prefix = detail::concat<Call::path, fixed_string{"/"}>();
-      detail::engine<prefix, In, C, O, N...>::compensate_all(nodes_, f,
-                                                             std::index_sequence_for<N...>{});
+      undo.template compensate<detail::engine<prefix, In, C, O, N...>>(nodes_, f);
     });
   }
-
-  template <class In>
-  static constexpr const auto& value(const detail::run_state<In, N...>& s) noexcept {
-    using last = typename detail::last_node<N...>::type;
-    return last::value(*std::get<size - 1>(s.slots));
-  }
-
-  [[nodiscard]] constexpr const nodes_type& steps() const noexcept { return nodes_; }
 
  private:
   [[no_unique_address]] nodes_type nodes_;
