@@ -2,7 +2,12 @@
 // first reading the previous step's output with from<>. It is run once, so the engine, every
 // step, every compensation and the report are instantiated. benchmarks/compile_time.sh compares
 // it against include_only.cpp (goal: <= 1.5x the include-only time).
-#include <tutti/tutti.hpp>
+// -DTUTTI_BENCH_CORE: the same over <tutti/core.hpp>, what a file that only runs workflows needs.
+#ifdef TUTTI_BENCH_CORE
+#  include <tutti/core.hpp>
+#else
+#  include <tutti/tutti.hpp>
+#endif
 
 // The steps' work, only declared: this TU is compiled, never linked, and opaque calls keep the
 // optimiser from folding the whole workflow into a constant (as real services would).

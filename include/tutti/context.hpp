@@ -7,12 +7,18 @@
 #include <cstddef>      // std::size_t
 #include <cstdint>      // 64-bit halves of a run id
 #include <optional>     // run_id::parse
-#include <random>       // std::random_device for the per-thread base
 #include <string_view>  // step paths
-#include <thread>       // thread id mixed into the seed
 
 #if defined(__unix__) || defined(__APPLE__)
 #  include <unistd.h>  // getpid: a forked child draws ids of its own
+#endif
+// The per-thread base's entropy: getrandom(2) where the C library has it (a small C header),
+// else std::random_device (<random> is one of the costliest standard headers to parse).
+#if defined(__linux__) && __has_include(<sys/random.h>)
+#  include <sys/random.h>  // getrandom
+#  define TUTTI_DETAIL_GETRANDOM 1
+#else
+#  include <random>  // std::random_device
 #endif
 
 #include "config.hpp"
@@ -23,7 +29,7 @@ TUTTI_BEGIN_NAMESPACE
 /**
  * Identifies one run of a workflow: 128 bits, shown as 32 hex digits. Generated per run unless
  * the caller supplies one. Generation is allocation-free and lock-free: a per-thread random
- * 64-bit base (drawn once from std::random_device, the time and the thread id) and a per-thread
+ * 64-bit base (drawn once from the system's entropy, the time, the process and the thread) and a per-thread
  * counter that starts at a random value; unique within a process and, with overwhelming
  * probability, across processes.
  */
@@ -109,19 +115,31 @@ struct run_id_source {
   std::uint64_t base;     // hi half of every id of this thread
   std::uint64_t counter;  // lo half: starts at a random value, +1 per run
   long pid;               // the process that seeded it
-  run_id_source() noexcept : base(seed()), counter(mix64(base)), pid(run_id_pid()) {}
-  static std::uint64_t seed() noexcept {
+  run_id_source() noexcept : base(seed(this)), counter(mix64(base)), pid(run_id_pid()) {}
+  // `where`: the thread's own source (a thread_local), whose address no other live thread shares.
+  static std::uint64_t seed(const void* where) noexcept {
     std::uint64_t s = static_cast<std::uint64_t>(
         std::chrono::system_clock::now().time_since_epoch().count());
-    s ^= mix64(std::hash<std::thread::id>{}(std::this_thread::get_id()));
+    s ^= mix64(reinterpret_cast<std::uintptr_t>(where));
     s ^= mix64(static_cast<std::uint64_t>(run_id_pid()) + 0x7475747469ULL);
-    try {
-      std::random_device rd;
-      s ^= (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
-    } catch (...) {  // no entropy source: time and thread id still make it unique enough
-    }
+    s ^= entropy();
     s = mix64(s);
     return s == 0 ? 1 : s;  // a zero `hi` never occurs, so a generated id is never empty
+  }
+  // 64 bits from the system's entropy source; 0 when there is none (time, process and thread
+  // still make the base unique enough within a machine).
+  static std::uint64_t entropy() noexcept {
+    std::uint64_t e = 0;
+#if defined(TUTTI_DETAIL_GETRANDOM)
+    if (::getrandom(&e, sizeof e, GRND_NONBLOCK) != static_cast<ssize_t>(sizeof e)) e = 0;
+#else
+    try {
+      std::random_device rd;
+      e = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+    } catch (...) {
+    }
+#endif
+    return e;
   }
 };
 }  // namespace detail

@@ -3,7 +3,6 @@
 #define TUTTI_STEP_HPP
 
 #include <exception>    // std::exception captured from user code
-#include <functional>   // std::invoke
 #include <stop_token>   // cancellation parameter
 #include <string_view>  // names
 #include <type_traits>  // shape checks
@@ -264,7 +263,7 @@ TUTTI_ALWAYS_INLINE result<V> capture(Call& call, bool compensation, Fn&& fn) {
 
 template <class F, class Call, class... P>
 TUTTI_ALWAYS_INLINE decltype(auto) call_with(const F& f, Call& call, type_list<P...>) {
-  return std::invoke(f, bind_arg<P, F>(call)...);
+  return f(bind_arg<P, F>(call)...);  // a function, a function pointer or a function object
 }
 
 /// The output type of callable F in a workflow with input In (void -> unit).
@@ -544,7 +543,7 @@ class step_node {
   static decltype(auto) bind_undo(const G& g, const S& produced, Call& call,
                                   detail::type_list<P...> args) {
     return bind_undo_with<G>([&g](auto&&... a) -> decltype(auto) {
-      return std::invoke(g, std::forward<decltype(a)>(a)...);
+      return g(std::forward<decltype(a)>(a)...);
     }, produced, call, args);
   }
 

@@ -9,10 +9,9 @@
 #include <concepts>      // std::integral
 #include <cstddef>       // std::size_t
 #include <cstdint>       // packed words
-#include <functional>    // std::hash, std::equal_to for registry keys
 #include <memory>        // std::construct_at, std::destroy_at
 #include <mutex>         // registry creation only (never the call path)
-#include <optional>      // registry keys
+#include <optional>      // registry keys; also declares std::hash (the registry's default)
 #include <stdexcept>     // std::invalid_argument for settings from configuration
 #include <string_view>   // policy name, state names, rejection messages
 #include <system_error>  // std::error_code
@@ -1280,8 +1279,18 @@ template <class Clock, class Classify>
  * found no room (so those keys stay protected, together). Breakers live inside the registry (no
  * allocation) and as long as it does.
  */
+namespace detail {
+/// `a == b`: the registry's default key comparison (std::equal_to without <functional>).
+struct keys_equal {
+  template <class K>
+  constexpr bool operator()(const K& a, const K& b) const noexcept(noexcept(a == b)) {
+    return a == b;
+  }
+};
+}  // namespace detail
+
 template <class Key, std::size_t N, class Clock = steady_clock, class Hash = std::hash<Key>,
-          class KeyEqual = std::equal_to<Key>>
+          class KeyEqual = detail::keys_equal>
 class breaker_registry {
   static_assert(N > 0, "tutti: a breaker_registry needs room for at least one breaker.");
 

@@ -3,7 +3,6 @@
 #define TUTTI_POLICY_FALLBACK_HPP
 
 #include <cstddef>       // keyed_last_good's size
-#include <functional>    // std::hash, std::equal_to: keyed_last_good's keys
 #include <iterator>      // std::prev
 #include <list>          // keyed_last_good: entries in the order they were stored
 #include <mutex>         // last_good: one lock per store or read, off the breaker/bulkhead paths
@@ -12,7 +11,7 @@
 #include <string_view>   // policy name
 #include <system_error>  // predicates
 #include <type_traits>   // shape checks
-#include <unordered_map> // keyed_last_good: key to entry
+#include <unordered_map> // keyed_last_good: key to entry (and std::hash, std::equal_to, its defaults)
 #include <utility>       // std::move
 
 #include "../clock.hpp"
