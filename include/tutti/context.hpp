@@ -128,12 +128,15 @@ struct run_id_source {
   std::uint64_t counter;  // lo half: starts at a random value, +1 per run
   std::uint32_t forks;    // run_id_forks when it was seeded
   run_id_source() noexcept
-      : base(seed(this)), counter(mix64(base)), forks(run_id_forks.load(std::memory_order_relaxed)) {}
-  // `where`: the thread's own source (a thread_local), whose address no other live thread shares.
-  static std::uint64_t seed(const void* where) noexcept {
+      : base(seed()), counter(mix64(base)), forks(run_id_forks.load(std::memory_order_relaxed)) {}
+  static std::uint64_t seed() noexcept {
     std::uint64_t s = static_cast<std::uint64_t>(
         std::chrono::system_clock::now().time_since_epoch().count());
-    s ^= mix64(reinterpret_cast<std::uintptr_t>(where));
+    // An address on this thread's stack: no other live thread has it. (Not the address of the
+    // thread_local source itself: g++ folds arithmetic on it into a TLS relocation that the
+    // linker cannot hold.)
+    const int here = 0;
+    s ^= mix64(reinterpret_cast<std::uintptr_t>(&here));
     s ^= mix64(static_cast<std::uint64_t>(run_id_pid()) + 0x7475747469ULL);
     s ^= entropy();
     s = mix64(s);
