@@ -322,7 +322,7 @@ void BM_retry4_handwritten(benchmark::State& state) {
 }
 
 // The run id is supplied: the loop measures the retry, not the generation of a run id, which
-// BM_chain8_tutti measures (and which costs a getpid() system call per run since 429b615).
+// BM_chain8_tutti measures.
 void BM_retry4_tutti(benchmark::State& state) {
   const tutti::run_options opts{.id = tutti::run_id{1, 1}};
   reset_flaky();
