@@ -23,7 +23,7 @@ enum class errc : int {
   circuit_open = 6,         ///< rejected by an open circuit breaker
   bulkhead_full = 7,        ///< rejected by a full bulkhead
   rate_limited = 8,         ///< rejected by a rate limiter
-  retries_exhausted = 9,    ///< a retry policy gave up (reserved; the last error is kept)
+  retries_exhausted = 9,    ///< a retry on values ran out of attempts on a value it retries (on errors, the last error is kept)
   invalid_argument = 10,    ///< a setting or an argument is out of range
   no_value = 11,            ///< a value was read from a run or step that did not produce one
   paused = 12,              ///< a journaled run stopped before a step because it was paused
