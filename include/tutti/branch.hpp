@@ -363,7 +363,7 @@ class choice_node {
       return;
     }
     // Lent to the choice's output, given back before the case is compensated.
-    auto& slot = std::get<0>(cst.slots);
+    auto& slot = detail::slot<0>(cst.slots);
     using lent = detail::lent_output<Case, In>;
     if constexpr (std::is_same_v<value_type<In>, typename lent::value_type>)
       st.value.emplace(lent::take(slot));
@@ -380,7 +380,7 @@ class choice_node {
     using Case = std::tuple_element_t<I, nodes_type>;
     if constexpr (Case::contains_compensable) {
       auto& cst = std::get<I>(st.cases);
-      auto& slot = std::get<0>(cst.slots);
+      auto& slot = detail::slot<0>(cst.slots);
       using lent = detail::lent_output<Case, In>;
       if constexpr (std::is_same_v<value_type<In>, typename lent::value_type>)
         lent::give_back(slot, *st.value);

@@ -2,6 +2,7 @@
 #ifndef TUTTI_ERROR_HPP
 #define TUTTI_ERROR_HPP
 
+#include <exception>     // the text of a captured exception
 #include <string>        // category message
 #include <system_error>  // std::error_code, std::error_category
 #include <type_traits>   // std::true_type
@@ -59,6 +60,19 @@ class error_category_impl final : public std::error_category {
 // so making or comparing a tutti error code reads no guard variable, as a function-local static
 // did on every call; and it is destroyed after every dynamically initialised static.
 inline constinit const error_category_impl error_category_object{};
+
+/// Inside a handler: what the exception being handled says (`what()`, or a fixed text for one
+/// not derived from std::exception). The text lives as long as the exception is handled. One
+/// `catch (...)` per call site and this function instead of a handler per exception type.
+TUTTI_NOINLINE inline const char* current_exception_message() noexcept {
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "unknown exception (not derived from std::exception)";
+  }
+}
 }  // namespace detail
 
 /// The category of `tutti::errc`; name "tutti".

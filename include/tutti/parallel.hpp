@@ -683,7 +683,7 @@ class group_runner {
   auto take_plain() {
     using B = std::tuple_element_t<I, typename G::nodes_type>;
     using V = typename B::template value_type<In>;
-    return V(lent_output<B, In>::take(std::get<0>(std::get<I>(st_.branches).slots)));
+    return V(lent_output<B, In>::take(detail::slot<0>(std::get<I>(st_.branches).slots)));
   }
   template <std::size_t I>
   branch_value_t<In, std::tuple_element_t<I, typename G::nodes_type>> take() {
@@ -897,7 +897,7 @@ class parallel_group {
       auto& bst = std::get<I>(st.branches);
       // Give the branch its output back (the group moved it into its own output).
       using lent = detail::lent_output<Br, In>;
-      auto& slot = std::get<0>(bst.slots);
+      auto& slot = detail::slot<0>(bst.slots);
       if constexpr (Mode == detail::gather_mode::all) {
         if constexpr (detail::is_optional_branch<Br>()) lent::give_back(slot, *std::get<I>(*st.values));
         else lent::give_back(slot, std::get<I>(*st.values));

@@ -129,6 +129,16 @@ class message_store {
   void clear(std::size_t slot) noexcept {
     if (texts_) texts_[slot].clear();
   }
+  /// Puts `why` in front of the slot's message ("why; earlier message").
+  TUTTI_NOINLINE void prepend(std::size_t slot, std::string_view why) {
+    const std::string_view old = get(slot);
+    std::string text{why};
+    if (!old.empty()) {
+      text += "; ";
+      text += old;
+    }
+    set(slot, text);
+  }
   [[nodiscard]] std::string_view get(std::size_t slot) const noexcept {
     return texts_ ? std::string_view{texts_[slot]} : std::string_view{};
   }

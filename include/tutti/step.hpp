@@ -251,11 +251,9 @@ TUTTI_ALWAYS_INLINE result<V> capture(Call& call, bool compensation, Fn&& fn) {
   } else {
     try {
       return normalise();
-    } catch (const std::exception& e) {
-      call.set_message(compensation, e.what());
-      return errc::exception;
     } catch (...) {
-      call.set_message(compensation, "unknown exception (not derived from std::exception)");
+      // One handler per call site; what the exception says is read out of line.
+      call.set_message(compensation, current_exception_message());
       return errc::exception;
     }
   }
@@ -395,19 +393,11 @@ class step_node {
     if constexpr (!compensable) {
       return outcome::success();
     } else {
-      auto once = [&]() -> result<unit> {
-        call.begin_compensation_attempt();
-        if constexpr (detail::observed<Call>()) {
-          result<unit> r = compensate_once(produced, call);
-          call.end_attempt(r);
-          return r;
-        } else {
-          return compensate_once(produced, call);
-        }
-      };
       result<unit> r = [&] {
-        if constexpr (detail::undo_parts<Undo>::has_policy) return undo_.policy.invoke(once, call);
-        else return once();
+        if constexpr (detail::undo_parts<Undo>::has_policy)
+          return undo_.policy.invoke([&] { return compensate_attempt(produced, call); }, call);
+        else
+          return compensate_attempt(produced, call);
       }();
       if (TUTTI_LIKELY(r.has_value())) return outcome::success();
       return r.error();
@@ -454,6 +444,19 @@ class step_node {
     } else {
       return detail::capture<V, std::is_nothrow_invocable_v<const F&>>(
           call, false, [&]() -> decltype(auto) { return f_(); });
+    }
+  }
+
+  /// One attempt of the compensation, with its attempt count and events.
+  template <class Call, class S>
+  result<unit> compensate_attempt(S& produced, Call& call) const {
+    call.begin_compensation_attempt();
+    if constexpr (detail::observed<Call>()) {
+      result<unit> r = compensate_once(produced, call);
+      call.end_attempt(r);
+      return r;
+    } else {
+      return compensate_once(produced, call);
     }
   }
 
@@ -516,7 +519,10 @@ class step_node {
     if constexpr (std::is_same_v<G, detail::member_compensation>) {
       return call_member_undo(produced, call);
     } else if constexpr (detail::signature_of<G>::known) {
-      return bind_undo(undo, produced, call, typename detail::signature_of<G>::args{});
+      if constexpr (std::is_same_v<S, unit>)
+        return bind_undo(undo, produced, call, typename detail::signature_of<G>::args{});
+      else
+        return bind_rest<G>(undo, produced, call, typename detail::signature_of<G>::args{});
     } else if constexpr (std::is_same_v<S, unit> && std::is_invocable_v<const G&>) {
       return undo();
     } else if constexpr (std::is_invocable_v<const G&, const S&>) {

@@ -119,12 +119,34 @@ constexpr bool is_workflow_node() noexcept {
   else return requires { typename N::nodes_type; };
 }
 
+/// One element of flat_slots: the output slot of the step at index I.
+template <std::size_t I, class T>
+struct flat_leaf {
+  T value;
+};
+template <class Seq, class... T>
+struct flat_slots_of;
+template <std::size_t... I, class... T>
+struct flat_slots_of<std::index_sequence<I...>, T...> : flat_leaf<I, T>... {};
+/// The output slots of a level: one base per step, not a recursive std::tuple (whose recursion
+/// and constructor constraints cost compile time per step). Read with `slot<I>(slots)`.
+template <class... T>
+using flat_slots = flat_slots_of<std::index_sequence_for<T...>, T...>;
+template <std::size_t I, class T>
+constexpr T& slot(flat_leaf<I, T>& leaf) noexcept {
+  return leaf.value;
+}
+template <std::size_t I, class T>
+constexpr const T& slot(const flat_leaf<I, T>& leaf) noexcept {
+  return leaf.value;
+}
+
 /// Outputs and records of one run of a workflow with nodes N... on input In.
 template <class In, class... N>
 struct run_state {
   static constexpr std::size_t size = sizeof...(N);
   run_state() noexcept {}  // NOLINT(modernize-use-equals-default): no zeroing of raw records
-  std::tuple<std::optional<typename N::template state_type<In>>...> slots;
+  flat_slots<std::optional<typename N::template state_type<In>>...> slots;
   records<size> rec;
   std::size_t failed = size;
 };
@@ -214,7 +236,7 @@ class step_call {
   template <std::size_t J>
   [[nodiscard]] const value_type<J>& value() const noexcept {
     if constexpr (J >= outer_offset) return f_.up.call->template value<J - outer_offset>();
-    else return Frame::template node_type<J>::value(*std::get<J>(f_.st.slots));
+    else return Frame::template node_type<J>::value(*slot<J>(f_.st.slots));
   }
   /// Whether the step at index J (as returned by index_of) runs before this one: only earlier
   /// outputs can be read. A branch of a parallel group reads steps before the group.
@@ -276,15 +298,7 @@ class step_call {
   }
   [[nodiscard]] std::string_view message() const noexcept { return f_.st.rec.messages.get(I); }
   /// Puts `why` in front of the step's message ("why; earlier message").
-  void note(std::string_view why) {
-    const std::string_view old = f_.st.rec.messages.get(I);
-    std::string text{why};
-    if (!old.empty()) {
-      text += "; ";
-      text += old;
-    }
-    f_.st.rec.messages.set(I, text);
-  }
+  void note(std::string_view why) { f_.st.rec.messages.prepend(I, why); }
   /// Keeps `ec` as the error shown for this step although it succeeded (a fallback served).
   void keep_error(const std::error_code& ec) noexcept {
     f_.st.rec.errors.set(I, error_bits::from(ec));
@@ -461,13 +475,82 @@ struct engine_of<Prefix, basic_frame<Up, In, Clock, Obs, N...>> {
 
   template <std::size_t I>
   TUTTI_ALWAYS_INLINE static bool run_one(const nodes_type& nodes, frame_type& f) {
-    // The common case reads no clock; timing, deadlines and observers take the out-of-line path.
-    if constexpr (frame_type::observed) return run_one_clocked<I>(nodes, f);
-    if (TUTTI_UNLIKELY(f.clocked)) return run_one_clocked<I>(nodes, f);
+    if constexpr (frame_type::observed) {
+      return run_one_clocked<I>(nodes, f);
+    } else {
+      // The common case reads no clock. Timing and deadlines go through out-of-line functions
+      // of the level (not of the step) around the one inlined call of the step.
+      const bool clocked = f.clocked;
+      duration t0{};
+      if (TUTTI_UNLIKELY(clocked) && !clock_in(f, I, t0)) return false;
+      step_call<frame_type, I, path<I>> call{f, false};
+      auto r = std::get<I>(nodes).invoke(call);
+      if (TUTTI_UNLIKELY(clocked) && clock_out(f, I, t0)) {
+        using node_t = std::tuple_element_t<I, nodes_type>;
+        if constexpr (node_t::pivot || node_t::contains_compensable) return late_fail<I>(nodes, f, r);
+        else return late_plain(f, I, r.has_value());
+      }
+      if (TUTTI_LIKELY(r.has_value())) return succeed<I>(f, std::move(r).assume_value());
+      return fail(f, I, r.error());
+    }
+  }
+
+  /// Unobserved runs with timing or a deadline, before step i: reads the clock into `t0`;
+  /// false (the step failed with a timeout) when the run's deadline has already passed.
+  TUTTI_NOINLINE static bool clock_in(frame_type& f, std::size_t i, duration& t0) {
+    t0 = f.clock.now();
+    if (f.shared->deadline == duration::max() || t0 < f.shared->deadline) return true;
+    f.st.rec.messages.prepend(i, "the run's deadline passed before this step could start");
+    f.st.rec.flags[i] |= static_cast<std::uint8_t>(step_flag::timed_out);
+    return fail(f, i, make_error_code(errc::timeout));
+  }
+
+  /// Unobserved runs with timing or a deadline, after step i: records its time; true when its
+  /// result came after the run's deadline (a timeout).
+  TUTTI_NOINLINE static bool clock_out(frame_type& f, std::size_t i, duration t0) {
+    const duration t1 = f.clock.now();
+    if (f.timing) {
+      f.st.rec.starts.set(i, t0);
+      f.st.rec.elapsed.set(i, t1 - t0);
+    }
+    return f.shared->deadline != duration::max() && t1 > f.shared->deadline;
+  }
+
+  /// A step without compensation, not the pivot, returned after the run's deadline: a timeout;
+  /// a late success stands.
+  TUTTI_NOINLINE static bool late_plain(frame_type& f, std::size_t i, bool succeeded) {
+    f.st.rec.flags[i] |= static_cast<std::uint8_t>(step_flag::timed_out);
+    if (succeeded) {
+      f.st.rec.flags[i] |= static_cast<std::uint8_t>(step_flag::late_success_kept);
+      f.st.rec.messages.prepend(i, "the run's deadline passed while this step ran");
+    }
+    return fail(f, i, make_error_code(errc::timeout));
+  }
+
+  /// Step I (the pivot, or with a compensation) returned `r` after the run's deadline.
+  template <std::size_t I, class R>
+  TUTTI_NOINLINE static bool late_fail(const nodes_type& nodes, frame_type& f, R& r) {
     step_call<frame_type, I, path<I>> call{f, false};
-    auto r = std::get<I>(nodes).invoke(call);
-    if (TUTTI_LIKELY(r.has_value())) return succeed<I>(f, std::move(r).assume_value());
-    return fail<I>(f, r.error());
+    late<I>(nodes, f, r, call);
+    return fail(f, I, make_error_code(errc::timeout));
+  }
+
+  /// Step I returned `r` after the run's deadline: a timeout. A late success is undone (or kept:
+  /// a pivot commits the saga, a step without compensation stands).
+  template <std::size_t I, class R, class Call>
+  static void late(const nodes_type& nodes, frame_type& f, R& r, Call& call) {
+    using node_t = std::tuple_element_t<I, nodes_type>;
+    call.mark(step_flag::timed_out);
+    if (!r.has_value()) return;
+    if constexpr (node_t::pivot) f.shared->committed = true;
+    if constexpr (!node_t::contains_compensable) call.mark(step_flag::late_success_kept);
+    if constexpr (node_t::contains_compensable) {
+      call.begin_late_compensation();
+      const result<void> undone = std::get<I>(nodes).compensate(r.assume_value(), call);
+      call.end_late_compensation(undone);
+      if (!undone.has_value()) f.shared->compensation_failed = true;
+    }
+    call.note("the run's deadline passed while this step ran");
   }
 
   template <std::size_t I>
@@ -495,19 +578,7 @@ struct engine_of<Prefix, basic_frame<Up, In, Clock, Obs, N...>> {
     }
     // A result after the run's deadline is a timeout; a late success is undone.
     if (has_deadline && t1 > f.shared->deadline) {
-      call.mark(step_flag::timed_out);
-      if (r.has_value()) {
-        // A pivot's effect stands even when it came late: the saga is committed.
-        if constexpr (node_t::pivot) f.shared->committed = true;
-        if constexpr (!node_t::contains_compensable) call.mark(step_flag::late_success_kept);
-        if constexpr (node_t::contains_compensable) {
-          call.begin_late_compensation();
-          const result<void> undone = std::get<I>(nodes).compensate(r.assume_value(), call);
-          call.end_late_compensation(undone);
-          if (!undone.has_value()) f.shared->compensation_failed = true;
-        }
-        call.note("the run's deadline passed while this step ran");
-      }
+      late<I>(nodes, f, r, call);
       return fail<I>(f, make_error_code(errc::timeout), call, t0);
     }
     if (r.has_value()) {
@@ -549,21 +620,21 @@ struct engine_of<Prefix, basic_frame<Up, In, Clock, Obs, N...>> {
   template <std::size_t I, class V>
   TUTTI_ALWAYS_INLINE static bool succeed(frame_type& f, V&& value) {
     using node_t = std::tuple_element_t<I, nodes_type>;
-    std::get<I>(f.st.slots).emplace(std::forward<V>(value));
+    slot<I>(f.st.slots).emplace(std::forward<V>(value));
     f.st.rec.status[I] = step_status::succeeded;
-    if constexpr (requires { node_t::skipped(*std::get<I>(f.st.slots)); }) {
-      if (node_t::skipped(*std::get<I>(f.st.slots))) f.st.rec.status[I] = step_status::skipped;
+    if constexpr (requires { node_t::skipped(*slot<I>(f.st.slots)); }) {
+      if (node_t::skipped(*slot<I>(f.st.slots))) f.st.rec.status[I] = step_status::skipped;
     }
     if constexpr (node_t::pivot) f.shared->committed = true;
     if constexpr (frame_type::journaled) {
       // Write-ahead: the output is in the journal before the next step starts.
       // A group or a choice records which branches it kept / which case it ran, so that a
       // resume keeps the same ones; a nested workflow records nothing of its own.
-      if constexpr (requires { node_t::journal_mark(*std::get<I>(f.st.slots)); })
+      if constexpr (requires { node_t::journal_mark(*slot<I>(f.st.slots)); })
         f.obs.get().record_step_succeeded(path<I>.view(), f.st.rec.attempts[I],
-                                          node_t::journal_mark(*std::get<I>(f.st.slots)));
+                                          node_t::journal_mark(*slot<I>(f.st.slots)));
       else if constexpr (is_workflow_node<node_t>()) f.obs.get().record_step_succeeded(path<I>.view(), f.st.rec.attempts[I]);
-      else f.obs.get().record_step_succeeded(path<I>.view(), f.st.rec.attempts[I], *std::get<I>(f.st.slots));
+      else f.obs.get().record_step_succeeded(path<I>.view(), f.st.rec.attempts[I], *slot<I>(f.st.slots));
     }
     return true;
   }
@@ -579,16 +650,16 @@ struct engine_of<Prefix, basic_frame<Up, In, Clock, Obs, N...>> {
       f.st.rec.attempts[I] = static_cast<std::uint16_t>(past->attempts > 0xFFFF ? 0xFFFF : past->attempts);
       if (past->succeeded) {
         if constexpr (!is_workflow_node<node_t>()) {
-          using V = std::remove_cvref_t<decltype(*std::get<I>(f.st.slots))>;
+          using V = std::remove_cvref_t<decltype(*slot<I>(f.st.slots))>;
           auto value = hooks.template restore<V>(past->payload);
           if (!value) {
             call.note("the step's output in the journal could not be read back");
             return fail<I>(f, value.error()) ? 1 : 0;
           }
-          std::get<I>(f.st.slots).emplace(std::move(value).assume_value());
+          slot<I>(f.st.slots).emplace(std::move(value).assume_value());
           f.st.rec.status[I] = step_status::succeeded;
-          if constexpr (requires { node_t::skipped(*std::get<I>(f.st.slots)); }) {
-            if (node_t::skipped(*std::get<I>(f.st.slots))) f.st.rec.status[I] = step_status::skipped;
+          if constexpr (requires { node_t::skipped(*slot<I>(f.st.slots)); }) {
+            if (node_t::skipped(*slot<I>(f.st.slots))) f.st.rec.status[I] = step_status::skipped;
           }
           f.st.rec.flags[I] |= static_cast<std::uint8_t>(step_flag::restored);
           if constexpr (node_t::pivot) f.shared->committed = true;
@@ -611,12 +682,27 @@ struct engine_of<Prefix, basic_frame<Up, In, Clock, Obs, N...>> {
     return -1;
   }
 
+  /// Records how the compensation of step j ended.
+  static void record_undo(frame_type& f, std::size_t j, const result<void>& r) noexcept {
+    if (r.has_value()) {
+      f.st.rec.status[j] = step_status::compensated;
+      f.shared->compensated_any = true;
+    } else {
+      f.st.rec.status[j] = step_status::compensation_failed;
+      f.st.rec.comp_errors.set(j, error_bits::from(r.error()));
+      f.shared->compensation_failed = true;
+    }
+  }
+
   template <std::size_t I>
   static bool fail(frame_type& f, const std::error_code& ec) noexcept {
-    f.st.rec.status[I] = step_status::failed;
+    return fail(f, I, ec);
+  }
+  static bool fail(frame_type& f, std::size_t i, const std::error_code& ec) noexcept {
+    f.st.rec.status[i] = step_status::failed;
     // A failure must never read as success, even if a callable returned an empty error code.
-    f.st.rec.errors.set(I, error_bits::from(ec ? ec : make_error_code(errc::step_failed)));
-    f.st.failed = I;
+    f.st.rec.errors.set(i, error_bits::from(ec ? ec : make_error_code(errc::step_failed)));
+    f.st.failed = i;
     return false;
   }
 
@@ -652,8 +738,8 @@ struct engine_of<Prefix, basic_frame<Up, In, Clock, Obs, N...>> {
       // A value served by a fallback was not produced by the step's service: nothing to undo.
       if (f.st.rec.flags[J] & static_cast<std::uint8_t>(step_flag::fallback_served)) return false;
       // A group or a choice whose completed part has no compensation: nothing to undo either.
-      if constexpr (requires { node_t::undoable(*std::get<J>(f.st.slots)); }) {
-        if (!node_t::undoable(*std::get<J>(f.st.slots))) return false;
+      if constexpr (requires { node_t::undoable(*slot<J>(f.st.slots)); }) {
+        if (!node_t::undoable(*slot<J>(f.st.slots))) return false;
       }
       return true;
     } else {
@@ -688,15 +774,8 @@ struct engine_of<Prefix, basic_frame<Up, In, Clock, Obs, N...>> {
       if constexpr (frame_type::observer_wants_time) t0 = f.clock.now();
       call.emit(make_event(event_kind::compensation_started));
     }
-    result<void> r = std::get<J>(nodes).compensate(*std::get<J>(f.st.slots), call);
-    if (r.has_value()) {
-      f.st.rec.status[J] = step_status::compensated;
-      f.shared->compensated_any = true;
-    } else {
-      f.st.rec.status[J] = step_status::compensation_failed;
-      f.st.rec.comp_errors.set(J, error_bits::from(r.error()));
-      f.shared->compensation_failed = true;
-    }
+    result<void> r = std::get<J>(nodes).compensate(*slot<J>(f.st.slots), call);
+    record_undo(f, J, r);
     if constexpr (frame_type::journaled)
       f.obs.get().record_compensation_finished(
           path<J>.view(), r.has_value(), r.has_value() ? std::error_code{} : std::error_code(r.error()),
@@ -933,7 +1012,7 @@ class basic_workflow {
   template <class In>
   static constexpr const auto& value(const detail::run_state<In, N...>& s) noexcept {
     using last = typename detail::last_node<N...>::type;
-    return last::value(*std::get<size - 1>(s.slots));
+    return last::value(*detail::slot<size - 1>(s.slots));
   }
 
   [[nodiscard]] constexpr const nodes_type& steps() const noexcept { return nodes_; }
@@ -1084,12 +1163,12 @@ class run_result {
   /// The last step's value. Throws bad_run_access if the run failed.
   [[nodiscard]] const value_type& value() const& {
     if (!has_value()) throw bad_run_access("tutti: value() of a failed run");
-    return last::value(*std::get<size - 1>(st_.slots));
+    return last::value(*detail::slot<size - 1>(st_.slots));
   }
   /// On a temporary run result: the value itself (a reference would dangle).
   [[nodiscard]] value_type value() && {
     if (!has_value()) throw bad_run_access("tutti: value() of a failed run");
-    return std::move(const_cast<value_type&>(last::value(*std::get<size - 1>(st_.slots))));
+    return std::move(const_cast<value_type&>(last::value(*detail::slot<size - 1>(st_.slots))));
   }
   /// The output of step `Step` (any step that succeeded, even if the run failed later).
   template <fixed_string Step>
@@ -1114,7 +1193,7 @@ class run_result {
     static_assert(j != detail::npos, "tutti: get<\"name\">()/find<\"name\">(): no step of this "
                                      "workflow has that name.");
     using node_t = std::tuple_element_t<j, std::tuple<N...>>;
-    const auto& slot = std::get<j>(st_.slots);
+    const auto& slot = detail::slot<j>(st_.slots);
     using V = std::remove_cvref_t<decltype(node_t::value(*slot))>;
     return slot.has_value() ? &node_t::value(*slot) : static_cast<const V*>(nullptr);
   }

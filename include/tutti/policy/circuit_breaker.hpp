@@ -1459,12 +1459,9 @@ class keyed_breaker_guard {
     try {
       const key_type key = key_of_(call.input());
       b = registry_->get(key);
-    } catch (const std::exception& e) {
-      if constexpr (requires { call.set_message(false, std::string_view{}); }) call.set_message(false, e.what());
-      return R(make_error_code(errc::exception));
     } catch (...) {
       if constexpr (requires { call.set_message(false, std::string_view{}); })
-        call.set_message(false, "unknown exception (not derived from std::exception)");
+        call.set_message(false, detail::current_exception_message());
       return R(make_error_code(errc::exception));
     }
     if (b == nullptr) {
