@@ -224,7 +224,8 @@ class step_call {
   /// True when the run has an observer: policies emit events only then (`if constexpr`).
   static constexpr bool observed = Frame::observed;
 
-  constexpr step_call(Frame& f, bool compensating) noexcept : f_(f), compensating_(compensating) {}
+  constexpr step_call(Frame& f, bool compensating) noexcept
+      : f_(f), st_(f.st), compensating_(compensating) {}
 
   template <fixed_string Name>
   static constexpr std::size_t index_of() noexcept {
@@ -236,7 +237,7 @@ class step_call {
   template <std::size_t J>
   [[nodiscard]] const value_type<J>& value() const noexcept {
     if constexpr (J >= outer_offset) return f_.up.call->template value<J - outer_offset>();
-    else return Frame::template node_type<J>::value(*slot<J>(f_.st.slots));
+    else return Frame::template node_type<J>::value(*slot<J>(st_.slots));
   }
   /// Whether the step at index J (as returned by index_of) runs before this one: only earlier
   /// outputs can be read. A branch of a parallel group reads steps before the group.
@@ -248,7 +249,7 @@ class step_call {
   [[nodiscard]] const input_type& input() const noexcept { return f_.input; }
   [[nodiscard]] call_context context() const noexcept {
     const std::uint32_t attempt =
-        compensating_ ? f_.st.rec.comp_attempts.get(I) : f_.st.rec.attempts[I];
+        compensating_ ? st_.rec.comp_attempts.get(I) : st_.rec.attempts[I];
     call_context c{f_.id, Path.view(), attempt, deadline()};
     if constexpr (Frame::journaled) c.epoch = f_.obs.get().epoch();
     return c;
@@ -282,26 +283,26 @@ class step_call {
   [[nodiscard]] std::uint64_t random() noexcept { return f_.shared->next_random(); }
   /// Records a fact for the report (fallback served, timed out, ...) and tells the observer.
   void mark(step_flag flag) {
-    f_.st.rec.flags[I] |= static_cast<std::uint8_t>(flag);
+    st_.rec.flags[I] |= static_cast<std::uint8_t>(flag);
     if constexpr (observed) {
       if (flag == step_flag::fallback_served) {
         event e = make_event(event_kind::fallback_served);
-        e.error = f_.st.rec.errors.get(I).code();
+        e.error = st_.rec.errors.get(I).code();
         emit(e);
       } else if (flag == step_flag::timed_out) {
-        emit(make_event(event_kind::timeout, f_.st.rec.attempts[I]));
+        emit(make_event(event_kind::timeout, st_.rec.attempts[I]));
       }
     }
   }
   [[nodiscard]] bool marked(step_flag flag) const noexcept {
-    return (f_.st.rec.flags[I] & static_cast<std::uint8_t>(flag)) != 0;
+    return (st_.rec.flags[I] & static_cast<std::uint8_t>(flag)) != 0;
   }
-  [[nodiscard]] std::string_view message() const noexcept { return f_.st.rec.messages.get(I); }
+  [[nodiscard]] std::string_view message() const noexcept { return st_.rec.messages.get(I); }
   /// Puts `why` in front of the step's message ("why; earlier message").
-  void note(std::string_view why) { f_.st.rec.messages.prepend(I, why); }
+  void note(std::string_view why) { st_.rec.messages.prepend(I, why); }
   /// Keeps `ec` as the error shown for this step although it succeeded (a fallback served).
   void keep_error(const std::error_code& ec) noexcept {
-    f_.st.rec.errors.set(I, error_bits::from(ec));
+    st_.rec.errors.set(I, error_bits::from(ec));
   }
 
   // ---- events (only when observed; each call compiles to nothing otherwise) ----
@@ -324,7 +325,7 @@ class step_call {
   }
   /// The current attempt number of the step (or of its compensation, while compensating).
   [[nodiscard]] std::uint32_t attempt() const noexcept {
-    return compensating_ ? f_.st.rec.comp_attempts.get(I) : f_.st.rec.attempts[I];
+    return compensating_ ? st_.rec.comp_attempts.get(I) : st_.rec.attempts[I];
   }
   /// Called by a step after one call of its callable (or compensation): attempt events.
   template <class R>
@@ -333,14 +334,14 @@ class step_call {
       if (!compensating_)
         f_.obs.get().record_attempt_finished(
             Path.view(), attempt(), r.has_value() ? std::error_code{} : std::error_code(r.error()),
-            r.has_value() ? std::string_view{} : f_.st.rec.messages.get(I));
+            r.has_value() ? std::string_view{} : st_.rec.messages.get(I));
     }
     if constexpr (observed) {
       event e = make_event(r.has_value() ? event_kind::attempt_succeeded : event_kind::attempt_failed,
                            attempt());
       if (!r.has_value()) {
         e.error = r.error();
-        e.message = f_.st.rec.messages.get(compensating_ ? Frame::state_type::size + I : I);
+        e.message = st_.rec.messages.get(compensating_ ? Frame::state_type::size + I : I);
       }
       if constexpr (Frame::observer_wants_time) {
         const duration now = f_.clock.now();
@@ -361,14 +362,14 @@ class step_call {
   [[nodiscard]] run_shared* run_state_shared() const noexcept { return f_.shared; }
   // Saturates at 65535 (the report's counter width) instead of wrapping to 0.
   void begin_attempt() {
-    if (TUTTI_LIKELY(f_.st.rec.attempts[I] != 0xFFFF)) ++f_.st.rec.attempts[I];
+    if (TUTTI_LIKELY(st_.rec.attempts[I] != 0xFFFF)) ++st_.rec.attempts[I];
     if constexpr (Frame::journaled) {
-      if (!compensating_) f_.obs.get().record_attempt_started(Path.view(), f_.st.rec.attempts[I]);
+      if (!compensating_) f_.obs.get().record_attempt_started(Path.view(), st_.rec.attempts[I]);
     }
     if constexpr (observed) begin_attempt_event();
   }
   void begin_late_compensation() {
-    f_.st.rec.comp_attempts.set(I, 0);
+    st_.rec.comp_attempts.set(I, 0);
     compensating_ = true;
     if constexpr (Frame::journaled) f_.obs.get().record_compensation_started(Path.view());
     if constexpr (observed) {
@@ -384,27 +385,27 @@ class step_call {
     if constexpr (Frame::journaled)
       f_.obs.get().record_compensation_finished(
           Path.view(), ok, ok ? std::error_code{} : std::error_code(undone.error()),
-          f_.st.rec.messages.get(Frame::state_type::size + I));
+          st_.rec.messages.get(Frame::state_type::size + I));
     if constexpr (observed) {
       event e = make_event(ok ? event_kind::compensation_succeeded : event_kind::compensation_failed,
-                           f_.st.rec.comp_attempts.get(I));
+                           st_.rec.comp_attempts.get(I));
       if (!ok) e.error = undone.error();
       if constexpr (Frame::observer_wants_time) e.elapsed = f_.clock.now() - started_.compensation;
-      if (!ok) e.message = f_.st.rec.messages.get(Frame::state_type::size + I);
+      if (!ok) e.message = st_.rec.messages.get(Frame::state_type::size + I);
       emit(e);
     }
   }
   void begin_compensation_attempt() {
-    f_.st.rec.comp_attempts.set(I, static_cast<std::uint16_t>(f_.st.rec.comp_attempts.get(I) + 1));
+    st_.rec.comp_attempts.set(I, static_cast<std::uint16_t>(st_.rec.comp_attempts.get(I) + 1));
     if constexpr (observed) begin_attempt_event();
   }
   /// Forgets the message of an earlier attempt (a retry calls again): a later failure must not
   /// show an earlier one's message.
   void clear_message() noexcept {
-    f_.st.rec.messages.clear(compensating_ ? Frame::state_type::size + I : I);
+    st_.rec.messages.clear(compensating_ ? Frame::state_type::size + I : I);
   }
   void set_message(bool compensation, std::string_view text) {
-    f_.st.rec.messages.set(compensation ? Frame::state_type::size + I : I, text);
+    st_.rec.messages.set(compensation ? Frame::state_type::size + I : I, text);
   }
   [[nodiscard]] auto& clock() const noexcept { return f_.clock; }
   [[nodiscard]] const run_id& id() const noexcept { return f_.id; }
@@ -418,6 +419,9 @@ class step_call {
   }
 
   Frame& f_;
+  // The run's records, reached in one load rather than through the frame: a retry's loop
+  // reads them after every opaque call of the step.
+  typename Frame::state_type& st_;
   bool compensating_;
   duration attempt_deadline_ = duration::max();
   const std::stop_token* stop_ = nullptr;

@@ -260,6 +260,47 @@ TEST_CASE("a late success that was undone may be retried", "[policy][timeout][re
   CHECK(undone == 1);
 }
 
+// A success after the attempt's deadline that nothing can undo has had its effect: the retry
+// around the timeout must not call the step again, and the timeout stands.
+TEST_CASE("a late success that could not be undone is never retried", "[policy][timeout][retry]") {
+  tutti::testing::manual_clock clock;
+  int calls = 0;
+  auto slow_once = [&] {
+    if (++calls == 1) clock.advance(5s);
+    return calls;
+  };
+  SECTION("retry") {
+    auto wf = tutti::workflow<"w">(tutti::step<"charge">(slow_once) | tutti::timeout{1s} |
+                                   tutti::retry{tutti::max_attempts{3}});
+    auto run = wf.run({}, clock);
+    CHECK(run.error() == tutti::errc::timeout);
+    CHECK(calls == 1);
+    CHECK(run.report()[0].late_success_kept);
+  }
+  SECTION("retry_forever") {
+    auto wf = tutti::workflow<"w">(tutti::step<"charge">(slow_once) | tutti::timeout{1s} |
+                                   tutti::retry_forever{tutti::constant_backoff{1s}});
+    auto run = wf.run({}, clock);
+    CHECK(run.error() == tutti::errc::timeout);
+    CHECK(calls == 1);
+    CHECK(run.report()[0].late_success_kept);
+  }
+  SECTION("a late failure is a timeout that is retried") {
+    auto wf = tutti::workflow<"w">(tutti::step<"charge">([&]() -> tutti::result<int> {
+                                     if (++calls == 1) {
+                                       clock.advance(5s);
+                                       return tutti::errc::step_failed;
+                                     }
+                                     return calls;
+                                   }) |
+                                   tutti::timeout{1s} | tutti::retry{tutti::max_attempts{3}});
+    auto run = wf.run({}, clock);
+    REQUIRE(run);
+    CHECK(run.value() == 2);
+    CHECK_FALSE(run.report()[0].late_success_kept);
+  }
+}
+
 TEST_CASE("a run deadline on a clock near duration::max() saturates instead of overflowing",
           "[policy][timeout][deadline]") {
   tutti::testing::manual_clock clock{tutti::duration::max() - 1s};

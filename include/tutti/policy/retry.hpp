@@ -72,6 +72,15 @@ TUTTI_ALWAYS_INLINE void call_again(R& r, Next& next) {
   }
 }
 
+/// Whether an attempt's success came after its deadline and could not be undone (a timeout
+/// inside the retry marked it): it has had its effect, so it is never tried again. Only a
+/// timeout error can carry the mark, so other outcomes do not read the step's records.
+template <class R, class Call>
+TUTTI_ALWAYS_INLINE bool late_success_kept(const R& r, const Call& call) {
+  return !r.has_value() && r.assume_error() == errc::timeout &&
+         call.marked(step_flag::late_success_kept);
+}
+
 /// A retry gives up when the step was asked to stop (the run's token, or a parallel group's
 /// when another branch decided the group): the last failure stands, with a note.
 template <class Call>
@@ -350,7 +359,7 @@ struct retry {
       if (aborted(r)) return stop_on_abort(r, call, attempt);
       if (attempt >= attempts.value) return exhausted(r, call, attempt);
       // A success that came too late and could not be undone has had its effect: never again.
-      if (call.marked(step_flag::late_success_kept)) return;
+      if (detail::late_success_kept(r, call)) return;
       if (TUTTI_UNLIKELY(stop.stop_requested())) {
         detail::stopped(call, attempt, error_of(r));
         return ended_on_value(r);
@@ -520,7 +529,7 @@ struct retry_forever {
     duration previous{};
     for (std::uint32_t attempt = 1;; ++attempt) {
       if (r.has_value() || !retry_on(r.assume_error())) return;
-      if (call.marked(step_flag::late_success_kept)) return;  // see retry::retry_failed
+      if (detail::late_success_kept(r, call)) return;  // see retry::retry_failed
       if (TUTTI_UNLIKELY(stop.stop_requested())) return detail::stopped(call, attempt, r.assume_error());
       const duration wait =
           detail::backoff_wait(backoff, attempt, previous, [&call] { return call.random(); }, r);
