@@ -212,22 +212,45 @@ struct basic_frame {
 template <class In, class Clock, class Obs, class... N>
 using frame = basic_frame<void, In, Clock, Obs, N...>;
 
-/// What the step_call of every step of a level shares: everything that needs the step's index
-/// and path only at run time, compiled once per level rather than once per step.
-template <class Frame>
-class step_call_base {
+/// What a step's callable, compensation and policies see of the run: one per step call.
+template <class Frame, std::size_t I, fixed_string Path>
+class step_call {
  public:
   using input_type = typename Frame::input_type;
+  static constexpr std::size_t index = I;
   static constexpr std::size_t npos = detail::npos;
+  static constexpr auto path = Path;
   using observer_type = typename Frame::observer_type;
   /// True when the run has an observer: policies emit events only then (`if constexpr`).
   static constexpr bool observed = Frame::observed;
 
+  constexpr step_call(Frame& f, bool compensating) noexcept
+      : f_(f), st_(f.st), compensating_(compensating) {}
+
+  template <fixed_string Name>
+  static constexpr std::size_t index_of() noexcept {
+    return Frame::template index_of<Name>();
+  }
+  template <std::size_t J>
+  using value_type = typename Frame::template value_type<J>;
+
+  template <std::size_t J>
+  [[nodiscard]] const value_type<J>& value() const noexcept {
+    if constexpr (J >= outer_offset) return f_.up.call->template value<J - outer_offset>();
+    else return Frame::template node_type<J>::value(*slot<J>(st_.slots));
+  }
+  /// Whether the step at index J (as returned by index_of) runs before this one: only earlier
+  /// outputs can be read. A branch of a parallel group reads steps before the group.
+  template <std::size_t J>
+  static constexpr bool runs_before() noexcept {
+    if constexpr (J >= outer_offset) return Frame::up_type::template runs_before<J - outer_offset>();
+    else return J < I;
+  }
   [[nodiscard]] const input_type& input() const noexcept { return f_.input; }
   [[nodiscard]] call_context context() const noexcept {
     const std::uint32_t attempt =
-        compensating_ ? st_.rec.comp_attempts.get(at_) : st_.rec.attempts[at_];
-    call_context c{f_.id, path_, attempt, deadline()};
+        compensating_ ? st_.rec.comp_attempts.get(I) : st_.rec.attempts[I];
+    call_context c{f_.id, Path.view(), attempt, deadline()};
     if constexpr (Frame::journaled) c.epoch = f_.obs.get().epoch();
     return c;
   }
@@ -260,26 +283,26 @@ class step_call_base {
   [[nodiscard]] std::uint64_t random() noexcept { return f_.shared->next_random(); }
   /// Records a fact for the report (fallback served, timed out, ...) and tells the observer.
   void mark(step_flag flag) {
-    st_.rec.flags[at_] |= static_cast<std::uint8_t>(flag);
+    st_.rec.flags[I] |= static_cast<std::uint8_t>(flag);
     if constexpr (observed) {
       if (flag == step_flag::fallback_served) {
         event e = make_event(event_kind::fallback_served);
-        e.error = st_.rec.errors.get(at_).code();
+        e.error = st_.rec.errors.get(I).code();
         emit(e);
       } else if (flag == step_flag::timed_out) {
-        emit(make_event(event_kind::timeout, st_.rec.attempts[at_]));
+        emit(make_event(event_kind::timeout, st_.rec.attempts[I]));
       }
     }
   }
   [[nodiscard]] bool marked(step_flag flag) const noexcept {
-    return (st_.rec.flags[at_] & static_cast<std::uint8_t>(flag)) != 0;
+    return (st_.rec.flags[I] & static_cast<std::uint8_t>(flag)) != 0;
   }
-  [[nodiscard]] std::string_view message() const noexcept { return st_.rec.messages.get(at_); }
+  [[nodiscard]] std::string_view message() const noexcept { return st_.rec.messages.get(I); }
   /// Puts `why` in front of the step's message ("why; earlier message").
-  void note(std::string_view why) { st_.rec.messages.prepend(at_, why); }
+  void note(std::string_view why) { st_.rec.messages.prepend(I, why); }
   /// Keeps `ec` as the error shown for this step although it succeeded (a fallback served).
   void keep_error(const std::error_code& ec) noexcept {
-    st_.rec.errors.set(at_, error_bits::from(ec));
+    st_.rec.errors.set(I, error_bits::from(ec));
   }
 
   // ---- events (only when observed; each call compiles to nothing otherwise) ----
@@ -288,7 +311,7 @@ class step_call_base {
   void emit(event e) const {
     if constexpr (observed) {
       e.workflow = f_.obs.workflow;
-      e.step = path_;
+      e.step = Path.view();
       e.run = f_.id;
       if (e.kind == event_kind::attempt_started || e.kind == event_kind::attempt_succeeded ||
           e.kind == event_kind::attempt_failed || e.kind == event_kind::retry_scheduled ||
@@ -302,7 +325,7 @@ class step_call_base {
   }
   /// The current attempt number of the step (or of its compensation, while compensating).
   [[nodiscard]] std::uint32_t attempt() const noexcept {
-    return compensating_ ? st_.rec.comp_attempts.get(at_) : st_.rec.attempts[at_];
+    return compensating_ ? st_.rec.comp_attempts.get(I) : st_.rec.attempts[I];
   }
   /// Called by a step after one call of its callable (or compensation): attempt events.
   template <class R>
@@ -310,15 +333,15 @@ class step_call_base {
     if constexpr (Frame::journaled) {
       if (!compensating_)
         f_.obs.get().record_attempt_finished(
-            path_, attempt(), r.has_value() ? std::error_code{} : std::error_code(r.error()),
-            r.has_value() ? std::string_view{} : st_.rec.messages.get(at_));
+            Path.view(), attempt(), r.has_value() ? std::error_code{} : std::error_code(r.error()),
+            r.has_value() ? std::string_view{} : st_.rec.messages.get(I));
     }
     if constexpr (observed) {
       event e = make_event(r.has_value() ? event_kind::attempt_succeeded : event_kind::attempt_failed,
                            attempt());
       if (!r.has_value()) {
         e.error = r.error();
-        e.message = st_.rec.messages.get(compensating_ ? Frame::state_type::size + at_ : at_);
+        e.message = st_.rec.messages.get(compensating_ ? Frame::state_type::size + I : I);
       }
       if constexpr (Frame::observer_wants_time) {
         const duration now = f_.clock.now();
@@ -326,7 +349,7 @@ class step_call_base {
         e.time = now;
       }
       e.workflow = f_.obs.workflow;
-      e.step = path_;
+      e.step = Path.view();
       e.run = f_.id;
       e.compensation = compensating_;
       f_.obs.get().on_event(e);
@@ -339,16 +362,16 @@ class step_call_base {
   [[nodiscard]] run_shared* run_state_shared() const noexcept { return f_.shared; }
   // Saturates at 65535 (the report's counter width) instead of wrapping to 0.
   void begin_attempt() {
-    if (TUTTI_LIKELY(st_.rec.attempts[at_] != 0xFFFF)) ++st_.rec.attempts[at_];
+    if (TUTTI_LIKELY(st_.rec.attempts[I] != 0xFFFF)) ++st_.rec.attempts[I];
     if constexpr (Frame::journaled) {
-      if (!compensating_) f_.obs.get().record_attempt_started(path_, st_.rec.attempts[at_]);
+      if (!compensating_) f_.obs.get().record_attempt_started(Path.view(), st_.rec.attempts[I]);
     }
     if constexpr (observed) begin_attempt_event();
   }
   void begin_late_compensation() {
-    st_.rec.comp_attempts.set(at_, 0);
+    st_.rec.comp_attempts.set(I, 0);
     compensating_ = true;
-    if constexpr (Frame::journaled) f_.obs.get().record_compensation_started(path_);
+    if constexpr (Frame::journaled) f_.obs.get().record_compensation_started(Path.view());
     if constexpr (observed) {
       emit(make_event(event_kind::compensation_started));
       if constexpr (Frame::observer_wants_time) started_.compensation = f_.clock.now();
@@ -361,37 +384,33 @@ class step_call_base {
     if (ok) f_.shared->compensated_any = true;
     if constexpr (Frame::journaled)
       f_.obs.get().record_compensation_finished(
-          path_, ok, ok ? std::error_code{} : std::error_code(undone.error()),
-          st_.rec.messages.get(Frame::state_type::size + at_));
+          Path.view(), ok, ok ? std::error_code{} : std::error_code(undone.error()),
+          st_.rec.messages.get(Frame::state_type::size + I));
     if constexpr (observed) {
       event e = make_event(ok ? event_kind::compensation_succeeded : event_kind::compensation_failed,
-                           st_.rec.comp_attempts.get(at_));
+                           st_.rec.comp_attempts.get(I));
       if (!ok) e.error = undone.error();
       if constexpr (Frame::observer_wants_time) e.elapsed = f_.clock.now() - started_.compensation;
-      if (!ok) e.message = st_.rec.messages.get(Frame::state_type::size + at_);
+      if (!ok) e.message = st_.rec.messages.get(Frame::state_type::size + I);
       emit(e);
     }
   }
   void begin_compensation_attempt() {
-    st_.rec.comp_attempts.set(at_, static_cast<std::uint16_t>(st_.rec.comp_attempts.get(at_) + 1));
+    st_.rec.comp_attempts.set(I, static_cast<std::uint16_t>(st_.rec.comp_attempts.get(I) + 1));
     if constexpr (observed) begin_attempt_event();
   }
   /// Forgets the message of an earlier attempt (a retry calls again): a later failure must not
   /// show an earlier one's message.
   void clear_message() noexcept {
-    st_.rec.messages.clear(compensating_ ? Frame::state_type::size + at_ : at_);
+    st_.rec.messages.clear(compensating_ ? Frame::state_type::size + I : I);
   }
   void set_message(bool compensation, std::string_view text) {
-    st_.rec.messages.set(compensation ? Frame::state_type::size + at_ : at_, text);
+    st_.rec.messages.set(compensation ? Frame::state_type::size + I : I, text);
   }
   [[nodiscard]] auto& clock() const noexcept { return f_.clock; }
   [[nodiscard]] const run_id& id() const noexcept { return f_.id; }
   [[nodiscard]] bool timing() const noexcept { return f_.timing; }
   [[nodiscard]] run_shared* shared() const noexcept { return f_.shared; }
-
- protected:
-  constexpr step_call_base(Frame& f, bool compensating, std::size_t at, std::string_view path) noexcept
-      : f_(f), st_(f.st), at_(at), path_(path), compensating_(compensating) {}
 
  private:
   TUTTI_NOINLINE void begin_attempt_event() {
@@ -399,15 +418,10 @@ class step_call_base {
     emit(make_event(event_kind::attempt_started, attempt()));
   }
 
- protected:
   Frame& f_;
   // The run's records, reached in one load rather than through the frame: a retry's loop
   // reads them after every opaque call of the step.
   typename Frame::state_type& st_;
-
- private:
-  std::size_t at_;         // the step's index in its level
-  std::string_view path_;  // its path ("workflow/step"), for events and the journal
   bool compensating_;
   duration attempt_deadline_ = duration::max();
   const std::stop_token* stop_ = nullptr;
@@ -419,39 +433,6 @@ class step_call_base {
   struct no_start_times {};
   [[no_unique_address]] std::conditional_t<Frame::observer_wants_time, start_times, no_start_times>
       started_;
-};
-
-/// What a step's callable, compensation and policies see of the run: one per step call. The
-/// step's index and path are also compile-time constants here, for the data-flow checks, the
-/// paths of nested levels and the outputs `from<>` reads.
-template <class Frame, std::size_t I, fixed_string Path>
-class step_call : public step_call_base<Frame> {
- public:
-  static constexpr std::size_t index = I;
-  static constexpr auto path = Path;
-
-  constexpr step_call(Frame& f, bool compensating) noexcept
-      : step_call_base<Frame>(f, compensating, I, Path.view()) {}
-
-  template <fixed_string Name>
-  static constexpr std::size_t index_of() noexcept {
-    return Frame::template index_of<Name>();
-  }
-  template <std::size_t J>
-  using value_type = typename Frame::template value_type<J>;
-
-  template <std::size_t J>
-  [[nodiscard]] const value_type<J>& value() const noexcept {
-    if constexpr (J >= outer_offset) return this->f_.up.call->template value<J - outer_offset>();
-    else return Frame::template node_type<J>::value(*slot<J>(this->st_.slots));
-  }
-  /// Whether the step at index J (as returned by index_of) runs before this one: only earlier
-  /// outputs can be read. A branch of a parallel group reads steps before the group.
-  template <std::size_t J>
-  static constexpr bool runs_before() noexcept {
-    if constexpr (J >= outer_offset) return Frame::up_type::template runs_before<J - outer_offset>();
-    else return J < I;
-  }
 };
 
 /// How a workflow level undoes its completed steps: one after another, last first (the
@@ -706,7 +687,7 @@ struct engine_of<Prefix, basic_frame<Up, In, Clock, Obs, N...>> {
   }
 
   /// Records how the compensation of step j ended.
-  static void record_undo(frame_type& f, std::size_t j, const result<void>& r) noexcept {
+  TUTTI_ALWAYS_INLINE static void record_undo(frame_type& f, std::size_t j, const result<void>& r) noexcept {
     if (r.has_value()) {
       f.st.rec.status[j] = step_status::compensated;
       f.shared->compensated_any = true;
