@@ -12,8 +12,14 @@
 #   core      the working tree, files including <tutti/core.hpp> (-DTUTTI_BENCH_CORE)
 # and, per compiler and flags, each variant's time and memory as a share of the baseline's
 # (goal for include-only and workflow32: <= 60%).
+# A reference row, "core, erased", has no goal: benchmarks/compile_time/erased32.cpp, the same 32
+# steps in a type-erased orchestrator (std::function steps, compiled once) over <tutti/core.hpp>,
+# with its ratio over the core include-only TU: what a step costs when nothing of it is inlined.
 #
 #   benchmarks/compile_time.sh [repetitions]      (default 5)
+#
+# With STEPS="8 16 32 48" it also prints how the cost grows with the number of steps: workflows
+# of that many steps, shaped as workflow32.cpp (generated), over <tutti/core.hpp>.
 #
 # Compilers: $COMPILERS (default "g++ clang++"), each at -O2 and -O0 (or $OPTS), invoked as
 #   <cxx> -std=c++20 <opt> -I include -c <file> -o <obj>
@@ -127,9 +133,62 @@ for cxx in $compilers; do
       printf '| %s | %s | %s | %s | %s (%s) / %s / %s | %s (%s) / %s / %s | %s %s | %s | %s |\n' \
         "$version" "$opt" "$v" "$empty_s" "$inc_s" "$inc_wall" "$inc_mb" "$inc_text" \
         "$wf_s" "$wf_wall" "$wf_mb" "$wf_text" "$ratio" "$result" "$vs_inc" "$vs_wf"
+      if [[ "$v" == core ]]; then
+        row "$cxx" "$opt" "$root/benchmarks/compile_time/erased32.cpp" "$root/include"
+        ratio="$(awk -v a="$secs" -v b="$inc_s" 'BEGIN { printf "%.2f", a / b }')"
+        vs_wf="-"
+        [[ -n "${base[wf_s]:-}" ]] && vs_wf="$(share "$secs" "${base[wf_s]}") / $(share "$mb" "${base[wf_mb]}")"
+        printf '| %s | %s | core, erased (reference) | %s | %s (%s) / %s / %s | %s (%s) / %s / %s | %s | %s | %s |\n' \
+          "$version" "$opt" "$empty_s" "$inc_s" "$inc_wall" "$inc_mb" "$inc_text" \
+          "$secs" "$wall" "$mb" "$text" "$ratio" "-" "$vs_wf"
+      fi
     done
     unset 'base[inc_s]'
   done
 done
 echo
 echo "Goals: ratio <= 1.50; include-only and workflow32 each <= 60% of the baseline's time and memory."
+
+# gen_steps <n>: a workflow of n steps shaped as workflow32.cpp (the last four without a
+# compensation, every step after the first reading the previous output), over core.hpp.
+gen_steps() {
+  local n="$1" i
+  printf '#include <tutti/core.hpp>\n'
+  printf 'namespace compile_time_bench {\ntutti::result<int> next(int x);\nvoid undo(int x);\n}\n'
+  printf 'int main() {\n  using compile_time_bench::next;\n  using compile_time_bench::undo;\n'
+  printf '  using tutti::from;\n  using tutti::step;\n  const auto wf = tutti::workflow<"steps">(\n'
+  for ((i = 1; i <= n; ++i)); do
+    if ((i == 1)); then printf '      step<"s%02d">([](int x) { return next(x); })' "$i"
+    else printf '      step<"s%02d">([](from<"s%02d", int> x) { return next(*x); })' "$i" $((i - 1)); fi
+    ((i <= n - 4)) && printf '.compensate_with([](int v) { undo(v); })'
+    ((i < n)) && printf ','
+    printf '\n'
+  done
+  printf '  );\n  const auto r = wf.run(0);\n  return r ? 0 : 1;\n}\n'
+}
+
+if [[ -n "${STEPS:-}" ]]; then
+  echo
+  echo "Growth with the number of steps (over <tutti/core.hpp>; CPU s / MB, and the CPU ms each step"
+  echo "added since the previous row costs):"
+  echo
+  echo "| Compiler | Flags | Steps | CPU s / MB | ms per added step |"
+  echo "|---|---|---:|---:|---:|"
+  for n in $STEPS; do gen_steps "$n" >"$work/steps$n.cpp"; done
+  for cxx in $compilers; do
+    command -v "$cxx" >/dev/null 2>&1 || continue
+    version="$("$cxx" --version | head -n1 | sed 's/ (.*)//')"
+    for opt in $opts; do
+      prev_n=0 prev_s=""
+      row "$cxx" "$opt" "$root/benchmarks/compile_time/include_only.cpp" "$root/include" -DTUTTI_BENCH_CORE
+      prev_s="$secs"
+      printf '| %s | %s | 0 (include-only) | %s / %s | |\n' "$version" "$opt" "$secs" "$mb"
+      for n in $STEPS; do
+        row "$cxx" "$opt" "$work/steps$n.cpp" "$root/include"
+        per="$(awk -v a="$secs" -v b="$prev_s" -v n="$n" -v p="$prev_n" 'BEGIN { printf "%.0f", 1000 * (a - b) / (n - p) }')"
+        printf '| %s | %s | %s | %s / %s | %s |\n' "$version" "$opt" "$n" "$secs" "$mb" "$per"
+        prev_n="$n" prev_s="$secs"
+      done
+    done
+  done
+fi
