@@ -969,6 +969,8 @@ class parallel_compensated<basic_workflow<Name, N...>, Exec> : public basic_work
 
  public:
   using executor_type = Exec;
+  /// The workflow it was built from (what `tutti::testing::replace` rebuilds).
+  using workflow_type = base;
 
   constexpr parallel_compensated(const base& wf, Exec& exec) : base(wf), exec_(&exec) {}
 

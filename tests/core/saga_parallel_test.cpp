@@ -6,6 +6,7 @@
 #include <tutti/journal/durable.hpp>
 #include <tutti/journal/memory.hpp>
 #include <tutti/testing/event_log.hpp>
+#include <tutti/testing/replace.hpp>
 #include <tutti/tutti.hpp>
 
 #include <algorithm>
@@ -17,6 +18,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace {
@@ -393,4 +395,73 @@ TEST_CASE("a durable run cut during parallel compensation resumes undoing each s
       CHECK(resumed->report().step(s).status == status::compensated);
     }
   }
+}
+
+TEST_CASE("replace keeps a workflow's parallel compensation and its executor",
+          "[core][saga][parallel_compensation][testing]") {
+  tutti::thread_pool pool{2};
+  ledger l;
+  rendezvous meet{2};  // flight's and hotel's undos end only if they run at the same time
+  const auto wf = tutti::workflow<"trip">(
+                      step<"flight">(value(1)).compensate_with(undo(l, "flight", &meet)),
+                      step<"hotel">(value(2)).compensate_with(undo(l, "hotel", &meet)),
+                      step<"car">(value(3)))
+                      .compensate_in_parallel(pool);
+  // The test makes the last step fail: what the production workflow does on that failure is
+  // what the test must see, compensations at once included.
+  const auto test = tutti::testing::replace<"car">(wf, failing());
+  STATIC_REQUIRE(std::is_same_v<typename std::remove_cvref_t<decltype(test)>::executor_type,
+                                tutti::thread_pool>);
+  CHECK(&test.compensation_executor() == &pool);
+  const auto run = test.run();
+  CHECK(run.outcome() == tutti::run_outcome::compensated);
+  CHECK(run.report().step("flight").status == status::compensated);
+  CHECK(run.report().step("hotel").status == status::compensated);
+  CHECK(l.most_at_once == 2);
+  CHECK(l.undos_of("flight") == 1);
+  CHECK(l.undos_of("hotel") == 1);
+
+  SECTION("replace_compensation too") {
+    ledger other;
+    rendezvous meet2{2};
+    const auto swapped = tutti::testing::replace_compensation<"flight">(
+        test, undo(other, "new flight undo", &meet2));
+    CHECK(&swapped.compensation_executor() == &pool);
+    // The old undo of hotel meets the new undo of flight: both must run at once.
+    const auto again = tutti::testing::replace_compensation<"hotel">(
+        swapped, undo(other, "new hotel undo", &meet2));
+    const auto r = again.run();
+    CHECK(r.outcome() == tutti::run_outcome::compensated);
+    CHECK(other.undos_of("new flight undo") == 1);
+    CHECK(other.undos_of("new hotel undo") == 1);
+    CHECK(other.most_at_once == 2);
+    CHECK(l.undos_of("flight") == 1);  // the replaced undos are not called again
+  }
+}
+
+TEST_CASE("replace reaches into a nested parallel-compensated workflow and keeps its undo",
+          "[core][saga][parallel_compensation][testing]") {
+  tutti::thread_pool pool{2};
+  ledger l;
+  rendezvous meet{2};
+  const auto outer = tutti::workflow<"outer">(
+      tutti::workflow<"trip">(step<"flight">(value(1)).compensate_with(undo(l, "flight", &meet)),
+                              step<"hotel">(value(2)).compensate_with(undo(l, "hotel", &meet)))
+          .compensate_in_parallel(pool),
+      step<"pay">(value(3)));
+  int calls = 0;
+  const auto test = tutti::testing::replace<"pay">(
+      tutti::testing::replace<"trip/hotel">(outer,
+                                            [&calls] {
+                                              ++calls;
+                                              return 20;
+                                            }),
+      failing());
+  const auto run = test.run();
+  CHECK(calls == 1);
+  CHECK(run.outcome() == tutti::run_outcome::compensated);
+  CHECK(run.report().step("trip").status == status::compensated);
+  CHECK(l.undos_of("flight") == 1);
+  CHECK(l.undos_of("hotel") == 1);
+  CHECK(l.most_at_once == 2);  // the nested level is still undone at once
 }

@@ -1021,3 +1021,61 @@ TEST_CASE("workflows without groups or choices draw exactly as before",
   CHECK(p.link_styles.at("9") == "stroke:#6b6b6b");
   CHECK(tutti::to_dot(f.workflow()).find("label=\"0\"") == std::string::npos);
 }
+
+TEST_CASE("a workflow undone in parallel has no chain between its undo nodes",
+          "[observe][diagram][parallel_compensation]") {
+  tutti::inline_executor here;
+  const auto undo = [](const int&) {};
+  // a, b and c are undone together; before them (in undo order) comes d, after them e.
+  const auto trip = tutti::workflow<"trip">(tutti::step<"a">([] { return 1; }).compensate_with(undo),
+                                            tutti::step<"b">([] { return 2; }).compensate_with(undo),
+                                            tutti::step<"c">([] { return 3; }).compensate_with(undo))
+                        .compensate_in_parallel(here);
+  const auto outer = tutti::workflow<"outer">(
+      tutti::step<"e">([] { return 0; }).compensate_with(undo), trip,
+      tutti::step<"d">([] { return 4; }).compensate_with(undo));
+  const std::set<std::string> together{
+      // each step to its undo node, as in any saga
+      "a -compensation-> undo a", "b -compensation-> undo b", "c -compensation-> undo c",
+      "d -compensation-> undo d", "e -compensation-> undo e",
+      // d's undo leads to every undo of the level, each of them to e's: none to another
+      "undo d -compensation-> undo a", "undo d -compensation-> undo b",
+      "undo d -compensation-> undo c", "undo a -compensation-> undo e",
+      "undo b -compensation-> undo e", "undo c -compensation-> undo e"};
+  const auto compensation_edges = [](const drawing& d) {
+    std::set<std::string> out;
+    for (const std::string& e : d.edges)
+      if (e.find("-compensation->") != std::string::npos) out.insert(e);
+    return out;
+  };
+  const drawing d = parse_dot(tutti::to_dot(outer));
+  INFO(tutti::to_dot(outer));
+  CHECK(compensation_edges(d) == together);
+  CHECK(d.clusters.count("workflow trip | undone in parallel") == 1);
+  require_same(parse_mermaid(tutti::to_mermaid(outer)), d);
+
+  // The same workflow without compensate_in_parallel keeps its chain, last step first.
+  const auto chained = tutti::workflow<"outer">(
+      tutti::step<"e">([] { return 0; }).compensate_with(undo),
+      tutti::workflow<"trip">(tutti::step<"a">([] { return 1; }).compensate_with(undo),
+                              tutti::step<"b">([] { return 2; }).compensate_with(undo),
+                              tutti::step<"c">([] { return 3; }).compensate_with(undo)),
+      tutti::step<"d">([] { return 4; }).compensate_with(undo));
+  const drawing c = parse_dot(tutti::to_dot(chained));
+  CHECK(c.clusters.count("workflow trip") == 1);
+  CHECK(compensation_edges(c).count("undo c -compensation-> undo b") == 1);
+  CHECK(compensation_edges(c).count("undo d -compensation-> undo a") == 0);
+
+  // Drawn at the top, from the object and from the type alone: no chain either, and the title
+  // says it.
+  const drawing top = parse_dot(tutti::to_dot(trip));
+  CHECK(top.title == "workflow trip");
+  CHECK(tutti::to_dot(trip).find("undone in parallel") != std::string::npos);
+  for (const std::string& e : compensation_edges(top)) {
+    INFO(e);
+    CHECK(e.rfind("undo ", 0) != 0);  // only step -> its undo node
+  }
+  CHECK(compensation_edges(top).size() == 3);
+  CHECK(compensation_edges(parse_dot(tutti::to_dot<decltype(trip)>())) == compensation_edges(top));
+  CHECK(compensation_edges(parse_mermaid(tutti::to_mermaid(trip))) == compensation_edges(top));
+}

@@ -38,6 +38,7 @@ struct diagram_step {
   bool choice = false;                     // a choice: `steps` are its cases
   bool optional = false;                   // an optional branch of a group
   bool conditional = false;                // tutti::when: runs only when its condition holds
+  bool parallel_undo = false;              // a workflow whose steps are undone together
   std::string kind;                        // a group's kind ("quorum 2 of 3"), a choice's
   std::vector<std::string> policies;       // inner to outer
   std::vector<std::string> undo_policies;  // around the compensation
@@ -59,6 +60,8 @@ template <class T>
 inline constexpr bool is_workflow_v = false;
 template <fixed_string Name, class... N>
 inline constexpr bool is_workflow_v<basic_workflow<Name, N...>> = true;
+template <class W, class E>
+inline constexpr bool is_workflow_v<parallel_compensated<W, E>> = is_workflow_v<W>;
 
 template <class U>
 struct undo_policy_of;
@@ -183,6 +186,13 @@ void diagram_fill(diagram_step& s, const basic_workflow<Name, N...>* w) {
   s.nested = true;
   s.steps.resize(sizeof...(N));
   diagram_fill_steps(s, w, std::index_sequence_for<N...>{});
+}
+
+// wf.compensate_in_parallel(exec): the workflow's steps, undone together.
+template <class W, class E>
+void diagram_fill(diagram_step& s, const parallel_compensated<W, E>* w) {
+  diagram_fill(s, static_cast<const W*>(w));
+  s.parallel_undo = true;
 }
 
 /// The reads of a condition or selector (from<> parameters), when its parameters can be read.
@@ -390,10 +400,28 @@ inline diagram_undo_part diagram_undo_sequence(const std::vector<diagram_step>& 
   return out;
 }
 
+/// Steps undone together (a parallel-compensated workflow): every part starts at once, none
+/// waits for another, so no edge runs between them.
+inline diagram_undo_part diagram_undo_together(const std::vector<diagram_step>& steps) {
+  diagram_undo_part out;
+  for (std::size_t k = steps.size(); k > 0; --k) {
+    diagram_undo_part p = diagram_undo_chain(steps[k - 1]);
+    out.first.insert(out.first.end(), p.first.begin(), p.first.end());
+    out.last.insert(out.last.end(), p.last.begin(), p.last.end());
+    out.edges.insert(out.edges.end(), p.edges.begin(), p.edges.end());
+  }
+  return out;
+}
+
+/// The undo chain of a workflow's (or a group's) steps.
+inline diagram_undo_part diagram_undo_level(const diagram_step& s) {
+  return s.parallel_undo ? diagram_undo_together(s.steps) : diagram_undo_sequence(s.steps);
+}
+
 /// A step's part of the undo chain. A group's compensable branches are undone at the group's
 /// position in reverse branch order; the cases of a choice are alternatives (one ran).
 inline diagram_undo_part diagram_undo_chain(const diagram_step& s) {
-  if (s.nested || s.group) return diagram_undo_sequence(s.steps);
+  if (s.nested || s.group) return diagram_undo_level(s);
   diagram_undo_part out;
   if (s.choice) {
     for (const diagram_step& c : s.steps) {
@@ -417,7 +445,7 @@ inline std::vector<diagram_edge> diagram_edges(const diagram_step& top) {
   diagram_compensable(top, undo);
   for (const diagram_step* s : undo)
     out.push_back({s->id, diagram_undo_id(*s), diagram_edge_kind::compensation, {}, {}, true});
-  diagram_undo_part chain = diagram_undo_sequence(top.steps);
+  diagram_undo_part chain = diagram_undo_level(top);
   out.insert(out.end(), chain.edges.begin(), chain.edges.end());
   diagram_data_edges(top, out);
   return out;
@@ -439,6 +467,7 @@ inline std::vector<std::string> diagram_step_label(const diagram_step& s) {
 inline std::vector<std::string> diagram_workflow_label(const diagram_step& s) {
   std::vector<std::string> lines{"workflow " + std::string{s.name}};
   diagram_markers(s, lines);
+  if (s.parallel_undo) lines.emplace_back("undone in parallel");
   lines.insert(lines.end(), s.policies.begin(), s.policies.end());
   return lines;
 }
@@ -717,6 +746,17 @@ template <fixed_string Name, class... N>
 /// The same diagram as Mermaid `flowchart` source (for Markdown that renders Mermaid).
 template <fixed_string Name, class... N>
 [[nodiscard]] std::string to_mermaid(const basic_workflow<Name, N...>& wf) {
+  return detail::diagram_mermaid(detail::diagram_model(&wf));
+}
+
+/// A workflow built with `compensate_in_parallel(exec)`: its undo nodes are entered together,
+/// with no chain between them.
+template <class W, class E>
+[[nodiscard]] std::string to_dot(const parallel_compensated<W, E>& wf) {
+  return detail::diagram_dot(detail::diagram_model(&wf));
+}
+template <class W, class E>
+[[nodiscard]] std::string to_mermaid(const parallel_compensated<W, E>& wf) {
   return detail::diagram_mermaid(detail::diagram_model(&wf));
 }
 

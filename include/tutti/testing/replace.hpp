@@ -68,6 +68,10 @@ struct is_workflow : std::false_type {};
 template <fixed_string Name, class... M>
 struct is_workflow<basic_workflow<Name, M...>> : std::true_type {};
 template <class N>
+struct is_parallel_compensated : std::false_type {};
+template <class W, class E>
+struct is_parallel_compensated<parallel_compensated<W, E>> : std::true_type {};
+template <class N>
 struct is_branch : std::false_type {};
 template <fixed_string Name, class B, bool Optional>
 struct is_branch<tutti::detail::branch_node<Name, B, Optional>> : std::true_type {};
@@ -150,6 +154,8 @@ constexpr auto known_output_of() noexcept {
     return known_output_of<typename N::base_type>();
   } else if constexpr (is_workflow<N>::value) {
     return known_output_of<std::tuple_element_t<N::size - 1, typename N::nodes_type>>();
+  } else if constexpr (is_parallel_compensated<N>::value) {
+    return known_output_of<typename N::workflow_type>();
   } else {
     return std::type_identity<void>{};
   }
@@ -257,6 +263,13 @@ constexpr auto rebuild(const basic_workflow<Name, M...>& wf, G& g, std::index_se
 template <what W, fixed_string Full, fixed_string Path, fixed_string Name, class... M, class G>
 constexpr auto replace_in(const basic_workflow<Name, M...>& wf, G& g) {
   return rebuild<W, Full, Path>(wf, g, std::index_sequence_for<M...>{});
+}
+/// A workflow built with compensate_in_parallel(exec): rebuilt, then undone in parallel again
+/// on the same executor, so that a test runs the undo the production workflow runs.
+template <what W, fixed_string Full, fixed_string Path, class Wf, class E, class G>
+constexpr auto replace_in(const parallel_compensated<Wf, E>& wf, G& g) {
+  auto plain = replace_in<W, Full, Path>(static_cast<const Wf&>(wf), g);
+  return parallel_compensated<decltype(plain), E>(plain, wf.compensation_executor());
 }
 
 /// The index of the child named by the first name of `Path` among `names`; npos if none.
@@ -382,7 +395,7 @@ constexpr auto replace_node(const N& n, G& g) {
   if constexpr (is_with_policy<N>::value) {
     auto inner = replace_node<W, Full, Path, I, Level>(n.inner(), g);
     return with_policy<decltype(inner), typename N::policy_type>(std::move(inner), n.policy());
-  } else if constexpr (is_workflow<N>::value) {
+  } else if constexpr (is_workflow<N>::value || is_parallel_compensated<N>::value) {
     static_assert(!Path.empty(),
                   "tutti: replace<\"name\">: that name is a nested workflow, not a step with a "
                   "callable. Replace one of its steps: replace<\"outer/inner\">.");
@@ -464,6 +477,12 @@ template <fixed_string Path, fixed_string Name, class... M, class F>
 [[nodiscard]] constexpr auto replace(const basic_workflow<Name, M...>& wf, F f) {
   return detail::replace_in<detail::what::callable, Path, Path>(wf, f);
 }
+/// As above, for a workflow built with `compensate_in_parallel(exec)`: the result is undone in
+/// parallel on the same executor.
+template <fixed_string Path, class W, class E, class F>
+[[nodiscard]] constexpr auto replace(const parallel_compensated<W, E>& wf, F f) {
+  return detail::replace_in<detail::what::callable, Path, Path>(wf, f);
+}
 
 /**
  * The workflow `wf` with the compensation of step `Path` replaced by `undo` (the compensation's
@@ -477,6 +496,11 @@ template <fixed_string Path, fixed_string Name, class... M, class F>
  */
 template <fixed_string Path, fixed_string Name, class... M, class U>
 [[nodiscard]] constexpr auto replace_compensation(const basic_workflow<Name, M...>& wf, U undo) {
+  return detail::replace_in<detail::what::compensation, Path, Path>(wf, undo);
+}
+/// As above, for a workflow built with `compensate_in_parallel(exec)`.
+template <fixed_string Path, class W, class E, class U>
+[[nodiscard]] constexpr auto replace_compensation(const parallel_compensated<W, E>& wf, U undo) {
   return detail::replace_in<detail::what::compensation, Path, Path>(wf, undo);
 }
 
