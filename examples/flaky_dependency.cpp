@@ -2,10 +2,12 @@
 //
 // The step "price" calls a pricing service that times out on 30 % of calls. Each call goes
 // through a circuit breaker (it opens when 50 % of the last 10 calls failed), each failure is
-// retried up to 3 times with exponential backoff, and when all else fails the last good price
-// (at most a minute old) is served. Midway the service goes down completely for a while: the
-// breaker opens, calls fail fast, the fallback serves cached prices, and after the break a probe
-// finds the service back and closes the breaker.
+// retried up to 3 times with exponential backoff, and when all else fails the last good price of
+// the same product (at most a minute old) is served: the cache is keyed by product, so an order
+// is never priced with another product's price. Midway the service goes down completely for a
+// while: the breaker opens, calls fail fast, the fallback serves each product's cached price,
+// and after the break a probe finds the service back and closes the breaker. The example checks
+// every price it prints against the product's list price and exits 1 on a mismatch.
 //
 // Everything runs on a manual clock with a fixed seed, so the output is the same on every run.
 #include <tutti/testing/manual_clock.hpp>
@@ -30,14 +32,18 @@ struct pricing_service {
   bool down = false;
   int calls = 0;
 
-  tutti::result<int> quote(int order) {
+  tutti::result<int> quote(int product) {
     ++calls;
     state = state * 6364136223846793005ULL + 1442695040888963407ULL;
     const bool fails = down || static_cast<int>((state >> 33) % 100) < failure_percent;
     if (fails) return tutti::errc::timeout;
-    return 1000 + order;
+    return list_price(product);
   }
+  static int list_price(int product) { return 1000 + 10 * product; }
 };
+
+/// Order n is for one of four products.
+int product_of(int order) { return 1 + order % 4; }
 
 struct transitions {
   std::vector<std::string> lines;
@@ -62,19 +68,22 @@ int main() {
                             .break_for = 2s,
                             .on_state_change = {&on_change, &log}},
       clock};
-  auto cache = tutti::last_good<int>::shared();  // one price for every order, as before
+  tutti::keyed_last_good<int, int> prices{100};  // one entry per product, at most 100 products
 
+  // The workflow's input is the order number; the step prices the order's product.
   const auto pricing = tutti::workflow<"pricing">(
-      tutti::step<"price">([&](const int& order) { return service.quote(order); }) |
+      tutti::step<"price">([&](const int& order) { return service.quote(product_of(order)); }) |
       tutti::guard(breaker) |
       tutti::retry{tutti::exponential_backoff{.first = 20ms, .cap = 200ms}, tutti::max_attempts{3}} |
-      tutti::fallback_to_last_good(cache, 1min));
+      tutti::fallback_to_last_good(prices, [](const int& order) { return product_of(order); },
+                                   1min));
 
   int served_fresh = 0;
   int served_cached = 0;
   int failed = 0;
   int total_attempts = 0;
-  fmt::print("order  attempts  result\n");
+  int wrong_prices = 0;
+  fmt::print("order  product  attempts  result\n");
   for (int order = 1; order <= 40; ++order) {
     if (order == 16) service.down = true;   // the service goes down...
     if (order == 26) service.down = false;  // ...and comes back
@@ -82,6 +91,7 @@ int main() {
     const auto line = run.report()[0];
     total_attempts += static_cast<int>(line.attempts);
     std::string what;
+    if (run && run.value() != pricing_service::list_price(product_of(order))) ++wrong_prices;
     if (!run) {
       ++failed;
       what = fmt::format("failed: {}", run.error().message());
@@ -92,7 +102,7 @@ int main() {
       ++served_fresh;
       what = fmt::format("{}", run.value());
     }
-    fmt::print("{:>5}  {:>8}  {}\n", order, line.attempts, what);
+    fmt::print("{:>5}  {:>7}  {:>8}  {}\n", order, product_of(order), line.attempts, what);
     clock.advance(250ms);  // time between orders
   }
 
@@ -104,51 +114,55 @@ int main() {
       "{} calls refused by the open breaker\n",
       served_fresh + served_cached + failed, served_fresh, served_cached, failed, total_attempts,
       service.calls, m.rejected);
+  if (wrong_prices != 0) {
+    fmt::print("{} orders were priced with another product's price\n", wrong_prices);
+    return 1;
+  }
   return 0;
 }
 
 // Expected output (deterministic: manual clock, fixed seeds):
-// order  attempts  result
-//     1         1  1001
-//     2         1  1002
-//     3         1  1003
-//     4         1  1004
-//     5         1  1005
-//     6         1  1006
-//     7         1  1007
-//     8         1  1008
-//     9         1  1009
-//    10         2  1010
-//    11         1  1011
-//    12         2  1012
-//    13         1  1013
-//    14         3  1014
-//    15         1  1015
-//    16         2  1015 (last good price; covered: circuit breaker is open)
-//    17         0  1015 (last good price; covered: circuit breaker is open)
-//    18         0  1015 (last good price; covered: circuit breaker is open)
-//    19         0  1015 (last good price; covered: circuit breaker is open)
-//    20         0  1015 (last good price; covered: circuit breaker is open)
-//    21         0  1015 (last good price; covered: circuit breaker is open)
-//    22         0  1015 (last good price; covered: circuit breaker is open)
-//    23         0  1015 (last good price; covered: circuit breaker is open)
-//    24         1  1015 (last good price; covered: circuit breaker is open)
-//    25         0  1015 (last good price; covered: circuit breaker is open)
-//    26         0  1015 (last good price; covered: circuit breaker is open)
-//    27         0  1015 (last good price; covered: circuit breaker is open)
-//    28         0  1015 (last good price; covered: circuit breaker is open)
-//    29         0  1015 (last good price; covered: circuit breaker is open)
-//    30         0  1015 (last good price; covered: circuit breaker is open)
-//    31         0  1015 (last good price; covered: circuit breaker is open)
-//    32         1  1032
-//    33         1  1033
-//    34         1  1034
-//    35         2  1035
-//    36         1  1036
-//    37         3  1037
-//    38         1  1038
-//    39         1  1039
-//    40         2  1040
+// order  product  attempts  result
+//     1        2         1  1020
+//     2        3         1  1030
+//     3        4         1  1040
+//     4        1         1  1010
+//     5        2         1  1020
+//     6        3         1  1030
+//     7        4         1  1040
+//     8        1         1  1010
+//     9        2         1  1020
+//    10        3         2  1030
+//    11        4         1  1040
+//    12        1         2  1010
+//    13        2         1  1020
+//    14        3         3  1030
+//    15        4         1  1040
+//    16        1         2  1010 (last good price; covered: circuit breaker is open)
+//    17        2         0  1020 (last good price; covered: circuit breaker is open)
+//    18        3         0  1030 (last good price; covered: circuit breaker is open)
+//    19        4         0  1040 (last good price; covered: circuit breaker is open)
+//    20        1         0  1010 (last good price; covered: circuit breaker is open)
+//    21        2         0  1020 (last good price; covered: circuit breaker is open)
+//    22        3         0  1030 (last good price; covered: circuit breaker is open)
+//    23        4         0  1040 (last good price; covered: circuit breaker is open)
+//    24        1         1  1010 (last good price; covered: circuit breaker is open)
+//    25        2         0  1020 (last good price; covered: circuit breaker is open)
+//    26        3         0  1030 (last good price; covered: circuit breaker is open)
+//    27        4         0  1040 (last good price; covered: circuit breaker is open)
+//    28        1         0  1010 (last good price; covered: circuit breaker is open)
+//    29        2         0  1020 (last good price; covered: circuit breaker is open)
+//    30        3         0  1030 (last good price; covered: circuit breaker is open)
+//    31        4         0  1040 (last good price; covered: circuit breaker is open)
+//    32        1         1  1010
+//    33        2         1  1020
+//    34        3         1  1030
+//    35        4         2  1040
+//    36        1         1  1010
+//    37        2         3  1020
+//    38        3         1  1030
+//    39        4         1  1040
+//    40        1         2  1010
 //
 // breaker transitions:
 //   t= 3870ms  breaker closed -> open
