@@ -11,11 +11,11 @@ TUTTI_DEMO_PACKAGES=(cmake ninja-build g++ libboost-dev libfmt-dev libsqlite3-de
 # The test suite: the library's packages, clang (the second compiler and the sanitizer runtimes),
 # Catch2, Google Benchmark (the benchmarks are built, so they cannot rot), nlohmann-json (tests
 # parse the traces and the CLI's JSON), libpq and the PostgreSQL server (the [postgres] tests run
-# against a real server that scripts/test starts).
+# against a real server that scripts/test starts), standalone Asio (the [async] tests).
 TUTTI_TEST_PACKAGES=(
   cmake ninja-build g++ clang libclang-rt-14-dev
   libboost-dev libfmt-dev libsqlite3-dev catch2 libbenchmark-dev nlohmann-json3-dev
-  libpq-dev postgresql
+  libpq-dev postgresql libasio-dev
 )
 
 log() { printf '==> %s\n' "$*"; }
