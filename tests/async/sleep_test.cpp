@@ -236,7 +236,13 @@ TEST_CASE("waits on an io_context run by several threads each end once, on its t
   REQUIRE(clock.pending_wakes() == static_cast<std::size_t>(waits));
   CHECK(ended.load() == 0);  // pending waits keep io.run() from returning
   clock.advance(1s);         // all due: each posted to the io_context, run by its threads
+  const auto end_by = std::chrono::steady_clock::now() + 10s;
+  while (ended.load() < waits && std::chrono::steady_clock::now() < end_by)
+    std::this_thread::yield();
+  const bool all_ended = ended.load() == waits;
+  if (!all_ended) io.stop();  // a wait that never ended must fail the test, not hang it
   for (auto& th : threads) th.join();  // run() returns when the last wait has ended
+  CHECK(all_ended);
   CHECK(ended.load() == waits);
   CHECK(errors.load() == 0);
   CHECK(on_main.load() == 0);

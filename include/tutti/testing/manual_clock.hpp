@@ -36,7 +36,7 @@ class manual_clock {
   /// Moves time forward by `d` and returns at once (after the wake-ups that came due).
   void sleep_for(duration d) {
     if (d.count() > 0) {
-      now_.fetch_add(d.count(), std::memory_order_acq_rel);
+      now_.fetch_add(d.count());  // seq_cst: see wake_at
       slept_.fetch_add(d.count(), std::memory_order_relaxed);
       sleeps_.fetch_add(1, std::memory_order_relaxed);
       wake_due();
@@ -44,7 +44,7 @@ class manual_clock {
   }
   /// Moves time forward by `d` (not counted as a sleep), then calls the wake-ups that came due.
   void advance(duration d) {
-    now_.fetch_add(d.count(), std::memory_order_acq_rel);
+    now_.fetch_add(d.count());  // seq_cst: see wake_at
     wake_due();
   }
 
@@ -53,8 +53,9 @@ class manual_clock {
   /**
    * Calls `fn()` once the clock reads `at` or later: at once, on this thread, if it does already;
    * otherwise from the thread whose `advance()`, `sleep_for()` or `advance_to_next_wake()` moves
-   * it there, after that move, in the order of their times (then of their calls to `wake_at`).
-   * `fn` must not throw. Returns a ticket for `cancel_wake`.
+   * it there, after that move, in the order of their times (then of their calls to `wake_at`)
+   * (from this thread when another moves it there while this call registers it). `fn` must not
+   * throw. Returns a ticket for `cancel_wake`.
    */
   std::uint64_t wake_at(duration at, std::function<void()> fn) {
     std::unique_lock lock{m_};
@@ -65,7 +66,13 @@ class manual_clock {
       return ticket;
     }
     wakes_.push_back(wake{at, ticket, std::move(fn)});
-    has_wakes_.store(true, std::memory_order_release);
+    has_wakes_.store(true);  // seq_cst: see below
+    lock.unlock();
+    // A move of the clock on another thread between the check above and the store may have
+    // looked for wake-ups before this one was there: look again. (Its fetch_add and load of
+    // has_wakes_, and this store and load of the time, are sequentially consistent, so at least
+    // one of the two threads sees the other's write.)
+    if (now_.load() >= at.count()) wake_due();
     return ticket;
   }
   /// Removes a wake-up that has not been called; false when it was called (or is being called).
@@ -115,7 +122,7 @@ class manual_clock {
   /// Calls the wake-ups due at the current time, earliest first, outside the lock (a wake-up
   /// may add or cancel others).
   void wake_due() {
-    if (!has_wakes_.load(std::memory_order_acquire)) return;
+    if (!has_wakes_.load()) return;  // seq_cst: see wake_at
     std::vector<wake> due;
     {
       const std::lock_guard lock{m_};
