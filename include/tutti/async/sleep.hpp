@@ -42,7 +42,10 @@ class virtual_sleep : public std::enable_shared_from_this<virtual_sleep<Clock, H
 
   void start(duration d) {
     const duration now = clock_.now();
-    const duration end = d > duration::max() - now ? duration::max() : now + d;
+    // Saturated: a wait past the clock's range ends "never" instead of overflowing.
+    const duration end = d <= duration::zero()                          ? now
+                         : now > duration::zero() && d > duration::max() - now ? duration::max()
+                                                                                : now + d;
     auto slot = TUTTI_ASIO::get_associated_cancellation_slot(handler_);
     if (slot.is_connected()) {
       // Emitted on the handler's executor, as for Asio's own operations. The completion is

@@ -7,6 +7,7 @@
 #include <cstddef>     // wake-up counts
 #include <cstdint>     // wake-up tickets
 #include <functional>  // what a wake-up calls
+#include <iterator>    // std::make_move_iterator
 #include <mutex>       // the pending wake-ups
 #include <optional>    // the next wake-up, if any
 #include <utility>     // std::move
