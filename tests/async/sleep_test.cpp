@@ -41,6 +41,20 @@ asio::awaitable<void> sleeper(manual_clock& clock, std::chrono::nanoseconds d, s
   out.push_back({std::move(name), clock.now(), ec});
 }
 
+/// What a plain completion handler saw: how many times it was called, with what.
+struct completions {
+  int calls = 0;
+  std::error_code last;
+};
+
+/// A handler on `io`, cancellable through `cancel`, that records into `out`.
+auto recording(asio::io_context& io, asio::cancellation_signal& cancel, completions& out) {
+  return asio::bind_cancellation_slot(cancel.slot(), asio::bind_executor(io, [&out](std::error_code ec) {
+                                        ++out.calls;
+                                        out.last = ec;
+                                      }));
+}
+
 }  // namespace
 
 TEST_CASE("a wait on the manual clock ends when the clock reaches its end, not before",
@@ -106,43 +120,31 @@ TEST_CASE("a cancelled wait ends at once with operation_aborted, and never again
   asio::io_context io;
   manual_clock clock;
   asio::cancellation_signal cancel;
-  int calls = 0;
-  std::error_code result;
-  tutti::async_sleep(clock, 10s,
-                     asio::bind_cancellation_slot(
-                         cancel.slot(), asio::bind_executor(io, [&](std::error_code ec) {
-                           ++calls;
-                           result = ec;
-                         })));
+  completions first;
+  tutti::async_sleep(clock, 10s, recording(io, cancel, first));
   io.poll();
-  CHECK(calls == 0);
+  CHECK(first.calls == 0);
   CHECK(clock.pending_wakes() == 1);
   cancel.emit(asio::cancellation_type::terminal);
   CHECK(clock.pending_wakes() == 0);  // the wake-up is withdrawn from the clock
   io.poll();
-  CHECK(calls == 1);
-  CHECK(result == asio::error::operation_aborted);
+  CHECK(first.calls == 1);
+  CHECK(first.last == asio::error::operation_aborted);
   CHECK(clock.now() == 0s);
   clock.advance(1min);
   io.poll();
-  CHECK(calls == 1);
+  CHECK(first.calls == 1);
 
   SECTION("a cancellation after the end changes nothing") {
-    int later_calls = 0;
-    std::error_code later;
     asio::cancellation_signal late;
-    tutti::async_sleep(clock, 1s,
-                       asio::bind_cancellation_slot(
-                           late.slot(), asio::bind_executor(io, [&](std::error_code ec) {
-                             ++later_calls;
-                             later = ec;
-                           })));
+    completions later;
+    tutti::async_sleep(clock, 1s, recording(io, late, later));
     io.restart();  // the first wait's end left the io_context out of work
     clock.advance(1s);  // due: its completion is posted
     late.emit(asio::cancellation_type::terminal);
     io.poll();
-    CHECK(later_calls == 1);
-    CHECK_FALSE(later);
+    CHECK(later.calls == 1);
+    CHECK_FALSE(later.last);
   }
 }
 
@@ -192,17 +194,14 @@ TEST_CASE("on tutti::steady_clock the wait is a real timer", "[async][clock]") {
 
   // Cancelled through the handler's slot, as any Asio timer.
   asio::cancellation_signal cancel;
-  std::error_code cancelled;
-  tutti::async_sleep(clock, 1h,
-                     asio::bind_cancellation_slot(cancel.slot(), asio::bind_executor(
-                                                                     io, [&](std::error_code ec) {
-                                                                       cancelled = ec;
-                                                                     })));
+  completions cancelled;
+  tutti::async_sleep(clock, 1h, recording(io, cancel, cancelled));
   io.restart();
   io.poll();
   cancel.emit(asio::cancellation_type::terminal);
   io.run();
-  CHECK(cancelled == asio::error::operation_aborted);
+  CHECK(cancelled.calls == 1);
+  CHECK(cancelled.last == asio::error::operation_aborted);
 }
 
 TEST_CASE("waits on an io_context run by several threads each end once, on its threads",
