@@ -60,6 +60,10 @@ template <class P>
 }
 
 namespace detail {
+/// How a policy runs in an async run (its waits on timers): specialised by <tutti/async.hpp>.
+template <class P>
+struct async_policy;
+
 template <class P>
 constexpr policy_info info_of(const P& p) noexcept {
   if constexpr (requires { p.info(); }) return p.info();

@@ -264,6 +264,25 @@ TUTTI_ALWAYS_INLINE decltype(auto) call_with(const F& f, Call& call, type_list<P
   return f(bind_arg<P, F>(call)...);  // a function, a function pointer or a function object
 }
 
+/// What a callable returns when that is a coroutine's handle (an Asio `awaitable<T>`, or any
+/// type with `await_ready()` and `await_resume()`): the step is awaited by an async run and its
+/// value is what `co_await` gives. Anything else is its own value.
+template <class R>
+concept awaitable_type = requires(R& r) {
+  r.await_ready();
+  r.await_resume();
+};
+template <class R>
+struct awaited {
+  using type = R;
+  static constexpr bool coroutine = false;
+};
+template <awaitable_type R>
+struct awaited<R> {
+  using type = decltype(std::declval<R&>().await_resume());
+  static constexpr bool coroutine = true;
+};
+
 /// The output type of callable F in a workflow with input In (void -> unit).
 template <class F, class In, class = void>
 struct output_of {
@@ -290,7 +309,10 @@ struct output_of<F, In> {
   static constexpr bool usable = true;
 };
 template <class F, class In>
-using output_t = stored_t<value_of_t<typename output_of<F, In>::raw>>;
+using output_t = stored_t<value_of_t<typename awaited<typename output_of<F, In>::raw>::type>>;
+/// Whether callable F, in a workflow with input In, is a coroutine (returns an awaitable).
+template <class F, class In>
+inline constexpr bool is_coroutine_v = awaited<typename output_of<F, In>::raw>::coroutine;
 
 /// Reads a user type's compile-time name: a fixed_string, a string_view or a char array.
 template <class T>
@@ -336,6 +358,9 @@ class step_node {
   using value_type = detail::output_t<F, In>;
   template <class In>
   using state_type = value_type<In>;
+  /// Whether the callable is a coroutine (returns an awaitable): only an async run can call it.
+  template <class In>
+  static constexpr bool coroutine = detail::is_coroutine_v<F, In>;
 
   constexpr step_node()
     requires(std::is_default_constructible_v<F> && std::is_default_constructible_v<Undo>)
@@ -404,6 +429,65 @@ class step_node {
     }
   }
 
+  /**
+   * Calls the user callable with its parameters bound from `call`, and returns what it returns
+   * (an exception propagates). The engines wrap it: the sync one captures and maps the outcome,
+   * the async one (<tutti/async.hpp>) awaits a coroutine's awaitable first.
+   */
+  template <class Call>
+  TUTTI_ALWAYS_INLINE decltype(auto) call_callable(Call& call) const {
+    using In = typename Call::input_type;
+    static_assert(detail::output_of<F, In>::usable,
+                  "tutti: this step's callable cannot be called: give it parameters tutti can "
+                  "supply (the workflow input, tutti::from<\"step\", T>, tutti::call_context) or "
+                  "none.");
+    if constexpr (detail::signature_of<F>::known) {
+      using args = typename detail::signature_of<F>::args;
+      static_assert(detail::all_bindable<F, Call>(args{}),
+                    "tutti: a step parameter must be the workflow input (by value or const&), "
+                    "tutti::from<\"step\", T> for an earlier step's output, or "
+                    "tutti::call_context.");
+      return detail::call_with(f_, call, args{});
+    } else if constexpr (std::is_invocable_v<const F&, const In&>) {
+      return f_(call.input());
+    } else {
+      return f_();
+    }
+  }
+  /// Whether calling the callable cannot throw (it is declared noexcept).
+  template <class In>
+  static constexpr bool nothrow_call = [] {
+    if constexpr (detail::signature_of<F>::known) return detail::signature_of<F>::nothrow;
+    else if constexpr (std::is_invocable_v<const F&, const In&>)
+      return std::is_nothrow_invocable_v<const F&, const In&>;
+    else return std::is_nothrow_invocable_v<const F&>;
+  }();
+
+  /// Calls the compensation with what the step produced and its other parameters bound from
+  /// `call`, and returns what it returns (an exception propagates); see call_callable.
+  template <class Call, class S>
+  decltype(auto) call_compensation(S& produced, Call& call) const {
+    if constexpr (detail::undo_parts<Undo>::has_policy)
+      return call_undo(undo_.fn, produced, call);
+    else
+      return call_undo(undo_, produced, call);
+  }
+  /// Whether the compensation is declared noexcept.
+  static constexpr bool nothrow_compensation = [] {
+    using G = typename detail::undo_parts<Undo>::fn_type;
+    if constexpr (std::is_same_v<G, detail::member_compensation> ||
+                  std::is_same_v<G, no_compensation>)
+      return false;
+    else return detail::signature_of<G>::nothrow;
+  }();
+  /// The compensation's policy (a retry), for an async run; only when it has one.
+  [[nodiscard]] constexpr const auto& undo_policy() const noexcept
+    requires(detail::undo_parts<Undo>::has_policy)
+  {
+    return undo_.policy;
+  }
+  static constexpr bool undo_has_policy = detail::undo_parts<Undo>::has_policy;
+
   /// The value `from<>` and the run result see for a stored state.
   template <class S>
   static constexpr const S& value(const S& s) noexcept { return s; }
@@ -416,10 +500,10 @@ class step_node {
   TUTTI_ALWAYS_INLINE result<value_type<typename Call::input_type>> invoke_once(Call& call) const {
     using In = typename Call::input_type;
     using V = value_type<In>;
-    static_assert(detail::output_of<F, In>::usable,
-                  "tutti: this step's callable cannot be called: give it parameters tutti can "
-                  "supply (the workflow input, tutti::from<\"step\", T>, tutti::call_context) or "
-                  "none.");
+    static_assert(!coroutine<In>,
+                  "tutti: this step is a coroutine (its callable returns an awaitable), and the "
+                  "workflow is run synchronously. Run it with `co_await wf.async_run(input, ...)` "
+                  "(#include <tutti/async.hpp>), or make the step's callable synchronous.");
     static_assert(sizeof(V) <= TUTTI_CONFIG_MAX_OUTPUT_BYTES,
                   "tutti: this step's output is larger than TUTTI_CONFIG_MAX_OUTPUT_BYTES (256 "
                   "KiB by default). A run holds each output by value, and the result, its copy "
@@ -430,21 +514,8 @@ class step_node {
     // A journaled run its store has stopped (another engine took it over) calls nothing more;
     // `cancelled` is neither retried nor served by a fallback.
     if (call.journal_stopped()) return make_error_code(errc::cancelled);
-    if constexpr (detail::signature_of<F>::known) {
-      using args = typename detail::signature_of<F>::args;
-      static_assert(detail::all_bindable<F, Call>(args{}),
-                    "tutti: a step parameter must be the workflow input (by value or const&), "
-                    "tutti::from<\"step\", T> for an earlier step's output, or "
-                    "tutti::call_context.");
-      return detail::capture<V, detail::signature_of<F>::nothrow>(
-          call, false, [&]() -> decltype(auto) { return detail::call_with(f_, call, args{}); });
-    } else if constexpr (std::is_invocable_v<const F&, const In&>) {
-      return detail::capture<V, std::is_nothrow_invocable_v<const F&, const In&>>(
-          call, false, [&]() -> decltype(auto) { return f_(call.input()); });
-    } else {
-      return detail::capture<V, std::is_nothrow_invocable_v<const F&>>(
-          call, false, [&]() -> decltype(auto) { return f_(); });
-    }
+    return detail::capture<V, nothrow_call<In>>(
+        call, false, [&]() TUTTI_ALWAYS_INLINE_LAMBDA -> decltype(auto) { return call_callable(call); });
   }
 
   /// One attempt of the compensation, with its attempt count and events.
@@ -462,18 +533,13 @@ class step_node {
 
   template <class Call, class S>
   result<unit> compensate_once(S& produced, Call& call) const {
-    using G = typename detail::undo_parts<Undo>::fn_type;
-    constexpr bool nothrow = [] {
-      if constexpr (std::is_same_v<G, detail::member_compensation>) return false;
-      else return detail::signature_of<G>::nothrow;
-    }();
+    static_assert(!detail::awaitable_type<std::remove_cvref_t<decltype(call_compensation(produced, call))>>,
+                  "tutti: this step's compensation is a coroutine (it returns an awaitable), and "
+                  "the workflow is run synchronously. Run it with `co_await wf.async_run(input, "
+                  "...)` (#include <tutti/async.hpp>), or make the compensation synchronous.");
     if (call.journal_stopped()) return make_error_code(errc::cancelled);
-    return detail::capture<unit, nothrow>(call, true, [&]() -> decltype(auto) {
-      if constexpr (detail::undo_parts<Undo>::has_policy)
-        return call_undo(undo_.fn, produced, call);
-      else
-        return call_undo(undo_, produced, call);
-    });
+    return detail::capture<unit, nothrow_compensation>(
+        call, true, [&]() -> decltype(auto) { return call_compensation(produced, call); });
   }
 
   template <class U, class Callable>
@@ -488,7 +554,7 @@ class step_node {
                   "tutti: compensate_with(undo): undo must be callable (a function or a lambda).");
     if constexpr (detail::signature_of<F>::known && detail::signature_of<G>::known) {
       // Checked here rather than in a helper: one level less before the message in g++.
-      using out = detail::value_of_t<typename detail::signature_of<F>::return_type>;
+      using out = detail::value_of_t<typename detail::awaited<typename detail::signature_of<F>::return_type>::type>;
       if constexpr (!compensation_accepts<G, out>())
         static_cast<void>(sizeof(detail::compensation_mismatch<detail::name_t<Name>, G, out>));
     }

@@ -34,6 +34,10 @@ class bad_run_access : public std::logic_error {
 namespace detail {
 inline constexpr std::size_t npos = static_cast<std::size_t>(-1);
 
+/// What an async run adds to its shared state (its executor, stop and cancellation): defined by
+/// <tutti/async.hpp>.
+struct async_env;
+
 /// State shared by a run and the workflows nested in it.
 struct run_shared {
   bool committed = false;            // a pivot has succeeded: nothing before it is undone
@@ -46,6 +50,7 @@ struct run_shared {
   const run_id* id = nullptr;  // by pointer: copying the id just written costs a stall
   /// The token steps receive: the run's (run_options::stop), or a parallel group's own.
   const std::stop_token* stop = nullptr;
+  async_env* async = nullptr;  // an async run's own state; null in a sync run
 
   /// The run's random numbers: seeded from run_options::seed, or from the run id.
   std::uint64_t next_random() noexcept {
@@ -546,58 +551,95 @@ struct engine_of<Prefix, basic_frame<Up, In, Clock, Obs, N...>> {
     using node_t = std::tuple_element_t<I, nodes_type>;
     call.mark(step_flag::timed_out);
     if (!r.has_value()) return;
-    if constexpr (node_t::pivot) f.shared->committed = true;
-    if constexpr (!node_t::contains_compensable) call.mark(step_flag::late_success_kept);
+    late_success<I>(f, call);
     if constexpr (node_t::contains_compensable) {
       call.begin_late_compensation();
       const result<void> undone = std::get<I>(nodes).compensate(r.assume_value(), call);
-      call.end_late_compensation(undone);
-      if (!undone.has_value()) f.shared->compensation_failed = true;
+      late_undone(f, call, undone);
     }
     call.note("the run's deadline passed while this step ran");
   }
 
   template <std::size_t I>
   TUTTI_NOINLINE static bool run_one_clocked(const nodes_type& nodes, frame_type& f) {
-    using node_t = std::tuple_element_t<I, nodes_type>;
     step_call<frame_type, I, path<I>> call{f, false};
-    if constexpr (frame_type::journaled) {
-      const int r = journal_before_step<I>(f, call);
-      if (r >= 0) return r == 1;
-    }
-    const bool has_deadline = f.shared->deadline != duration::max();
-    const bool read_clock = f.clocked || frame_type::observer_wants_time;
-    const duration t0 = read_clock ? f.clock.now() : duration{};
-    if constexpr (frame_type::observed) call.emit(make_event(event_kind::step_started));
-    if (has_deadline && t0 >= f.shared->deadline) {
-      call.note("the run's deadline passed before this step could start");
-      call.mark(step_flag::timed_out);
-      return fail<I>(f, make_error_code(errc::timeout), call, t0);
-    }
+    duration t0{};
+    if (const int r = before<I>(f, call, t0); r >= 0) return r == 1;
     auto r = std::get<I>(nodes).invoke(call);
-    const duration t1 = read_clock ? f.clock.now() : duration{};
-    if (f.timing) {
-      f.st.rec.starts.set(I, t0);
-      f.st.rec.elapsed.set(I, t1 - t0);
-    }
+    const duration t1 = after_call(f, I, t0);
     // A result after the run's deadline is a timeout; a late success is undone.
-    if (has_deadline && t1 > f.shared->deadline) {
+    if (TUTTI_UNLIKELY(past_deadline(f, t1))) {
       late<I>(nodes, f, r, call);
       return fail<I>(f, make_error_code(errc::timeout), call, t0);
     }
+    return settle<I>(f, call, r, t0, t1);
+  }
+
+  // ---- the parts of one step's run that the sync and async engines share ----
+
+  /// Observed, journaled or clocked runs, before step I: -1 to call it, else the step's outcome
+  /// (1 restored or recorded as done, 0 the run stops); `t0` gets the start time.
+  template <std::size_t I, class Call>
+  static int before(frame_type& f, Call& call, duration& t0) {
+    if constexpr (frame_type::journaled) {
+      const int r = journal_before_step<I>(f, call);
+      if (r >= 0) return r;
+    }
+    const bool read_clock = f.clocked || frame_type::observer_wants_time;
+    t0 = read_clock ? f.clock.now() : duration{};
+    if constexpr (frame_type::observed) call.emit(make_event(event_kind::step_started));
+    if (f.shared->deadline != duration::max() && t0 >= f.shared->deadline) {
+      call.note("the run's deadline passed before this step could start");
+      call.mark(step_flag::timed_out);
+      return fail<I>(f, make_error_code(errc::timeout), call, t0) ? 1 : 0;
+    }
+    return -1;
+  }
+  /// After step i's call: its end time (when the clock is read) and its timing records.
+  static duration after_call(frame_type& f, std::size_t i, duration t0) {
+    const bool read_clock = f.clocked || frame_type::observer_wants_time;
+    const duration t1 = read_clock ? f.clock.now() : duration{};
+    if (f.timing) {
+      f.st.rec.starts.set(i, t0);
+      f.st.rec.elapsed.set(i, t1 - t0);
+    }
+    return t1;
+  }
+  /// Whether a result at `t1` came after the run's deadline.
+  static bool past_deadline(const frame_type& f, duration t1) noexcept {
+    return f.shared->deadline != duration::max() && t1 > f.shared->deadline;
+  }
+  /// Step I returned `r` in time: records its value or its failure, with events.
+  template <std::size_t I, class Call, class R>
+  static bool settle(frame_type& f, Call& call, R& r, duration t0, duration t1) {
+    using node_t = std::tuple_element_t<I, nodes_type>;
     if (r.has_value()) {
-      if constexpr (frame_type::observed)
-      {
+      if constexpr (frame_type::observed) {
         event e = make_event(event_kind::step_succeeded, f.st.rec.attempts[I]);
         if constexpr (requires { node_t::skipped(r.value()); }) {
           if (node_t::skipped(r.value())) e.kind = event_kind::step_skipped;
         }
         e.elapsed = t1 - t0;
         call.emit(e);
+      } else {
+        (void)t1;
       }
       return succeed<I>(f, std::move(r).assume_value());
     }
     return fail<I>(f, r.error(), call, t0);
+  }
+  /// Step I's late success is about to be undone (its compensation follows): the run's records.
+  template <std::size_t I, class Call>
+  static void late_success(frame_type& f, Call& call) {
+    using node_t = std::tuple_element_t<I, nodes_type>;
+    if constexpr (node_t::pivot) f.shared->committed = true;
+    if constexpr (!node_t::contains_compensable) call.mark(step_flag::late_success_kept);
+  }
+  /// How the undoing of a late success ended.
+  template <class Call>
+  static void late_undone(frame_type& f, Call& call, const result<void>& undone) {
+    call.end_late_compensation(undone);
+    if (!undone.has_value()) f.shared->compensation_failed = true;
   }
 
   /// fail() with a step_failed event.
@@ -758,6 +800,16 @@ struct engine_of<Prefix, basic_frame<Up, In, Clock, Obs, N...>> {
   template <std::size_t J>
   static bool undo_one(const nodes_type& nodes, frame_type& f) {
     step_call<frame_type, J, path<J>> call{f, true};
+    duration t0{};
+    if (const int done = begin_undo<J>(f, call, t0); done >= 0) return done == 1;
+    result<void> r = std::get<J>(nodes).compensate(*slot<J>(f.st.slots), call);
+    return end_undo<J>(f, call, r, t0);
+  }
+
+  /// Before step J's compensation: -1 to call it; 1 when there is nothing to call (undone
+  /// before the run stopped, or left for a resume). `t0`: the start time, when observed.
+  template <std::size_t J, class Call>
+  static int begin_undo(frame_type& f, Call& call, duration& t0) {
     f.st.rec.comp_attempts.set(J, 0);
     if constexpr (frame_type::journaled) {
       auto& hooks = f.obs.get();
@@ -765,20 +817,26 @@ struct engine_of<Prefix, basic_frame<Up, In, Clock, Obs, N...>> {
         f.st.rec.status[J] = step_status::compensated;  // undone before the run stopped
         f.st.rec.comp_attempts.set(J, static_cast<std::uint16_t>(past->compensation_attempts));
         f.shared->compensated_any = true;
-        return true;
+        return 1;
       }
       if (hooks.broken()) {  // cannot be recorded: leave it for a resume
         hooks.halt();
-        return true;
+        return 1;
       }
       hooks.record_compensation_started(path<J>.view());
     }
-    duration t0{};
     if constexpr (frame_type::observed) {
       if constexpr (frame_type::observer_wants_time) t0 = f.clock.now();
       call.emit(make_event(event_kind::compensation_started));
+    } else {
+      (void)call, (void)t0;
     }
-    result<void> r = std::get<J>(nodes).compensate(*slot<J>(f.st.slots), call);
+    return -1;
+  }
+  /// After step J's compensation returned `r`: its records, journal and events; false when it
+  /// failed.
+  template <std::size_t J, class Call>
+  static bool end_undo(frame_type& f, Call& call, const result<void>& r, duration t0) {
     record_undo(f, J, r);
     if constexpr (frame_type::journaled)
       f.obs.get().record_compensation_finished(
@@ -794,6 +852,8 @@ struct engine_of<Prefix, basic_frame<Up, In, Clock, Obs, N...>> {
       }
       if constexpr (frame_type::observer_wants_time) e.elapsed = f.clock.now() - t0;
       call.emit(e);
+    } else {
+      (void)call, (void)t0;
     }
     return r.has_value();
   }
@@ -888,6 +948,14 @@ struct last_node {
 
 template <fixed_string Name, class In, class... N>
 class run_result;
+
+namespace detail {
+/// The async layer's way into a workflow and its run result: defined by <tutti/async.hpp>.
+template <class Workflow, class In>
+struct async_run_access;
+template <class Workflow, class In>
+concept async_layer_included = requires { async_run_access<Workflow, In>::available; };
+}  // namespace detail
 
 /// A workflow whose steps' compensations run concurrently on an executor: see
 /// basic_workflow::compensate_in_parallel; defined in <tutti/parallel.hpp>.
@@ -1002,6 +1070,32 @@ class basic_workflow {
     return run(unit{}, opts, clock);
   }
 
+  /**
+   * Runs the workflow as a coroutine on the caller's executor: `auto run = co_await
+   * wf.async_run(input, opts, clock, observer);` (all but the input optional, as for run()).
+   * Coroutine steps are awaited, synchronous ones called in place; policies wait on timers, and
+   * the run's stop or an Asio cancellation of the awaiting coroutine cancels the pending
+   * operation. The input and options are copied into the run; the clock and observer must
+   * outlive it. Needs `#include <tutti/async.hpp>` (and Asio); see docs/async.md.
+   */
+  template <class In, class... A>
+  [[nodiscard]] auto async_run(In input, const run_options& opts = {}, A&... more) const {
+    if constexpr (detail::async_layer_included<basic_workflow, In>) {
+      return detail::async_run_access<basic_workflow, In>::run(*this, std::move(input), opts, more...);
+    } else {
+      static_assert(detail::async_layer_included<basic_workflow, In>,
+                    "tutti: async_run() needs the async layer: #include <tutti/async.hpp> (it "
+                    "needs Asio: the tutti::async CMake target), or run the workflow with run().");
+    }
+  }
+  /// Runs a workflow whose steps take no input as a coroutine.
+  template <class... A>
+  [[nodiscard]] auto async_run(const run_options& opts, A&... more) const {
+    return async_run(unit{}, opts, more...);
+  }
+  /// Runs a workflow whose steps take no input as a coroutine, with default options.
+  [[nodiscard]] auto async_run() const { return async_run(unit{}); }
+
   // ---- as a step of an enclosing workflow ----
 
   template <class Call>
@@ -1042,9 +1136,21 @@ class basic_workflow {
                                                                         C& clock, O& obs,
                                                                         const Undo& undo) const {
     run_result<Name, In, N...> out;
+    detail::run_shared shared;
+    start_run(out, shared, opts, clock, obs);
+    detail::frame<In, C, O, N...> f{input,       out.st_, clock, out.id_,
+                                    opts.timing, &shared, detail::observer_ref<O>(obs, Name.view())};
+    const bool ok = detail::engine<fixed_string{""}, In, C, O, N...>::run(nodes_, f, undo);
+    finish_run(ok, out, shared, opts, clock, obs);
+    return out;
+  }
+
+  // The beginning and the end of a run, shared by run() and async_run().
+  template <class In, class C, class O>
+  TUTTI_ALWAYS_INLINE static void start_run(run_result<Name, In, N...>& out, detail::run_shared& shared,
+                        const run_options& opts, C& clock, O& obs) {
     out.id_ = opts.id.empty() ? run_id::generate() : opts.id;
     out.timing_ = opts.timing;
-    detail::run_shared shared;
     shared.mode = opts.on_compensation_failure;
     shared.options = &opts;
     shared.stop = &opts.stop;
@@ -1062,9 +1168,12 @@ class basic_workflow {
       e.time = out.started_;
       obs.on_event(e);
     }
-    detail::frame<In, C, O, N...> f{input,       out.st_, clock, out.id_,
-                                    opts.timing, &shared, detail::observer_ref<O>(obs, Name.view())};
-    const bool ok = detail::engine<fixed_string{""}, In, C, O, N...>::run(nodes_, f, undo);
+  }
+  template <class In, class C, class O>
+  TUTTI_ALWAYS_INLINE static void finish_run(bool ok, run_result<Name, In, N...>& out, const detail::run_shared& shared,
+                         const run_options& opts, C& clock, O& obs) {
+    constexpr bool observed = detail::observer_enabled<O>();
+    constexpr bool wants_time = observed && detail::observer_wants_time<O>();
     if (opts.timing || wants_time) out.elapsed_ = clock.now() - out.started_;
     out.outcome_ = ok                           ? run_outcome::succeeded
                    : shared.compensation_failed ? run_outcome::compensation_failed
@@ -1089,7 +1198,6 @@ class basic_workflow {
       }
       obs.on_event(e);
     }
-    return out;
   }
   template <class Call, class Undo>
   result<state_type<typename Call::input_type>> invoke_with(Call& call, const Undo& undo) const {
@@ -1137,6 +1245,8 @@ class basic_workflow {
   }
 
  private:
+  template <class W, class In>
+  friend struct detail::async_run_access;
   [[no_unique_address]] nodes_type nodes_;
 };
 
@@ -1225,6 +1335,8 @@ class run_result {
  private:
   template <fixed_string, class...>
   friend class basic_workflow;
+  template <class W, class I>
+  friend struct detail::async_run_access;
   run_result() = default;
 
   template <fixed_string Step>

@@ -153,21 +153,45 @@ class bulkhead {
       return permit{this};
     }
     if (max_wait.count() > 0) {
-      const duration start = clock.now();
-      duration interval = first_poll;
-      for (duration waited{0}; waited < max_wait; waited = clock.now() - start) {
-        const duration left = max_wait - waited;
-        clock.sleep_for(interval < left ? interval : left);
-        if (take()) {
-          accepted_.fetch_add(1, std::memory_order_relaxed);
-          return permit{this};
-        }
-        interval = interval * 2 < max_poll ? interval * 2 : max_poll;
+      wait_state w{clock.now()};
+      for (duration d = next_sleep(w, w.start, max_wait); d.count() > 0;
+           d = next_sleep(w, clock.now(), max_wait)) {
+        clock.sleep_for(d);
+        if (permit p = poll()) return p;
       }
     }
-    rejected_.fetch_add(1, std::memory_order_relaxed);
+    count_rejected();
     return permit{};
   }
+
+  // The decisions of a wait for a slot, shared by acquire() (which sleeps on the clock) and an
+  // async run (which waits on a timer): poll, then sleep next_sleep(), until it is 0.
+
+  /// A waiting call's progress: when it began, and its next polling interval.
+  struct wait_state {
+    duration start;
+    duration interval = first_poll;
+  };
+  /// How long a waiting call sleeps before it polls again, `now` being the clock's time; 0 when
+  /// its `max_wait` has passed (it is then rejected: count_rejected()).
+  [[nodiscard]] static duration next_sleep(wait_state& w, duration now, duration max_wait) noexcept {
+    const duration waited = now - w.start;
+    if (waited >= max_wait) return duration{0};
+    const duration left = max_wait - waited;
+    const duration d = w.interval < left ? w.interval : left;
+    w.interval = w.interval * 2 < max_poll ? w.interval * 2 : max_poll;
+    return d;
+  }
+  /// Takes a free slot if there is one (counted as accepted); an empty permit, counted as
+  /// nothing, otherwise.
+  [[nodiscard]] permit poll() noexcept {
+    if (!take()) return permit{};
+    accepted_.fetch_add(1, std::memory_order_relaxed);
+    return permit{this};
+  }
+  /// Counts a call that got no slot.
+  void count_rejected() noexcept { rejected_.fetch_add(1, std::memory_order_relaxed); }
+
   /// The same, waiting up to the bulkhead's own `max_wait`.
   template <tutti::clock C>
   [[nodiscard]] permit acquire(C& clock) {
@@ -227,15 +251,20 @@ class bulkhead_policy {
   template <class Next, class Call>
   auto invoke(Next&& next, Call& call) const -> decltype(next()) {
     const bulkhead::permit slot = bulkhead_->acquire(call.clock());
-    if (TUTTI_UNLIKELY(!slot)) {
-      if constexpr (detail::observed<Call>()) {
-        event e = make_event(event_kind::bulkhead_rejected);
-        e.error = make_error_code(errc::bulkhead_full);
-        call.emit(e);
-      }
-      return errc::bulkhead_full;
-    }
+    if (TUTTI_UNLIKELY(!slot)) return rejected(call);
     return next();
+  }
+  /// A call that got no slot: `bulkhead_full`, with its event.
+  template <class Call>
+  static std::error_code rejected(Call& call) {
+    if constexpr (detail::observed<Call>()) {
+      event e = make_event(event_kind::bulkhead_rejected);
+      e.error = make_error_code(errc::bulkhead_full);
+      call.emit(e);
+    } else {
+      (void)call;
+    }
+    return make_error_code(errc::bulkhead_full);
   }
 
   /// The bulkhead this policy uses.

@@ -27,6 +27,12 @@
 TUTTI_BEGIN_NAMESPACE
 
 namespace detail {
+/// How a policy runs in an async run: specialised by <tutti/async.hpp> (see policy.hpp).
+template <class P>
+struct async_policy;
+}  // namespace detail
+
+namespace detail {
 // Not constexpr on purpose (see retry.hpp): reached during constant evaluation, they stop the
 // compilation with their name in the diagnostic; reached at run time, they throw.
 [[noreturn]] inline void tutti_invalid_setting_ratio_must_be_above_0_and_at_most_1() {
@@ -1229,23 +1235,7 @@ class breaker_guard {
     using R = decltype(next());
     auto p = breaker_->try_acquire();
     check();
-    if (TUTTI_UNLIKELY(!p)) {
-      if constexpr (detail::observed<Call>()) {
-        event e = make_event(event_kind::breaker_rejected, call.attempt());
-        e.error = make_error_code(errc::circuit_open);
-        e.to = p.state();
-        e.delay = p.retry_after();
-        call.emit(e);
-      }
-      if (describe_) {
-        if constexpr (requires { call.set_message(false, std::string_view{}); }) {
-          char text[64];
-          const std::size_t n = detail::describe_rejection(text, p.state(), p.retry_after());
-          call.set_message(false, std::string_view{text, n});
-        }
-      }
-      return R(make_error_code(errc::circuit_open));
-    }
+    if (TUTTI_UNLIKELY(!p)) return R(rejected(p, call));
     R r = next();
     if (TUTTI_LIKELY(r.has_value())) p.record_success();
     else p.record(classify_(r.error()));
@@ -1253,6 +1243,28 @@ class breaker_guard {
     return r;
   }
 
+  /// A call the breaker refused (`p` is empty): its event and message; `circuit_open`.
+  template <class Permit, class Call>
+  TUTTI_NOINLINE std::error_code rejected(const Permit& p, Call& call) const {
+    if constexpr (detail::observed<Call>()) {
+      event e = make_event(event_kind::breaker_rejected, call.attempt());
+      e.error = make_error_code(errc::circuit_open);
+      e.to = p.state();
+      e.delay = p.retry_after();
+      call.emit(e);
+    }
+    if (describe_) {
+      if constexpr (requires { call.set_message(false, std::string_view{}); }) {
+        char text[64];
+        const std::size_t n = detail::describe_rejection(text, p.state(), p.retry_after());
+        call.set_message(false, std::string_view{text, n});
+      }
+    }
+    return make_error_code(errc::circuit_open);
+  }
+
+  template <class>
+  friend struct detail::async_policy;
   Breaker* breaker_;
   [[no_unique_address]] Classify classify_;
   bool describe_;

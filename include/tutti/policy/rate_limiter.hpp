@@ -335,16 +335,21 @@ class rate_limiter_policy {
                   "run. Give the limiter the run's clock: "
                   "tutti::rate_limiter limiter{config, clock}; and wf.run(input, options, clock).");
     const auto r = limiter_->reserve(1, limiter_->max_wait());
-    if (TUTTI_UNLIKELY(!r.granted)) {
-      if constexpr (detail::observed<Call>()) {
-        event e = make_event(event_kind::rate_limited);
-        e.error = make_error_code(errc::rate_limited);
-        call.emit(e);
-      }
-      return errc::rate_limited;
-    }
+    if (TUTTI_UNLIKELY(!r.granted)) return rejected(call);
     if (TUTTI_UNLIKELY(r.wait.count() > 0)) call.clock().sleep_for(r.wait);
     return next();
+  }
+  /// A call that got no token: `rate_limited`, with its event.
+  template <class Call>
+  static std::error_code rejected(Call& call) {
+    if constexpr (detail::observed<Call>()) {
+      event e = make_event(event_kind::rate_limited);
+      e.error = make_error_code(errc::rate_limited);
+      call.emit(e);
+    } else {
+      (void)call;
+    }
+    return make_error_code(errc::rate_limited);
   }
 
   /// The limiter this policy uses.

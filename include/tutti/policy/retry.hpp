@@ -259,6 +259,7 @@ struct retry {
   static constexpr std::string_view policy_name = "retry";
   static constexpr bool makes_retriable = true;
   static_assert(bounded_backoff<Backoff>, TUTTI_RETRY_BACKOFF_MESSAGE);
+  static constexpr bool has_condition = detail::is_retry_condition<Predicate>;
 
   Backoff backoff{};
   max_attempts attempts{3};
@@ -343,49 +344,79 @@ struct retry {
 
   template <class R, class Next, class Call>
   TUTTI_NOINLINE void retry_failed(R& r, Next& next, Call& call, duration started) const {
-    // Looked up once: the stop token and the deadline a retry runs under are the same for all
-    // its attempts (a policy inside it sets its own around one attempt and restores them).
-    const std::stop_token& stop = call.stop_token();
-    const bool unlimited = budget == duration::max() && call.deadline() == duration::max();
-    duration previous{};
-    for (std::uint32_t attempt = 1;; ++attempt) {
-      // An outcome this retry does not retry ends it whatever the attempt: attempts were not
-      // what ran out.
-      if (r.has_value()) {
-        if (!value_retried(r)) return;
-      } else if (!retry_on(r.assume_error())) {
-        return;
-      }
-      if (aborted(r)) return stop_on_abort(r, call, attempt);
-      if (attempt >= attempts.value) return exhausted(r, call, attempt);
-      // A success that came too late and could not be undone has had its effect: never again.
-      if (detail::late_success_kept(r, call)) return;
-      if (TUTTI_UNLIKELY(stop.stop_requested())) {
-        detail::stopped(call, attempt, error_of(r));
-        return ended_on_value(r);
-      }
-      const duration wait =
-          detail::backoff_wait(backoff, attempt, previous, [&call] { return call.random(); }, r);
-      // No wait, no deadline, no budget and nobody to tell: the next attempt follows at once
-      // (the token was just checked and nothing ran since).
-      if (!(quiet<Call>() && unlimited && wait.count() == 0)) {
-        if (!wait_before_retry(attempt, error_of(r), wait, started, call)) return ended_on_value(r);
-        if (stop.stop_requested()) {
-          detail::stopped(call, attempt, error_of(r));
-          return ended_on_value(r);
-        }
-      }
-      previous = wait;
-      call.clear_message();
+    loop_state s = begin_loop(call, started);
+    while (plan_retry(r, call, s)) {
+      if (s.waits && s.wait.count() > 0) call.clock().sleep_for(s.wait);
+      if (!after_wait(r, call, s)) return;
       detail::call_again(r, next);
     }
   }
 
-  /// Checks the deadline and budget for a wait before retry `attempt + 1`, tells the observer
-  /// and the hook, and waits; false when the retry must give up instead.
+  // ---- the decisions of a retry, shared by the sync run (which sleeps on the clock) and the
+  // async run (which waits on a timer): plan_retry, wait s.wait if s.waits, after_wait, call.
+
+  /// Where a retry's loop stands.
+  struct loop_state {
+    const std::stop_token* stop;  // the same for all attempts (a policy inside sets its own
+                                  // around one attempt and restores it)
+    bool unlimited;               // no deadline and no time budget
+    duration started;             // when the first attempt began (with a budget)
+    std::uint32_t attempt = 1;    // the attempt whose outcome is being decided
+    duration previous{};          // the wait before it
+    duration wait{};              // the wait planned before the next one
+    bool waits = false;           // whether that wait is taken (and told)
+  };
   template <class Call>
-  TUTTI_NOINLINE bool wait_before_retry(std::uint32_t attempt, const std::error_code& error,
-                                        duration wait, duration started, Call& call) const {
+  [[nodiscard]] loop_state begin_loop(Call& call, duration started) const {
+    return loop_state{&call.stop_token(),
+                      budget == duration::max() && call.deadline() == duration::max(), started};
+  }
+  /// Decides on the outcome `r` of attempt `s.attempt`: false when it stands (the retry is over,
+  /// with its events, notes and marks); true to call again after `s.wait` (when `s.waits`).
+  template <class R, class Call>
+  TUTTI_ALWAYS_INLINE bool plan_retry(R& r, Call& call, loop_state& s) const {
+    // An outcome this retry does not retry ends it whatever the attempt: attempts were not what
+    // ran out.
+    if (r.has_value()) {
+      if (!value_retried(r)) return false;
+    } else if (!retry_on(r.assume_error())) {
+      return false;
+    }
+    if (aborted(r)) return stop_on_abort(r, call, s.attempt), false;
+    if (s.attempt >= attempts.value) return exhausted(r, call, s.attempt), false;
+    // A success that came too late and could not be undone has had its effect: never again.
+    if (detail::late_success_kept(r, call)) return false;
+    if (TUTTI_UNLIKELY(s.stop->stop_requested())) {
+      detail::stopped(call, s.attempt, error_of(r));
+      return ended_on_value(r), false;
+    }
+    s.wait = detail::backoff_wait(backoff, s.attempt, s.previous, [&call] { return call.random(); }, r);
+    // No wait, no deadline, no budget and nobody to tell: the next attempt follows at once (the
+    // token was just checked and nothing ran since).
+    s.waits = !(quiet<Call>() && s.unlimited && s.wait.count() == 0);
+    if (s.waits && !announce_retry(s.attempt, error_of(r), s.wait, s.started, call))
+      return ended_on_value(r), false;
+    return true;
+  }
+  /// After the wait planned by plan_retry: false when the run was asked to stop meanwhile (the
+  /// outcome stands); true to call again now.
+  template <class R, class Call>
+  TUTTI_ALWAYS_INLINE bool after_wait(R& r, Call& call, loop_state& s) const {
+    if (s.waits && s.stop->stop_requested()) {
+      detail::stopped(call, s.attempt, error_of(r));
+      return ended_on_value(r), false;
+    }
+    s.previous = s.wait;
+    ++s.attempt;
+    call.clear_message();
+    return true;
+  }
+
+  /// Checks the deadline and budget for a wait before retry `attempt + 1`, and tells the
+  /// observer and the hook; false when the retry must give up instead.
+  template <class Call>
+  TUTTI_NOINLINE bool announce_retry(std::uint32_t attempt, const std::error_code& error,
+                                     duration wait, duration started, Call& call) const {
     const duration deadline = call.deadline();
     const bool budgeted = budget != duration::max();
     if (deadline != duration::max() || budgeted) {
@@ -403,8 +434,23 @@ struct retry {
     }
     detail::emit_retry_scheduled(call, attempt, error, wait);
     on_retry(retry_event{Call::path.view(), attempt, error, wait});
-    if (wait.count() > 0) call.clock().sleep_for(wait);
     return true;
+  }
+  /// A retry that gave up early (deadline, budget, stop) on a value it retries: the step fails
+  /// with retries_exhausted, unless return_last_value (the message already says why).
+  template <class R>
+  void ended_on_value(R& r) const {
+    if constexpr (has_condition) {
+      if (r.has_value() && !retry_on.return_last_value) r = R(make_error_code(errc::retries_exhausted));
+    } else {
+      (void)r;
+    }
+  }
+  /// Whether `r` holds a value this retry retries (false at compile time without retry_on_value).
+  template <class R>
+  TUTTI_ALWAYS_INLINE bool value_retried(const R& r) const {
+    if constexpr (!has_condition) return false;
+    else return r.has_value() && detail::value_matches<false>(retry_on.on_value, r);
   }
 
  private:
@@ -413,14 +459,6 @@ struct retry {
     return retry<Backoff, P, OnRetry>(backoff, attempts, p, budget, on_retry);
   }
 
-  static constexpr bool has_condition = detail::is_retry_condition<Predicate>;
-
-  /// Whether `r` holds a value this retry retries (false at compile time without retry_on_value).
-  template <class R>
-  TUTTI_ALWAYS_INLINE bool value_retried(const R& r) const {
-    if constexpr (!has_condition) return false;
-    else return r.has_value() && detail::value_matches<false>(retry_on.on_value, r);
-  }
   /// Whether an abort condition stops the retry on `r` (an outcome it would retry).
   template <class R>
   TUTTI_ALWAYS_INLINE bool aborted(const R& r) const {
@@ -459,17 +497,6 @@ struct retry {
       }
     }
   }
-  /// A retry that gave up early (deadline, budget, stop) on a value it retries: the step fails
-  /// with retries_exhausted, unless return_last_value (the message already says why).
-  template <class R>
-  void ended_on_value(R& r) const {
-    if constexpr (has_condition) {
-      if (r.has_value() && !retry_on.return_last_value) r = R(make_error_code(errc::retries_exhausted));
-    } else {
-      (void)r;
-    }
-  }
-
   /// Whether nothing observes a retry's waits: no observer, no hook.
   template <class Call>
   static constexpr bool quiet() noexcept {
@@ -524,32 +551,63 @@ struct retry_forever {
 
   template <class R, class Next, class Call>
   TUTTI_NOINLINE void retry_failed(R& r, Next& next, Call& call) const {
-    const std::stop_token& stop = call.stop_token();  // once: see retry::retry_failed
-    const duration deadline = call.deadline();
-    duration previous{};
-    for (std::uint32_t attempt = 1;; ++attempt) {
-      if (r.has_value() || !retry_on(r.assume_error())) return;
-      if (detail::late_success_kept(r, call)) return;  // see retry::retry_failed
-      if (TUTTI_UNLIKELY(stop.stop_requested())) return detail::stopped(call, attempt, r.assume_error());
-      const duration wait =
-          detail::backoff_wait(backoff, attempt, previous, [&call] { return call.random(); }, r);
-      // As retry: with no wait, no deadline and no observer, the next attempt follows at once.
-      if (detail::observed<Call>() || wait.count() != 0 || deadline != duration::max()) {
-        if (deadline != duration::max() && saturating_add(call.clock().now(), wait) > deadline) {
-          call.mark(step_flag::gave_up_early);
-          call.note("the next attempt would start after the deadline");
-          detail::emit_retries_exhausted(call, attempt, r.assume_error(),
-                                         "the next attempt would start after the deadline");
-          return;
-        }
-        detail::emit_retry_scheduled(call, attempt, r.assume_error(), wait);
-        if (wait.count() > 0) call.clock().sleep_for(wait);
-        if (stop.stop_requested()) return detail::stopped(call, attempt, r.assume_error());
-      }
-      previous = wait;
-      call.clear_message();
+    loop_state s = begin_loop(call);
+    while (plan_retry(r, call, s)) {
+      if (s.waits && s.wait.count() > 0) call.clock().sleep_for(s.wait);
+      if (!after_wait(r, call, s)) return;
       detail::call_again(r, next);
     }
+  }
+
+  // The decisions, shared with the async run: see retry.
+  struct loop_state {
+    const std::stop_token* stop;
+    duration deadline;
+    std::uint32_t attempt = 1;
+    duration previous{};
+    duration wait{};
+    bool waits = false;
+  };
+  /// (`started` is unused: retry_forever has no time budget; the parameter matches retry's.)
+  template <class Call>
+  [[nodiscard]] loop_state begin_loop(Call& call, duration started = {}) const {
+    (void)started;
+    return loop_state{&call.stop_token(), call.deadline()};
+  }
+  /// retry_forever retries no value (as retry without retry_on_value).
+  template <class R>
+  static constexpr bool value_retried(const R&) noexcept {
+    return false;
+  }
+  template <class R, class Call>
+  TUTTI_ALWAYS_INLINE bool plan_retry(R& r, Call& call, loop_state& s) const {
+    if (r.has_value() || !retry_on(r.assume_error())) return false;
+    if (detail::late_success_kept(r, call)) return false;  // see retry::plan_retry
+    if (TUTTI_UNLIKELY(s.stop->stop_requested()))
+      return detail::stopped(call, s.attempt, r.assume_error()), false;
+    s.wait = detail::backoff_wait(backoff, s.attempt, s.previous, [&call] { return call.random(); }, r);
+    // As retry: with no wait, no deadline and no observer, the next attempt follows at once.
+    s.waits = detail::observed<Call>() || s.wait.count() != 0 || s.deadline != duration::max();
+    if (s.waits) {
+      if (s.deadline != duration::max() && saturating_add(call.clock().now(), s.wait) > s.deadline) {
+        call.mark(step_flag::gave_up_early);
+        call.note("the next attempt would start after the deadline");
+        detail::emit_retries_exhausted(call, s.attempt, r.assume_error(),
+                                       "the next attempt would start after the deadline");
+        return false;
+      }
+      detail::emit_retry_scheduled(call, s.attempt, r.assume_error(), s.wait);
+    }
+    return true;
+  }
+  template <class R, class Call>
+  TUTTI_ALWAYS_INLINE bool after_wait(R& r, Call& call, loop_state& s) const {
+    if (s.waits && s.stop->stop_requested())
+      return detail::stopped(call, s.attempt, r.assume_error()), false;
+    s.previous = s.wait;
+    ++s.attempt;
+    call.clear_message();
+    return true;
   }
 };
 

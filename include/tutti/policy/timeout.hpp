@@ -167,11 +167,7 @@ struct time_limit {
 
   template <class Next, class Call, class Self>
   auto invoke(Next&& next, Call& call, const Self& self) const -> decltype(next()) {
-    const duration start = call.clock().now();
-    const duration mine = saturating_add(start, limit);
-    const duration outer = call.deadline();
-    const duration limit_at = mine < outer ? mine : outer;
-    const duration previous = call.set_attempt_deadline(limit_at);
+    const limits at = enter(call);
     auto r = [&] {
       if constexpr (std::is_void_v<Timer>) {
         return next();
@@ -181,7 +177,7 @@ struct time_limit {
         // cancels the run.
         std::stop_source source;
         const std::stop_callback forward(call.stop_token(), [&source] { source.request_stop(); });
-        const auto armed = timer->arm(limit_at, source);
+        const auto armed = timer->arm(at.limit_at, source);
         const std::stop_token token = source.get_token();
         const std::stop_token* outer_token = call.set_stop_token(&token);
         auto inner = next();
@@ -189,33 +185,64 @@ struct time_limit {
         return inner;
       }
     }();
-    call.set_attempt_deadline(previous);
-    if (TUTTI_LIKELY(call.clock().now() <= limit_at)) return r;
+    call.set_attempt_deadline(at.previous);
+    if (TUTTI_LIKELY(call.clock().now() <= at.limit_at)) return r;
+    if (late<Self>(r, call)) late_undone(r, call, self.compensate_late(r.assume_value(), call));
+    return r;
+  }
 
+  // ---- what the sync and async runs share: enter, (the attempt), leave, then for an outcome
+  // past the limit late, and, when it asks for it, the late success's undo and late_undone.
+
+  /// The limit of one call, and the attempt deadline it replaces.
+  struct limits {
+    duration limit_at;
+    duration previous;
+  };
+  /// Before the call: its limit (this one's, or an outer one if earlier), set as the attempt's
+  /// deadline.
+  template <class Call>
+  limits enter(Call& call) const {
+    const duration mine = saturating_add(call.clock().now(), limit);
+    const duration outer = call.deadline();
+    const duration limit_at = mine < outer ? mine : outer;
+    return limits{limit_at, call.set_attempt_deadline(limit_at)};
+  }
+  /// The outcome `r` came after the limit: a failure becomes `timeout`; a success that cannot be
+  /// undone is discarded (`timeout`, its effect stands). True when `r` holds a success that
+  /// `Self`'s compensation must undo (then late_undone, with how that went).
+  template <class Self, class R, class Call>
+  static bool late(R& r, Call& call) {
     call.mark(step_flag::timed_out);
     if (!r.has_value()) {
       call.note(Derived::late_failure_note);
-      return decltype(r){make_error_code(errc::timeout)};
+      r = R(make_error_code(errc::timeout));
+      return false;
     }
     // A pivot's effect stands even when it came late: the saga is committed.
     if constexpr (Self::pivot) call.run_state_shared()->committed = true;
     if constexpr (Self::compensable) {
-      auto& late = r.assume_value();
-      const result<void> undone = self.compensate_late(late, call);
-      if (undone.has_value()) {
-        call.note("timed out: the result came after the deadline and was undone");
-      } else {
-        call.mark(step_flag::late_compensation_failed);
-        call.mark(step_flag::late_success_kept);
-        call.note("timed out: the result came after the deadline and undoing it FAILED");
-        call.run_state_shared()->compensation_failed = true;
-      }
+      return true;
     } else {
       // Nothing can undo it: its effect stands, and a retry must not do it again.
       call.mark(step_flag::late_success_kept);
       call.note("timed out: the result came after the deadline and was discarded");
+      r = R(make_error_code(errc::timeout));
+      return false;
     }
-    return decltype(r){make_error_code(errc::timeout)};
+  }
+  /// A late success was undone (or not: `undone`); the outcome is `timeout`.
+  template <class R, class Call>
+  static void late_undone(R& r, Call& call, const result<void>& undone) {
+    if (undone.has_value()) {
+      call.note("timed out: the result came after the deadline and was undone");
+    } else {
+      call.mark(step_flag::late_compensation_failed);
+      call.mark(step_flag::late_success_kept);
+      call.note("timed out: the result came after the deadline and undoing it FAILED");
+      call.run_state_shared()->compensation_failed = true;
+    }
+    r = R(make_error_code(errc::timeout));
   }
 };
 }  // namespace detail

@@ -242,51 +242,66 @@ class mock<R(Args...)> {
 
   /// Called by the engine: logs the call, moves the clock, answers from the script.
   result_type operator()(Args... args, const call_context& ctx) const {
+    pending p = begin_call(args..., ctx);
+    if (p.clock != nullptr && p.delay.count() > 0) p.clock->advance(p.delay);
+    return answer(p, static_cast<Args&&>(args)...);
+  }
+
+  // The two halves of a call, for a mock that waits between them without holding a thread
+  // (tutti::testing::async_mock): begin_call logs it and reads its script entry, answer runs it.
+
+  /// A call begun: its log entry and what it is to do.
+  struct pending {
     std::size_t index = 0;
     std::uint64_t generation = 0;
     action_type act;
     duration delay{};
     manual_clock* clock = nullptr;
-    {
-      const std::lock_guard<std::mutex> lock(s_->mutex);
-      std::string key;
-      ctx.key().append_to(key);
-      clock = s_->clock;
-      s_->log.push_back(call{std::tuple<detail::recorded_t<Args>...>(
-                                 detail::recorded<std::remove_cvref_t<Args>>::keep(args)...),
-                             ctx.attempt, std::move(key), std::string{ctx.step}, ctx.run,
-                             ctx.deadline, clock != nullptr ? clock->now() : duration{},
-                             std::error_code{}, false});
-      index = s_->log.size() - 1;
-      generation = s_->generation;
-      delay = s_->delay;
-      if (entry* e = s_->next()) {
-        act = e->act;  // a copy: the script may grow while this call runs
-        if (e->delay) delay = *e->delay;
-      }
+  };
+  pending begin_call(const std::remove_reference_t<Args>&... args, const call_context& ctx) const {
+    pending p;
+    const std::lock_guard<std::mutex> lock(s_->mutex);
+    std::string key;
+    ctx.key().append_to(key);
+    p.clock = s_->clock;
+    s_->log.push_back(call{std::tuple<detail::recorded_t<Args>...>(
+                               detail::recorded<std::remove_cvref_t<Args>>::keep(args)...),
+                           ctx.attempt, std::move(key), std::string{ctx.step}, ctx.run,
+                           ctx.deadline, p.clock != nullptr ? p.clock->now() : duration{},
+                           std::error_code{}, false});
+    p.index = s_->log.size() - 1;
+    p.generation = s_->generation;
+    p.delay = s_->delay;
+    if (entry* e = s_->next()) {
+      p.act = e->act;  // a copy: the script may grow while this call runs
+      if (e->delay) p.delay = *e->delay;
     }
-    if (clock != nullptr && delay.count() > 0) clock->advance(delay);
-    if (!act) {
+    return p;
+  }
+  result_type answer(pending& p, Args... args) const {
+    if (!p.act) {
       if constexpr (std::is_void_v<value_type>) {
         return outcome::success();
       } else {
-        finish(index, generation, {}, true);
+        finish(p.index, p.generation, {}, true);
         throw std::logic_error("tutti::testing::mock" +
                                (s_->name.empty() ? std::string{} : " \"" + s_->name + "\"") +
-                               ": call " + std::to_string(index + 1) +
+                               ": call " + std::to_string(p.index + 1) +
                                " is not scripted; script it with returns(v), fail(ec), throws(e) "
                                "or does(fn), and times(n)");
       }
     }
     try {
-      result_type r = act(static_cast<Args&&>(args)...);
-      finish(index, generation, r.has_value() ? std::error_code{} : r.error(), false);
+      result_type r = p.act(static_cast<Args&&>(args)...);
+      finish(p.index, p.generation, r.has_value() ? std::error_code{} : r.error(), false);
       return r;
     } catch (...) {
-      finish(index, generation, {}, true);
+      finish(p.index, p.generation, {}, true);
       throw;
     }
   }
+  /// A begun call that never answered (its wait was cancelled): logged with `ec`.
+  void abandon(const pending& p, std::error_code ec) const { finish(p.index, p.generation, ec, false); }
 
   // ---- the log ------------------------------------------------------------------------------
 
