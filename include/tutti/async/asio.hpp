@@ -31,7 +31,16 @@
 #  include <boost/asio/io_context.hpp>
 #  include <boost/asio/post.hpp>
 #  include <boost/asio/steady_timer.hpp>
+#  include <boost/asio/any_io_executor.hpp>
+#  include <boost/asio/awaitable.hpp>
+#  include <boost/asio/co_spawn.hpp>
+#  include <boost/asio/deferred.hpp>
+#  include <boost/asio/experimental/parallel_group.hpp>
+#  include <boost/asio/redirect_error.hpp>
+#  include <boost/asio/this_coro.hpp>
+#  include <boost/asio/use_awaitable.hpp>
 #  define TUTTI_ASIO ::boost::asio
+#  define TUTTI_ASIO_DEFERRED ::boost::asio::deferred
 #else
 #  include <asio/version.hpp>
 #  if ASIO_VERSION < 102200
@@ -54,7 +63,22 @@
 #  include <asio/io_context.hpp>
 #  include <asio/post.hpp>
 #  include <asio/steady_timer.hpp>
+#  include <asio/any_io_executor.hpp>
+#  include <asio/awaitable.hpp>
+#  include <asio/co_spawn.hpp>
+#  include <asio/experimental/parallel_group.hpp>
+#  include <asio/redirect_error.hpp>
+#  include <asio/this_coro.hpp>
+#  include <asio/use_awaitable.hpp>
 #  define TUTTI_ASIO ::asio
+// `deferred` left asio::experimental in Asio 1.24.
+#  if ASIO_VERSION < 102400
+#    include <asio/experimental/deferred.hpp>
+#    define TUTTI_ASIO_DEFERRED ::asio::experimental::deferred
+#  else
+#    include <asio/deferred.hpp>
+#    define TUTTI_ASIO_DEFERRED ::asio::deferred
+#  endif
 #endif
 
 #endif  // TUTTI_ASYNC_ASIO_HPP

@@ -1,0 +1,7 @@
+// The async engine's randomised saga test, kind 1 (mixed compensable steps): see saga_random.hpp.
+#include "saga_random.hpp"  // first: Asio before <coroutine>
+
+TEST_CASE("random fault schedules keep the saga invariants on the async engine, kind 1",
+          "[async][saga][random]") {
+  check_kind<1>();
+}
