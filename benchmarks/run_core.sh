@@ -10,20 +10,10 @@
 # Needs cmake, ninja, Google Benchmark (Debian: libbenchmark-dev); python3 if present, else awk.
 set -euo pipefail
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-compiler="${1:-gcc}"
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+bench_setup tutti_bench_core "$@"
 [[ $# -gt 0 ]] && shift
-case "$compiler" in
-  gcc) cxx=g++ ;;
-  clang) cxx=clang++ ;;
-  *) echo "usage: $0 [gcc|clang] [benchmark flags...]" >&2; exit 2 ;;
-esac
-build="build/bench-$compiler"
 json="$root/$build/core_bench.json"
-
-cd "$root"
-CXX="$cxx" cmake --preset release -B "$build" >/dev/null
-cmake --build "$build" --target tutti_bench_core >/dev/null
 
 "$build/benchmarks/tutti_bench_core" \
   --benchmark_repetitions=10 --benchmark_report_aggregates_only=true \
