@@ -286,6 +286,28 @@ TEST_CASE("a timed-out attempt is retried: the timeout is per attempt", "[async]
   CHECK(clock.now() == tutti::duration{65ms});  // 50 (timed out) + 5 (backoff) + 10
 }
 
+TEST_CASE("a retry inside a timeout starts no attempt after the timeout", "[async][policy][cancel]") {
+  asio::io_context io;
+  manual_clock clock;
+  int calls = 0;
+  std::vector<bool> stopped_when_called;
+  // Each attempt takes 30 ms and fails with an error the retry retries, also when cancelled.
+  auto wf = tutti::workflow<"w">(
+      tutti::step<"flaky">([&](std::stop_token stop) -> tutti::awaitable<tutti::result<int>> {
+        ++calls;
+        stopped_when_called.push_back(stop.stop_requested());
+        (void)co_await wait_quietly(clock, 30ms);
+        co_return tutti::errc::step_failed;
+      }) |
+      tutti::retry{tutti::max_attempts{10}} | tutti::timeout{100ms});
+  const auto run = tutti::testing::run_to_completion(io, clock, wf.async_run(tutti::unit{}, {}, clock));
+  REQUIRE_FALSE(run.has_value());
+  CHECK(run.error() == tutti::errc::timeout);
+  CHECK(calls == 4);  // at 0, 30, 60 and 90 ms; the fourth cancelled at 100 ms
+  CHECK(clock.now() == tutti::duration{100ms});
+  CHECK(stopped_when_called == std::vector<bool>(4, false));
+}
+
 TEST_CASE("the run's stop cancels the pending step, and the run compensates", "[async][cancel]") {
   asio::io_context io;
   manual_clock clock;

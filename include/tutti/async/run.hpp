@@ -146,6 +146,28 @@ inline auto deferred_on(const TUTTI_ASIO::any_io_executor& executor) {
   return TUTTI_ASIO::bind_executor(executor, TUTTI_ASIO_DEFERRED);
 }
 
+/// A timer for a time limit: as async_sleep, and when it ends (not cancelled) it first asks
+/// `stop` to stop, so that the layers inside the limit (a retry) see their token stopped.
+struct start_limit_timer {
+  template <class Handler, class Clock>
+  void operator()(Handler&& handler, Clock* clock, duration d, std::stop_source* stop) const {
+    auto executor = TUTTI_ASIO::get_associated_executor(handler);
+    auto slot = TUTTI_ASIO::get_associated_cancellation_slot(handler);
+    async_sleep(*clock, d,
+                TUTTI_ASIO::bind_cancellation_slot(
+                    slot, TUTTI_ASIO::bind_executor(
+                              executor, [h = std::forward<Handler>(handler), stop](std::error_code ec) mutable {
+                                if (!ec) stop->request_stop();
+                                std::move(h)(ec);
+                              })));
+  }
+};
+template <class Clock, class Token>
+auto async_limit_timer(Clock& clock, duration d, std::stop_source& stop, Token&& token) {
+  return TUTTI_ASIO::async_initiate<Token, void(std::error_code)>(start_limit_timer{}, token,
+                                                                   &clock, d, &stop);
+}
+
 /// Runs `op` in a coroutine of its own; completes with its value, or nothing if it threw.
 template <class T>
 awaitable<std::optional<T>> own_thread(awaitable<T> op) {
@@ -558,7 +580,8 @@ struct async_policy<Policy> {
         const std::stop_token* outer = call.set_stop_token(&token);
         const auto executor = co_await TUTTI_ASIO::this_coro::executor;
         auto raced = co_await race(executor, next(),
-                                   async_sleep(call.clock(), at.limit_at - now, deferred_on(executor)));
+                                   async_limit_timer(call.clock(), at.limit_at - now, attempt_stop,
+                                                     deferred_on(executor)));
         call.set_stop_token(outer);
         timer_first = raced.other_first && !raced.other_error;
         if (raced.value) r.emplace(std::move(*raced.value));
