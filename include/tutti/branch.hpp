@@ -25,6 +25,10 @@ TUTTI_BEGIN_NAMESPACE
 
 namespace detail {
 
+/// The async layer's way of running a conditional step or a choice (<tutti/async.hpp>).
+template <class N>
+struct async_branch;
+
 /// Calls a condition or selector like a step's callable (the input, from<>, call_context);
 /// exceptions are captured as the step's failure. Returns what it returned, as R.
 template <class R, class P, class Call>
@@ -103,14 +107,7 @@ class when_node {
     if (!go.value()) return S{};  // skipped
     auto r = inner_.invoke(call);
     if (!r) return r.error();
-    S s;
-    if constexpr (plain<In>()) {
-      s.emplace(std::move(r).assume_value());
-    } else {
-      s.inner.emplace(std::move(r).assume_value());
-      s.value.emplace(Inner::value(*s.inner));
-    }
-    return s;
+    return wrap<In>(std::move(r).assume_value());
   }
 
   template <class Call, class S>
@@ -151,6 +148,21 @@ class when_node {
   [[nodiscard]] constexpr const Pred& condition() const noexcept { return pred_; }
 
  private:
+  template <class N>
+  friend struct detail::async_branch;
+
+  /// The state of a step that ran, from the inner node's.
+  template <class In>
+  static state_type<In> wrap(typename Inner::template state_type<In>&& inner) {
+    state_type<In> s;
+    if constexpr (plain<In>()) {
+      s.emplace(std::move(inner));
+    } else {
+      s.inner.emplace(std::move(inner));
+      s.value.emplace(Inner::value(*s.inner));
+    }
+    return s;
+  }
   template <class In>
   static constexpr bool plain() noexcept {
     return std::is_same_v<typename Inner::template state_type<In>, inner_value<In>>;
@@ -247,35 +259,13 @@ class choice_node {
     using In = typename Call::input_type;
     call.begin_attempt();
     state_type<In> st;
-    std::size_t k = 0;
-    if (const std::size_t again = replayed_case(call, std::make_index_sequence<size>{});
-        again != detail::npos) {
-      k = again;  // a resumed run keeps the case it chose (the selector is not asked again)
-    } else if constexpr (Bool) {
-      result<bool> b = detail::evaluate<bool>(sel_, call);
-      if (!b) return end(call, b.error());
-      k = b.value() ? 0 : 1;
-    } else {
-      result<std::size_t> i = detail::evaluate<std::size_t>(sel_, call);
-      if (!i) return end(call, i.error());
-      k = i.value();
-    }
-    if (k >= size) {
-      call.set_message(false, "the selector chose case " + std::to_string(k) + " of " +
-                                  std::to_string(size) + " (0 to " + std::to_string(size - 1) + ")");
-      return end(call, make_error_code(errc::invalid_argument));
-    }
-    st.chosen = k;
+    const result<std::size_t> k = pick(call);
+    if (!k) return k.error();
+    st.chosen = k.value();
     std::error_code ec;
-    run_cases(st, call, k, ec, std::make_index_sequence<size>{});
+    run_cases(st, call, k.value(), ec, std::make_index_sequence<size>{});
     if (ec) return end(call, ec);
-    if constexpr (detail::observed<Call>()) {
-      result<state_type<In>> r{std::move(st)};
-      call.end_attempt(r);
-      return r;
-    } else {
-      return st;
-    }
+    return succeed(std::move(st), call);
   }
 
   template <class Call, class In>
@@ -338,6 +328,44 @@ class choice_node {
     }
   }
 
+  template <class N>
+  friend struct detail::async_branch;
+
+  /// Which case runs: the one a resumed run chose (the selector is not asked again), else the
+  /// selector's answer; the attempt's error (ended) when the selector failed or chose none.
+  template <class Call>
+  result<std::size_t> pick(Call& call) const {
+    std::size_t k = 0;
+    if (const std::size_t again = replayed_case(call, std::make_index_sequence<size>{});
+        again != detail::npos) {
+      k = again;
+    } else if constexpr (Bool) {
+      result<bool> b = detail::evaluate<bool>(sel_, call);
+      if (!b) return end(call, b.error());
+      k = b.value() ? 0 : 1;
+    } else {
+      result<std::size_t> i = detail::evaluate<std::size_t>(sel_, call);
+      if (!i) return end(call, i.error());
+      k = i.value();
+    }
+    if (k >= size) {
+      call.set_message(false, "the selector chose case " + std::to_string(k) + " of " +
+                                  std::to_string(size) + " (0 to " + std::to_string(size - 1) + ")");
+      return end(call, make_error_code(errc::invalid_argument));
+    }
+    return k;
+  }
+  template <class Call, class In>
+  static result<state_type<In>> succeed(state_type<In>&& st, Call& call) {
+    if constexpr (detail::observed<Call>()) {
+      result<state_type<In>> r{std::move(st)};
+      call.end_attempt(r);
+      return r;
+    } else {
+      return std::move(st);
+    }
+  }
+
   template <class Call>
   static std::error_code end(Call& call, const std::error_code& ec) {
     if constexpr (detail::observed<Call>()) call.end_attempt(result<void>{ec});
@@ -352,8 +380,16 @@ class choice_node {
   template <std::size_t I, class Call, class In>
   void run_case(state_type<In>& st, Call& call, std::error_code& ec) const {
     using Case = std::tuple_element_t<I, nodes_type>;
+    const bool ok = detail::sublevel<Call, Case>::run(std::get<I>(cases_), std::get<I>(st.cases),
+                                                      call, call.shared());
+    case_ended<I>(st, call, ok, ec);
+  }
+  /// Case I ran: its output lent to the choice's, or its failure (`ec`, the call's message).
+  template <std::size_t I, class Call, class In>
+  static void case_ended(state_type<In>& st, Call& call, bool ok, std::error_code& ec) {
+    using Case = std::tuple_element_t<I, nodes_type>;
     auto& cst = std::get<I>(st.cases);
-    if (!detail::sublevel<Call, Case>::run(std::get<I>(cases_), cst, call, call.shared())) {
+    if (!ok) {
       ec = cst.rec.errors.get(0).code();
       std::string text{Case::name.view()};
       const std::string_view inner = cst.rec.messages.get(0);
@@ -379,17 +415,23 @@ class choice_node {
   void undo_case(state_type<In>& st, Call& call) const {
     using Case = std::tuple_element_t<I, nodes_type>;
     if constexpr (Case::contains_compensable) {
-      auto& cst = std::get<I>(st.cases);
-      auto& slot = detail::slot<0>(cst.slots);
-      using lent = detail::lent_output<Case, In>;
-      if constexpr (std::is_same_v<value_type<In>, typename lent::value_type>)
-        lent::give_back(slot, *st.value);
-      else
-        lent::give_back(slot, std::get<I>(*st.value));
-      detail::sublevel<Call, Case>::compensate(std::get<I>(cases_), cst, call, call.shared());
+      lend_back<I>(st);
+      detail::sublevel<Call, Case>::compensate(std::get<I>(cases_), std::get<I>(st.cases), call,
+                                               call.shared());
     } else {
       (void)st, (void)call;
     }
+  }
+  /// Gives case I its output back before it is undone (the choice's output held it).
+  template <std::size_t I, class In>
+  static void lend_back(state_type<In>& st) {
+    using Case = std::tuple_element_t<I, nodes_type>;
+    auto& slot = detail::slot<0>(std::get<I>(st.cases).slots);
+    using lent = detail::lent_output<Case, In>;
+    if constexpr (std::is_same_v<value_type<In>, typename lent::value_type>)
+      lent::give_back(slot, *st.value);
+    else
+      lent::give_back(slot, std::get<I>(*st.value));
   }
 
   [[no_unique_address]] Sel sel_;

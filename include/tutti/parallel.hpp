@@ -260,22 +260,27 @@ class undo_batch {
       : exec_(exec), nodes_(nodes), f_(f) {}
 
   void run() {
+    const int count = prepare();
+    if (count == 0) return;
+    tasks_.start(count);
+    submit_all(std::make_index_sequence<n>{});
+    tasks_.wait(exec_);
+    merge();
+  }
+
+  // ---- the parts an async run shares (async/parallel.hpp) ----
+
+  /// Which steps are undone, each with its own copy of the run's shared state; how many.
+  int prepare() {
     run_shared& parent = *f_.shared;
     // With stop_on_failure, a compensation that already failed in this run (a late success's
     // undo, a group undoing its own branches) stops the undoing before this level, as in
     // the sequential order. Once started, the batch runs whole: see docs/sagas.md.
-    if (parent.mode == compensation_policy::stop_on_failure && parent.compensation_failed) return;
-    run_all(std::make_index_sequence<n>{});
-  }
-
- private:
-  template <std::size_t... J>
-  void run_all(std::index_sequence<J...>) {
-    ((todo_[J] = Engine::template needs_undo<J>(f_)), ...);
+    if (parent.mode == compensation_policy::stop_on_failure && parent.compensation_failed) return 0;
+    mark_todo(std::make_index_sequence<n>{});
     int count = 0;
     for (const bool t : todo_) count += t ? 1 : 0;
-    if (count == 0) return;
-    run_shared& parent = *f_.shared;
+    if (count == 0) return 0;
     const run_shared base = parent;  // one read, before the generator below writes it
     for (std::size_t j = 0; j < n; ++j) {
       if (!todo_[j]) continue;
@@ -285,35 +290,24 @@ class undo_batch {
       shared_[j] = base;
       shared_[j].rng = seed == 0 ? 1 : seed;
     }
-    tasks_.start(count);
-    (submit<n - 1 - J>(), ...);
-    tasks_.wait(exec_);
+    return count;
+  }
+  /// Once every undo ended: what they did is the run's.
+  void merge() {
+    run_shared& parent = *f_.shared;
     for (std::size_t j = 0; j < n; ++j) {
       if (!todo_[j]) continue;
       parent.compensated_any = parent.compensated_any || shared_[j].compensated_any;
       parent.compensation_failed = parent.compensation_failed || shared_[j].compensation_failed;
     }
   }
-
+  [[nodiscard]] bool todo(std::size_t j) const noexcept { return todo_[j]; }
+  /// Step J's own frame: a copy of the level's, with its own shared state.
   template <std::size_t J>
-  void submit() {
-    if (!todo_[J]) return;
-    auto task = [this]() noexcept {
-      undo<J>();
-      tasks_.arrive();
-    };
-    submit_or_run(exec_, task);
-  }
-
-  template <std::size_t J>
-  void undo() noexcept {
+  frame_type frame_of() noexcept {
     frame_type f = f_;
     f.shared = &shared_[J];
-    try {
-      (void)Engine::template undo_one<J>(nodes_, f);
-    } catch (...) {
-      threw<J>(f);
-    }
+    return f;
   }
 
   /// A policy hook, an observer or a copy threw while step J was undone (on another thread,
@@ -345,6 +339,36 @@ class undo_batch {
     }
   }
 
+ private:
+  template <std::size_t... J>
+  void mark_todo(std::index_sequence<J...>) {
+    ((todo_[J] = Engine::template needs_undo<J>(f_)), ...);
+  }
+  template <std::size_t... J>
+  void submit_all(std::index_sequence<J...>) {
+    (submit<n - 1 - J>(), ...);  // last step first
+  }
+
+  template <std::size_t J>
+  void submit() {
+    if (!todo_[J]) return;
+    auto task = [this]() noexcept {
+      undo<J>();
+      tasks_.arrive();
+    };
+    submit_or_run(exec_, task);
+  }
+
+  template <std::size_t J>
+  void undo() noexcept {
+    frame_type f = frame_of<J>();
+    try {
+      (void)Engine::template undo_one<J>(nodes_, f);
+    } catch (...) {
+      threw<J>(f);
+    }
+  }
+
   Exec& exec_;
   const nodes_type& nodes_;
   frame_type& f_;
@@ -363,9 +387,18 @@ struct concurrent_undo {
   }
 };
 
+/// The async layer's way of running a group (<tutti/async.hpp>): the same bookkeeping, the
+/// branches awaited.
+template <class G, class Call>
+class async_group_run;
+template <class G>
+struct async_group;
+
 /// Runs one group on one call: submits the branches, waits for them, settles the outcome.
 template <class G, class Call>
 class group_runner {
+  friend class async_group_run<G, Call>;
+
  public:
   using In = typename Call::input_type;
   using executor_type = typename G::executor_type;
@@ -381,65 +414,27 @@ class group_runner {
 
   /// Runs the group; true when it succeeded (its output is then in st.values).
   bool run() {
-    read_mark();
-    run_shared& parent = *call_.shared();
-    // The branches see the group's stop token and deadline: a timeout policy around the group
-    // limits and stops them too.
-    const std::stop_token& outer_stop = call_.stop_token();
-    const duration deadline = call_.deadline();
+    begin();
     if constexpr (concurrent) {
-      // Each branch has its own copy of the run's shared state (no races), with its own
-      // generator seeded from the run's (deterministic), and the group's own stop token.
-      const run_shared base = parent;  // one read, before the generator below writes it
-      source_.emplace();
-      token_ = source_->get_token();
-      forward_.emplace(outer_stop, forward_stop{&*source_});
-      for (std::size_t i = 0; i < n; ++i) {
-        const std::uint64_t seed = parent.next_random();
-        branch_shared_[i] = base;
-        branch_shared_[i].stop = &token_;
-        branch_shared_[i].deadline = deadline;
-        branch_shared_[i].rng = seed == 0 ? 1 : seed;
-      }
       run_concurrent(std::make_index_sequence<n>{});
-      for (const run_shared& b : branch_shared_) {
-        parent.compensated_any = parent.compensated_any || b.compensated_any;
-        parent.compensation_failed = parent.compensation_failed || b.compensation_failed;
-      }
     } else {
       // One after another on this thread: the run's own shared state serves, unless a policy
       // around the group set a stop token or a deadline of its own.
-      if (&outer_stop == parent.stop && deadline == parent.deadline) {
-        inline_shared_ = &parent;
-        run_inline(std::make_index_sequence<n>{});
-      } else {
-        run_shared local = parent;
-        local.stop = &outer_stop;
-        local.deadline = deadline;
-        inline_shared_ = &local;
-        run_inline(std::make_index_sequence<n>{});
-        local.stop = parent.stop;
-        local.deadline = parent.deadline;
-        parent = local;
-      }
+      run_shared* local = inline_local();
+      run_inline(std::make_index_sequence<n>{});
+      inline_done(local);
     }
-    const bool ok = mode == gather_mode::all ? decided_.owner < 0 : successes_.get() >= needed;
+    const bool ok = branches_done();
     // Successes that are not part of the output (after a failure, or beyond the first K) are
     // undone now, in reverse branch order, on this thread — unless a journaled run stopped
     // (paused, journal unwritable): then nothing more is done or undone until it resumes.
     if (!halted()) {
       // Only this group's own undo failures count here (stop_on_failure), not earlier ones.
       const bool failed_now = undo_counting_own_failures(
-          parent, [&] { undo_unkept(!ok, std::make_index_sequence<n>{}); });
-      // A loser that succeeded late and could not be undone shows on the group's report line.
-      if (ok && failed_now) call_.mark(step_flag::late_compensation_failed);
+          *call_.shared(), [&] { undo_unkept(!ok, std::make_index_sequence<n>{}); });
+      late_undo_failed(ok, failed_now);
     }
-    if (ok) {
-      build_values(std::make_index_sequence<n>{});
-      return true;
-    }
-    describe_failure(std::make_index_sequence<n>{});
-    return false;
+    return conclude(ok);
   }
 
   /// The group's error once run() returned false.
@@ -450,6 +445,129 @@ class group_runner {
     std::stop_source* target;
     void operator()() const noexcept { target->request_stop(); }
   };
+
+  // ---- the parts of a group's run that the sync and async runs share ----
+
+  /// Before the branches: the journal's mark; concurrent, one copy of the run's shared state
+  /// per branch (no races), with its own generator seeded from the run's (deterministic), the
+  /// group's own stop token (forwarded from the call's), and the call's deadline.
+  void begin() {
+    read_mark();
+    if constexpr (concurrent) {
+      run_shared& parent = *call_.shared();
+      // The branches see the group's stop token and deadline: a timeout policy around the group
+      // limits and stops them too.
+      const duration deadline = call_.deadline();
+      const run_shared base = parent;  // one read, before the generator below writes it
+      source_.emplace();
+      token_ = source_->get_token();
+      forward_.emplace(call_.stop_token(), forward_stop{&*source_});
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::uint64_t seed = parent.next_random();
+        branch_shared_[i] = base;
+        branch_shared_[i].stop = &token_;
+        branch_shared_[i].deadline = deadline;
+        branch_shared_[i].rng = seed == 0 ? 1 : seed;
+      }
+    }
+  }
+  /// Inline: the shared state the branches use; a copy (returned, to be given to inline_done)
+  /// when a policy around the group set a stop token or a deadline of its own.
+  run_shared* inline_local() {
+    run_shared& parent = *call_.shared();
+    if (&call_.stop_token() == parent.stop && call_.deadline() == parent.deadline) {
+      inline_shared_ = &parent;
+      return nullptr;
+    }
+    local_.emplace(parent);
+    local_->stop = &call_.stop_token();
+    local_->deadline = call_.deadline();
+    inline_shared_ = &*local_;
+    return &*local_;
+  }
+  void inline_done(run_shared* local) {
+    if (local == nullptr) return;
+    run_shared& parent = *call_.shared();
+    local->stop = parent.stop;
+    local->deadline = parent.deadline;
+    parent = *local;
+  }
+  /// After the branches: what they undid is the run's; whether the group succeeded.
+  bool branches_done() {
+    if constexpr (concurrent) {
+      run_shared& parent = *call_.shared();
+      for (const run_shared& b : branch_shared_) {
+        parent.compensated_any = parent.compensated_any || b.compensated_any;
+        parent.compensation_failed = parent.compensation_failed || b.compensation_failed;
+      }
+    }
+    return mode == gather_mode::all ? decided_.owner < 0 : successes_.get() >= needed;
+  }
+  /// A loser that succeeded late and could not be undone shows on the group's report line.
+  void late_undo_failed(bool ok, bool failed_now) {
+    if (ok && failed_now) call_.mark(step_flag::late_compensation_failed);
+  }
+  /// The group's output (true) or its failure (false).
+  bool conclude(bool ok) {
+    if (ok) {
+      build_values(std::make_index_sequence<n>{});
+      return true;
+    }
+    describe_failure(std::make_index_sequence<n>{});
+    return false;
+  }
+
+  /// Whether branch I may start; false when it was cancelled before it started (recorded: it
+  /// stays not_started, and counts as a failure — the group's fate was decided already, or the
+  /// run was asked to stop). A resumed group whose journal says which branches it kept starts
+  /// no other branch.
+  template <std::size_t I>
+  bool admit() noexcept {
+    auto& bst = std::get<I>(st_.branches);
+    if (stop_requested() || (has_mark_ && ((mark_ >> I) & 1u) == 0)) {
+      bst.rec.errors.set(0, error_bits::from(make_error_code(errc::cancelled)));
+      bst.failed = 0;
+      settle<I>(false);
+      return false;
+    }
+    return true;
+  }
+  /// Branch I's run threw (a policy hook or a copy): the branch failed with that exception.
+  template <std::size_t I>
+  void branch_threw() noexcept {
+    auto& bst = std::get<I>(st_.branches);
+    bst.rec.status[0] = step_status::failed;
+    bst.rec.errors.set(0, error_bits::from(make_error_code(errc::exception)));
+    bst.failed = 0;
+    try {
+      std::rethrow_exception(std::current_exception());
+    } catch (const std::exception& e) {
+      try { bst.rec.messages.set(0, e.what()); } catch (...) {}  // NOLINT(bugprone-empty-catch)
+    } catch (...) {  // NOLINT(bugprone-empty-catch): nothing more to say of it
+    }
+  }
+  /// Branch I ended: counted. A resumed quorum / first-of: a branch the first incarnation had
+  /// begun to undo (a loser) is not a candidate again; it stays `succeeded` so that its undo is
+  /// finished afterwards.
+  template <std::size_t I>
+  void branch_ended(bool ok) noexcept {
+    settle<I>(ok && !being_undone<I>());
+  }
+  /// Whether branch I's success is undone after the branches (it is not part of the output, or
+  /// the group failed); `stop`: an earlier undo failed under stop_on_failure.
+  template <std::size_t I>
+  [[nodiscard]] bool undo_unkept_needed(bool failed, bool stop) const noexcept {
+    using B = std::tuple_element_t<I, typename G::nodes_type>;
+    const auto& bst = std::get<I>(st_.branches);
+    if (!B::contains_compensable || stop || bst.rec.status[0] != step_status::succeeded) return false;
+    return failed || !won_[I];  // else part of the output
+  }
+  /// After branch I was undone: whether the undoing stops (stop_on_failure).
+  template <std::size_t I>
+  [[nodiscard]] bool undo_stops() const noexcept {
+    return call_.shared()->mode == compensation_policy::stop_on_failure &&
+           std::get<I>(st_.branches).rec.status[0] == step_status::compensation_failed;
+  }
 
   /// One after another on this thread; a decided group starts no further branch (a hedge
   /// starts only after a failure: there is no time to hedge in).
@@ -572,40 +690,17 @@ class group_runner {
   template <std::size_t I>
   void run_branch() noexcept {
     using B = std::tuple_element_t<I, typename G::nodes_type>;
-    auto& bst = std::get<I>(st_.branches);
     if constexpr (hedging) begun_.add(1);
-    if (stop_requested() || (has_mark_ && ((mark_ >> I) & 1u) == 0)) {
-      // Cancelled before it started: it stays not_started, and counts as a failure (the
-      // group's fate was decided already, or the run was asked to stop). A resumed group
-      // whose journal says which branches it kept starts no other branch.
-      bst.rec.errors.set(0, error_bits::from(make_error_code(errc::cancelled)));
-      bst.failed = 0;
-      settle<I>(false);
-      return;
-    }
+    if (!admit<I>()) return;
     bool ok = false;
     try {
-      ok = sublevel<Call, B>::run(std::get<I>(g_.branches()), bst, call_, shared_of<I>());
+      ok = sublevel<Call, B>::run(std::get<I>(g_.branches()), std::get<I>(st_.branches), call_,
+                                  shared_of<I>());
     } catch (...) {
-      // A policy hook or a copy threw: the branch failed with that exception.
-      bst.rec.status[0] = step_status::failed;
-      bst.rec.errors.set(0, error_bits::from(make_error_code(errc::exception)));
-      bst.failed = 0;
-      try {
-        std::rethrow_exception(std::current_exception());
-      } catch (const std::exception& e) {
-        try { bst.rec.messages.set(0, e.what()); } catch (...) {}  // NOLINT(bugprone-empty-catch)
-      } catch (...) {  // NOLINT(bugprone-empty-catch): nothing more to say of it
-      }
+      branch_threw<I>();
       ok = false;
     }
-    // A resumed quorum / first-of: a branch the first incarnation had begun to undo (a loser)
-    // is not a candidate again; it stays `succeeded` so that its undo is finished below.
-    if (ok && being_undone<I>()) {
-      settle<I>(false);
-      return;
-    }
-    settle<I>(ok);
+    branch_ended<I>(ok);
   }
 
   template <std::size_t I>
@@ -648,14 +743,13 @@ class group_runner {
   template <std::size_t I>
   void undo_unkept_one(bool failed, bool& stop) {
     using B = std::tuple_element_t<I, typename G::nodes_type>;
-    auto& bst = std::get<I>(st_.branches);
-    if (stop || bst.rec.status[0] != step_status::succeeded) return;
-    if (!failed && won_[I]) return;  // part of the output
     if constexpr (B::contains_compensable) {
-      sublevel<Call, B>::compensate(std::get<I>(g_.branches()), bst, call_, call_.shared());
-      if (call_.shared()->mode == compensation_policy::stop_on_failure &&
-          bst.rec.status[0] == step_status::compensation_failed)
-        stop = true;
+      if (!undo_unkept_needed<I>(failed, stop)) return;
+      sublevel<Call, B>::compensate(std::get<I>(g_.branches()), std::get<I>(st_.branches), call_,
+                                    call_.shared());
+      stop = undo_stops<I>();
+    } else {
+      (void)failed, (void)stop;
     }
   }
 
@@ -729,6 +823,7 @@ class group_runner {
   [[no_unique_address]] std::conditional_t<concurrent, std::array<run_shared, n>, no_shared>
       branch_shared_;
   run_shared* inline_shared_ = nullptr;
+  std::optional<run_shared> local_;  // inline, under a policy's own stop token or deadline
   std::uint64_t mark_ = 0;  // from the journal: the branches a resumed group keeps
   bool has_mark_ = false;
   std::array<bool, n> won_{};
@@ -895,17 +990,7 @@ class parallel_group {
     if constexpr (Br::contains_compensable) {
       if (stop || !st.kept[I]) return;
       auto& bst = std::get<I>(st.branches);
-      // Give the branch its output back (the group moved it into its own output).
-      using lent = detail::lent_output<Br, In>;
-      auto& slot = detail::slot<0>(bst.slots);
-      if constexpr (Mode == detail::gather_mode::all) {
-        if constexpr (detail::is_optional_branch<Br>()) lent::give_back(slot, *std::get<I>(*st.values));
-        else lent::give_back(slot, std::get<I>(*st.values));
-      } else if constexpr (Mode == detail::gather_mode::quorum) {
-        lent::give_back(slot, *(*st.values)[I]);
-      } else {
-        lent::give_back(slot, *st.values);
-      }
+      lend_back<I>(st);
       detail::sublevel<Call, Br>::compensate(std::get<I>(branches_), bst, call, call.shared());
       if (call.shared()->mode == compensation_policy::stop_on_failure &&
           bst.rec.status[0] == step_status::compensation_failed)
@@ -914,6 +999,26 @@ class parallel_group {
       (void)st, (void)call, (void)stop;
     }
   }
+
+  /// Gives branch I its output back (the group moved it into its own output) before it is
+  /// undone.
+  template <std::size_t I, class In>
+  static void lend_back(state_type<In>& st) {
+    using Br = std::tuple_element_t<I, nodes_type>;
+    using lent = detail::lent_output<Br, In>;
+    auto& slot = detail::slot<0>(std::get<I>(st.branches).slots);
+    if constexpr (Mode == detail::gather_mode::all) {
+      if constexpr (detail::is_optional_branch<Br>()) lent::give_back(slot, *std::get<I>(*st.values));
+      else lent::give_back(slot, std::get<I>(*st.values));
+    } else if constexpr (Mode == detail::gather_mode::quorum) {
+      lent::give_back(slot, *(*st.values)[I]);
+    } else {
+      lent::give_back(slot, *st.values);
+    }
+  }
+
+  template <class G>
+  friend struct detail::async_group;
 
   Exec* exec_;
   duration delay_;
@@ -974,14 +1079,24 @@ class parallel_compensated<basic_workflow<Name, N...>, Exec> : public basic_work
 
   constexpr parallel_compensated(const base& wf, Exec& exec) : base(wf), exec_(&exec) {}
 
-  /// Not in async runs yet: a compile error rather than an undo one after another.
-  template <class... A>
-  void async_run(A&&...) const {
-    static_assert(detail::always_false<A...>,
-                  "tutti: a workflow with compensate_in_parallel(...) cannot be run with "
-                  "async_run() yet. Run it with run(), or drop compensate_in_parallel for an async "
-                  "run (its compensations then run one after another, last first).");
+  /// As basic_workflow::async_run (<tutti/async.hpp>): the compensations of the completed
+  /// steps are awaited all at once, each a coroutine on the run's executor.
+  template <class In, class... A>
+  [[nodiscard]] auto async_run(In input, const run_options& opts = {}, A&... more) const {
+    if constexpr (detail::async_layer_included<parallel_compensated, In>) {
+      return detail::async_run_access<parallel_compensated, In>::run(*this, std::move(input), opts,
+                                                                     more...);
+    } else {
+      static_assert(detail::async_layer_included<parallel_compensated, In>,
+                    "tutti: async_run() needs the async layer: #include <tutti/async.hpp> (it "
+                    "needs Asio: the tutti::async CMake target), or run the workflow with run().");
+    }
   }
+  template <class... A>
+  [[nodiscard]] auto async_run(const run_options& opts, A&... more) const {
+    return async_run(unit{}, opts, more...);
+  }
+  [[nodiscard]] auto async_run() const { return async_run(unit{}); }
 
   /// As basic_workflow::run.
   template <class In, tutti::clock C = steady_clock>

@@ -17,6 +17,7 @@
 #include <string>              // names
 #include <string_view>         // names
 #include <thread>              // the pump
+#include <type_traits>         // the async layer, when included
 #include <utility>             // std::move
 #include <vector>              // hosted workflows
 
@@ -128,6 +129,14 @@ struct runner_stats {
   std::uint64_t in_flight = 0;      ///< runs being run now
 };
 
+namespace detail {
+/// The async layer's way into a runner (host_async): defined by <tutti/async.hpp>.
+template <class Runner>
+struct async_runner_access;
+template <class Runner, class In>
+concept async_runner_included = requires { async_runner_access<Runner>::available; } && !std::is_void_v<In>;
+}  // namespace detail
+
 /**
  * Hosts durable workflows in a service: `tutti::runner r{journal, pool, {.name = "pay-1"}};
  * r.host<order>(payment, 8); r.start();` — then requests submitted to the journal
@@ -165,22 +174,11 @@ class runner {
    */
   template <class In, class W, tutti::clock C, observer O>
   runner& host(const W& wf, std::size_t max_concurrency, C& clock, O& obs) {
-    auto h = std::make_unique<hosted>();
-    h->name = std::string(W::name.view());
-    h->max = max_concurrency == 0 ? 1 : max_concurrency;
+    auto h = make_hosted<W>(max_concurrency);
     auto durable = std::make_shared<durable_workflow<W, J>>(
         wf, *journal_, durable_options{options_.name, options_.lease});
     h->run = [durable, &clock, &obs](const run_claim& c, const claim_control& control) -> run_end {
-      auto out = durable->template resume_claimed<In>(c, run_options{}, clock, obs, control);
-      run_end e;
-      e.error = out.error;
-      e.message = out.message;
-      if (out.run) {
-        e.ran = true;
-        e.stopped = out.run->error() == errc::paused;  // paused, or handed back
-        e.outcome = std::string(to_string(out.run->outcome()));
-      }
-      return e;
+      return end_of(durable->template resume_claimed<In>(c, run_options{}, clock, obs, control));
     };
     hosted_.push_back(std::move(h));
     return *this;
@@ -189,6 +187,34 @@ class runner {
   runner& host(const W& wf, std::size_t max_concurrency = 1) {
     static null_observer none;
     return host<In>(wf, max_concurrency, detail::default_clock(), none);
+  }
+
+  /**
+   * Hosts workflow `wf` for async runs (`#include <tutti/async.hpp>`; the runner's executor is
+   * a `tutti::asio_executor`): each run is a coroutine on that executor (`async_resume_claimed`),
+   * so thousands may be in flight on a few threads; `max_concurrency` bounds them as for host().
+   * The executor's io_context must run until the runner has stopped. See docs/async.md.
+   */
+  template <class In, class W, tutti::clock C, observer O>
+  runner& host_async(const W& wf, std::size_t max_concurrency, C& clock, O& obs) {
+    if constexpr (detail::async_runner_included<runner, In>) {
+      auto h = make_hosted<W>(max_concurrency);
+      auto durable = std::make_shared<durable_workflow<W, J>>(
+          wf, *journal_, durable_options{options_.name, options_.lease});
+      h->start = detail::async_runner_access<runner>::template starter<In>(std::move(durable),
+                                                                          *executor_, clock, obs);
+      hosted_.push_back(std::move(h));
+      return *this;
+    } else {
+      static_assert(detail::async_runner_included<runner, In>,
+                    "tutti: host_async() needs the async layer: #include <tutti/async.hpp> (it "
+                    "needs Asio: the tutti::async CMake target), or host the workflow with host().");
+    }
+  }
+  template <class In, class W, tutti::clock C = steady_clock>
+  runner& host_async(const W& wf, std::size_t max_concurrency = 1, C& clock = detail::default_clock()) {
+    static null_observer none;
+    return host_async<In>(wf, max_concurrency, clock, none);
   }
 
   /// Runner events (claims, takeovers, fences, dead letters, stuck runs...). Before `start`.
@@ -328,12 +354,47 @@ class runner {
     std::string message;
     std::string outcome;
   };
+  template <class R>
+  friend struct detail::async_runner_access;
+
   struct hosted {
     std::string name;
     std::size_t max = 1;
     std::size_t in_flight = 0;  // guarded by mutex_
+    /// A sync run, on the executor's thread.
     std::function<run_end(const run_claim&, const claim_control&)> run;
+    /// An async run (host_async): started, it calls `done` on its executor when it ends.
+    std::function<void(const run_claim&, const claim_control&, std::function<void(run_end)> done)>
+        start;
   };
+  template <class W>
+  std::unique_ptr<hosted> make_hosted(std::size_t max_concurrency) const {
+    auto h = std::make_unique<hosted>();
+    h->name = std::string(W::name.view());
+    h->max = max_concurrency == 0 ? 1 : max_concurrency;
+    return h;
+  }
+  /// What the runner keeps of a resumed run's outcome.
+  template <class Out>
+  static run_end end_of(const Out& out) {
+    run_end e;
+    e.error = out.error;
+    e.message = out.message;
+    if (out.run) {
+      e.ran = true;
+      e.stopped = out.run->error() == errc::paused;  // paused, or handed back
+      e.outcome = std::string(to_string(out.run->outcome()));
+    }
+    return e;
+  }
+  /// What a run's hooks are given: the drain's hand-back flag, the heartbeat's renewals.
+  claim_control control_for(const std::atomic<std::int64_t>* renewed) noexcept {
+    claim_control control;
+    control.hand_back = &hand_back_;
+    control.renewed_ns = renewed;
+    control.park_unrunnable = true;
+    return control;
+  }
   struct flight {
     std::uint64_t epoch = 0;
     hosted* host = nullptr;
@@ -564,9 +625,28 @@ class runner {
       const std::lock_guard lock{mutex_};
       flights_[c.id] = flight{c.epoch, &h, renewed};
     }
+    if (h.start) {
+      launch(h, std::move(c), std::move(renewed));
+      return;
+    }
     executor_->submit([this, &h, c = std::move(c), renewed = std::move(renewed)]() mutable noexcept {
       run_chain(h, std::move(c), std::move(renewed));
     });
+  }
+
+  /// An async run of a chain (host_async): started on the executor; when it ends, the next run
+  /// of the workflow, if any, is started from there.
+  void launch(hosted& h, run_claim c, std::shared_ptr<std::atomic<std::int64_t>> renewed) noexcept {
+    const claim_control control = control_for(renewed.get());
+    auto ended = [this, &h, c, renewed](run_end end) mutable noexcept {
+      const bool orphaned = settle(h, c, end);
+      if (auto next = chain_next(h, c, orphaned, renewed)) launch(h, std::move(*next), std::move(renewed));
+    };
+    try {
+      h.start(c, control, ended);
+    } catch (...) {  // it did not start (no memory): ends here
+      ended(thrown());
+    }
   }
 
   /// Runs `c` on this executor thread, then, while the runner accepts work, claims the
@@ -575,70 +655,90 @@ class runner {
   void run_chain(hosted& h, run_claim c, std::shared_ptr<std::atomic<std::int64_t>> renewed) noexcept {
     for (;;) {
       const bool orphaned = run_one(h, c, renewed.get());
-      std::optional<run_claim> next;
-      try {
-        bool accepting = false;
-        {
-          const std::lock_guard lock{mutex_};
-          accepting = !stopping_;
-        }
-        if (accepting) {
-          lease_request l = lease();
-          l.reclaim = {};
-          auto claims = journal_->claim_next(h.name, 1, l);
-          if (claims && !claims.value().empty()) next.emplace(std::move(claims.value().front()));
-        }
-        if (next && !admit(h, *next)) next.reset();
-      } catch (...) {  // an allocation failure: the pump claims it later (the lease expires)
-        next.reset();
-      }
-      const std::lock_guard lock{mutex_};
-      // This flight's entry only: the same run may be in flight again by now, at a new epoch
-      // (taken over by this runner after its lease lapsed).
-      if (const auto it = flights_.find(c.id); it != flights_.end() && it->second.epoch == c.epoch)
-        flights_.erase(it);
-      if (!orphaned) restarts_.erase({c.id, c.epoch});
-      if (orphaned && !stopping_) {
-        // Still ours until its lease expires: re-validated once the journal answers again
-        // (after the erase above, so that a revalidation's flight is not erased by it).
-        try {
-          const auto r = restarts_.find({c.id, c.epoch});
-          orphans_.push_back(orphan{&h, c, r == restarts_.end() ? 0 : r->second});
-        } catch (...) {  // no memory: the lease expires and a claim recovers the run
-        }
-      }
-      if (next) {
-        renewed->store(steady_ns(), std::memory_order_relaxed);
-        flights_[next->id] = flight{next->epoch, &h, renewed};
-        c = std::move(*next);
-        continue;
-      }
-      --h.in_flight;
-      woken_ = true;
-      wake_.notify_all();
-      if (flights_.empty()) idle_.notify_all();
-      return;
+      auto next = chain_next(h, c, orphaned, renewed);
+      if (!next) return;
+      c = std::move(*next);
     }
+  }
+
+  /// After run `c` of a chain: its flight ends; while the runner accepts work, the workflow's
+  /// next run is claimed to run in the same place (returned), else the chain ends (nothing).
+  std::optional<run_claim> chain_next(hosted& h, const run_claim& c, bool orphaned,
+                                      const std::shared_ptr<std::atomic<std::int64_t>>& renewed) noexcept {
+    std::optional<run_claim> next;
+    try {
+      bool accepting = false;
+      {
+        const std::lock_guard lock{mutex_};
+        accepting = !stopping_;
+      }
+      if (accepting) {
+        lease_request l = lease();
+        l.reclaim = {};
+        auto claims = journal_->claim_next(h.name, 1, l);
+        if (claims && !claims.value().empty()) next.emplace(std::move(claims.value().front()));
+      }
+      if (next && !admit(h, *next)) next.reset();
+    } catch (...) {  // an allocation failure: the pump claims it later (the lease expires)
+      next.reset();
+    }
+    const std::lock_guard lock{mutex_};
+    // This flight's entry only: the same run may be in flight again by now, at a new epoch
+    // (taken over by this runner after its lease lapsed).
+    if (const auto it = flights_.find(c.id); it != flights_.end() && it->second.epoch == c.epoch)
+      flights_.erase(it);
+    if (!orphaned) restarts_.erase({c.id, c.epoch});
+    if (orphaned && !stopping_) {
+      // Still ours until its lease expires: re-validated once the journal answers again
+      // (after the erase above, so that a revalidation's flight is not erased by it).
+      try {
+        const auto r = restarts_.find({c.id, c.epoch});
+        orphans_.push_back(orphan{&h, c, r == restarts_.end() ? 0 : r->second});
+      } catch (...) {  // no memory: the lease expires and a claim recovers the run
+      }
+    }
+    if (next) {
+      renewed->store(steady_ns(), std::memory_order_relaxed);
+      flights_[next->id] = flight{next->epoch, &h, renewed};
+      return next;
+    }
+    --h.in_flight;
+    woken_ = true;
+    wake_.notify_all();
+    if (flights_.empty()) idle_.notify_all();
+    return std::nullopt;
   }
 
   /// Runs `c`; true if a failure of the journal stopped it that may pass (the run is still
   /// this runner's: an orphan to re-validate).
   bool run_one(hosted& h, const run_claim& c, const std::atomic<std::int64_t>* renewed) noexcept {
-    bool orphaned = false;
     run_end end;
     try {
-      claim_control control;
-      control.hand_back = &hand_back_;
-      control.renewed_ns = renewed;
-      control.park_unrunnable = true;
-      end = h.run(c, control);
-    } catch (const std::exception& e) {  // a journal's allocation failure, say
-      end.error = make_error_code(journal_errc::io_error);
-      end.message = e.what();
-    } catch (...) {
-      end.error = make_error_code(journal_errc::io_error);
-      end.message = "an unknown exception";
+      end = h.run(c, control_for(renewed));
+    } catch (...) {  // a journal's allocation failure, say
+      end = thrown();
     }
+    return settle(h, c, end);
+  }
+
+  /// A run that threw (inside a catch block): ended with journal_errc::io_error and what().
+  static run_end thrown() noexcept {
+    run_end end;
+    end.error = make_error_code(journal_errc::io_error);
+    try {
+      throw;
+    } catch (const std::exception& e) {
+      try { end.message = e.what(); } catch (...) {}  // NOLINT(bugprone-empty-catch)
+    } catch (...) {
+      try { end.message = "an unknown exception"; } catch (...) {}  // NOLINT(bugprone-empty-catch)
+    }
+    return end;
+  }
+
+  /// A run ended: counted and reported; true if a failure of the journal stopped it that may
+  /// pass (the run is still this runner's: an orphan to re-validate).
+  bool settle(hosted& h, const run_claim& c, const run_end& end) noexcept {
+    bool orphaned = false;
     if (end.error == journal_errc::fenced) {
       ++fenced_;
       emit(runner_event_kind::fenced, h.name, c.id, c.epoch, end.message);

@@ -99,6 +99,9 @@ void check_every_cut(E& exec) {
       w.reset();
       const auto first = durable.run(20, {.id = tutti::run_id{9, cut}});
       REQUIRE(first);
+      // On a pool, how many branches start before a failure cancels the others varies from run
+      // to run, and with it the number of records: a cut at or past this run's end is no crash.
+      if (cut >= j.load(first->id()).value().records.size()) continue;
       j.truncate(first->id(), cut);
       const auto plan = tutti::plan_of(j.load(first->id()).value());
       w.reset();
@@ -184,10 +187,13 @@ TEST_CASE("a resumed first_of keeps the branch that won, not one that was undone
   // run on a pool where "slow" succeeds after "fast" won.
   tutti::thread_pool pool{2};
   std::atomic<bool> fast_done{false};
+  std::atomic<bool> slow_started{false};
   std::atomic<int> slow_undone{0};
   const auto wf = tutti::workflow<"w">(
       tutti::first_of<"g">(pool,
                            step<"slow">([&](std::stop_token token) {
+                             slow_started.store(true, std::memory_order_release);
+                             slow_started.notify_all();
                              // Asked to stop once "fast" won; succeeds anyway: undone.
                              std::mutex m;
                              std::condition_variable_any cv;
@@ -196,6 +202,9 @@ TEST_CASE("a resumed first_of keeps the branch that won, not one that was undone
                              return 1;
                            }).compensate_with([&](int) { ++slow_undone; }),
                            step<"fast">([&] {
+                             // Wins only once "slow" has started (else "slow" would be
+                             // cancelled before it starts, and never undone).
+                             slow_started.wait(false, std::memory_order_acquire);
                              fast_done.store(true, std::memory_order_release);
                              fast_done.notify_all();
                              return 2;
@@ -203,6 +212,7 @@ TEST_CASE("a resumed first_of keeps the branch that won, not one that was undone
       step<"use">([](from<"g", int> v) { return *v * 10; }));
   for (int i = 0; i < 20; ++i) {
     fast_done.store(false);
+    slow_started.store(false);
     slow_undone = 0;
     tutti::memory_journal j;
     tutti::durable_workflow durable{wf, j};

@@ -10,6 +10,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/eventually.hpp"
 #include "support/journal_forwarding.hpp"
 
 #include <fmt/format.h>
@@ -58,16 +59,7 @@ auto make_jobs(trace& t) {
       tutti::step<"done">([](tutti::from<"work", int> n) { return *n + 1; }));
 }
 
-/// Polls until `pred` or 10 s: for the runner's own threads.
-template <class P>
-bool eventually(P pred) {
-  const auto end = std::chrono::steady_clock::now() + 10s;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
+using support::eventually;
 
 }  // namespace
 

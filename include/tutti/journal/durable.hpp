@@ -16,6 +16,7 @@
 #include <string>        // paths, messages
 #include <string_view>   // names
 #include <system_error>  // errors
+#include <type_traits>   // the async layer, when included
 #include <utility>       // std::move
 #include <vector>        // bytes
 
@@ -609,6 +610,14 @@ inline std::string owner_name(const std::string& name) {
  * on the journal (`tutti::pause_run(journal, id)`, ...), so a tool can run them without the
  * workflow's code. Lifetime: holds references to the workflow and the journal.
  */
+namespace detail {
+/// The async layer's way into a durable workflow: defined by <tutti/async.hpp>.
+template <class D>
+struct async_durable_access;
+template <class D, class In>
+concept async_durable_included = requires { async_durable_access<D>::available; } && !std::is_void_v<In>;
+}  // namespace detail
+
 template <class W, journal J>
 class durable_workflow {
  public:
@@ -632,17 +641,9 @@ class durable_workflow {
     using run_type = decltype(workflow_->run(input, opts, clock, obs));
     durable_outcome<run_type> out;
     run_options o = opts;
-    if (o.id.empty()) o.id = run_id::generate();
-    const std::vector<std::byte> bytes = to_bytes(input);
-    auto started = journal_->start(o.id, W::name.view(), fingerprint(), bytes, lease());
-    if (!started) {
-      out.error = started.error();
-      out.message = "the journal refused the run's start: " +
-                    detail::journal_failure(*journal_, started.error());
-      return out;
-    }
-    journal_hooks<J, O, C> hooks{*journal_, obs, clock, o.id, nullptr, started.value().epoch,
-                                 options_.lease};
+    const auto epoch = begin_run(input, o, out);
+    if (!epoch) return out;
+    journal_hooks<J, O, C> hooks{*journal_, obs, clock, o.id, nullptr, *epoch, options_.lease};
     out.run.emplace(workflow_->run(input, o, clock, hooks));
     finish(out, hooks);
     return out;
@@ -666,6 +667,57 @@ class durable_workflow {
     require_storable<In>();
     const std::vector<std::byte> bytes = to_bytes(input);
     return journal_->submit(W::name.view(), fingerprint(), bytes, options);
+  }
+
+  /**
+   * In an async run (`#include <tutti/async.hpp>`): `co_await durable.async_run(input, opts,
+   * clock, observer)`, `async_resume<In>(id, ...)`, `async_resume_claimed<In>(claim, ...)` and
+   * `async_resume_all<In>(each, ...)` do what run, resume, resume_claimed and resume_all do,
+   * the workflow run with async_run(); the journal's writes stay synchronous (on the run's
+   * thread). See docs/async.md.
+   */
+  template <class In, class... A>
+  [[nodiscard]] auto async_run(In input, const run_options& opts = {}, A&... more) const {
+    if constexpr (detail::async_durable_included<durable_workflow, In>) {
+      return detail::async_durable_access<durable_workflow>::run(*this, std::move(input), opts,
+                                                                 more...);
+    } else {
+      static_assert(detail::async_durable_included<durable_workflow, In>,
+                    "tutti: async_run() needs the async layer: #include <tutti/async.hpp> (it "
+                    "needs Asio: the tutti::async CMake target), or run the workflow with run().");
+    }
+  }
+  template <class In, class... A>
+  [[nodiscard]] auto async_resume(const run_id& id, const run_options& opts = {}, A&... more) const {
+    if constexpr (detail::async_durable_included<durable_workflow, In>) {
+      return detail::async_durable_access<durable_workflow>::template resume<In>(*this, id, opts,
+                                                                                 more...);
+    } else {
+      static_assert(detail::async_durable_included<durable_workflow, In>,
+                    "tutti: async_resume() needs the async layer: #include <tutti/async.hpp>.");
+    }
+  }
+  template <class In, tutti::clock C = steady_clock, observer O = null_observer>
+  [[nodiscard]] auto async_resume_claimed(const run_claim& claim, const run_options& opts, C& clock,
+                                          O& obs, const claim_control& control = {}) const {
+    if constexpr (detail::async_durable_included<durable_workflow, In>) {
+      return detail::async_durable_access<durable_workflow>::template resume_claimed<In>(
+          *this, claim, opts, clock, obs, control);
+    } else {
+      static_assert(detail::async_durable_included<durable_workflow, In>,
+                    "tutti: async_resume_claimed() needs the async layer: #include "
+                    "<tutti/async.hpp>.");
+    }
+  }
+  template <class In, class Each, class... A>
+  [[nodiscard]] auto async_resume_all(Each each, const run_options& opts = {}, A&... more) const {
+    if constexpr (detail::async_durable_included<durable_workflow, In>) {
+      return detail::async_durable_access<durable_workflow>::template resume_all<In>(
+          *this, std::move(each), opts, more...);
+    } else {
+      static_assert(detail::async_durable_included<durable_workflow, In>,
+                    "tutti: async_resume_all() needs the async layer: #include <tutti/async.hpp>.");
+    }
   }
 
   /// Claims run `id` and resumes it (see the class comment).
@@ -706,58 +758,15 @@ class durable_workflow {
                       const claim_control& control = {}) const {
     using run_type = decltype(workflow_->run(std::declval<const In&>(), opts, clock, obs));
     durable_outcome<run_type> out;
-    const run_id& id = claim.id;
-    auto loaded = journal_->load(id);
-    if (!loaded) {
-      out.error = loaded.error();
-      out.message = "run " + hex(id) + " could not be loaded from the journal: " +
-                    detail::journal_failure(*journal_, loaded.error());
-      return out;
-    }
-    const stored_run& stored = loaded.value();
-    if (stored.summary.workflow != W::name.view() || stored.summary.fingerprint != fingerprint()) {
-      out.error = journal_errc::fingerprint_mismatch;
-      if (auto e = unrunnable(claim, control, "written by another shape of the workflow")) {
-        out.error = e;
-        out.message = "run " + hex(id) + " could not be parked: " +
-                      detail::journal_failure(*journal_, e);
-        return out;
-      }
-      out.message = "run " + hex(id) + " was written by workflow \"" + stored.summary.workflow +
-                    "\" with fingerprint " + hex64(stored.summary.fingerprint) +
-                    "; this is workflow \"" + std::string{W::name.view()} + "\" with fingerprint " +
-                    hex64(fingerprint()) + " (" + shape_of<W>() + ")";
-      return out;
-    }
-    const replay_plan plan = plan_of(stored);
-    if (plan.resolved || plan.paused || plan.finished) {
-      // An operator's command landed between the claim and the load (a pause, say).
-      (void)journal_->release(id, claim.epoch);
-      out.error = journal_errc::not_resumable;
-      out.message = "run " + hex(id) + " is " + std::string{to_string(stored.summary.status)} +
-                    (plan.paused ? ": unpause it first" : ": nothing to resume");
-      return out;
-    }
-    auto input = from_bytes<In>(stored.input);
-    if (!input) {
-      out.error = journal_errc::serialization;
-      if (auto e = unrunnable(claim, control,
-                              "its input cannot be read back as this workflow's input type")) {
-        out.error = e;
-        out.message = "run " + hex(id) + " could not be parked: " +
-                      detail::journal_failure(*journal_, e);
-        return out;
-      }
-      out.message = "the input of run " + hex(id) + " could not be read back";
-      return out;
-    }
-    opts.id = id;
+    auto prepared = load_claim<In>(claim, control, out);
+    if (!prepared) return out;
+    opts.id = claim.id;
     journal_hooks<J, O, C> hooks{*journal_, obs,         clock,
-                                 id,        &plan,       claim.epoch,
+                                 claim.id,  &prepared->plan, claim.epoch,
                                  lease_of(claim)};
     hooks.hand_back_when(control.hand_back);
     hooks.heartbeats(control.renewed_ns);
-    out.run.emplace(workflow_->run(input.value(), opts, clock, hooks));
+    out.run.emplace(workflow_->run(prepared->input, opts, clock, hooks));
     finish(out, hooks);
     return out;
   }
@@ -771,22 +780,14 @@ class durable_workflow {
    */
   template <class In, class Each, tutti::clock C = steady_clock, observer O = null_observer>
   result<std::size_t> resume_all(Each&& each, const run_options& opts, C& clock, O& obs) const {
-    run_filter f;
-    f.status = run_status::running;
-    f.workflow = std::string{W::name.view()};
-    auto runs = journal_->list(f);
+    auto runs = resumable();
     if (!runs) return runs.error();
     std::size_t n = 0;
     for (const run_summary& s : runs.value()) {
-      auto claimed = journal_->claim(s.id, lease());
-      if (!claimed) {
-        const std::error_code e = claimed.error();
-        if (e == journal_errc::owned || e == journal_errc::not_resumable ||
-            e == journal_errc::run_not_found)
-          continue;  // another engine has it, or it moved on since the listing
-        return e;
-      }
-      auto r = resume_claimed<In>(claimed.value(), opts, clock, obs);
+      auto claimed = claim_resumable(s.id);
+      if (!claimed) return claimed.error();
+      if (!claimed.value()) continue;
+      auto r = resume_claimed<In>(*claimed.value(), opts, clock, obs);
       ++n;
       each(s.id, r);
     }
@@ -810,6 +811,103 @@ class durable_workflow {
   }
 
  private:
+  template <class D>
+  friend struct detail::async_durable_access;
+
+  /// resume_all's candidates: this workflow's running runs.
+  result<std::vector<run_summary>> resumable() const {
+    run_filter f;
+    f.status = run_status::running;
+    f.workflow = std::string{W::name.view()};
+    return journal_->list(f);
+  }
+  /// resume_all's claim of one: nothing when another engine has it or it moved on since the
+  /// listing; the journal's error when it failed.
+  result<std::optional<run_claim>> claim_resumable(const run_id& id) const {
+    auto claimed = journal_->claim(id, lease());
+    if (claimed) return std::optional<run_claim>{std::move(claimed).value()};
+    const std::error_code e = claimed.error();
+    if (e == journal_errc::owned || e == journal_errc::not_resumable || e == journal_errc::run_not_found)
+      return std::optional<run_claim>{};
+    return e;
+  }
+
+  /// A claimed run, loaded: its replay plan and its input.
+  template <class In>
+  struct loaded_claim {
+    replay_plan plan;
+    In input;
+  };
+
+  /// Writes a new run's start (`o.id` empty: a new id): its epoch, or nothing with the
+  /// refusal in `out`.
+  template <class In, class Out>
+  std::optional<std::uint64_t> begin_run(const In& input, run_options& o, Out& out) const {
+    if (o.id.empty()) o.id = run_id::generate();
+    const std::vector<std::byte> bytes = to_bytes(input);
+    auto started = journal_->start(o.id, W::name.view(), fingerprint(), bytes, lease());
+    if (!started) {
+      out.error = started.error();
+      out.message = "the journal refused the run's start: " +
+                    detail::journal_failure(*journal_, started.error());
+      return std::nullopt;
+    }
+    return started.value().epoch;
+  }
+
+  /// Loads a claimed run to resume it: its plan and input, or nothing with the reason in `out`
+  /// (a run of another shape, or whose input cannot be read, is handed back or parked).
+  template <class In, class Out>
+  std::optional<loaded_claim<In>> load_claim(const run_claim& claim, const claim_control& control,
+                                             Out& out) const {
+    const run_id& id = claim.id;
+    auto loaded = journal_->load(id);
+    if (!loaded) {
+      out.error = loaded.error();
+      out.message = "run " + hex(id) + " could not be loaded from the journal: " +
+                    detail::journal_failure(*journal_, loaded.error());
+      return std::nullopt;
+    }
+    const stored_run& stored = loaded.value();
+    if (stored.summary.workflow != W::name.view() || stored.summary.fingerprint != fingerprint()) {
+      out.error = journal_errc::fingerprint_mismatch;
+      if (auto e = unrunnable(claim, control, "written by another shape of the workflow")) {
+        out.error = e;
+        out.message = "run " + hex(id) + " could not be parked: " +
+                      detail::journal_failure(*journal_, e);
+        return std::nullopt;
+      }
+      out.message = "run " + hex(id) + " was written by workflow \"" + stored.summary.workflow +
+                    "\" with fingerprint " + hex64(stored.summary.fingerprint) +
+                    "; this is workflow \"" + std::string{W::name.view()} + "\" with fingerprint " +
+                    hex64(fingerprint()) + " (" + shape_of<W>() + ")";
+      return std::nullopt;
+    }
+    replay_plan plan = plan_of(stored);
+    if (plan.resolved || plan.paused || plan.finished) {
+      // An operator's command landed between the claim and the load (a pause, say).
+      (void)journal_->release(id, claim.epoch);
+      out.error = journal_errc::not_resumable;
+      out.message = "run " + hex(id) + " is " + std::string{to_string(stored.summary.status)} +
+                    (plan.paused ? ": unpause it first" : ": nothing to resume");
+      return std::nullopt;
+    }
+    auto input = from_bytes<In>(stored.input);
+    if (!input) {
+      out.error = journal_errc::serialization;
+      if (auto e = unrunnable(claim, control,
+                              "its input cannot be read back as this workflow's input type")) {
+        out.error = e;
+        out.message = "run " + hex(id) + " could not be parked: " +
+                      detail::journal_failure(*journal_, e);
+        return std::nullopt;
+      }
+      out.message = "the input of run " + hex(id) + " could not be read back";
+      return std::nullopt;
+    }
+    return loaded_claim<In>{std::move(plan), std::move(input).value()};
+  }
+
   template <class In>
   static constexpr void require_storable() {
     detail::require_meaningful_bytes<In>();

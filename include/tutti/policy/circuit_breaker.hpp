@@ -1211,18 +1211,34 @@ class breaker_guard {
   // change made by another thread's call is reported by that call only.
   template <class Next, class Call>
   TUTTI_NOINLINE auto invoke_observed(Next& next, Call& call) const -> decltype(next()) {
-    detail::breaker_transition& last = detail::last_breaker_transition();
-    last.breaker = nullptr;
-    const auto report_change = [&] {
-      if (last.breaker == static_cast<const void*>(breaker_)) {
-        event e = make_event(event_kind::breaker_state_changed, call.attempt());
+    forget_change();
+    return invoke_with_permit(next, call, change_report<Call>{breaker_, &call});
+  }
+
+  /// Reports the state change this thread's last call into the breaker made, if it was this
+  /// guard's breaker (a `breaker_state_changed` event on `call`), and forgets it.
+  template <class Call>
+  struct change_report {
+    const Breaker* breaker;
+    Call* call;
+    void operator()() const {
+      detail::breaker_transition& last = detail::last_breaker_transition();
+      if (last.breaker == static_cast<const void*>(breaker)) {
+        event e = make_event(event_kind::breaker_state_changed, call->attempt());
         e.from = last.from;
         e.to = last.to;
-        call.emit(e);
+        call->emit(e);
       }
       last.breaker = nullptr;
-    };
-    return invoke_with_permit(next, call, report_change);
+    }
+  };
+  /// Forgets this thread's last state change (made by another call).
+  static void forget_change() noexcept { detail::last_breaker_transition().breaker = nullptr; }
+  /// Records a call's outcome with its permit.
+  template <class Permit, class R>
+  void record(Permit& p, const R& r) const {
+    if (TUTTI_LIKELY(r.has_value())) p.record_success();
+    else p.record(classify_(r.error()));
   }
 
   struct no_check {
@@ -1237,8 +1253,7 @@ class breaker_guard {
     check();
     if (TUTTI_UNLIKELY(!p)) return R(rejected(p, call));
     R r = next();
-    if (TUTTI_LIKELY(r.has_value())) p.record_success();
-    else p.record(classify_(r.error()));
+    record(p, r);
     check();
     return r;
   }
@@ -1460,6 +1475,20 @@ class keyed_breaker_guard {
   template <class Next, class Call>
   auto invoke(Next&& next, Call& call) const -> decltype(next()) {
     using R = decltype(next());
+    std::error_code why;
+    const std::optional<guard_type> one = pick(call, why);
+    if (!one) return R(why);
+    return one->invoke(next, call);
+  }
+
+ private:
+  template <class>
+  friend struct detail::async_policy;
+  using guard_type = breaker_guard<typename Registry::breaker_type, Classify>;
+
+  /// The guard of this call's breaker (the key's, or the overflow one), or nothing and `why`.
+  template <class Call>
+  std::optional<guard_type> pick(Call& call, std::error_code& why) const {
     using In = typename Call::input_type;
     static_assert(std::is_invocable_v<const KeyOf&, const In&>,
                   "tutti: the key selector of guard(registry, key_of) must be callable with the "
@@ -1474,7 +1503,8 @@ class keyed_breaker_guard {
     } catch (...) {
       if constexpr (requires { call.set_message(false, std::string_view{}); })
         call.set_message(false, detail::current_exception_message());
-      return R(make_error_code(errc::exception));
+      why = make_error_code(errc::exception);
+      return std::nullopt;
     }
     if (b == nullptr) {
       if (full_ == registry_full::reject) {
@@ -1483,16 +1513,15 @@ class keyed_breaker_guard {
           if constexpr (requires { call.set_message(false, std::string_view{}); })
             call.set_message(false, "breaker registry full");
         }
-        return R(make_error_code(errc::circuit_open));
+        why = make_error_code(errc::circuit_open);
+        return std::nullopt;
       }
       b = &registry_->overflow();
       registry_->count_overflow();
     }
-    const breaker_guard<typename Registry::breaker_type, Classify> one{*b, classify_, describe_};
-    return one.invoke(next, call);
+    return guard_type{*b, classify_, describe_};
   }
 
- private:
   Registry* registry_;
   [[no_unique_address]] KeyOf key_of_;
   [[no_unique_address]] Classify classify_;

@@ -178,9 +178,21 @@ template <class F>
 struct callable_source {
   F fn;
   static constexpr std::string_view kind = "alternate";
+  /// Whether the alternate is a coroutine (it returns an awaitable): awaited in async runs.
+  static constexpr bool coroutine = [] {
+    if constexpr (signature_of<F>::known)
+      return awaitable_type<std::remove_cvref_t<typename signature_of<F>::return_type>>;
+    else
+      return false;
+  }();
+
   template <class T, class Call>
   result<T> get(Call& call, const std::error_code&) const {
     using In = typename Call::input_type;
+    static_assert(!coroutine,
+                  "tutti: fallback_to(f): f is a coroutine (it returns an awaitable). A coroutine "
+                  "alternate is awaited in async runs (wf.async_run(...)); in a sync run, give "
+                  "fallback_to a plain callable.");
     result<T> r = [&] {
       if constexpr (signature_of<F>::known) {
         return capture<T, signature_of<F>::nothrow>(call, false, [&]() -> decltype(auto) {
