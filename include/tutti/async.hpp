@@ -7,6 +7,8 @@
 
 #include "async/asio.hpp"  // first: Asio, and what it needs before <coroutine>
 
+#include "async/branch.hpp"
+#include "async/parallel.hpp"
 #include "async/run.hpp"
 #include "async/sleep.hpp"
 

@@ -463,6 +463,42 @@ TEST_CASE("a circuit breaker, a fallback and a nested workflow work in async run
   CHECK(undone == std::vector<std::string>{"y", "x", "y", "x", "y", "x"});
 }
 
+TEST_CASE("a keyed breaker guards a coroutine step per key, and a coroutine alternate is awaited",
+          "[async][policy]") {
+  asio::io_context io;
+  manual_clock clock;
+  tutti::breaker_registry<std::string, 8, manual_clock> breakers{
+      tutti::breaker_config{.mode = tutti::breaker_mode::consecutive_failures,
+                            .consecutive_failures = tutti::call_count{1},
+                            .break_for = 1s},
+      clock};
+  std::vector<std::string> calls;
+  tutti::testing::event_log log;
+  auto wf = tutti::workflow<"w">(
+      tutti::step<"price">([&](const std::string& host) -> tutti::awaitable<tutti::result<int>> {
+        calls.push_back(host);
+        co_await wait(clock, 1ms);
+        if (host == "down") co_return tutti::errc::step_failed;
+        co_return 10;
+      }) | tutti::guard(breakers, [](const std::string& host) { return host; }) |
+      tutti::fallback_to([&](const std::string& host) -> tutti::awaitable<int> {
+        co_await wait(clock, 2ms);  // an alternate service, asked asynchronously
+        co_return host == "down" ? 5 : -1;
+      }));
+  for (const char* host : {"down", "down", "up"}) {
+    const std::string input = host;
+    const tutti::run_options opts;
+    const auto run = tutti::testing::run_to_completion(io, clock, wf.async_run(input, opts, clock, log));
+    REQUIRE(run.has_value());
+    CHECK(run.value() == (input == "down" ? 5 : 10));
+  }
+  // "down" opened its own breaker: its second call was refused, "up"'s was not.
+  CHECK(calls == std::vector<std::string>{"down", "up"});
+  CHECK(log.count(tutti::event_kind::breaker_rejected) == 1);
+  CHECK(log.count(tutti::event_kind::breaker_state_changed) == 1);  // down: closed -> open
+  CHECK(clock.now() == tutti::duration{1ms + 2ms + 2ms + 1ms});
+}
+
 TEST_CASE("a bulkhead's and a rate limiter's waits are timers", "[async][policy]") {
   asio::io_context io;
   manual_clock clock;

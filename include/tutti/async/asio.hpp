@@ -81,4 +81,20 @@
 #  endif
 #endif
 
+// Around tutti's coroutines, two false alarms of g++ 12 are silenced: it gives a coroutine's
+// frame the linkage of the function template, and warns when a workflow of lambdas in an
+// anonymous namespace puts them in it (the frame is never named outside the translation unit);
+// and, optimising, it pairs Asio's frame `operator delete` with the global `operator new` it
+// inlined through.
+#if defined(__GNUC__) && !defined(__clang__)
+#  define TUTTI_DETAIL_COROUTINES_BEGIN                              \
+    _Pragma("GCC diagnostic push")                                   \
+    _Pragma("GCC diagnostic ignored \"-Wsubobject-linkage\"")        \
+    _Pragma("GCC diagnostic ignored \"-Wmismatched-new-delete\"")
+#  define TUTTI_DETAIL_COROUTINES_END _Pragma("GCC diagnostic pop")
+#else
+#  define TUTTI_DETAIL_COROUTINES_BEGIN
+#  define TUTTI_DETAIL_COROUTINES_END
+#endif
+
 #endif  // TUTTI_ASYNC_ASIO_HPP

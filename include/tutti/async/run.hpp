@@ -29,18 +29,12 @@
 #include "../policy/timeout.hpp"
 #include "../result.hpp"
 #include "../step.hpp"
+#include "../branch.hpp"
+#include "../parallel.hpp"
 #include "../workflow.hpp"
 #include "sleep.hpp"
 
-// Two false alarms of g++ 12 on coroutines: it gives a coroutine's frame the linkage of the
-// function template, and warns when a workflow of lambdas in an anonymous namespace puts them
-// in it (the frame is never named outside the translation unit); and, optimising, it pairs
-// Asio's frame `operator delete` with the global `operator new` it inlined through.
-#if defined(__GNUC__) && !defined(__clang__)
-#  pragma GCC diagnostic push
-#  pragma GCC diagnostic ignored "-Wsubobject-linkage"
-#  pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
+TUTTI_DETAIL_COROUTINES_BEGIN
 
 TUTTI_BEGIN_NAMESPACE
 
@@ -257,6 +251,25 @@ inline constexpr bool is_basic_workflow_v = false;
 template <fixed_string Name, class... N>
 inline constexpr bool is_basic_workflow_v<basic_workflow<Name, N...>> = true;
 template <class T>
+inline constexpr bool is_parallel_group_v = false;
+template <fixed_string Name, gather_mode Mode, std::size_t K, class Exec, class... B>
+inline constexpr bool is_parallel_group_v<parallel_group<Name, Mode, K, Exec, B...>> = true;
+template <class T>
+inline constexpr bool is_branch_node_v = false;
+template <fixed_string Name, class B, bool Optional>
+inline constexpr bool is_branch_node_v<branch_node<Name, B, Optional>> = true;
+/// A conditional step (when) or a choice (choose, if_else).
+template <class T>
+inline constexpr bool is_condition_node_v = false;
+template <class Pred, class Inner>
+inline constexpr bool is_condition_node_v<when_node<Pred, Inner>> = true;
+template <fixed_string Name, class Sel, bool Bool, class... C>
+inline constexpr bool is_condition_node_v<choice_node<Name, Sel, Bool, C...>> = true;
+template <class T>
+inline constexpr bool is_parallel_compensated_v = false;
+template <class W, class Exec>
+inline constexpr bool is_parallel_compensated_v<parallel_compensated<W, Exec>> = true;
+template <class T>
 inline constexpr bool is_with_policy_v = false;
 template <class I, class P>
 inline constexpr bool is_with_policy_v<with_policy<I, P>> = true;
@@ -342,6 +355,16 @@ awaitable<result<typename N::template state_type<typename Call::input_type>>> as
 template <class N, class S, class Call>
 awaitable<result<void>> async_compensate(const N& n, S& produced, Call& call);
 
+/// How an async run undoes a level: last step first, one after another (as in a sync run).
+struct async_in_reverse {
+  template <class Engine, class Nodes, class Frame>
+  static awaitable<void> compensate(const Nodes& nodes, Frame& f) {
+    return Engine::compensate_all(nodes, f);
+  }
+};
+/// ... or all at once (a workflow built with compensate_in_parallel): async/parallel.hpp.
+struct async_concurrent_undo;
+
 /// One attempt of a step: its records and events as in a sync run, its callable awaited.
 template <class N, class Call>
 awaitable<result<typename N::template value_type<typename Call::input_type>>> step_attempt(
@@ -386,7 +409,7 @@ template <class W, class Call>
 using nested_frame_t = typename nested_frame<W, Call>::type;
 
 /// A nested workflow as a step of an async run (basic_workflow::invoke_with, awaited).
-template <class W, class Call>
+template <class Undo, class W, class Call>
 awaitable<result<typename W::template state_type<typename Call::input_type>>> workflow_attempt(
     const W& w, Call& call) {
   using In = typename Call::input_type;
@@ -396,7 +419,7 @@ awaitable<result<typename W::template state_type<typename Call::input_type>>> wo
   St st;
   F f{call.input(), st, call.clock(), call.id(), call.timing(), call.shared(), call.observer_handle()};
   constexpr auto prefix = concat<Call::path, fixed_string{"/"}>();
-  const bool ok = co_await async_engine<prefix, F>::run(w.steps(), f);
+  const bool ok = co_await async_engine<prefix, F>::template run<Undo>(w.steps(), f);
   if (TUTTI_LIKELY(ok)) {
     result<St> r{std::move(st)};
     if constexpr (observed<Call>()) call.end_attempt(r);
@@ -413,22 +436,37 @@ awaitable<result<typename W::template state_type<typename Call::input_type>>> wo
   co_return ec;
 }
 
-template <class W, class St, class Call>
-awaitable<result<void>> workflow_undo(const W& w, St& st, Call& call) {
-  using F = nested_frame_t<W, Call>;
-  call.begin_compensation_attempt();
-  run_shared& shared = *call.shared();
+/// undo_counting_own_failures, awaited: `undo()` gives the awaitable that undoes; whether one of
+/// its own compensations failed (earlier failures are kept, not counted).
+template <class Undo>
+awaitable<bool> async_counting_own_failures(run_shared& shared, Undo undo) {
   const bool before = shared.compensation_failed;
   shared.compensation_failed = false;
-  F f{call.input(), st, call.clock(), call.id(), call.timing(), call.shared(), call.observer_handle()};
-  constexpr auto prefix = concat<Call::path, fixed_string{"/"}>();
-  co_await async_engine<prefix, F>::compensate_all(w.steps(), f);
-  const bool failed = shared.compensation_failed;
-  shared.compensation_failed = before || failed;
+  co_await undo();
+  const bool failed_now = shared.compensation_failed;
+  shared.compensation_failed = before || failed_now;
+  co_return failed_now;
+}
+
+/// compensate_sublevels, awaited: one compensation attempt of a node that holds sub-levels.
+template <class Call, class Undo>
+awaitable<result<void>> async_compensate_sublevels(Call& call, Undo undo) {
+  call.begin_compensation_attempt();
+  const bool failed = co_await async_counting_own_failures(*call.shared(), std::move(undo));
   const result<void> r = failed ? result<void>{make_error_code(errc::compensation_failed)}
                                 : result<void>{outcome::success()};
   if constexpr (observed<Call>()) call.end_attempt(r);
   co_return r;
+}
+
+template <class Undo, class W, class St, class Call>
+awaitable<result<void>> workflow_undo(const W& w, St& st, Call& call) {
+  using F = nested_frame_t<W, Call>;
+  F f{call.input(), st, call.clock(), call.id(), call.timing(), call.shared(), call.observer_handle()};
+  constexpr auto prefix = concat<Call::path, fixed_string{"/"}>();
+  co_return co_await async_compensate_sublevels(call, [&w, &f] {
+    return Undo::template compensate<async_engine<prefix, F>>(w.steps(), f);
+  });
 }
 
 /// A policy without an async form, around layers without coroutines: its sync form (its waits,
@@ -465,13 +503,20 @@ awaitable<result<typename N::template state_type<typename Call::input_type>>> as
     auto next = [&n, &call] { return async_invoke(n.inner(), call); };
     co_return co_await async_policy<typename N::policy_type>::invoke(n.policy(), next, call, n);
   } else if constexpr (is_basic_workflow_v<N>) {
-    co_return co_await workflow_attempt(n, call);
+    co_return co_await workflow_attempt<async_in_reverse>(n, call);
+  } else if constexpr (is_parallel_compensated_v<N>) {
+    co_return co_await workflow_attempt<async_concurrent_undo>(n, call);
+  } else if constexpr (is_parallel_group_v<N> && has_coroutine<N, In>()) {
+    co_return co_await async_group<N>::invoke(n, call);
+  } else if constexpr (is_branch_node_v<N>) {
+    co_return co_await async_invoke(n.inner(), call);
+  } else if constexpr (is_condition_node_v<N> && has_coroutine<N, In>()) {
+    co_return co_await async_branch<N>::invoke(n, call);
   } else {
     static_assert(!has_coroutine<N, In>(),
-                  "tutti: this kind of node (a parallel group, a quorum, a first-of, a hedge, a "
-                  "choice or a conditional step) cannot hold coroutine steps in an async run yet; "
-                  "with synchronous steps only, it runs as in a sync run (its waits hold the "
-                  "thread). See docs/async.md.");
+                  "tutti: this kind of node cannot hold coroutine steps in an async run. Steps, "
+                  "policies, nested workflows, parallel groups, conditional steps and choices "
+                  "can. See docs/async.md.");
     co_return n.invoke(call);
   }
 }
@@ -497,7 +542,15 @@ awaitable<result<void>> async_compensate(const N& n, S& produced, Call& call) {
   } else if constexpr (is_with_policy_v<N>) {
     co_return co_await async_compensate(n.inner(), produced, call);
   } else if constexpr (is_basic_workflow_v<N>) {
-    co_return co_await workflow_undo(n, produced, call);
+    co_return co_await workflow_undo<async_in_reverse>(n, produced, call);
+  } else if constexpr (is_parallel_compensated_v<N>) {
+    co_return co_await workflow_undo<async_concurrent_undo>(n, produced, call);
+  } else if constexpr (is_parallel_group_v<N> && has_coroutine<N, In>()) {
+    co_return co_await async_group<N>::compensate(n, produced, call);
+  } else if constexpr (is_branch_node_v<N>) {
+    co_return co_await async_compensate(n.inner(), produced, call);
+  } else if constexpr (is_condition_node_v<N> && has_coroutine<N, In>()) {
+    co_return co_await async_branch<N>::compensate(n, produced, call);
   } else {
     co_return n.compensate(produced, call);
   }
@@ -600,6 +653,25 @@ struct async_policy<Policy> {
   }
 };
 
+/// A fallback's substitute: a coroutine alternate (fallback_to) awaited, any other source asked
+/// as in a sync run.
+template <class Source>
+constexpr bool coroutine_source() noexcept {
+  if constexpr (requires { Source::coroutine; }) return Source::coroutine;
+  else return false;
+}
+template <class T, class Source, class Call>
+awaitable<result<T>> substitute_of(const Source& source, Call& call, std::error_code ec) {
+  if constexpr (coroutine_source<Source>()) {
+    using F = std::remove_cvref_t<decltype(source.fn)>;
+    co_return co_await call_user<T, signature_of<F>::nothrow>(call, false, [&source, &call]() -> decltype(auto) {
+      return call_with(source.fn, call, typename signature_of<F>::args{});
+    });
+  } else {
+    co_return source.template get<T>(call, ec);
+  }
+}
+
 template <class Source, class When>
 struct async_policy<fallback_policy<Source, When>> {
   using policy_type = fallback_policy<Source, When>;
@@ -618,7 +690,7 @@ struct async_policy<fallback_policy<Source, When>> {
       if (TUTTI_LIKELY(r.has_value())) co_return r;
     }
     if (!p.when(r.error())) co_return r;
-    R substitute = p.source.template get<T>(call, r.error());
+    R substitute = co_await substitute_of<T>(p.source, call, r.error());
     if (!substitute.has_value()) {
       call.note("the fallback could not serve either");
       co_return r;
@@ -637,38 +709,35 @@ struct async_policy<breaker_guard<Breaker, Classify>> {
                                               const Self&) {
     using R = next_result_t<Next>;
     // The state changes this call makes itself are reported, as in a sync run; other runs may
-    // run on this thread while it waits, so the record is cleared before each use.
-    breaker_transition& last = last_breaker_transition();
-    const auto report = [&] {
-      if constexpr (observed<Call>()) {
-        if (last.breaker == static_cast<const void*>(g.breaker_)) {
-          event e = make_event(event_kind::breaker_state_changed, call.attempt());
-          e.from = last.from;
-          e.to = last.to;
-          call.emit(e);
-        }
-      }
-      last.breaker = nullptr;
-    };
-    last.breaker = nullptr;
+    // run on this thread while it waits, so the record is forgotten before each call into the
+    // breaker.
+    const typename policy_type::template change_report<Call> report{g.breaker_, &call};
+    policy_type::forget_change();
     auto permit = g.breaker_->try_acquire();
-    report();
+    if constexpr (observed<Call>()) report();
     if (TUTTI_UNLIKELY(!permit)) co_return R(g.rejected(permit, call));
     R r = co_await next();
-    breaker_transition& now = last_breaker_transition();  // this thread's, after the wait
-    now.breaker = nullptr;
-    if (TUTTI_LIKELY(r.has_value())) permit.record_success();
-    else permit.record(g.classify_(r.error()));
-    if constexpr (observed<Call>()) {
-      if (now.breaker == static_cast<const void*>(g.breaker_)) {
-        event e = make_event(event_kind::breaker_state_changed, call.attempt());
-        e.from = now.from;
-        e.to = now.to;
-        call.emit(e);
-      }
-    }
-    now.breaker = nullptr;
+    policy_type::forget_change();
+    g.record(permit, r);
+    if constexpr (observed<Call>()) report();
     co_return r;
+  }
+};
+
+/// A keyed breaker: the key's breaker picked as in a sync run, then guarded as above.
+template <class Registry, class KeyOf, class Classify>
+struct async_policy<keyed_breaker_guard<Registry, KeyOf, Classify>> {
+  using policy_type = keyed_breaker_guard<Registry, KeyOf, Classify>;
+  template <class Next, class Call, class Self>
+  static awaitable<next_result_t<Next>> invoke(const policy_type& g, Next next, Call& call,
+                                              const Self& self) {
+    using R = next_result_t<Next>;
+    std::error_code why;
+    const auto one = g.pick(call, why);
+    if (!one) co_return R(why);
+    const auto guard = *one;
+    co_return co_await async_policy<typename policy_type::guard_type>::invoke(guard, std::move(next),
+                                                                              call, self);
   }
 };
 
@@ -847,6 +916,7 @@ struct async_engine<Prefix, basic_frame<Up, In, Clock, Obs, N...>> {
     return fast_path_possible && !f.shared->async->race_stop && f.shared->deadline == duration::max();
   }
 
+  template <class Undo = async_in_reverse>
   static awaitable<bool> run(const nodes_type& nodes, frame_type& f) {
     bool ok = true;
     for (step_fn s : steps) {
@@ -856,7 +926,7 @@ struct async_engine<Prefix, basic_frame<Up, In, Clock, Obs, N...>> {
       }
     }
     if (TUTTI_UNLIKELY(!ok) && !f.shared->committed && !sync::halted(f))
-      co_await compensate_all(nodes, f);
+      co_await Undo::template compensate<async_engine>(nodes, f);
     co_return ok;
   }
 
@@ -971,27 +1041,30 @@ struct async_run_access<basic_workflow<Name, N...>, In> {
   using workflow_type = basic_workflow<Name, N...>;
   using result_type = run_result<Name, In, N...>;
 
+  // Undo: how the top level is undone (async_in_reverse; a parallel_compensated workflow's
+  // async_run_access passes async_concurrent_undo).
+  template <class Undo = async_in_reverse>
   static awaitable<result_type> run(const workflow_type& wf, In input, run_options opts) {
-    return go(wf, std::move(input), std::move(opts), default_clock(),
-              static_cast<null_observer*>(nullptr));
+    return go<Undo>(wf, std::move(input), std::move(opts), default_clock(),
+                    static_cast<null_observer*>(nullptr));
   }
-  template <tutti::clock C>
+  template <class Undo = async_in_reverse, tutti::clock C>
   static awaitable<result_type> run(const workflow_type& wf, In input, run_options opts, C& clock) {
-    return go(wf, std::move(input), std::move(opts), clock, static_cast<null_observer*>(nullptr));
+    return go<Undo>(wf, std::move(input), std::move(opts), clock, static_cast<null_observer*>(nullptr));
   }
-  template <tutti::clock C, observer O>
+  template <class Undo = async_in_reverse, tutti::clock C, observer O>
   static awaitable<result_type> run(const workflow_type& wf, In input, run_options opts, C& clock,
                                     O& obs) {
-    return go(wf, std::move(input), std::move(opts), clock, &obs);
+    return go<Undo>(wf, std::move(input), std::move(opts), clock, &obs);
   }
-  template <observer O>
+  template <class Undo = async_in_reverse, observer O>
     requires(!tutti::clock<O>)
   static awaitable<result_type> run(const workflow_type& wf, In input, run_options opts, O& obs) {
-    return go(wf, std::move(input), std::move(opts), default_clock(), &obs);
+    return go<Undo>(wf, std::move(input), std::move(opts), default_clock(), &obs);
   }
 
  private:
-  template <class C, class O>
+  template <class Undo, class C, class O>
   static awaitable<result_type> go(const workflow_type& wf, In input, run_options opts, C& clock,
                                    O* observer_ptr) {
     static_assert(virtual_clock<C> || std::is_same_v<std::remove_cv_t<C>, steady_clock>,
@@ -1000,11 +1073,11 @@ struct async_run_access<basic_workflow<Name, N...>, In> {
     // The result in this frame, the run's state in the next one: each frame stays small enough
     // for Asio to recycle it (a frame over about 1 KB is allocated and freed every time).
     result_type out;
-    co_await body(wf, input, opts, clock, observer_ptr, out, std::index_sequence_for<N...>{});
+    co_await body<Undo>(wf, input, opts, clock, observer_ptr, out, std::index_sequence_for<N...>{});
     co_return out;
   }
 
-  template <class C, class O, std::size_t... Is>
+  template <class Undo, class C, class O, std::size_t... Is>
   static awaitable<void> body(const workflow_type& wf, const In& input, const run_options& opts,
                               C& clock, O* observer_ptr, result_type& out,
                               std::index_sequence<Is...>) {
@@ -1060,7 +1133,7 @@ struct async_run_access<basic_workflow<Name, N...>, In> {
       }
     }
     if (TUTTI_UNLIKELY(!ok) && !shared.committed && !engine_type::sync::halted(f))
-      co_await engine_type::compensate_all(wf.nodes_, f);
+      co_await Undo::template compensate<engine_type>(wf.nodes_, f);
     workflow_type::finish_run(ok, out, shared, opts, clock, obs);
     co_await TUTTI_ASIO::this_coro::throw_if_cancelled(threw_if_cancelled);
   }
@@ -1075,8 +1148,6 @@ struct async_run_access<basic_workflow<Name, N...>, In> {
 
 TUTTI_END_NAMESPACE
 
-#if defined(__GNUC__) && !defined(__clang__)
-#  pragma GCC diagnostic pop
-#endif
+TUTTI_DETAIL_COROUTINES_END
 
 #endif  // TUTTI_ASYNC_RUN_HPP
