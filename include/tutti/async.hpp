@@ -8,8 +8,10 @@
 #include "async/asio.hpp"  // first: Asio, and what it needs before <coroutine>
 
 #include "async/branch.hpp"
+#include "async/durable.hpp"
 #include "async/parallel.hpp"
 #include "async/run.hpp"
+#include "async/runner.hpp"
 #include "async/sleep.hpp"
 
 #endif  // TUTTI_ASYNC_HPP

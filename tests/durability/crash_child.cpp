@@ -14,6 +14,9 @@
 //                     crash loses the journal's uncommitted tail
 //   --attempt-in-key  a deliberately broken transfer step whose key changes with the attempt
 //                     (the harness must catch it: its self-check)
+//   --async           an async run (built with tutti::async): "authorize" and "transfer" are
+//                     coroutines that yield to the executor before calling the service, the
+//                     run and resume-all are awaited on an io_context in virtual time
 //
 // Crash points: before and after every journal write (start, append), and the services' own
 // (pay::crash_point: on entry to every call that may change a ledger, and after the change is
@@ -21,6 +24,15 @@
 //
 // Exit status: 0 done (whatever the run's outcome: the parent reads it from the journal),
 // 2 usage, 3 journal error, 4 a damaged ledger. Killed by SIGKILL at the crash point.
+#if TUTTI_CRASH_ASYNC
+#include <tutti/async.hpp>  // first: Asio before <coroutine>
+#include <tutti/testing/async.hpp>
+
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+#include <asio/use_awaitable.hpp>
+#endif
+
 #include "crash_harness.hpp"
 #include "../support/journal_forwarding.hpp"
 
@@ -29,6 +41,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
@@ -99,7 +112,8 @@ int usage() {
       "                         [--crash-at K] [--count] [--trace] [--grouped] [--attempt-in-key]\n"
       "       tutti_crash_child <journal> <ledger-dir> resume-all [--crash-at K] [--count]\n"
       "                         [--trace] [--grouped] [--attempt-in-key]\n"
-      "       tutti_crash_child <journal> <ledger-dir> show <seed>\n",
+      "       tutti_crash_child <journal> <ledger-dir> show <seed>\n"
+      "       (run and resume-all also take --async)\n",
       stderr);
   return 2;
 }
@@ -110,6 +124,31 @@ bool parse_u64(const char* text, std::uint64_t& out) {
   return end != text && *end == '\0';
 }
 
+/// Prints how a run (`what`: "run" or "resume") ended; its exit status (3: the journal failed).
+template <class Out>
+int report(std::string_view what, const tutti::run_id& id, const Out& out) {
+  if (!out) {
+    fmt::print("{} {} refused: {} ({})\n", what, crash::hex(id), out.error.message(), out.message);
+    return 3;
+  }
+  fmt::print("{} {} -> {}\n", what, crash::hex(id), tutti::to_string(out->outcome()));
+  if (out.error) {
+    fmt::print("journal error: {}\n", out.error.message());
+    return 3;
+  }
+  return 0;
+}
+/// Prints what resume_all did; its exit status given the runs' own.
+template <class N>
+int report_all(const N& n, int status) {
+  if (!n) {
+    fmt::print("resume-all: cannot list the runs: {}\n", n.error().message());
+    return 3;
+  }
+  fmt::print("resumed {} run(s)\n", n.value());
+  return status;
+}
+
 /// Runs or resumes the workflow `wf` over the journal; the exit status.
 template <class Workflow>
 int drive(const Workflow& wf, crash::journal_type& journal, bool resume_all, std::uint64_t seed) {
@@ -118,42 +157,62 @@ int drive(const Workflow& wf, crash::journal_type& journal, bool resume_all, std
   tutti::testing::manual_clock clock;  // the retry's backoff in virtual time
   tutti::null_observer none;
   tutti::run_options opts;
-  int status = 0;
   if (!resume_all) {
     opts.id = crash::run_id_of(seed);
-    const auto out = durable.run(crash::request_of(seed), opts, clock);
-    if (!out) {
-      fmt::print("run {} refused: {} ({})\n", crash::hex(opts.id), out.error.message(), out.message);
-      return 3;
-    }
-    fmt::print("run {} -> {}\n", crash::hex(opts.id), tutti::to_string(out->outcome()));
-    if (out.error) {
-      fmt::print("journal error: {}\n", out.error.message());
-      status = 3;
-    }
-    return status;
+    return report("run", opts.id, durable.run(crash::request_of(seed), opts, clock));
   }
+  int status = 0;
   const auto n = durable.template resume_all<pay::payment_request>(
-      [&](const tutti::run_id& id, const auto& out) {
-        if (!out) {
-          fmt::print("resume {} refused: {} ({})\n", crash::hex(id), out.error.message(), out.message);
-          status = 3;
-          return;
-        }
-        fmt::print("resume {} -> {}\n", crash::hex(id), tutti::to_string(out->outcome()));
-        if (out.error) {
-          fmt::print("journal error: {}\n", out.error.message());
-          status = 3;
-        }
-      },
+      [&](const tutti::run_id& id, const auto& out) { status = std::max(status, report("resume", id, out)); },
       opts, clock, none);
-  if (!n) {
-    fmt::print("resume-all: cannot list the runs: {}\n", n.error().message());
-    return 3;
-  }
-  fmt::print("resumed {} run(s)\n", n.value());
-  return status;
+  return report_all(n, status);
 }
+
+#if TUTTI_CRASH_ASYNC
+/// As drive(), the run or the resume of every unfinished run awaited on an io_context.
+template <class Workflow>
+int drive_async(const Workflow& wf, crash::journal_type& journal, bool resume_all, std::uint64_t seed) {
+  crashing_journal<crash::journal_type> j{journal};
+  const tutti::durable_workflow durable{wf, j, {.name = "crash-child"}};
+  asio::io_context io;
+  tutti::testing::manual_clock clock;  // the retry's backoff in virtual time
+  tutti::null_observer none;
+  tutti::run_options opts;
+  if (!resume_all) {
+    opts.id = crash::run_id_of(seed);
+    const pay::payment_request request = crash::request_of(seed);
+    return report("run", opts.id,
+                  tutti::testing::run_to_completion(io, clock, durable.async_run(request, opts, clock, none)));
+  }
+  int status = 0;
+  auto each = [&](const tutti::run_id& id, const auto& out) { status = std::max(status, report("resume", id, out)); };
+  const auto n = tutti::testing::run_to_completion(
+      io, clock, durable.template async_resume_all<pay::payment_request>(each, opts, clock, none));
+  return report_all(n, status);
+}
+
+/// The payment workflow with "authorize" and "transfer" as coroutines: each yields to the
+/// executor, then calls its service (the services' crash points are inside the call).
+auto make_async_payment_workflow(pay::services& svc) {
+  auto with_authorize = tutti::testing::replace<"authorize">(
+      pay::make_payment_workflow(svc),
+      [&cards = svc.cards](const pay::payment_request& p, const tutti::call_context& ctx)
+          -> tutti::awaitable<tutti::result<pay::authorization>> {
+        co_await asio::post(asio::use_awaitable);
+        co_return cards.authorize(pay::key_of(ctx), p.card, p.debit);
+      });
+  return tutti::testing::replace<"transfer">(
+      with_authorize,
+      [&clearing = svc.clearing](const pay::payment_request& p,
+                                 tutti::from<"authorize", pay::authorization> auth,
+                                 tutti::from<"fx_quote", pay::fx_quote> quote,
+                                 const tutti::call_context& ctx)
+          -> tutti::awaitable<tutti::result<pay::transfer_receipt>> {
+        co_await asio::post(asio::use_awaitable);
+        co_return clearing.transfer(pay::key_of(ctx), *auth, *quote, p.iban);
+      });
+}
+#endif
 
 }  // namespace
 
@@ -175,7 +234,7 @@ int main(int argc, char** argv) {
     i = 5;
   }
   bool fail_transfer = false, lose_reply = false, count = false, attempt_in_key = false;
-  bool grouped = false;
+  bool grouped = false, async = false;
   for (; i < argc; ++i) {
     const std::string_view a = argv[i];
     if (a == "--fail-transfer" && run) fail_transfer = true;
@@ -184,6 +243,7 @@ int main(int argc, char** argv) {
     else if (a == "--attempt-in-key") attempt_in_key = true;
     else if (a == "--trace") trace = true;
     else if (a == "--grouped") grouped = true;
+    else if (a == "--async") async = true;
     else if (a == "--crash-at" && i + 1 < argc && parse_u64(argv[i + 1], crash_at)) ++i;
     else return usage();
   }
@@ -213,7 +273,15 @@ int main(int argc, char** argv) {
   pay::crash_point = &crash_point;
 
   int status = 0;
-  if (attempt_in_key) {
+  if (async) {
+#if TUTTI_CRASH_ASYNC
+    if (attempt_in_key) return usage();
+    status = drive_async(make_async_payment_workflow(svc), journal.value(), resume_all, seed);
+#else
+    std::fputs("tutti_crash_child: built without the async layer (tutti::async)\n", stderr);
+    return 2;
+#endif
+  } else if (attempt_in_key) {
     // Broken on purpose: a key that changes with the attempt does not survive a resume.
     const auto broken = tutti::testing::replace<"transfer">(
         pay::make_payment_workflow(svc),
