@@ -14,6 +14,10 @@
 // per run while all wait (bytes_per_run), and the same less a hand-written chain's
 // (run_bytes_beyond_steps: what tutti adds beyond the steps' own frames and timers).
 // BM_sync_10k_threads: the same load on the sync engine, a thread per run, waits blocking.
+//
+// BM_async_durable_chain4_sqlite / BM_sync_durable_chain4_sqlite: the chain run durably on a
+// SQLite journal (per-record commits), in /dev/shm (disk:0) and on disk (disk:1): the journal's
+// writes are synchronous calls on the run's thread in an async run too.
 #include <tutti/async.hpp>  // first: Asio before <coroutine>
 
 #include <benchmark/benchmark.h>
@@ -38,6 +42,15 @@
 #include <vector>
 
 #include <tutti/tutti.hpp>
+
+#if !TUTTI_BENCH_NO_SQLITE
+#include <string>
+
+#include <tutti/journal/durable.hpp>
+#include <tutti/journal/sqlite.hpp>
+
+#include "bench_db.hpp"
+#endif
 
 // Memory per in-flight run: the heap in use (glibc's mallinfo2, which sees Asio's coroutine
 // frames too: they are not allocated through operator new) once every run has started and waits
@@ -247,5 +260,57 @@ void BM_sync_10k_threads(benchmark::State& state) {
   state.counters["ratio_to_longest"] = worst_ratio;
 }
 BENCHMARK(BM_sync_10k_threads)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(3);
+
+// ---- durable async runs: the journal's writes on the run's thread ------------------------------
+
+#if !TUTTI_BENCH_NO_SQLITE
+/// The 4-step chain run durably on a SQLite journal (per-record commits) in /dev/shm (`disk` 0:
+/// the journal's CPU cost) or the temp directory (1: with fsync), awaited (`async_run`) or run
+/// synchronously with plain steps; the journal's writes are synchronous calls in both, so the
+/// difference to BM_async_chain4_tutti is how long they hold the run's thread.
+template <bool Async>
+void durable_chain(benchmark::State& state) {
+  const bench::bench_db file(state.range(0) != 0);
+  if (file.path.empty()) {
+    state.SkipWithError("no /dev/shm here");
+    return;
+  }
+  tutti::sqlite_options o;
+  o.commit = tutti::sqlite_commit::per_record;
+  std::string why;
+  auto opened = tutti::sqlite_journal::open(file.path, o, &why);
+  if (!opened) {
+    state.SkipWithError(why.c_str());
+    return;
+  }
+  auto& j = opened.value();
+  bool ok = true;
+  if constexpr (Async) {
+    static const auto wf = chain4_workflow<&call>();
+    const tutti::durable_workflow durable{wf, j};
+    run_loop(state, [&](int x) -> awaitable<int> {
+      const tutti::run_options opts;
+      const auto out = co_await durable.async_run(x, opts);
+      co_return out && out->has_value() ? out->value() : -1;
+    });
+  } else {
+    static const auto wf = tutti::workflow<"chain4">(
+        step<"s1">([](const int& x) { return x + 1; }), step<"s2">([](from<"s1", int> v) { return *v + 1; }),
+        step<"s3">([](from<"s2", int> v) { return *v + 1; }), step<"s4">([](from<"s3", int> v) { return *v + 1; }));
+    const tutti::durable_workflow durable{wf, j};
+    int x = 0;
+    for (auto _ : state) {
+      const auto out = durable.run(x);
+      if (!out || !out->has_value() || out->value() != x + 4) ok = false;
+      ++x;
+    }
+  }
+  if (!ok) state.SkipWithError("a run gave a wrong value");
+}
+void BM_async_durable_chain4_sqlite(benchmark::State& state) { durable_chain<true>(state); }
+void BM_sync_durable_chain4_sqlite(benchmark::State& state) { durable_chain<false>(state); }
+BENCHMARK(BM_async_durable_chain4_sqlite)->ArgName("disk")->Arg(0)->Arg(1)->UseRealTime();
+BENCHMARK(BM_sync_durable_chain4_sqlite)->ArgName("disk")->Arg(0)->Arg(1)->UseRealTime();
+#endif
 
 }  // namespace

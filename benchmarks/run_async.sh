@@ -17,13 +17,17 @@ bench_setup tutti_bench_async "$@"
 json="$root/$build/async_bench.json"
 
 # The chains: 10 repetitions each. The 10,000-run benchmarks: 3 iterations, once.
-"$build/benchmarks/tutti_bench_async" --benchmark_filter='chain4' \
+"$build/benchmarks/tutti_bench_async" --benchmark_filter='BM_async_chain4_' --benchmark_enable_random_interleaving=true \
   --benchmark_repetitions=10 --benchmark_report_aggregates_only=true \
   --benchmark_format=json "$@" >"$json.chain"
 "$build/benchmarks/tutti_bench_async" --benchmark_filter='10k' \
   --benchmark_format=json "$@" >"$json.10k"
+# The durable chains (SQLite, per-record commits; tmpfs and disk): 5 repetitions each.
+"$build/benchmarks/tutti_bench_async" --benchmark_filter='durable' \
+  --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
+  --benchmark_format=json "$@" >"$json.durable"
 
-python3 - "$json.chain" "$json.10k" "$($cxx --version | head -n1)" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'PY'
+python3 - "$json.chain" "$json.10k" "$($cxx --version | head -n1)" "$(cut -d' ' -f1-3 /proc/loadavg)" "$json.durable" <<'PY'
 import json, sys
 scale = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 chain = {b["run_name"]: b for b in json.load(open(sys.argv[1]))["benchmarks"]
@@ -54,4 +58,14 @@ for name in ("BM_async_10k_one_thread_handwritten", "BM_async_10k_one_thread", "
     beyond = b.get("run_bytes_beyond_steps")
     fmt = lambda v: "" if v is None else f"{v:.0f}"
     print(f"| {name} | {wall:.1f} | {ratio:.2f} | {fmt(per)} | {fmt(beyond)} |")
+durable = {b["run_name"]: b for b in json.load(open(sys.argv[5]))["benchmarks"]
+           if b.get("aggregate_name") == "median"}
+if durable:
+    plain = chain["BM_async_chain4_tutti"]["real_time"] * scale[chain["BM_async_chain4_tutti"]["time_unit"]] / 1e3
+    print("\n| Durable chain4, SQLite per-record commits (median of 5) | Real time per run (us) | Journal's time on the run's thread (us) |")
+    print("|---|---:|---:|")
+    for name, b in durable.items():
+        us = b["real_time"] * scale[b["time_unit"]] / 1e3
+        held = f"{us - plain:.1f}" if name.startswith("BM_async") else ""
+        print(f"| {name} | {us:.1f} | {held} |")
 PY
