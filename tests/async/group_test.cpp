@@ -6,6 +6,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/cancellation_signal.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
@@ -209,6 +211,36 @@ TEST_CASE("a hedge starts the next branch after the delay on a timer and cancels
   CHECK(log.count(tutti::event_kind::step_started) == 3);  // the run's group, two branches
 }
 
+TEST_CASE("an Asio cancellation of the run cancels a hedge's pending branch and starts no other",
+          "[async][parallel][cancel]") {
+  asio::io_context io;
+  manual_clock clock;
+  journal j;
+  tutti::asio_executor branches{io.get_executor()};
+  asio::cancellation_signal cancel;
+  auto wf = tutti::workflow<"read">(
+      tutti::hedge<"replica">(branches, 50ms, tutti::step<"primary">(branch_fn(clock, j, "primary", 200ms, 1)),
+                              tutti::step<"secondary">(branch_fn(clock, j, "secondary", 30ms, 2))));
+  std::optional<std::error_code> error;
+  asio::co_spawn(io, [&]() -> tutti::awaitable<void> {
+    const tutti::run_options opts;
+    const auto run = co_await wf.async_run(tutti::unit{}, opts, clock);
+    error = run.error();
+  }, asio::bind_cancellation_slot(cancel.slot(), asio::detached));
+  asio::co_spawn(io, [&]() -> tutti::awaitable<void> {
+    co_await tutti::async_sleep(clock, 20ms, asio::use_awaitable);
+    cancel.emit(asio::cancellation_type::terminal);
+  }, asio::detached);
+  tutti::testing::run_virtual(io, clock);
+  REQUIRE(error.has_value());
+  CHECK(*error);
+  // Cancelled at 20 ms: the primary's call aborted, the secondary (due at 50 ms) never called.
+  CHECK(j.aborted == std::vector<std::string>{"primary"});
+  CHECK(j.ended.empty());
+  CHECK(clock.now() == tutti::duration{20ms});
+  CHECK(clock.pending_wakes() == 0);
+}
+
 TEST_CASE("a hedge starts at once when every branch started so far failed",
           "[async][parallel][policy]") {
   asio::io_context io;
@@ -246,6 +278,28 @@ TEST_CASE("a hedged coroutine step sends a copy after the delay", "[async][paral
   CHECK(calls == 2);
   CHECK(clock.now() == tutti::duration{30ms});
   CHECK(clock.pending_wakes() == 0);
+}
+
+TEST_CASE("a group of plain branches on an asio_executor is awaited on the run's one thread",
+          "[async][parallel]") {
+  // Waited for synchronously, such a group would post its branches to the thread that waits.
+  asio::io_context io;
+  manual_clock clock;
+  tutti::asio_executor branches{io.get_executor()};
+  auto wf = tutti::workflow<"w">(
+      tutti::parallel<"plain">(branches, tutti::step<"x">([] { return 1; }),
+                               tutti::step<"y">([]() -> tutti::result<int> { return tutti::errc::step_failed; }) |
+                                   tutti::fallback_to([&clock]() -> tutti::awaitable<int> {
+                                     co_await tutti::async_sleep(clock, 3ms, asio::use_awaitable);
+                                     co_return 2;  // a coroutine alternate, inside a group
+                                   })),
+      tutti::when([] { return true; },
+                  tutti::quorum<"nested", 1>(branches, tutti::step<"z">([] { return 3; }))));
+  const tutti::run_options opts;
+  const auto run = tutti::testing::run_to_completion(io, clock, wf.async_run(tutti::unit{}, opts, clock));
+  REQUIRE(run.has_value());
+  CHECK(run.get<"plain">() == std::tuple<int, int>{1, 2});
+  CHECK(clock.now() == tutti::duration{3ms});
 }
 
 TEST_CASE("a group on the inline executor awaits its coroutine branches one after another",
@@ -334,44 +388,67 @@ TEST_CASE("the run's stop cancels a group's pending branches", "[async][parallel
 
 TEST_CASE("groups run on an io_context of four threads without a strand", "[async][parallel]") {
   // The branches of one group may then run on different threads at once: what they share is
-  // the group's counters and a thread-safe observer.
+  // the group's counters. Each run's branches record, under a lock, which of them succeeded and
+  // which were undone; every run must keep exactly two successes and undo the others.
   asio::io_context io;
   tutti::steady_clock clock;
   tutti::asio_executor branches{io.get_executor()};
-  std::atomic<int> undone{0};
+  constexpr int runs = 200;
+  std::mutex m;
+  std::vector<std::vector<int>> succeeded(runs), undone(runs);
   auto quick = [&](int v) {
-    return [&clock, v]() -> tutti::awaitable<tutti::result<int>> {
-      co_await tutti::async_sleep(clock, std::chrono::microseconds{50 * v}, asio::use_awaitable);
-      if (v == 3) co_return tutti::errc::step_failed;
+    return [&clock, &m, &succeeded, v](const int& run) -> tutti::awaitable<tutti::result<int>> {
+      std::error_code ec;
+      co_await tutti::async_sleep(clock, std::chrono::microseconds{20 * v},
+                                  asio::redirect_error(asio::use_awaitable, ec));
+      if (ec || v == 3) co_return tutti::errc::step_failed;  // cancelled, or c: fails
+      const std::lock_guard lock{m};
+      succeeded[static_cast<std::size_t>(run)].push_back(v);
       co_return v;
     };
   };
+  auto undo = [&m, &undone](int v) {
+    return [&m, &undone, v](const int& /*value*/, const int& run) {
+      const std::lock_guard lock{m};
+      undone[static_cast<std::size_t>(run)].push_back(v);
+    };
+  };
   auto wf = tutti::workflow<"w">(tutti::quorum<"g", 2>(
-      branches, tutti::step<"a">(quick(1)).compensate_with([&](const int&) { ++undone; }),
-      tutti::step<"b">(quick(2)).compensate_with([&](const int&) { ++undone; }),
-      tutti::step<"c">(quick(3)), tutti::step<"d">(quick(4)).compensate_with([&](const int&) { ++undone; })));
-  constexpr int runs = 200;
+      branches, tutti::step<"a">(quick(1)).compensate_with(undo(1)),
+      tutti::step<"b">(quick(2)).compensate_with(undo(2)), tutti::step<"c">(quick(3)),
+      tutti::step<"d">(quick(2)).compensate_with(undo(4))));
+  std::vector<std::vector<int>> kept(runs);
   std::atomic<int> ok{0};
-  std::atomic<int> kept_ab{0};
   for (int i = 0; i < runs; ++i) {
     asio::co_spawn(
         io,
-        [&]() -> tutti::awaitable<void> {
-          auto run = co_await wf.async_run(tutti::unit{}, {}, clock);
-          if (run.has_value()) {
-            ++ok;
-            if (run.value()[0] && run.value()[1]) ++kept_ab;
-          }
+        [&, i]() -> tutti::awaitable<void> {
+          const int input = i;
+          const tutti::run_options opts;
+          auto run = co_await wf.async_run(input, opts, clock);
+          if (!run.has_value()) co_return;
+          ++ok;
+          const std::lock_guard lock{m};
+          for (std::size_t k = 0; k < 4; ++k)
+            if (run.value()[k]) kept[static_cast<std::size_t>(i)].push_back(*run.value()[k]);
         },
         asio::detached);
   }
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) threads.emplace_back([&] { io.run(); });
   for (auto& t : threads) t.join();
-  CHECK(ok == runs);
-  // Two of a, b, d succeed first; d, when it succeeds before being cancelled, is undone.
-  CHECK(kept_ab + undone <= 2 * runs);
-  CHECK(kept_ab > 0);
+  REQUIRE(ok == runs);
+  for (std::size_t r = 0; r < static_cast<std::size_t>(runs); ++r) {
+    INFO("run " << r);
+    CHECK(kept[r].size() == 2);
+    // What succeeded is what was kept plus what was undone (d's value is 2, its undo says 4).
+    std::vector<int> accounted = kept[r];
+    for (const int u : undone[r]) accounted.push_back(u == 4 ? 2 : u);
+    std::sort(accounted.begin(), accounted.end());
+    std::vector<int> s = succeeded[r];
+    std::sort(s.begin(), s.end());
+    CHECK(accounted == s);
+  }
 }
 
 TEST_CASE("a workflow built with compensate_in_parallel awaits its compensations all at once",

@@ -133,7 +133,8 @@ struct async_durable_access<durable_workflow<W, J>> {
       co_return out;
     }
     const run_claim claim = std::move(claimed).value();
-    co_return co_await resume_claimed<In>(d, claim, std::move(opts), clock, obs, claim_control{});
+    const claim_control control{};  // named: no temporary inside a co_await (g++ 12)
+    co_return co_await resume_claimed<In>(d, claim, std::move(opts), clock, obs, control);
   }
 
   template <class In, class Each, class C, class O>
@@ -147,7 +148,8 @@ struct async_durable_access<durable_workflow<W, J>> {
       if (!claimed) co_return claimed.error();
       if (!claimed.value()) continue;
       const run_claim claim = *claimed.value();
-      auto r = co_await resume_claimed<In>(d, claim, opts, clock, obs, claim_control{});
+      const claim_control control{};
+      auto r = co_await resume_claimed<In>(d, claim, opts, clock, obs, control);
       ++n;
       each(s.id, r);
     }

@@ -95,8 +95,8 @@ class async_group_run {
     if constexpr (concurrent) {
       // The branches' shared states point at the group's async state: its stop is what their
       // pending operations are raced against.
-      async_env& parent = env_of(r_.call_);
-      env_.cancellation = parent.cancellation;
+      // (An Asio cancellation of the run reaches each branch's coroutine through the parallel
+      // group below; env_ does not read the run's cancellation state from the branches' threads.)
       env_.source = *r_.source_;  // the same stop state
       env_.token = r_.token_;
       env_.race_stop = true;
@@ -108,7 +108,8 @@ class async_group_run {
       co_await all_branches(std::make_index_sequence<n>{});
     } else {
       run_shared* local = r_.inline_local();
-      for (auto b : inline_table(std::make_index_sequence<n>{})) {
+      static constexpr std::array<branch_fn, n> in_order = inline_table(std::make_index_sequence<n>{});
+      for (const branch_fn b : in_order) {
         if (r_.stop_) break;  // decided: no further branch starts
         co_await b(*this);
       }
@@ -158,7 +159,15 @@ class async_group_run {
     if constexpr (hedging && I > 0) {
       // No co_await inside `&&`: g++ 12 evaluates it regardless of the left operand.
       if (self.hedged_) {
-        const bool start = co_await self.template hedge_wait<I>();
+        bool start = true;
+        try {
+          start = co_await self.template hedge_wait<I>();
+        } catch (...) {  // its timer could not be set (no memory): the branch failed
+          self.r_.template branch_threw<I>();
+          self.r_.template branch_ended<I>(false);
+          self.wake_next();
+          co_return;
+        }
         if (!start) co_return;  // the group succeeded before this hedge was due
       }
     }
@@ -204,6 +213,10 @@ class async_group_run {
                                     TUTTI_ASIO::use_awaitable);
       (void)waited;
     }
+    // An Asio cancellation of the run (it reaches this branch's coroutine) ended the wait:
+    // recorded as the group's stop, so that the hedge is cancelled rather than started.
+    const auto state = co_await TUTTI_ASIO::this_coro::cancellation_state;
+    if (state.cancelled() != TUTTI_ASIO::cancellation_type::none) r_.request_stop();
     co_return r_.successes_.get() < 1;
   }
   /// A branch ended: when the group is decided, the waiting hedges end (they do not start);
@@ -222,8 +235,9 @@ class async_group_run {
 
   /// Last branch first; under stop_on_failure, a failed undo stops the undoing.
   awaitable<void> undo_unkept_all(bool failed) {
+    static constexpr std::array<undo_fn, n> last_first = undo_table(std::make_index_sequence<n>{});
     bool stop = false;
-    for (auto u : undo_table(std::make_index_sequence<n>{})) co_await u(*this, failed, stop);
+    for (const undo_fn u : last_first) co_await u(*this, failed, stop);
   }
 
   template <std::size_t I>
@@ -280,8 +294,10 @@ struct async_group {
  private:
   template <class St, class Call>
   static awaitable<void> undo_all(const G& g, St& st, Call& call) {
+    static constexpr std::array<undo_fn<St, Call>, G::size> last_first =
+        table<St, Call>(std::make_index_sequence<G::size>{});
     bool stop = false;
-    for (auto u : table<St, Call>(std::make_index_sequence<G::size>{})) co_await u(g, st, call, stop);
+    for (const undo_fn<St, Call> u : last_first) co_await u(g, st, call, stop);
   }
   template <class St, class Call>
   using undo_fn = awaitable<void> (*)(const G&, St&, Call&, bool&);

@@ -43,6 +43,8 @@ TUTTI_BEGIN_NAMESPACE
 template <class T>
 using awaitable = TUTTI_ASIO::awaitable<T>;
 
+class asio_executor;  // <tutti/async/parallel.hpp>
+
 namespace detail {
 
 // ---- the run's executor, stop and cancellation ----------------------------------------------
@@ -274,8 +276,33 @@ inline constexpr bool is_with_policy_v = false;
 template <class I, class P>
 inline constexpr bool is_with_policy_v<with_policy<I, P>> = true;
 
-/// Whether node N, in a workflow with input In, holds a coroutine: a step or a compensation
-/// that returns an awaitable, at any depth.
+/// Whether a fallback's source is a coroutine alternate (fallback_to(f), f returning an
+/// awaitable).
+template <class Source>
+constexpr bool coroutine_source() noexcept {
+  if constexpr (requires { Source::coroutine; }) return Source::coroutine;
+  else return false;
+}
+template <class P>
+constexpr bool coroutine_policy() noexcept {
+  if constexpr (requires(const P& p) { p.source; })
+    return coroutine_source<std::remove_cvref_t<decltype(std::declval<const P&>().source)>>();
+  else
+    return false;
+}
+/// Whether a group or a parallel-undone workflow names an Asio executor: an async run must
+/// await it (its sync form would wait for the executor's thread, which may be the run's own).
+template <class N>
+constexpr bool on_asio_executor() noexcept {
+  if constexpr (requires { typename N::executor_type; })
+    return std::is_same_v<typename N::executor_type, asio_executor>;
+  else
+    return false;
+}
+
+/// Whether node N, in a workflow with input In, must be awaited in an async run: it holds a
+/// coroutine (a step, a compensation or a fallback alternate that returns an awaitable) or a
+/// group on a tutti::asio_executor, at any depth.
 template <class N, class In>
 constexpr bool has_coroutine() noexcept;
 template <class In, class... M>
@@ -292,10 +319,12 @@ constexpr bool has_coroutine() noexcept {
              awaitable_type<std::remove_cvref_t<typename signature<decltype(&F::compensate)>::return_type>>;
     else
       return N::template coroutine<In> || coroutine_undo<U>();
+  } else if constexpr (is_with_policy_v<N>) {
+    return coroutine_policy<typename N::policy_type>() || has_coroutine<typename N::inner_type, In>();
   } else if constexpr (requires { typename N::inner_type; }) {
     return has_coroutine<typename N::inner_type, In>();
   } else if constexpr (requires { typename N::nodes_type; }) {
-    return any_coroutine<In>(static_cast<typename N::nodes_type*>(nullptr));
+    return on_asio_executor<N>() || any_coroutine<In>(static_cast<typename N::nodes_type*>(nullptr));
   } else {
     return false;
   }
@@ -463,10 +492,9 @@ template <class Undo, class W, class St, class Call>
 awaitable<result<void>> workflow_undo(const W& w, St& st, Call& call) {
   using F = nested_frame_t<W, Call>;
   F f{call.input(), st, call.clock(), call.id(), call.timing(), call.shared(), call.observer_handle()};
-  constexpr auto prefix = concat<Call::path, fixed_string{"/"}>();
-  co_return co_await async_compensate_sublevels(call, [&w, &f] {
-    return Undo::template compensate<async_engine<prefix, F>>(w.steps(), f);
-  });
+  using E = async_engine<concat<Call::path, fixed_string{"/"}>(), F>;
+  co_return co_await async_compensate_sublevels(
+      call, [&w, &f] { return Undo::template compensate<E>(w.steps(), f); });
 }
 
 /// A policy without an async form, around layers without coroutines: its sync form (its waits,
@@ -655,11 +683,6 @@ struct async_policy<Policy> {
 
 /// A fallback's substitute: a coroutine alternate (fallback_to) awaited, any other source asked
 /// as in a sync run.
-template <class Source>
-constexpr bool coroutine_source() noexcept {
-  if constexpr (requires { Source::coroutine; }) return Source::coroutine;
-  else return false;
-}
 template <class T, class Source, class Call>
 awaitable<result<T>> substitute_of(const Source& source, Call& call, std::error_code ec) {
   if constexpr (coroutine_source<Source>()) {

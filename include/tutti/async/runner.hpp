@@ -41,9 +41,14 @@ struct async_runner_access<runner<J, E>> {
             clock_ptr = &clock, obs_ptr = &obs](const run_claim& c, const claim_control& control,
                                                 std::function<void(run_end)> done) {
       TUTTI_ASIO::post(ex, [durable, ex, clock_ptr, obs_ptr, c, control, done = std::move(done)]() mutable {
-        TUTTI_ASIO::co_spawn(
-            ex, run<In>(durable, std::move(c), control, clock_ptr, obs_ptr, std::move(done)),
-            [](const std::exception_ptr&) {});  // run() handles its own exceptions
+        auto ended = done;  // kept to report a run that could not start
+        try {
+          TUTTI_ASIO::co_spawn(
+              ex, run<In>(durable, std::move(c), control, clock_ptr, obs_ptr, std::move(done)),
+              [](const std::exception_ptr&) {});  // run() handles its own exceptions
+        } catch (...) {  // its frame could not be allocated: the run ends here
+          ended(runner_type::thrown());
+        }
       });
     };
   }
