@@ -107,20 +107,7 @@ const std::vector<tutti::stored_record>& captured_run() {
   return records;
 }
 
-tutti::record_view view_of(const tutti::stored_record& r) {
-  tutti::record_view v;
-  v.kind = r.kind;
-  v.step = r.step;
-  v.attempt = r.attempt;
-  v.ok = r.ok;
-  v.outcome = r.outcome;
-  v.payload = r.payload;
-  v.error_category = r.error_category;
-  v.error_value = r.error_value;
-  v.message = r.message;
-  v.time_ns = r.time_ns;
-  return v;
-}
+using tutti::view_of;
 
 void BM_journal_sqlite_step(benchmark::State& state) {
   const bool grouped = state.range(0) != 0;

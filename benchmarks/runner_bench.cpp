@@ -199,11 +199,11 @@ class timed_journal {
   explicit timed_journal(tutti::sqlite_journal& j) noexcept : j_(&j) {}
 
   tutti::result<tutti::run_claim> start(const tutti::run_id& id, std::string_view wf,
-                                        std::uint64_t fp, std::span<const std::byte> in,
+                                        const tutti::workflow_version& fp, std::span<const std::byte> in,
                                         const tutti::lease_request& l) {
     return timed(m_start, [&] { return j_->start(id, wf, fp, in, l); });
   }
-  tutti::result<tutti::submitted> submit(std::string_view wf, std::uint64_t fp,
+  tutti::result<tutti::submitted> submit(std::string_view wf, const tutti::workflow_version& fp,
                                          std::span<const std::byte> in,
                                          const tutti::submit_options& o) {
     return timed(m_submit, [&] { return j_->submit(wf, fp, in, o); });

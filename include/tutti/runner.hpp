@@ -14,6 +14,7 @@
 #include <mutex>               // the pump's state
 #include <optional>            // the next claim of a chain
 #include <set>                 // stuck runs already reported
+#include <stdexcept>           // a version hosted twice
 #include <string>              // names
 #include <string_view>         // names
 #include <thread>              // the pump
@@ -47,6 +48,8 @@ enum class runner_event_kind : std::uint8_t {
   handed_back,    ///< draining: a run was stopped at a step boundary and its lease released
   stuck,          ///< a run's lease expired more than `stuck_after` ago and nobody took it over
   journal_error,  ///< the journal failed a claim, a renewal or a run (`message`)
+  version_unregistered,  ///< a run of an older version of a hosted workflow that this runner
+                         ///< no longer hosts was parked as dead-lettered (`message`: which)
 };
 
 [[nodiscard]] constexpr std::string_view to_string(runner_event_kind k) noexcept {
@@ -61,6 +64,7 @@ enum class runner_event_kind : std::uint8_t {
     case runner_event_kind::handed_back: return "handed_back";
     case runner_event_kind::stuck: return "stuck";
     case runner_event_kind::journal_error: return "journal_error";
+    case runner_event_kind::version_unregistered: return "version_unregistered";
   }
   return "unknown";
 }
@@ -120,6 +124,7 @@ struct runner_stats {
   std::uint64_t finished = 0;      ///< runs that ended or stopped
   std::uint64_t handed_back = 0;   ///< runs handed back while draining
   std::uint64_t stuck = 0;         ///< stuck runs reported
+  std::uint64_t unregistered_versions = 0;  ///< runs of versions no longer hosted, parked
   std::uint64_t journal_errors = 0;
   std::uint64_t revalidated = 0;    ///< runs stopped by a journal failure, carried on after it
   std::uint64_t let_go = 0;         ///< such runs not carried on: released, taken over or
@@ -171,16 +176,24 @@ class runner {
    * Hosts workflow `wf` (input type `In`): at most `max_concurrency` of its runs at once, each
    * run with `clock` and `observer` (which must outlive the runner; one observer serves
    * concurrent runs, so it must be thread-safe).
+   *
+   * Versions (`tutti::versioned`): host each version of a workflow that runs may still be on;
+   * a claimed run goes to the version it started with. The versions of one workflow share one
+   * concurrency limit (the largest given) and are hosted alike (all with host(), or all with
+   * host_async()). The runner claims no run of a newer version than it hosts (a newer replica's),
+   * and parks a run of an older version it does not host as dead-lettered, once
+   * (`runner_event_kind::version_unregistered`): `tutti-journal move` puts it on a version
+   * that can finish it. Hosting one version twice throws `std::invalid_argument`.
    */
   template <class In, class W, tutti::clock C, observer O>
   runner& host(const W& wf, std::size_t max_concurrency, C& clock, O& obs) {
-    auto h = make_hosted<W>(max_concurrency);
     auto durable = std::make_shared<durable_workflow<W, J>>(
         wf, *journal_, durable_options{options_.name, options_.lease});
-    h->run = [durable, &clock, &obs](const run_claim& c, const claim_control& control) -> run_end {
+    typename hosted::version_fns fns;
+    fns.run = [durable, &clock, &obs](const run_claim& c, const claim_control& control) -> run_end {
       return end_of(durable->template resume_claimed<In>(c, run_options{}, clock, obs, control));
     };
-    hosted_.push_back(std::move(h));
+    add_hosted<W>(max_concurrency, std::move(fns));
     return *this;
   }
   template <class In, class W>
@@ -198,12 +211,12 @@ class runner {
   template <class In, class W, tutti::clock C, observer O>
   runner& host_async(const W& wf, std::size_t max_concurrency, C& clock, O& obs) {
     if constexpr (detail::async_runner_included<runner, In>) {
-      auto h = make_hosted<W>(max_concurrency);
       auto durable = std::make_shared<durable_workflow<W, J>>(
           wf, *journal_, durable_options{options_.name, options_.lease});
-      h->start = detail::async_runner_access<runner>::template starter<In>(std::move(durable),
-                                                                          *executor_, clock, obs);
-      hosted_.push_back(std::move(h));
+      typename hosted::version_fns fns;
+      fns.start = detail::async_runner_access<runner>::template starter<In>(std::move(durable),
+                                                                           *executor_, clock, obs);
+      add_hosted<W>(max_concurrency, std::move(fns));
       return *this;
     } else {
       static_assert(detail::async_runner_included<runner, In>,
@@ -280,6 +293,7 @@ class runner {
     s.finished = finished_.load();
     s.handed_back = handed_back_.load();
     s.stuck = stuck_.load();
+    s.unregistered_versions = unregistered_.load();
     s.journal_errors = journal_errors_.load();
     s.revalidated = revalidated_.load();
     s.let_go = let_go_.load();
@@ -322,6 +336,9 @@ class runner {
             s.dead_letters);
     counter("tutti_runner_finished_total", "Runs that ended or stopped.", s.finished);
     counter("tutti_runner_stuck_total", "Runs reported stuck with an expired lease.", s.stuck);
+    counter("tutti_runner_unregistered_versions_total",
+            "Runs of a workflow version this runner no longer hosts, parked as dead-lettered.",
+            s.unregistered_versions);
     counter("tutti_runner_handed_back_total", "Runs handed back while draining.", s.handed_back);
     counter("tutti_runner_journal_errors_total", "Claims, renewals or runs the journal failed.",
             s.journal_errors);
@@ -361,18 +378,48 @@ class runner {
     std::string name;
     std::size_t max = 1;
     std::size_t in_flight = 0;  // guarded by mutex_
-    /// A sync run, on the executor's thread.
-    std::function<run_end(const run_claim&, const claim_control&)> run;
-    /// An async run (host_async): started, it calls `done` on its executor when it ends.
-    std::function<void(const run_claim&, const claim_control&, std::function<void(run_end)> done)>
-        start;
+    bool async = false;         // hosted with host_async
+    struct version_fns {
+      /// A sync run, on the executor's thread.
+      std::function<run_end(const run_claim&, const claim_control&)> run;
+      /// An async run (host_async): started, it calls `done` on its executor when it ends.
+      std::function<void(const run_claim&, const claim_control&, std::function<void(run_end)> done)>
+          start;
+    };
+    std::map<std::uint32_t, version_fns> versions;  // by version; fixed once started
+    [[nodiscard]] std::uint32_t newest() const noexcept { return versions.rbegin()->first; }
+    [[nodiscard]] const version_fns& of(const run_claim& c) const { return versions.at(c.version); }
+    [[nodiscard]] std::string hosted_versions() const {
+      std::string out;
+      for (const auto& [v, f] : versions) out += (out.empty() ? "" : ", ") + std::to_string(v);
+      return out;
+    }
   };
+  /// Adds version `version_of<W>` of workflow `W` (a new hosted workflow, or a version of one).
   template <class W>
-  std::unique_ptr<hosted> make_hosted(std::size_t max_concurrency) const {
+  void add_hosted(std::size_t max_concurrency, typename hosted::version_fns fns) {
+    const std::string name(W::name.view());
+    constexpr std::uint32_t v = version_of<W>;
+    const bool async = static_cast<bool>(fns.start);
+    const std::size_t max = max_concurrency == 0 ? 1 : max_concurrency;
+    for (auto& h : hosted_) {
+      if (h->name != name) continue;
+      if (h->versions.count(v) != 0)
+        throw std::invalid_argument("tutti::runner: version " + std::to_string(v) +
+                                    " of workflow \"" + name + "\" is hosted already");
+      if (h->async != async)
+        throw std::invalid_argument("tutti::runner: the versions of workflow \"" + name +
+                                    "\" must all be hosted with host(), or all with host_async()");
+      h->versions.emplace(v, std::move(fns));
+      h->max = std::max(h->max, max);
+      return;
+    }
     auto h = std::make_unique<hosted>();
-    h->name = std::string(W::name.view());
-    h->max = max_concurrency == 0 ? 1 : max_concurrency;
-    return h;
+    h->name = name;
+    h->max = max;
+    h->async = async;
+    h->versions.emplace(v, std::move(fns));
+    hosted_.push_back(std::move(h));
   }
   /// What the runner keeps of a resumed run's outcome.
   template <class Out>
@@ -480,6 +527,7 @@ class runner {
         // other incarnation of its name can hold any (the name is one live engine's).
         lease_request l = lease();
         if (reclaimed_) l.reclaim = {};
+        l.max_version = h->newest();
         auto claims = journal_->claim_next(h->name, free, l);
         if (!claims) {
           ++journal_errors_;
@@ -576,7 +624,26 @@ class runner {
     }
   }
 
-  /// Counts and reports a claim; parks it if it was recovered too often. True: run it.
+  /// Parks claim `c` as dead-lettered with `why`, reported as `kind` and counted in `counter`
+  /// (a journal error instead when the record cannot be written).
+  void park(hosted& h, const run_claim& c, const std::string& why, runner_event_kind kind,
+            std::atomic<std::uint64_t>& counter) {
+    record_view r;
+    r.kind = record_kind::dead_lettered;
+    r.epoch = c.epoch;
+    r.message = why;
+    if (auto w = journal_->append(c.id, r); !w) {
+      ++journal_errors_;
+      emit(runner_event_kind::journal_error, h.name, c.id, c.epoch,
+           detail::journal_failure(*journal_, w.error()));
+      return;
+    }
+    ++counter;
+    emit(kind, h.name, c.id, c.epoch, why, c.recoveries);
+  }
+
+  /// Counts and reports a claim; parks it if its version is not hosted (an older one: newer
+  /// ones are not claimed) or if it was recovered too often. True: run it.
   bool admit(hosted& h, const run_claim& c) {
     if (c.from_queue) {
       ++claims_;
@@ -590,22 +657,21 @@ class runner {
       ++resumptions_;
       emit(runner_event_kind::resumed, h.name, c.id, c.epoch, {}, c.recoveries);
     }
-    if (c.recoveries <= options_.max_recoveries) return true;
-    record_view r;
-    r.kind = record_kind::dead_lettered;
-    r.epoch = c.epoch;
-    const std::string why = "taken over " + std::to_string(c.recoveries) +
-                            " time(s) without a step finishing in between (max_recoveries " +
-                            std::to_string(options_.max_recoveries) + "): parked";
-    r.message = why;
-    if (auto w = journal_->append(c.id, r); !w) {
-      ++journal_errors_;
-      emit(runner_event_kind::journal_error, h.name, c.id, c.epoch,
-           detail::journal_failure(*journal_, w.error()));
+    if (h.versions.count(c.version) == 0) {
+      park(h, c,
+           "version " + std::to_string(c.version) + " of workflow \"" + h.name +
+               "\" is not registered in this service (it hosts version(s) " + h.hosted_versions() +
+               "): parked; move it to a version that can finish it (tutti-journal move), or "
+               "revive it where version " + std::to_string(c.version) + " runs",
+           runner_event_kind::version_unregistered, unregistered_);
       return false;
     }
-    ++dead_letters_;
-    emit(runner_event_kind::dead_lettered, h.name, c.id, c.epoch, why, c.recoveries);
+    if (c.recoveries <= options_.max_recoveries) return true;
+    park(h, c,
+         "taken over " + std::to_string(c.recoveries) +
+             " time(s) without a step finishing in between (max_recoveries " +
+             std::to_string(options_.max_recoveries) + "): parked",
+         runner_event_kind::dead_lettered, dead_letters_);
     return false;
   }
 
@@ -625,7 +691,7 @@ class runner {
       const std::lock_guard lock{mutex_};
       flights_[c.id] = flight{c.epoch, &h, renewed};
     }
-    if (h.start) {
+    if (h.async) {
       launch(h, std::move(c), std::move(renewed));
       return;
     }
@@ -643,7 +709,7 @@ class runner {
       if (auto next = chain_next(h, c, orphaned, renewed)) launch(h, std::move(*next), std::move(renewed));
     };
     try {
-      h.start(c, control, ended);
+      h.of(c).start(c, control, ended);
     } catch (...) {  // it did not start (no memory): ends here
       ended(thrown());
     }
@@ -675,6 +741,7 @@ class runner {
       if (accepting) {
         lease_request l = lease();
         l.reclaim = {};
+        l.max_version = h.newest();
         auto claims = journal_->claim_next(h.name, 1, l);
         if (claims && !claims.value().empty()) next.emplace(std::move(claims.value().front()));
       }
@@ -714,7 +781,7 @@ class runner {
   bool run_one(hosted& h, const run_claim& c, const std::atomic<std::int64_t>* renewed) noexcept {
     run_end end;
     try {
-      end = h.run(c, control_for(renewed));
+      end = h.of(c).run(c, control_for(renewed));
     } catch (...) {  // a journal's allocation failure, say
       end = thrown();
     }
@@ -846,7 +913,7 @@ class runner {
   std::set<std::pair<run_id, std::uint64_t>> reported_stuck_;
 
   std::atomic<std::uint64_t> claims_{0}, takeovers_{0}, resumptions_{0}, renewals_{0}, fenced_{0},
-      dead_letters_{0}, finished_{0}, handed_back_{0}, stuck_{0}, journal_errors_{0},
+      dead_letters_{0}, finished_{0}, handed_back_{0}, stuck_{0}, unregistered_{0}, journal_errors_{0},
       revalidated_{0}, let_go_{0}, swept_{0}, queue_wait_ms_{0};
 };
 

@@ -86,7 +86,7 @@ class crashing_journal : public support::journal_forwarding<crashing_journal<J>>
   const J& target() const { return *inner_; }
 
   tutti::result<tutti::run_claim> start(const tutti::run_id& id, std::string_view workflow,
-                                        std::uint64_t fp, std::span<const std::byte> input,
+                                        const tutti::workflow_version& fp, std::span<const std::byte> input,
                                         const tutti::lease_request& lease) {
     crash_point("journal: before run_started");
     auto r = inner_->start(id, workflow, fp, input, lease);

@@ -588,6 +588,43 @@ TEST_CASE("resolve needs a note, records it and settles the run for good",
   CHECK(c.code == 1);
 }
 
+TEST_CASE("move puts a run on another version of its workflow, and list and show print versions",
+          "[journal][cli][command][version]") {
+  memory_journal j;
+  fill(j);
+  captured c = cli_run(j, {"move", hex(running_id)});
+  CHECK(c.code == 2);
+  CHECK(c.err.find("move RUN --version N") != std::string::npos);
+  c = cli_run(j, {"move", hex(running_id), "--version", "0"});
+  CHECK(c.code == 2);
+  c = cli_run(j, {"move", hex(running_id), "--version", "two"});
+  CHECK(c.code == 2);
+  CHECK(j.load(running_id).value().summary.version == 1);
+
+  c = cli_run(j, {"move", hex(running_id), "--version", "3", "--note", "v3 adds a receipt"});
+  CHECK(c.code == 0);
+  CHECK(c.out.find("moved to version 3") != std::string::npos);
+  const auto moved = j.load(running_id).value();
+  CHECK(moved.summary.version == 3);
+  CHECK(moved.records.back().kind == record_kind::moved);
+  CHECK(moved.records.back().attempt == 3);
+  CHECK(moved.records.back().message == "v3 adds a receipt");
+  const std::string shown = cli_run(j, {"show", hex(running_id)}).out;
+  CHECK(line_of(shown, "version") == words{"version", "3"});
+  CHECK(shown.find("note: v3 adds a receipt") != std::string::npos);
+  // The list's version column: 3 for the moved run, 1 for the others.
+  const std::string listed = cli_run(j, {"list"}).out;
+  CHECK(listed.find("VERSION") != std::string::npos);
+  CHECK(line_of(listed, hex(running_id))[2] == "3");
+  CHECK(line_of(listed, hex(ok_id))[2] == "1");
+
+  c = cli_run(j, {"move", hex(ok_id), "--version", "2"});
+  CHECK(c.code == 1);
+  CHECK(c.err.find("move applies to queued, running, paused and dead_lettered runs") !=
+        std::string::npos);
+}
+
+// ---- run ids ------------------------------------------------------------------------------------
 // ---- run ids ------------------------------------------------------------------------------------
 
 TEST_CASE("the first or last digits of a run id select it when unique, others are refused",
@@ -828,6 +865,7 @@ TEST_CASE("list --json is valid JSON with every run's fields", "[journal][cli][j
   const auto& newest = doc.at("runs").at(0);
   CHECK(newest.at("workflow").get<std::string>() == "p\xc3\xa9 \"quoted\"\n\xef\xbf\xbd");
   CHECK(newest.at("fingerprint").get<std::string>() == "0000000000000007");
+  CHECK(newest.at("version").get<int>() == 1);
   const auto& failed = doc.at("runs").at(4);
   CHECK(failed.at("id").get<std::string>() == hex(failed_id));
   CHECK(failed.at("workflow").get<std::string>() == "payment");

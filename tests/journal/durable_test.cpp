@@ -455,3 +455,124 @@ TEST_CASE("values round-trip through the serialization customization point") {
   STATIC_REQUIRE_FALSE(tutti::serializable<int*>);
   STATIC_REQUIRE_FALSE(tutti::serializable<std::map<int, int>>);
 }
+
+// ---- versions ---------------------------------------------------------------------------------
+
+namespace {
+/// Version 2 of the checkout: the same steps and a receipt at the end.
+auto make_saga_v2(world& w) {
+  return tutti::versioned<2>(tutti::workflow<"checkout">(
+      tutti::step<"reserve">([&w](const order& o, const tutti::call_context& ctx) {
+        ++w.calls["reserve"];
+        w.keys.push_back(fmt::format("{}", ctx.key()));
+        return std::string("hold-") + std::to_string(o.id);
+      }).compensate_with([&w](const std::string&) { ++w.undos["reserve"]; }),
+      tutti::step<"charge">([&w](tutti::from<"reserve", std::string> hold) -> tutti::result<int> {
+        ++w.calls["charge"];
+        return static_cast<int>(hold->size());
+      }).compensate_with([&w](const int&) { ++w.undos["charge"]; }),
+      tutti::pivot<"ship">([&w](tutti::from<"charge", int> amount) {
+        ++w.calls["ship"];
+        return *amount * 10;
+      }),
+      tutti::step<"receipt">([&w](tutti::from<"ship", int> shipped) {
+        ++w.calls["receipt"];
+        return *shipped + 1;
+      }) | tutti::retry_forever{}));
+}
+}  // namespace
+
+TEST_CASE("runs record their workflow's version and resume on it, and another version is refused",
+          "[version]") {
+  world w;
+  const auto v1 = make_saga(w);
+  const auto v2 = make_saga_v2(w);
+  tutti::memory_journal j;
+  const tutti::durable_workflow d1{v1, j};
+  const tutti::durable_workflow d2{v2, j};
+  STATIC_REQUIRE(decltype(d1)::version == 1);
+  STATIC_REQUIRE(decltype(d2)::version == 2);
+  // Two stranded runs (their engines died before claiming them), one per version.
+  REQUIRE(j.start({1, 1}, "checkout", d1.identity(), tutti::to_bytes(an_order)));
+  REQUIRE(j.start({1, 2}, "checkout", d2.identity(), tutti::to_bytes(an_order)));
+  CHECK(j.load({1, 1}).value().summary.version == 1);
+  CHECK(j.load({1, 2}).value().summary.version == 2);
+
+  // A resume by the other version is refused, naming both, and the run is handed back.
+  const auto refused = d2.resume<order>({1, 1});
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error == tutti::journal_errc::fingerprint_mismatch);
+  CHECK_THAT(refused.message, Catch::Contains("\"checkout\" version 1") &&
+                                  Catch::Contains("\"checkout\" version 2"));
+  CHECK(j.status({1, 1}).value() == tutti::run_status::running);
+  CHECK(j.load({1, 1}).value().summary.owner.empty());
+
+  // resume_all takes its own version's runs only: each version finishes its own.
+  std::vector<tutti::run_id> by_2;
+  CHECK(d2.resume_all<order>([&](const tutti::run_id& id, const auto& out) {
+    CHECK(out);
+    by_2.push_back(id);
+  }).value() == 1);
+  CHECK(by_2 == std::vector<tutti::run_id>{{1, 2}});
+  CHECK(w.calls["receipt"] == 1);
+  std::vector<tutti::run_id> by_1;
+  CHECK(d1.resume_all<order>([&](const tutti::run_id& id, const auto&) { by_1.push_back(id); })
+            .value() == 1);
+  CHECK(by_1 == std::vector<tutti::run_id>{{1, 1}});
+  CHECK(j.status({1, 1}).value() == tutti::run_status::succeeded);
+  CHECK(w.calls["receipt"] == 1);  // version 1 has no receipt
+
+  // New runs start on the version that starts them.
+  const auto fresh = d2.run(an_order);
+  REQUIRE(fresh);
+  CHECK(fresh->value() == 71);  // "hold-42": 7 × 10, and the receipt
+  CHECK(j.load(fresh->id()).value().summary.version == 2);
+}
+
+TEST_CASE("a run of another shape of the same version is parked once by resume_all, and an "
+          "operator can move it to a version that finishes it",
+          "[version]") {
+  world w;
+  const auto v1 = make_saga(w);
+  const auto v2 = make_saga_v2(w);
+  // A release that added "receipt" to version 1 without a new version: another shape.
+  const auto v1_changed = tutti::workflow<"checkout">(
+      tutti::step<"reserve">([](const order& o) { return std::to_string(o.id); }),
+      tutti::step<"receipt">([](tutti::from<"reserve", std::string> r) { return r->size(); }));
+  tutti::memory_journal j;
+  const tutti::durable_workflow d1{v1, j};
+  const tutti::durable_workflow changed{v1_changed, j};
+  const auto first = d1.run(an_order);
+  REQUIRE(first);
+  j.truncate(first->id(), 5);  // died after reserve's result
+  REQUIRE(j.status(first->id()).value() == tutti::run_status::running);
+
+  int reported = 0;
+  const auto n = changed.resume_all<order>([&](const tutti::run_id&, const auto& out) {
+    ++reported;
+    CHECK_FALSE(out);
+    CHECK(out.error == tutti::journal_errc::fingerprint_mismatch);
+  });
+  CHECK(n.value() == 0);  // nothing resumed
+  CHECK(reported == 1);
+  const auto parked = j.load(first->id()).value();
+  CHECK(parked.summary.status == tutti::run_status::dead_lettered);
+  CHECK_THAT(parked.records.back().message, Catch::Contains("another shape of version 1"));
+  // The next start-up does not claim it again.
+  CHECK(changed.resume_all<order>([&](const tutti::run_id&, const auto&) { ++reported; }).value() == 0);
+  CHECK(reported == 1);
+
+  // Moved to version 2 (which has the same first steps): its journal is replayed there.
+  w.reset_counts();
+  REQUIRE(tutti::move_run(j, first->id(), 2, "v2 adds a receipt; compatible"));
+  const tutti::durable_workflow d2{v2, j};
+  const auto moved = d2.resume<order>(first->id());
+  REQUIRE(moved);
+  REQUIRE(moved->has_value());
+  CHECK(w.calls["reserve"] == 0);  // restored from the journal
+  CHECK(w.calls["charge"] == 1);
+  CHECK(w.calls["receipt"] == 1);
+  const auto done = j.load(first->id()).value();
+  CHECK(done.summary.version == 2);
+  CHECK(done.summary.status == tutti::run_status::succeeded);
+}

@@ -726,7 +726,7 @@ void insert_v1_run(const raw_db& raw, const tutti::run_id& id, const char* workf
 }
 }  // namespace
 
-TEST_CASE("a version-1 journal is migrated to the current version on open", "[journal][sqlite][schema]") {
+TEST_CASE("a version-1 journal is migrated to the current version on open", "[journal][sqlite][schema][version]") {
   // A version-1 file as that version wrote it: its tables (the 0 -> 1 migration, kept
   // unchanged), runs with their record count and update time, records with their checksums.
   const temp_dir dir;
@@ -762,6 +762,7 @@ TEST_CASE("a version-1 journal is migrated to the current version on open", "[jo
     CHECK(a.value().input == input);
     CHECK(a.value().summary.workflow == "checkout");
     CHECK(a.value().summary.fingerprint == 7);
+    CHECK(a.value().summary.version == 1);  // schema 4: runs of older schemas are version 1
     CHECK(a.value().summary.status == tutti::run_status::running);
     CHECK(a.value().summary.started_unix_ms == 1000);
     CHECK(a.value().summary.updated_unix_ms == 5000);
@@ -805,9 +806,10 @@ TEST_CASE("a version-1 journal is migrated to the current version on open", "[jo
     CHECK(j.load(id_of(4)).value().input == input);
   }
   const raw_db raw(path);
-  CHECK(query_int(raw.db, "SELECT value FROM meta WHERE key = 'schema_version'") == 3);
-  CHECK(query_int(raw.db, "SELECT count(*) FROM pragma_table_info('runs')") == 17);
+  CHECK(query_int(raw.db, "SELECT value FROM meta WHERE key = 'schema_version'") == 4);
+  CHECK(query_int(raw.db, "SELECT count(*) FROM pragma_table_info('runs')") == 18);
   CHECK(query_int(raw.db, "SELECT count(*) FROM pragma_table_info('records')") == 15);
+  CHECK(query_int(raw.db, "SELECT count(*) FROM runs WHERE version <> 1") == 0);
   // Version 3's backfill: each run's record count, from its records.
   CHECK(query_int(raw.db, "SELECT count(*) FROM runs WHERE last_seq <> "
                           "(SELECT max(seq) FROM records WHERE records.run_id = runs.run_id)") == 0);
@@ -827,13 +829,40 @@ TEST_CASE("a version-1 journal is migrated to the current version on open", "[jo
                   "(SELECT run_id FROM runs WHERE started_ms = 1000)") == 0);
 }
 
+TEST_CASE("a version-3 journal is migrated to version 4: its runs are version 1 of their workflow",
+          "[journal][sqlite][schema][version]") {
+  const temp_dir dir;
+  const std::string path = dir.file("v3.db");
+  {
+    auto j = open_ok(path);
+    REQUIRE(j.start(id_of(1), "checkout", 7, bytes({1})));
+    REQUIRE(j.submit("checkout", 7, bytes({2}), {.id = id_of(2)}));
+  }
+  {
+    // What version 3 had: no version column.
+    const raw_db raw(path);
+    raw.exec("ALTER TABLE runs DROP COLUMN version; "
+             "UPDATE meta SET value = 3 WHERE key = 'schema_version'");
+  }
+  auto j = open_ok(path);
+  CHECK(j.load(id_of(1)).value().summary.version == 1);
+  const auto claimed = j.claim_next("checkout", 5, {"a#1"}).value();
+  REQUIRE(claimed.size() == 2);
+  CHECK(claimed[0].version == 1);
+  CHECK(claimed[1].version == 1);
+  REQUIRE(j.submit("checkout", tutti::workflow_version{8, 2}, {}, {.id = id_of(3)}));
+  CHECK(j.load(id_of(3)).value().summary.version == 2);
+  const raw_db raw(path);
+  CHECK(query_int(raw.db, "SELECT value FROM meta WHERE key = 'schema_version'") == 4);
+}
+
 TEST_CASE("a new SQLite journal has the documented schema", "[journal][sqlite][schema]") {
   const temp_dir dir;
   const std::string path = dir.file("j.db");
   { auto j = open_ok(path); }
   const raw_db raw(path);
   CHECK(query_int(raw.db, "PRAGMA application_id") == 0x54555454);
-  CHECK(query_int(raw.db, "SELECT value FROM meta WHERE key = 'schema_version'") == 3);
+  CHECK(query_int(raw.db, "SELECT value FROM meta WHERE key = 'schema_version'") == 4);
   CHECK(query_int(raw.db,
                   "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
                   "('meta', 'runs', 'records', 'queue')") == 4);
@@ -843,12 +872,13 @@ TEST_CASE("a new SQLite journal has the documented schema", "[journal][sqlite][s
                   "('runs_by_started', 'runs_by_status', 'runs_by_dedup', 'runs_queued', "
                   "'runs_by_partition', 'runs_running')") == 6);
   CHECK(query_int(raw.db, "SELECT count(*) FROM pragma_table_info('records')") == 15);
-  CHECK(query_int(raw.db, "SELECT count(*) FROM pragma_table_info('runs')") == 17);
+  CHECK(query_int(raw.db, "SELECT count(*) FROM pragma_table_info('runs')") == 18);
   CHECK(query_int(raw.db,
                   "SELECT count(*) FROM pragma_table_info('runs') WHERE name IN ('run_id', "
                   "'workflow', 'fingerprint', 'status', 'started_ms', 'owner', 'epoch', "
                   "'lease_ms', 'lease_until_ms', 'last_seq', 'recoveries', 'dedup_key', "
-                  "'partition_key', 'exclusive', 'priority', 'queue_seq', 'queued_ms')") == 17);
+                  "'partition_key', 'exclusive', 'priority', 'queue_seq', 'queued_ms', "
+                  "'version')") == 18);
   CHECK(query_int(raw.db,
                   "SELECT count(*) FROM pragma_table_info('records') WHERE name = 'epoch'") == 1);
   CHECK(query_int(raw.db,

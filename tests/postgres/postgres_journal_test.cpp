@@ -121,6 +121,30 @@ TEST_CASE("a new PostgreSQL journal has the current schema version, replicas ope
   CHECK(query1("SELECT count(*) FROM pg_tables WHERE schemaname = '" + s.name + "'") == "3");
 }
 
+TEST_CASE("a schema-1 PostgreSQL journal is migrated to 2: its runs are version 1, its functions new",
+          "[postgres][schema][version]") {
+  pg_support::schema s;
+  {
+    auto j = open_ok(s);
+    REQUIRE(j.start(tutti::run_id{1, 1}, "checkout", 7, {}));
+  }
+  // What schema 1 had: no version column, and functions without versions.
+  const std::string q = "\"" + s.name + "\"";
+  REQUIRE(pg_support::exec("SET search_path = " + q + "; ALTER TABLE runs DROP COLUMN version; "
+                           "DROP FUNCTION claim_next; UPDATE meta SET value = '1' "
+                           "WHERE key = 'schema_version'")
+              .empty());
+  auto j = open_ok(s);
+  CHECK(query1("SELECT value FROM " + q + ".meta WHERE key = 'schema_version'") == "2");
+  CHECK(j.load(tutti::run_id{1, 1}).value().summary.version == 1);
+  const auto claimed = j.claim_next("checkout", 5, {"a#1"});
+  REQUIRE(claimed);
+  REQUIRE(claimed.value().size() == 1);
+  CHECK(claimed.value()[0].version == 1);
+  REQUIRE(j.submit("checkout", tutti::workflow_version{8, 2}, {}, {.id = tutti::run_id{1, 2}}));
+  CHECK(j.load(tutti::run_id{1, 2}).value().summary.version == 2);
+}
+
 TEST_CASE("a PostgreSQL journal refuses a newer schema and migrates an older one",
           "[postgres][schema]") {
   {

@@ -9,7 +9,9 @@
 //   epochs increasing, partition FIFO;
 // - queue buffering: 10,000 submissions with no replica up, then three replicas: each once, in
 //   partition order, all three taking part;
-// - two replicas calling resume_all at start-up resume each stranded run once.
+// - two replicas calling resume_all at start-up resume each stranded run once;
+// - a deploy: runs of version 1 killed in flight, version 2 requests queued, the replica back
+//   with versions 1 and 2: each run ends on its version, each effect once.
 #include "postgres/pg_support.hpp"
 #include "takeover/takeover_cases.hpp"
 
@@ -62,6 +64,13 @@ TEST_CASE("PostgreSQL: 10,000 requests queued with no replica up run once each, 
           "[postgres][takeover][queue]") {
   pg_scratch s("queue");
   takeover_cases::queue_case(s, takeover_cases::env_u64("TUTTI_QUEUE_RUNS", 10000), 3);
+}
+
+TEST_CASE("PostgreSQL: a deploy: runs started on version 1 finish on it after a kill, new ones run "
+          "on version 2",
+          "[postgres][takeover][version]") {
+  pg_scratch s("deploy");
+  takeover_cases::deploy_case(s);
 }
 
 #endif  // TUTTI_TAKEOVER_CHILD

@@ -15,11 +15,14 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -524,4 +527,90 @@ TEST_CASE("takeovers count as failed recoveries only until a step finishes, a re
   REQUIRE(again);
   CHECK(again->outcome() == tutti::run_outcome::compensated);
   CHECK(calls == std::vector<std::string>{"undo a"});
+}
+
+TEST_CASE("a runner hosting two versions runs each run on its own, parks retired ones and leaves "
+          "newer ones",
+          "[runner][version]") {
+  tutti::memory_journal j;
+  trace t;
+  std::mutex m;
+  std::vector<std::pair<int, int>> ran;  // (job, version that ran it)
+  const auto versioned_jobs = [&](int version) {
+    return tutti::workflow<"jobs">(
+        tutti::step<"work">([&t, &m, &ran, version](const job& jb, const tutti::call_context& ctx) {
+          t.ran(jb, ctx);
+          const std::lock_guard lock{m};
+          ran.emplace_back(jb.n, version);
+          return jb.n;
+        }));
+  };
+  const auto v1 = versioned_jobs(1);
+  const auto v2 = tutti::versioned<2>(versioned_jobs(2));
+  const auto v3 = tutti::versioned<3>(versioned_jobs(3));
+  const auto v4 = tutti::versioned<4>(versioned_jobs(4));
+  STATIC_REQUIRE(tutti::version_of<decltype(v1)> == 1);
+  STATIC_REQUIRE(tutti::version_of<decltype(v3)> == 3);
+  REQUIRE(tutti::durable_workflow{v1, j}.submit(job{"", 1}));
+  REQUIRE(tutti::durable_workflow{v2, j}.submit(job{"", 2}));
+  REQUIRE(tutti::durable_workflow{v3, j}.submit(job{"", 3}));
+  REQUIRE(tutti::durable_workflow{v4, j}.submit(job{"", 4}));
+  tutti::thread_pool pool{2};
+  tutti::runner r{j, pool, {.name = "r"}};
+  std::vector<std::string> parked;
+  r.on_event([&](const tutti::runner_event& e) {
+    if (e.kind != tutti::runner_event_kind::version_unregistered) return;
+    const std::lock_guard lock{m};
+    parked.emplace_back(e.message);
+  });
+  r.host<job>(v3, 2);
+  r.host<job>(v2, 2);  // any order
+  CHECK_THROWS_AS(r.host<job>(v2, 1), std::invalid_argument);
+  // Up to version 3: runs 1 (v1, not hosted: parked), 2 and 3; never run 4 (v4: newer). (A run
+  // ending on the pool claims the next one there, so the rounds' counts do not add up to 3.)
+  const auto ended = [&] {
+    std::size_t n = 0;
+    for (const auto st : {tutti::run_status::succeeded, tutti::run_status::dead_lettered}) {
+      tutti::run_filter f;
+      f.status = st;
+      n += j.list(f).value().size();
+    }
+    return n;
+  };
+  REQUIRE(eventually([&] {
+    r.poll_once();
+    return ended() == 3;
+  }));
+  REQUIRE(r.wait_idle(10s));
+  CHECK(r.poll_once() == 0);  // nothing more: v1's run parked, v4's left alone
+  std::sort(ran.begin(), ran.end());
+  CHECK(ran == std::vector<std::pair<int, int>>{{2, 2}, {3, 3}});
+  tutti::run_filter f;
+  f.workflow = "jobs";
+  const auto runs = j.list(f).value();
+  std::map<int, tutti::run_summary> by_version;
+  for (const auto& s : runs) by_version[static_cast<int>(s.version)] = s;
+  REQUIRE(by_version.size() == 4);
+  CHECK(by_version[1].status == tutti::run_status::dead_lettered);
+  CHECK(by_version[2].status == tutti::run_status::succeeded);
+  CHECK(by_version[3].status == tutti::run_status::succeeded);
+  CHECK(by_version[4].status == tutti::run_status::queued);
+  REQUIRE(parked.size() == 1);
+  CHECK_THAT(parked[0], Catch::Contains("version 1 of workflow \"jobs\" is not registered") &&
+                            Catch::Contains("2, 3"));
+  CHECK(j.load(by_version[1].id).value().records.back().message == parked[0]);
+  CHECK(r.stats().unregistered_versions == 1);
+  std::string metrics;
+  r.write_prometheus(metrics);
+  CHECK_THAT(metrics, Catch::Contains("tutti_runner_unregistered_versions_total 1"));
+
+  // An operator moves the parked run to version 2: it runs there, once.
+  REQUIRE(tutti::move_run(j, by_version[1].id, 2));
+  CHECK(r.poll_once() == 1);
+  REQUIRE(r.wait_idle(10s));
+  CHECK(r.poll_once() == 0);
+  CHECK(j.status(by_version[1].id).value() == tutti::run_status::succeeded);
+  std::sort(ran.begin(), ran.end());
+  CHECK(ran == std::vector<std::pair<int, int>>{{1, 2}, {2, 2}, {3, 3}});
+  CHECK(r.stats().unregistered_versions == 1);
 }

@@ -111,6 +111,9 @@ struct store {
 
 #define TUTTI_CONFORMANCE_CASE(name) \
   TEMPLATE_LIST_TEST_CASE(name, TUTTI_CONFORMANCE_TAGS, TUTTI_CONFORMANCE_BACKENDS)
+/// A case with tags of its own besides the file's.
+#define TUTTI_CONFORMANCE_CASE_TAGGED(name, tags) \
+  TEMPLATE_LIST_TEST_CASE(name, TUTTI_CONFORMANCE_TAGS tags, TUTTI_CONFORMANCE_BACKENDS)
 
 // ---- records --------------------------------------------------------------------------------
 
@@ -617,6 +620,77 @@ TUTTI_CONFORMANCE_CASE("a dead-lettered run is revived where it stopped, its rec
   REQUIRE(again.size() == 1);
   CHECK_FALSE(again[0].takeover);
   CHECK(again[0].recoveries == 0);
+}
+
+// ---- workflow versions -------------------------------------------------------------------------
+
+TUTTI_CONFORMANCE_CASE_TAGGED("a journal keeps each run's workflow version, claims up to a version, and moves runs between versions",
+                              "[version]") {
+  using namespace conformance;
+  store<TestType> s;
+  auto& j = s.journal();
+  REQUIRE(j.start(id_of(1), "order", 7, {}));  // a bare fingerprint: version 1
+  REQUIRE(j.submit("order", tutti::workflow_version{8, 2}, bytes({1}), {.id = id_of(2)}));
+  REQUIRE(j.submit("order", tutti::workflow_version{9, 3}, bytes({2}), {.id = id_of(3)}));
+  CHECK(j.load(id_of(1)).value().summary.version == 1);
+  const auto two = j.load(id_of(2)).value();
+  CHECK(two.summary.version == 2);
+  CHECK(two.summary.fingerprint == 8);
+  tutti::run_filter of_two;
+  of_two.workflow = "order";
+  of_two.version = 2;
+  const auto listed = j.list(of_two).value();
+  REQUIRE(listed.size() == 1);
+  CHECK(listed[0].id == id_of(2));
+  CHECK(listed[0].version == 2);
+  // A dedup key is the workflow's, whatever the version.
+  REQUIRE(j.submit("order", tutti::workflow_version{8, 2}, {}, {.id = id_of(4), .dedup_key = "k"}));
+  const auto again = j.submit("order", tutti::workflow_version{9, 3}, {}, {.id = id_of(5), .dedup_key = "k"});
+  REQUIRE(again);
+  CHECK_FALSE(again.value().created);
+  CHECK(again.value().id == id_of(4));
+
+  // Up to version 2: runs 1, 2 and 4, never run 3; each claim says its version.
+  auto up_to_2 = lease_of("a#1");
+  up_to_2.max_version = 2;
+  const auto first = j.claim_next("order", 10, up_to_2).value();
+  std::map<tutti::run_id, std::uint32_t> claimed;
+  for (const auto& c : first) claimed[c.id] = c.version;
+  CHECK(claimed == std::map<tutti::run_id, std::uint32_t>{{id_of(1), 1}, {id_of(2), 2}, {id_of(4), 2}});
+  const auto rest = j.claim_next("order", 10, lease_of("b#1")).value();
+  REQUIRE(rest.size() == 1);
+  CHECK(rest[0].id == id_of(3));
+  CHECK(rest[0].version == 3);
+
+  // Moving a live run: its version changes, its owner is fenced.
+  const std::uint64_t epoch = first[0].id == id_of(2) ? first[0].epoch
+                              : first[1].id == id_of(2) ? first[1].epoch
+                                                        : first[2].epoch;
+  REQUIRE(tutti::move_run(j, id_of(2), 5, "v5 finishes it"));
+  const auto moved = j.load(id_of(2)).value();
+  CHECK(moved.summary.version == 5);
+  CHECK(moved.summary.status == tutti::run_status::running);
+  CHECK(moved.summary.owner.empty());
+  CHECK(moved.records.back().kind == tutti::record_kind::moved);
+  CHECK(moved.records.back().attempt == 5);
+  CHECK(moved.records.back().message == "v5 finishes it");
+  CHECK(j.append(id_of(2), rec(tutti::record_kind::attempt_started, epoch, "a")).error() ==
+        tutti::journal_errc::fenced);
+  CHECK(tutti::plan_of(moved).moved);
+  // A dead-lettered run moved goes on; an ended run or version 0 is refused.
+  tutti::record_view dl = rec(tutti::record_kind::dead_lettered, rest[0].epoch);
+  dl.message = "version 3 is not registered";
+  REQUIRE(j.append(id_of(3), dl));
+  REQUIRE(j.load(id_of(3)).value().summary.status == tutti::run_status::dead_lettered);
+  REQUIRE(tutti::move_run(j, id_of(3), 2));
+  const auto revived = j.load(id_of(3)).value();
+  CHECK(revived.summary.status == tutti::run_status::running);
+  CHECK(revived.summary.version == 2);
+  CHECK(revived.summary.recoveries == 0);
+  CHECK(tutti::move_run(j, id_of(3), 0).error() == tutti::journal_errc::invalid_command);
+  REQUIRE(tutti::resolve_run(j, id_of(1), "settled"));
+  CHECK(tutti::move_run(j, id_of(1), 2).error() == tutti::journal_errc::invalid_command);
+  CHECK(j.load(id_of(1)).value().summary.version == 1);
 }
 
 // ---- a durable workflow and a runner on the backend ----------------------------------------

@@ -11,11 +11,11 @@ template <class Self>
 class journal_forwarding {
  public:
   tutti::result<tutti::run_claim> start(const tutti::run_id& id, std::string_view wf,
-                                        std::uint64_t fp, std::span<const std::byte> in,
+                                        const tutti::workflow_version& fp, std::span<const std::byte> in,
                                         const tutti::lease_request& lease) {
     return t().start(id, wf, fp, in, lease);
   }
-  tutti::result<tutti::submitted> submit(std::string_view wf, std::uint64_t fp,
+  tutti::result<tutti::submitted> submit(std::string_view wf, const tutti::workflow_version& fp,
                                          std::span<const std::byte> in,
                                          const tutti::submit_options& o) {
     return t().submit(wf, fp, in, o);

@@ -165,7 +165,8 @@ bool ledger_has(const scratch& s, const char* effect, const tutti::run_id& id) {
 }
 
 /// Checks every run of the journal: ended once, its effects as its outcome says (each once:
-/// the ledgers are keyed), its epochs increasing. Returns the problems found.
+/// the ledgers are keyed; a notification for runs of version 2 only), its epochs increasing.
+/// Returns the problems found.
 template <class J>
 std::vector<std::string> check_all_runs(const scratch& s, J& j, std::size_t expected_runs) {
   std::vector<std::string> problems;
@@ -207,7 +208,8 @@ std::vector<std::string> check_all_runs(const scratch& s, J& j, std::size_t expe
     const bool effects_right =
         ledger_has(s, "reserve", sum.id) && ledger_has(s, "charge", sum.id) &&
         ledger_has(s, "release", sum.id) == fails && ledger_has(s, "refund", sum.id) == fails &&
-        ledger_has(s, "capture", sum.id) == !fails;
+        ledger_has(s, "capture", sum.id) == !fails &&
+        ledger_has(s, "notify", sum.id) == (!fails && sum.version == 2);
     if (!effects_right) problems.push_back(fmt::format("run {}: the ledgers disagree with its outcome", sum.id));
     if (problems.size() > 20) break;
   }
@@ -239,10 +241,13 @@ std::map<std::string, takeover::order> orders_of(J& j) {
   return out;
 }
 
-/// Submits `runs` orders over `partitions` exclusive partitions from a process of its own.
-void submit_orders(const scratch& s, std::uint64_t runs, int partitions) {
+/// Submits `runs` orders (numbered from `from`) over `partitions` exclusive partitions from a
+/// process of its own, as version `version` of the saga.
+void submit_orders(const scratch& s, std::uint64_t runs, int partitions, int from = 0,
+                   int version = 1) {
   process sub = spawn({child_path(), "submit", s.journal(), s.dir.string(), std::to_string(runs),
-                       std::to_string(partitions)},
+                       std::to_string(partitions), "--from", std::to_string(from), "--version",
+                       std::to_string(version)},
                       s.dir / "submit.log");
   REQUIRE(wait_exit(sub, 300s));
   REQUIRE(WEXITSTATUS(sub.status) == 0);
@@ -508,6 +513,64 @@ inline void queue_case(scratch& s, std::uint64_t runs, int runner_count) {
     // Every runner took part.
     CHECK(per_pid.size() == static_cast<std::size_t>(runner_count));
     for (const auto& [pid, n] : per_pid) INFO("runner " << pid << " ran " << n << " runs");
+  });
+}
+
+/// A deploy: runs start on version 1; the service is killed with some in flight; requests of
+/// version 2 are queued; the service comes back hosting versions 1 and 2. Every version-1 run
+/// finishes on version 1 (no notification), every version-2 run on version 2 (notified once),
+/// each effect once.
+inline void deploy_case(scratch& s) {
+  constexpr int partitions = 4;
+  constexpr int old_runs = 24, new_runs = 16;
+  submit_orders(s, old_runs, partitions, 0, 1);
+  std::vector<process> ps;
+  // Version 1 only, each charge 150 ms: several runs are in their charge when it is killed.
+  ps.push_back(spawn(runner_args(s, "svc", 300, 5, {"--slow-charge", "150", "--versions", "1"}),
+                     s.dir / "svc-v1.log"));
+  const auto charges = [&] {
+    int n = 0;
+    for (const auto& c : read_calls(s)) n += c.effect == "charge" ? 1 : 0;
+    return n;
+  };
+  REQUIRE(eventually([&] { return charges() >= 6; }, 60s));
+  const long killed = ps[0].pid;
+  ::kill(ps[0].pid, SIGKILL);
+  REQUIRE(wait_exit(ps[0], 10s));
+  std::set<std::string> begun_on_v1;
+  for (const auto& c : read_calls(s)) begun_on_v1.insert(c.run);
+  submit_orders(s, new_runs, partitions, old_runs, 2);
+  // The new release: versions 1 and 2, under the same name (it recovers its dead incarnation's
+  // runs at once).
+  ps[0] = spawn(runner_args(s, "svc", 300, 5, {"--versions", "1,2"}), s.dir / "svc-v12.log");
+  with_journal(s, [&](auto& j) {
+    REQUIRE(eventually([&] { return unfinished(j) == 0; }, 120s));
+    stop_all(s, ps);
+    CHECK((WIFEXITED(ps[0].status) && WEXITSTATUS(ps[0].status) == 0));
+    CHECK(sanitizer_reports(s) == std::vector<std::string>{});
+    const auto problems = check_all_runs(s, j, old_runs + new_runs);
+    s.keep = !problems.empty();
+    INFO("scratch: " << s.dir);
+    CHECK(problems == std::vector<std::string>{});
+    // Each run on the version it was submitted with: orders 0..23 on 1, 24..39 on 2.
+    int on_1 = 0, on_2 = 0;
+    const auto listed = j.list({}).value();
+    for (const auto& sum : listed) {
+      const auto o = tutti::from_bytes<takeover::order>(j.load(sum.id).value().input).value();
+      const int i = static_cast<int>(o.n) * partitions + std::stoi(o.partition.substr(1));
+      const std::uint32_t expected = i < old_runs ? 1 : 2;
+      CHECK(sum.version == expected);
+      (sum.version == 1 ? on_1 : on_2) += 1;
+    }
+    CHECK(on_1 == old_runs);
+    CHECK(on_2 == new_runs);
+    // The killed process's runs in flight were finished by the new release, on version 1.
+    std::set<std::string> finished_by_new;
+    for (const auto& c : read_calls(s))
+      if (c.pid != killed && begun_on_v1.count(c.run) != 0) finished_by_new.insert(c.run);
+    CHECK_FALSE(finished_by_new.empty());
+    for (const auto& c : read_calls(s))
+      if (c.effect == "notify") CHECK(begun_on_v1.count(c.run) == 0);
   });
 }
 

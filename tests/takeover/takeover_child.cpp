@@ -3,12 +3,14 @@
 // is an SQLite file's path or "postgres:<schema>" (the server of TUTTI_PG_CONNINFO).
 //
 //   tutti_takeover_child runner <journal> <dir> <name> <lease-ms> <poll-ms> [--slow-charge MS]
-//                              [--work-us US]
-//       runs until <dir>/stop exists, then drains and exits 0
+//                              [--work-us US] [--versions 1,2]
+//       runs until <dir>/stop exists, then drains and exits 0; hosts the saga's versions listed
+//       (default: version 1)
 //   tutti_takeover_child resume-all <journal> <dir> [--work-us US]
 //       one resume_all (engine name "resumer-<pid>"), then exits 0
-//   tutti_takeover_child submit <journal> <dir> <count> <partitions>
-//       submits orders 0..count-1 round-robin over partitions p0..pN-1 (exclusive), exits 0
+//   tutti_takeover_child submit <journal> <dir> <count> <partitions> [--from K] [--version V]
+//       submits orders K..K+count-1 (K: 0) round-robin over partitions p0..pN-1 (exclusive) as
+//       version V (1 or 2; default 1) of the saga, exits 0
 #include "takeover_shared.hpp"
 
 #include <tutti/runner.hpp>
@@ -27,9 +29,10 @@ namespace {
 int usage() {
   std::fputs(
       "usage: tutti_takeover_child runner <journal> <dir> <name> <lease-ms> <poll-ms> "
-      "[--slow-charge MS] [--work-us US]\n"
+      "[--slow-charge MS] [--work-us US] [--versions 1,2]\n"
       "       tutti_takeover_child resume-all <journal> <dir> [--work-us US]\n"
-      "       tutti_takeover_child submit <journal> <dir> <count> <partitions>\n",
+      "       tutti_takeover_child submit <journal> <dir> <count> <partitions> [--from K] "
+      "[--version V]\n",
       stderr);
   return 2;
 }
@@ -41,11 +44,18 @@ int run(J& j, int argc, char** argv) {
   const std::string_view mode = argv[1];
   takeover::services s;
   s.dir = argv[3];
+  std::string_view versions = "1";
+  int version = 1;
+  int from = 0;
   for (int i = 4; i + 1 < argc; ++i) {
     if (std::string_view(argv[i]) == "--slow-charge") s.slow_charge_ms = number(argv[i + 1]);
     if (std::string_view(argv[i]) == "--work-us") s.work_us = number(argv[i + 1]);
+    if (std::string_view(argv[i]) == "--versions") versions = argv[i + 1];
+    if (std::string_view(argv[i]) == "--version") version = number(argv[i + 1]);
+    if (std::string_view(argv[i]) == "--from") from = number(argv[i + 1]);
   }
   const auto saga = takeover::make_saga(s);
+  const auto saga_v2 = takeover::make_saga_v2(s);
 
   if (mode == "runner") {
     if (argc < 7) return usage();
@@ -56,12 +66,14 @@ int run(J& j, int argc, char** argv) {
     o.drain_timeout = std::chrono::milliseconds(0);
     tutti::thread_pool pool{3};
     tutti::runner r{j, pool, o};
-    r.template host<takeover::order>(saga, 3);
+    if (versions.find('1') != std::string_view::npos) r.template host<takeover::order>(saga, 3);
+    if (versions.find('2') != std::string_view::npos) r.template host<takeover::order>(saga_v2, 3);
     r.on_event([](const tutti::runner_event& e) {
       // The log tells the test what happened (the zombie test waits for "fenced").
       if (e.kind == tutti::runner_event_kind::journal_error ||
           e.kind == tutti::runner_event_kind::fenced ||
-          e.kind == tutti::runner_event_kind::took_over) {
+          e.kind == tutti::runner_event_kind::took_over ||
+          e.kind == tutti::runner_event_kind::version_unregistered) {
         fmt::print("{} {} epoch {}: {}\n", tutti::to_string(e.kind), e.run, e.epoch, e.message);
         std::fflush(stdout);
       }
@@ -94,14 +106,17 @@ int run(J& j, int argc, char** argv) {
     const int count = number(argv[4]);
     const int partitions = number(argv[5]);
     const tutti::durable_workflow durable{saga, j};
-    for (int i = 0; i < count; ++i) {
+    const tutti::durable_workflow durable_v2{saga_v2, j};
+    if (version != 1 && version != 2) return usage();
+    for (int i = from; i < from + count; ++i) {
       const std::string p = fmt::format("p{}", i % partitions);
       tutti::submit_options so;
       so.partition = p;
       so.exclusive = true;
       const std::string dedup = fmt::format("order-{}", i);
       so.dedup_key = dedup;
-      const auto r = durable.submit(takeover::order{static_cast<std::uint32_t>(i / partitions), p}, so);
+      const takeover::order o{static_cast<std::uint32_t>(i / partitions), p};
+      const auto r = version == 1 ? durable.submit(o, so) : durable_v2.submit(o, so);
       if (!r) {
         fmt::print(stderr, "submit {} failed: {}\n", i, j.last_error_message());
         return 6;

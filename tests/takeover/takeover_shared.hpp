@@ -29,6 +29,7 @@
 #include <filesystem>
 #include <string>
 #include <thread>
+#include <utility>
 
 namespace takeover {
 
@@ -116,8 +117,9 @@ struct services {
 };
 
 /// reserve~ (release), charge~ (refund), check (fails for every 5th order: the saga undoes
-/// reserve and charge), capture (the pivot).
-inline auto make_saga(const services& s) {
+/// reserve and charge), capture (the pivot), then `more` steps.
+template <class... More>
+auto order_saga(const services& s, More&&... more) {
   return tutti::workflow<"order">(
       tutti::step<"reserve">([&s](const order& o, const tutti::call_context& ctx) {
         s.apply("reserve", ctx);
@@ -147,7 +149,21 @@ inline auto make_saga(const services& s) {
                                    const tutti::call_context& ctx) {
         s.apply("capture", ctx);
         return *c;
-      }));
+      }),
+      std::forward<More>(more)...);
+}
+
+/// Version 1 of the order saga.
+inline auto make_saga(const services& s) { return order_saga(s); }
+
+/// Version 2: the same steps, then a notification after the capture.
+inline auto make_saga_v2(const services& s) {
+  return tutti::versioned<2>(order_saga(
+      s, tutti::step<"notify">([&s](tutti::from<"capture", std::uint32_t> c,
+                                    const tutti::call_context& ctx) {
+           s.apply("notify", ctx);
+           return *c;
+         }) | tutti::retry_forever{}));
 }
 
 }  // namespace takeover

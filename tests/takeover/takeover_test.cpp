@@ -1,7 +1,8 @@
 // Several engine processes on one SQLite journal, with real signals (tests/takeover/
 // takeover_cases.hpp): two processes calling resume_all at start-up; a zombie; three runners
 // under random SIGKILL and SIGSTOP/SIGCONT with restarts; 10,000 requests queued with no runner
-// up. tests/postgres/takeover_test.cpp runs the same cases on PostgreSQL.
+// up; a deploy from version 1 to versions 1 and 2. tests/postgres/takeover_test.cpp runs the same
+// cases on PostgreSQL.
 #include "takeover_cases.hpp"
 
 #ifdef TUTTI_TAKEOVER_CHILD
@@ -40,6 +41,12 @@ TEST_CASE("10,000 requests queued with no runner up run once each, in order, whe
           "[takeover]") {
   sqlite_scratch s("queue");
   takeover_cases::queue_case(s, takeover_cases::env_u64("TUTTI_QUEUE_RUNS", 10000), 2);
+}
+
+TEST_CASE("a deploy: runs started on version 1 finish on it after a kill, new ones run on version 2",
+          "[takeover][version]") {
+  sqlite_scratch s("deploy");
+  takeover_cases::deploy_case(s);
 }
 
 #endif  // TUTTI_TAKEOVER_CHILD

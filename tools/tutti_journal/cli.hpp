@@ -46,8 +46,8 @@ usage: tutti-journal JOURNAL COMMAND [ARGUMENTS]
 
 commands:
   list [--status S] [--workflow W] [--since T] [--until T] [--limit N] [--json]
-                   runs, newest first: run id, workflow, status, started, updated, records,
-                   epoch, owner.
+                   runs, newest first: run id, workflow, version, status, started, updated,
+                   records, epoch, owner.
                    S: queued, running, paused, succeeded, failed, compensated,
                       compensation_failed, resolved, dead_lettered
                    W: the workflow's name (exact)
@@ -69,6 +69,11 @@ commands:
                    a queued, running, paused, failed, compensation_failed or dead_lettered
                    run: settled by hand (the note says how). It is never resumed; a live run
                    stops at its engine's next write, a queued one never runs.
+  move RUN --version N [--note TEXT]
+                   a queued, running, paused or dead_lettered run: it goes on as version N
+                   of its workflow (a service hosting version N claims it; its journal is
+                   replayed there, step by step, its shape not checked). A live run stops at
+                   its engine's next write; a dead_lettered one is running again.
   help             this text.
 
 RUN is a run id (32 hex digits), or its first or last digits when they match a single run
@@ -89,8 +94,8 @@ inline std::string version_text() {
 }
 
 /// The commands `tutti-journal` knows, as `help_text` lists them.
-inline constexpr std::string_view command_names[] = {"list",  "show",    "pause",   "unpause",
-                                                     "retry", "redrive", "resolve", "help"};
+inline constexpr std::string_view command_names[] = {"list",    "show",    "pause", "unpause", "retry",
+                                                     "redrive", "resolve", "move",  "help"};
 
 /// A name in `command_names`.
 inline bool is_command(std::string_view name) {
@@ -620,9 +625,10 @@ struct session {
     }
     table t;
     t.rows.push_back(
-        {"RUN ID", "WORKFLOW", "STATUS", "STARTED", "UPDATED", "RECORDS", "EPOCH", "OWNER"});
+        {"RUN ID", "WORKFLOW", "VERSION", "STATUS", "STARTED", "UPDATED", "RECORDS", "EPOCH", "OWNER"});
     for (const run_summary& s : runs)
-      t.rows.push_back({hex_of(s.id), printable(s.workflow), std::string{to_string(s.status)},
+      t.rows.push_back({hex_of(s.id), printable(s.workflow), std::to_string(s.version),
+                        std::string{to_string(s.status)},
                         format_time(s.started_unix_ms), format_time(s.updated_unix_ms),
                         std::to_string(s.records), std::to_string(s.epoch),
                         s.owner.empty() ? "-" : printable(s.owner)});
@@ -632,11 +638,11 @@ struct session {
 
   static void append_summary_json(std::string& j, const run_summary& s) {
     fmt::format_to(std::back_inserter(j),
-                   R"({{"id":"{}","workflow":{},"fingerprint":"{:016x}","status":"{}",)"
+                   R"({{"id":"{}","workflow":{},"version":{},"fingerprint":"{:016x}","status":"{}",)"
                    R"("started_unix_ms":{},"started":"{}","updated_unix_ms":{},)"
                    R"("updated":"{}","records":{},"owner":{},"epoch":{},"lease_until_ms":{},)"
                    R"("recoveries":{},"partition":{},"priority":{}}})",
-                   hex_of(s.id), json_string(s.workflow), s.fingerprint, to_string(s.status),
+                   hex_of(s.id), json_string(s.workflow), s.version, s.fingerprint, to_string(s.status),
                    s.started_unix_ms, format_time(s.started_unix_ms), s.updated_unix_ms,
                    format_time(s.updated_unix_ms), s.records, json_string(s.owner), s.epoch,
                    s.lease_until_ms, s.recoveries, json_string(s.partition), s.priority);
@@ -664,7 +670,7 @@ struct session {
   static bool is_operator(record_kind k) {
     return k == record_kind::paused || k == record_kind::unpaused ||
            k == record_kind::retry_requested || k == record_kind::redrive_requested ||
-           k == record_kind::resolved || k == record_kind::revived;
+           k == record_kind::resolved || k == record_kind::revived || k == record_kind::moved;
   }
 
   [[nodiscard]] int show(std::span<const std::string_view> args) const {
@@ -753,6 +759,7 @@ struct session {
     table head;
     head.rows = {{"run", hex_of(run.summary.id)},
                  {"workflow", printable(run.summary.workflow)},
+                 {"version", std::to_string(run.summary.version)},
                  {"fingerprint", fmt::format("{:016x}", run.summary.fingerprint)},
                  {"status", std::string{to_string(run.summary.status)}},
                  {"started", format_time(run.summary.started_unix_ms)},
@@ -874,22 +881,36 @@ struct session {
 
   // ---- operator commands ----
 
-  enum class command { pause, unpause, retry, redrive, resolve };
+  enum class command { pause, unpause, retry, redrive, resolve, move };
 
   [[nodiscard]] int operate(command c, std::string_view name,
                             std::span<const std::string_view> args) const {
-    const parsed_args p =
-        c == command::resolve ? parse_args(args, {{"--note"}}) : parse_args(args, {});
+    const parsed_args p = c == command::resolve ? parse_args(args, {{"--note"}})
+                          : c == command::move  ? parse_args(args, {{"--version"}, {"--note"}})
+                                                : parse_args(args, {});
     if (!p.error.empty()) return usage_error(fmt::format("{}: {}", name, p.error));
     if (p.positional.size() != 1)
       return usage_error(fmt::format("{}: give one run id: {} RUN{}", name, name,
-                                     c == command::resolve ? " --note TEXT" : ""));
+                                     c == command::resolve ? " --note TEXT"
+                                     : c == command::move  ? " --version N [--note TEXT]"
+                                                           : ""));
     std::string_view note;
     if (c == command::resolve) {
       const auto* n = p.find("--note");
       if (n == nullptr || n->empty())
         return usage_error("resolve: say how the run was settled: resolve RUN --note TEXT");
       note = *n;
+    }
+    std::uint32_t version = 0;
+    if (c == command::move) {
+      const auto* v = p.find("--version");
+      std::uint32_t n = 0;
+      const auto [end, ec] = v == nullptr ? std::from_chars_result{nullptr, std::errc::invalid_argument}
+                                          : std::from_chars(v->data(), v->data() + v->size(), n);
+      if (ec != std::errc{} || end != v->data() + v->size() || n == 0)
+        return usage_error("move: say which version: move RUN --version N (N: 1 or more)");
+      version = n;
+      if (const auto* n = p.find("--note")) note = *n;
     }
     int code = exit_ok;
     const auto id = find_run(p.positional[0], code);
@@ -919,6 +940,10 @@ struct session {
         applies =
             "resolve applies to queued, running, paused, failed, compensation_failed and "
             "dead_lettered runs";
+        break;
+      case command::move:
+        done = move_run(journal, *id, version, note);
+        applies = "move applies to queued, running, paused and dead_lettered runs";
         break;
     }
     const std::string hex = hex_of(*id);
@@ -965,6 +990,13 @@ struct session {
       case command::resolve:
         fmt::print(out, "run {} resolved by hand: it will not be resumed\n", hex);
         break;
+      case command::move:
+        fmt::print(out,
+                   "run {} moved to version {} of its workflow.\n"
+                   "A runner hosting version {} carries it on (or durable.resume with that "
+                   "version).\n",
+                   hex, version, version);
+        break;
     }
     return exit_ok;
   }
@@ -994,6 +1026,7 @@ struct session {
     if (cmd == "retry") return operate(command::retry, cmd, rest);
     if (cmd == "redrive") return operate(command::redrive, cmd, rest);
     if (cmd == "resolve") return operate(command::resolve, cmd, rest);
+    if (cmd == "move") return operate(command::move, cmd, rest);
     return usage_error(fmt::format("unknown command '{}'", printable(cmd)));
   }
 };

@@ -148,9 +148,9 @@ struct async_durable_access<durable_workflow<W, J>> {
       if (!claimed) co_return claimed.error();
       if (!claimed.value()) continue;
       const run_claim claim = *claimed.value();
-      const claim_control control{};
+      const claim_control control = durable_type::start_up_control();
       auto r = co_await resume_claimed<In>(d, claim, opts, clock, obs, control);
-      ++n;
+      if (r) ++n;
       each(s.id, r);
     }
     co_return n;

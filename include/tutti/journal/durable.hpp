@@ -98,6 +98,39 @@ template <class W>
   return h;
 }
 
+// ---- versions ---------------------------------------------------------------------------------
+
+/**
+ * Version `V` of a workflow: `const auto order_v2 = tutti::versioned<2>(tutti::workflow<"order">(
+ * ...));` — the same workflow (it derives from it), whose runs record version 2. Several versions
+ * of one workflow (one name) may be hosted side by side: a run finishes (or resumes) on the
+ * version it started with, and a runner dispatches claimed runs by their recorded version. A
+ * workflow that is not versioned is version 1. See docs/durability.md#versions.
+ */
+template <class W, std::uint32_t V>
+class versioned_workflow : public W {
+  static_assert(V >= 1, "tutti: workflow versions start at 1 (an unversioned workflow is version 1).");
+
+ public:
+  static constexpr std::uint32_t workflow_version = V;
+  constexpr explicit versioned_workflow(W wf) : W(std::move(wf)) {}
+};
+
+/// `tutti::versioned<2>(workflow)`: version 2 of `workflow` (see `versioned_workflow`).
+template <std::uint32_t V, class W>
+[[nodiscard]] constexpr auto versioned(W&& wf) {
+  static_assert(requires { std::remove_cvref_t<W>::name; typename std::remove_cvref_t<W>::nodes_type; },
+                "tutti::versioned<V>(wf): wf must be a workflow (tutti::workflow<\"name\">(...)).");
+  return versioned_workflow<std::remove_cvref_t<W>, V>(std::forward<W>(wf));
+}
+
+/// The version of workflow type `W`: `V` for `versioned_workflow<..., V>`, else 1.
+template <class W>
+inline constexpr std::uint32_t version_of = [] {
+  if constexpr (requires { W::workflow_version; }) return std::uint32_t{W::workflow_version};
+  else return std::uint32_t{1};
+}();
+
 // ---- replaying a journal ----------------------------------------------------------------------
 
 /// What the journal says about one step of a run (by path).
@@ -118,6 +151,7 @@ struct replay_plan {
   bool finished = false;   ///< a run_finished record stands (no operator reopened the run)
   bool resolved = false;   ///< settled by hand
   bool paused = false;
+  bool moved = false;      ///< an operator moved it to this version: its shape is not checked
 };
 
 namespace detail {
@@ -178,6 +212,7 @@ inline std::error_code error_from_record(std::string_view category, int value) {
         break;
       case record_kind::redrive_requested: plan.finished = false; break;  // failed undos run again
       case record_kind::resolved: plan.resolved = true; break;
+      case record_kind::moved: plan.moved = true; break;
       case record_kind::run_started:
       case record_kind::attempt_finished:
       case record_kind::claimed:
@@ -666,7 +701,7 @@ class durable_workflow {
   result<submitted> submit(const In& input, const submit_options& options = {}) const {
     require_storable<In>();
     const std::vector<std::byte> bytes = to_bytes(input);
-    return journal_->submit(W::name.view(), fingerprint(), bytes, options);
+    return journal_->submit(W::name.view(), identity(), bytes, options);
   }
 
   /**
@@ -772,11 +807,14 @@ class durable_workflow {
   }
 
   /**
-   * Claims and resumes every run of this workflow that is running and held by no live lease
-   * (its engine died, or handed it back): what a service does at start-up. Runs another engine
-   * holds are left alone, so any number of engines may call it at once: each run is resumed by
-   * one. `each(id, outcome)` is called per run resumed. Returns how many, or the journal's
-   * error when it could not list them.
+   * Claims and resumes every run of this workflow's version that is running and held by no
+   * live lease (its engine died, or handed it back): what a service does at start-up. Runs
+   * another engine holds are left alone, so any number of engines may call it at once: each run
+   * is resumed by one; runs of other versions are left to the engines that run them.
+   * `each(id, outcome)` is called per run claimed. A run this engine cannot run (written by
+   * another shape of this version, or with an input it cannot read) is parked as
+   * dead-lettered, once: `each` sees the refusal, and the next start-up does not claim it
+   * again. Returns how many runs it resumed, or the journal's error when it could not list them.
    */
   template <class In, class Each, tutti::clock C = steady_clock, observer O = null_observer>
   result<std::size_t> resume_all(Each&& each, const run_options& opts, C& clock, O& obs) const {
@@ -787,8 +825,8 @@ class durable_workflow {
       auto claimed = claim_resumable(s.id);
       if (!claimed) return claimed.error();
       if (!claimed.value()) continue;
-      auto r = resume_claimed<In>(*claimed.value(), opts, clock, obs);
-      ++n;
+      auto r = resume_claimed<In>(*claimed.value(), opts, clock, obs, start_up_control());
+      if (r) ++n;
       each(s.id, r);
     }
     return n;
@@ -809,17 +847,29 @@ class durable_workflow {
     static const std::uint64_t fp = fingerprint_of<W>();
     return fp;
   }
+  /// The version written with each run (`tutti::versioned`; 1 otherwise).
+  static constexpr std::uint32_t version = version_of<W>;
+  /// What each run records of its workflow: version and fingerprint.
+  [[nodiscard]] static workflow_version identity() { return {fingerprint(), version}; }
 
  private:
   template <class D>
   friend struct detail::async_durable_access;
 
-  /// resume_all's candidates: this workflow's running runs.
+  /// resume_all's candidates: the running runs of this workflow's version.
   result<std::vector<run_summary>> resumable() const {
     run_filter f;
     f.status = run_status::running;
     f.workflow = std::string{W::name.view()};
+    f.version = version;
     return journal_->list(f);
+  }
+  /// How resume_all runs its claims: a run this engine cannot run is parked (it is not claimed
+  /// again at every start-up).
+  static claim_control start_up_control() noexcept {
+    claim_control c;
+    c.park_unrunnable = true;
+    return c;
   }
   /// resume_all's claim of one: nothing when another engine has it or it moved on since the
   /// listing; the journal's error when it failed.
@@ -845,7 +895,7 @@ class durable_workflow {
   std::optional<std::uint64_t> begin_run(const In& input, run_options& o, Out& out) const {
     if (o.id.empty()) o.id = run_id::generate();
     const std::vector<std::byte> bytes = to_bytes(input);
-    auto started = journal_->start(o.id, W::name.view(), fingerprint(), bytes, lease());
+    auto started = journal_->start(o.id, W::name.view(), identity(), bytes, lease());
     if (!started) {
       out.error = started.error();
       out.message = "the journal refused the run's start: " +
@@ -869,21 +919,28 @@ class durable_workflow {
       return std::nullopt;
     }
     const stored_run& stored = loaded.value();
-    if (stored.summary.workflow != W::name.view() || stored.summary.fingerprint != fingerprint()) {
+    replay_plan plan = plan_of(stored);
+    const bool other_version =
+        stored.summary.workflow != W::name.view() || stored.summary.version != version;
+    if (other_version || (stored.summary.fingerprint != fingerprint() && !plan.moved)) {
       out.error = journal_errc::fingerprint_mismatch;
-      if (auto e = unrunnable(claim, control, "written by another shape of the workflow")) {
+      const std::string why =
+          other_version ? "it runs on version " + std::to_string(stored.summary.version) +
+                              " of workflow \"" + stored.summary.workflow + "\""
+                        : "written by another shape of version " + std::to_string(version);
+      if (auto e = unrunnable(claim, control, why)) {
         out.error = e;
         out.message = "run " + hex(id) + " could not be parked: " +
                       detail::journal_failure(*journal_, e);
         return std::nullopt;
       }
       out.message = "run " + hex(id) + " was written by workflow \"" + stored.summary.workflow +
-                    "\" with fingerprint " + hex64(stored.summary.fingerprint) +
-                    "; this is workflow \"" + std::string{W::name.view()} + "\" with fingerprint " +
-                    hex64(fingerprint()) + " (" + shape_of<W>() + ")";
+                    "\" version " + std::to_string(stored.summary.version) + " with fingerprint " +
+                    hex64(stored.summary.fingerprint) + "; this is workflow \"" +
+                    std::string{W::name.view()} + "\" version " + std::to_string(version) +
+                    " with fingerprint " + hex64(fingerprint()) + " (" + shape_of<W>() + ")";
       return std::nullopt;
     }
-    replay_plan plan = plan_of(stored);
     if (plan.resolved || plan.paused || plan.finished) {
       // An operator's command landed between the claim and the load (a pause, say).
       (void)journal_->release(id, claim.epoch);
@@ -933,7 +990,8 @@ class durable_workflow {
     r.kind = record_kind::dead_lettered;
     r.epoch = claim.epoch;
     const std::string text = std::string("this engine (workflow \"") + std::string(W::name.view()) +
-                             "\", shape " + shape_of<W>() + ") cannot run it: " + std::string(why);
+                             "\" version " + std::to_string(version) + ", shape " + shape_of<W>() +
+                             ") cannot run it: " + std::string(why);
     r.message = text;
     auto w = journal_->append(claim.id, r);
     return w ? std::error_code{} : w.error();
@@ -1031,6 +1089,27 @@ template <journal J>
 result<void> redrive_compensations(J& j, const run_id& id) {
   return detail::command(j, id, record_kind::redrive_requested, {run_status::compensation_failed});
 }
+/**
+ * Moves a run that has not ended to version `version` of its workflow (an operator's decision
+ * that this version can finish it: its journal is replayed by that version, by step path, and
+ * its shape is not checked). A live run is fenced (its engine stops at its next write); a
+ * dead-lettered one goes on (a runner hosting that version claims it). `invalid_command` for a
+ * run that ended, or for version 0.
+ */
+template <journal J>
+result<void> move_run(J& j, const run_id& id, std::uint32_t version, std::string_view note = {}) {
+  if (version == 0) return journal_errc::invalid_command;
+  record_view r;
+  r.kind = record_kind::moved;
+  r.attempt = version;
+  r.message = note;
+  static constexpr run_status from[] = {run_status::running, run_status::paused, run_status::queued,
+                                        run_status::dead_lettered};
+  auto done = j.command(id, r, std::span<const run_status>(from), true);
+  if (!done) return done.error();
+  return outcome::success();
+}
+
 /// Marks a run settled by hand (with a note): it is never resumed. A live run is fenced: the
 /// engine running it is refused at its next write and stops there (at the latest at the end of
 /// the step it is in); a queued run is cancelled.

@@ -102,6 +102,8 @@ enum class record_kind : std::uint8_t {
   released = 14,              ///< the owner handed the run back (drain, pause) before its end
   dead_lettered = 15,         ///< parked after too many failed recoveries (`message`: why)
   revived = 16,               ///< operator: a dead-lettered run goes on where it stopped
+  moved = 17,                 ///< operator: the run goes on as another version of its workflow
+                              ///< (`attempt`: the new version; a dead-lettered run is revived)
 };
 
 /// "run_started", "attempt_started", ... (as the CLI prints them).
@@ -123,6 +125,7 @@ enum class record_kind : std::uint8_t {
     case record_kind::released: return "released";
     case record_kind::dead_lettered: return "dead_lettered";
     case record_kind::revived: return "revived";
+    case record_kind::moved: return "moved";
   }
   return "unknown";
 }
@@ -160,6 +163,23 @@ struct stored_record {
   std::uint64_t epoch = 0;  ///< the epoch of the engine (or command) that wrote it
 };
 
+/// A stored record as a view (its epoch left 0): for writing a record read from one journal
+/// into another. Valid while `r` lives.
+[[nodiscard]] inline record_view view_of(const stored_record& r) noexcept {
+  record_view v;
+  v.kind = r.kind;
+  v.step = r.step;
+  v.attempt = r.attempt;
+  v.ok = r.ok;
+  v.outcome = r.outcome;
+  v.payload = r.payload;
+  v.error_category = r.error_category;
+  v.error_value = r.error_value;
+  v.message = r.message;
+  v.time_ns = r.time_ns;
+  return v;
+}
+
 /// Where a run stands, as the journal keeps it (for listing and operator commands).
 enum class run_status : std::uint8_t {
   running = 1,              ///< started, not finished (or crashed: resume it)
@@ -192,6 +212,7 @@ enum class run_status : std::uint8_t {
 struct run_summary {
   run_id id;
   std::string workflow;
+  std::uint32_t version = 1;  ///< the version of the workflow it runs on (`tutti::versioned`)
   std::uint64_t fingerprint = 0;
   run_status status = run_status::running;
   std::int64_t started_unix_ms = 0;  ///< wall-clock time the run was started (for listing)
@@ -221,6 +242,7 @@ struct stored_run {
 struct run_filter {
   std::optional<run_status> status;
   std::string workflow;               ///< exact name; empty: any
+  std::uint32_t version = 0;          ///< with a workflow: that version only; 0: any
   std::int64_t started_after_unix_ms = 0;
   std::int64_t started_before_unix_ms = 0;  ///< 0: no upper bound
   std::size_t limit = 0;                    ///< 0: no limit
@@ -236,6 +258,9 @@ struct lease_request {
   /// earlier incarnation of this engine, which died — may be claimed before its lease expires.
   /// Sound only if no two live engines share the name (`durable_options::name`).
   std::string_view reclaim{};
+  /// `claim_next` only: runs of a version up to this one (0: any). A runner claims no run of a
+  /// newer version than it hosts: it leaves them to the replicas that run them.
+  std::uint32_t max_version = 0;
 };
 
 /// Whether `lease` may claim a run that `owner` holds until `lease_until_ms` (store clock `now`).
@@ -251,12 +276,23 @@ struct lease_request {
 struct run_claim {
   run_id id;
   std::string workflow;
+  std::uint32_t version = 1;    ///< the version of the workflow the run runs on
   std::uint64_t epoch = 0;
   std::int64_t lease_until_ms = 0;
   bool takeover = false;        ///< an expired lease of another engine was taken over
   bool from_queue = false;      ///< the run was queued (it has not begun)
   std::uint32_t recoveries = 0; ///< takeovers since a step last finished (this one included)
   std::int64_t queued_ms = 0;   ///< how long it waited in the queue (from_queue), store clock
+};
+
+/// What a run records of the workflow that starts it, besides its name: its version (1 unless
+/// the workflow is `tutti::versioned`) and the fingerprint of its shape (`fingerprint_of`).
+/// A bare fingerprint converts: version 1.
+struct workflow_version {
+  std::uint64_t fingerprint = 0;
+  std::uint32_t version = 1;
+  constexpr workflow_version(std::uint64_t fp, std::uint32_t v = 1) noexcept  // NOLINT(google-explicit-constructor)
+      : fingerprint(fp), version(v) {}
 };
 
 /// How `submit` records a request.
@@ -292,12 +328,15 @@ struct submitted {
  * the writer's epoch and is refused with `journal_errc::fenced` unless it is the run's current
  * one and the run has not ended. A write renews the lease.
  *
- * - `start(id, workflow, fingerprint, input, lease)`: a new run, claimed (`run_exists`).
- * - `submit(workflow, fingerprint, input, options)`: a queued run (`queue_full`; dedup).
+ * - `start(id, workflow, version, input, lease)`: a new run, claimed (`run_exists`); `version`
+ *   is a `workflow_version` (the workflow's version and fingerprint).
+ * - `submit(workflow, version, input, options)`: a queued run (`queue_full`; dedup per
+ *   workflow name, whatever the version).
  * - `claim(id, lease)`: one run that is queued or running and not held by a live lease
  *   (`owned` if it is; `not_resumable` if it ended or is paused).
- * - `claim_next(workflow, max, lease)`: up to `max` runs of the workflow: expired or unowned
- *   running ones first, then queued ones by priority, FIFO within a partition.
+ * - `claim_next(workflow, max, lease)`: up to `max` runs of the workflow (of a version up to
+ *   `lease.max_version`): expired or unowned running ones first, then queued ones by priority,
+ *   FIFO within a partition.
  * - `renew(id, epoch)`: the lease again from now (a heartbeat; `fenced` once the run was
  *   released: nobody holds it); `release(id, epoch)`: hand the run back unowned (it stays where
  *   it stands).
@@ -305,16 +344,18 @@ struct submitted {
  *   status (`tutti::status_after`).
  * - `command(id, record, allowed, fence)`: an operator's record, written only if the run's
  *   status is one of `allowed`, in the same transaction; `fence` also raises the epoch and
- *   clears the owner, so the engine running it is refused at its next write.
+ *   clears the owner, so the engine running it is refused at its next write. A `moved` record
+ *   also sets the run's version to its `attempt`.
  * - `load(id)`, `list(filter)`, `status(id)`: reads.
  */
 template <class J>
 concept journal = requires(J& j, const run_id& id, std::string_view text, std::uint64_t fp,
+                           const workflow_version& wv,
                            std::span<const std::byte> bytes, const record_view& rec,
                            const run_filter& filter, const lease_request& lease,
                            const submit_options& sub, std::span<const run_status> allowed) {
-  { j.start(id, text, fp, bytes, lease) } -> std::same_as<result<run_claim>>;
-  { j.submit(text, fp, bytes, sub) } -> std::same_as<result<submitted>>;
+  { j.start(id, text, wv, bytes, lease) } -> std::same_as<result<run_claim>>;
+  { j.submit(text, wv, bytes, sub) } -> std::same_as<result<submitted>>;
   { j.claim(id, lease) } -> std::same_as<result<run_claim>>;
   { j.claim_next(text, std::size_t{1}, lease) } -> std::same_as<result<std::vector<run_claim>>>;
   { j.renew(id, fp) } -> std::same_as<result<std::int64_t>>;
@@ -395,6 +436,7 @@ inline record_view take_claim(owned_fields f, run_status status, std::int64_t qu
     case record_kind::resolved: return run_status::resolved;
     case record_kind::dead_lettered: return run_status::dead_lettered;
     case record_kind::revived: return run_status::running;
+    case record_kind::moved: return before == run_status::dead_lettered ? run_status::running : before;
     case record_kind::claimed: return before == run_status::queued ? run_status::running : before;
     default: return before;
   }

@@ -43,23 +43,24 @@ class memory_journal {
 
   /// A new run, unclaimed (epoch 0): what a test writes by hand to stand for a run whose
   /// engine died before it ever claimed. Engines use the overload with a lease.
-  result<void> start(const run_id& id, std::string_view workflow, std::uint64_t fingerprint,
+  result<void> start(const run_id& id, std::string_view workflow, const workflow_version& version,
                      std::span<const std::byte> input) {
     const std::lock_guard<std::mutex> lock(mutex_);
     if (runs_.count(id) != 0) return journal_errc::run_exists;
-    create(id, workflow, fingerprint, input, run_status::running);
+    create(id, workflow, version, input, run_status::running);
     return outcome::success();
   }
 
-  result<run_claim> start(const run_id& id, std::string_view workflow, std::uint64_t fingerprint,
-                          std::span<const std::byte> input, const lease_request& lease) {
+  result<run_claim> start(const run_id& id, std::string_view workflow,
+                          const workflow_version& version, std::span<const std::byte> input,
+                          const lease_request& lease) {
     const std::lock_guard<std::mutex> lock(mutex_);
     if (runs_.count(id) != 0) return journal_errc::run_exists;
-    entry& e = create(id, workflow, fingerprint, input, run_status::running);
+    entry& e = create(id, workflow, version, input, run_status::running);
     return take(e, lease, now_ms());
   }
 
-  result<submitted> submit(std::string_view workflow, std::uint64_t fingerprint,
+  result<submitted> submit(std::string_view workflow, const workflow_version& version,
                            std::span<const std::byte> input, const submit_options& o) {
     const std::lock_guard<std::mutex> lock(mutex_);
     if (!o.dedup_key.empty()) {
@@ -70,7 +71,7 @@ class memory_journal {
       return journal_errc::queue_full;
     const run_id id = o.id.empty() ? run_id::generate() : o.id;
     if (runs_.count(id) != 0) return journal_errc::run_exists;
-    entry& e = create(id, workflow, fingerprint, input, run_status::queued);
+    entry& e = create(id, workflow, version, input, run_status::queued);
     e.run.summary.partition.assign(o.partition);
     e.run.summary.exclusive = o.exclusive && !o.partition.empty();
     e.run.summary.priority = o.priority;
@@ -102,9 +103,12 @@ class memory_journal {
     const std::int64_t now = now_ms();
     // 1. Running runs nobody holds (their engine died or handed them back): oldest first.
     std::vector<entry*> stranded;
+    const auto runnable = [&lease](const entry& e) {
+      return lease.max_version == 0 || e.run.summary.version <= lease.max_version;
+    };
     for (auto& [id, e] : runs_)
       if (e.run.summary.workflow == workflow && e.run.summary.status == run_status::running &&
-          claimable(e.run.summary.owner, e.run.summary.lease_until_ms, now, lease))
+          runnable(e) && claimable(e.run.summary.owner, e.run.summary.lease_until_ms, now, lease))
         stranded.push_back(&e);
     std::stable_sort(stranded.begin(), stranded.end(), [](const entry* a, const entry* b) {
       return a->run.summary.started_unix_ms < b->run.summary.started_unix_ms;
@@ -118,7 +122,8 @@ class memory_journal {
     while (out.size() < max) {
       entry* best = nullptr;
       for (auto& [id, e] : runs_) {
-        if (e.run.summary.workflow != workflow || e.run.summary.status != run_status::queued)
+        if (e.run.summary.workflow != workflow || e.run.summary.status != run_status::queued ||
+            !runnable(e))
           continue;
         if (!e.run.summary.partition.empty() && !partition_head(e)) continue;
         if (best != nullptr && (e.run.summary.priority < best->run.summary.priority ||
@@ -189,6 +194,7 @@ class memory_journal {
     }
     r.epoch = s.epoch;
     add(e, r);
+    if (r.kind == record_kind::moved) s.version = r.attempt;
     if (before == run_status::queued && s.status != run_status::queued) --queued_;
     if (ended(s.status)) {
       s.owner.clear();
@@ -212,6 +218,7 @@ class memory_journal {
       const run_summary& s = e.run.summary;
       if (f.status && s.status != *f.status) continue;
       if (!f.workflow.empty() && s.workflow != f.workflow) continue;
+      if (!f.workflow.empty() && f.version != 0 && s.version != f.version) continue;
       if (s.started_unix_ms < f.started_after_unix_ms) continue;
       if (f.started_before_unix_ms != 0 && s.started_unix_ms >= f.started_before_unix_ms) continue;
       out.push_back(s);
@@ -305,13 +312,14 @@ class memory_journal {
     return true;
   }
 
-  entry& create(const run_id& id, std::string_view workflow, std::uint64_t fingerprint,
+  entry& create(const run_id& id, std::string_view workflow, const workflow_version& version,
                 std::span<const std::byte> input, run_status status) {
     entry& e = runs_[id];
     stored_run& r = e.run;
     r.summary.id = id;
     r.summary.workflow.assign(workflow);
-    r.summary.fingerprint = fingerprint;
+    r.summary.version = version.version;
+    r.summary.fingerprint = version.fingerprint;
     r.summary.status = status;
     e.first_status = status;
     r.summary.started_unix_ms = r.summary.updated_unix_ms = wall_ms();
@@ -332,6 +340,7 @@ class memory_journal {
     run_claim c;
     c.id = s.id;
     c.workflow = s.workflow;
+    c.version = s.version;
     const record_view r = detail::take_claim(
         {s.owner, s.epoch, e.lease_ms, s.lease_until_ms, s.recoveries}, s.status, e.queued_at,
         lease, now, c);

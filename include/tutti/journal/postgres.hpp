@@ -191,13 +191,14 @@ struct pg_statement {
 };
 inline constexpr pg_statement pg_statements[] = {
     {"tutti_start", "SELECT * FROM start_run($1::uuid, $2::text, $3::bigint, $4::bytea, $5::text, "
-                    "$6::bigint, $7::bigint)"},
+                    "$6::bigint, $7::bigint, $8::bigint)"},
     {"tutti_submit", "SELECT * FROM submit_run($1::uuid, $2::text, $3::bigint, $4::bytea, "
-                     "$5::text, $6::text, $7::boolean, $8::bigint, $9::bigint, $10::bigint)"},
+                     "$5::text, $6::text, $7::boolean, $8::bigint, $9::bigint, $10::bigint, "
+                     "$11::bigint)"},
     {"tutti_claim", "SELECT * FROM claim_run($1::uuid, $2::text, $3::bigint, $4::text, $5::text, "
                     "$6::bigint)"},
     {"tutti_claim_next", "SELECT * FROM claim_next($1::text, $2::bigint, $3::text, $4::bigint, "
-                         "$5::text, $6::text, $7::bigint)"},
+                         "$5::text, $6::text, $7::bigint, $8::bigint)"},
     {"tutti_append",
      "SELECT append_record($1::uuid, $2::bigint, $3::bigint, $4::text, $5::bigint, $6::boolean, "
      "$7::bigint, $8::bytea, $9::text, $10::bigint, $11::bytea, $12::bigint, $13::bigint, "
@@ -211,8 +212,8 @@ inline constexpr pg_statement pg_statements[] = {
     {"tutti_status", "SELECT status FROM runs WHERE run_id = $1::uuid"},
     {"tutti_run",
      "SELECT workflow, fingerprint, status, started_ms, last_seq, owner, epoch, lease_until_ms, "
-     "recoveries, partition_key, exclusive, priority, coalesce(dedup_key, ''), updated_ms "
-     "FROM runs WHERE run_id = $1::uuid"},
+     "recoveries, partition_key, exclusive, priority, coalesce(dedup_key, ''), updated_ms, "
+     "version FROM runs WHERE run_id = $1::uuid"},
     {"tutti_records",
      "SELECT seq, kind, step, attempt, ok, outcome, payload, error_category, error_value, "
      "message, time_ns, epoch FROM records WHERE run_id = $1::uuid ORDER BY seq"},
@@ -231,6 +232,7 @@ inline bool pg_read_claim(const pg_row& row, run_claim& c) {
   c.from_queue = row.boolean(5);
   c.recoveries = static_cast<std::uint32_t>(row.i64(6));
   c.queued_ms = row.i64(7);
+  c.version = static_cast<std::uint32_t>(row.i64(8));
   return true;
 }
 
@@ -425,6 +427,7 @@ struct pg_state {
       if (PQresultStatus(r.get()) != PGRES_TUPLES_OK)
         return abandon(fail_result(r.get(), "lock the schema for its check"));
     }
+    bool migrated = false;
     for (;;) {
       pg_params p;
       p.text(options.schema);
@@ -467,6 +470,7 @@ struct pg_state {
                                 std::to_string(postgres_journal_schema_version) +
                                 ": use a newer tutti"));
       if (version == postgres_journal_schema_version) break;
+      migrated = true;
       const pg_migration* step = nullptr;
       for (const auto& m : pg_migrations)
         if (m.from == version) step = &m;
@@ -479,6 +483,11 @@ struct pg_state {
       const std::string bump = "UPDATE meta SET value = '" + std::to_string(version + 1) +
                                "' WHERE key = 'schema_version'";
       if (auto e = exec(bump.c_str(), "record the schema version"); e) return abandon(e);
+    }
+    if (migrated) {
+      if (auto e = exec(pg_drop_functions_sql, "drop the journal's earlier functions"); e)
+        return abandon(e);
+      if (auto e = exec(pg_functions_sql, "create the journal's functions"); e) return abandon(e);
     }
     return exec("COMMIT", "commit the schema");
   }
@@ -517,7 +526,7 @@ struct pg_state {
   result<std::vector<run_claim>> claims(const PGresult* r) {
     std::vector<run_claim> out;
     const int n = PQntuples(r);
-    if (n > 0 && PQnfields(r) != 8)
+    if (n > 0 && PQnfields(r) != 9)
       return fail(journal_errc::corrupt, "a claim returned an unexpected row");
     out.reserve(static_cast<std::size_t>(n));
     for (int i = 0; i < n; ++i) {
@@ -624,25 +633,28 @@ class postgres_journal {
   ~postgres_journal() = default;
 
   /// A new run, unclaimed (epoch 0). `run_exists` if the id is taken.
-  result<void> start(const run_id& id, std::string_view workflow, std::uint64_t fingerprint,
+  result<void> start(const run_id& id, std::string_view workflow, const workflow_version& version,
                      std::span<const std::byte> input) {
     const std::lock_guard<std::mutex> lock(s_->mutex);
     detail::pg_params p;
-    p.id(id).text(workflow).u64(fingerprint).bytes(input).null().i64(0);
+    p.id(id).text(workflow).u64(version.fingerprint).bytes(input).null().i64(0);
     s_->now_param(p);
+    p.i64(version.version);
     auto r = s_->run("tutti_start", p, "start run " + detail::pg_run_name(id));
     if (!r) return r.error();
     return outcome::success();
   }
 
   /// A new run claimed by `lease` (epoch 1): its row, run_started and claimed records.
-  result<run_claim> start(const run_id& id, std::string_view workflow, std::uint64_t fingerprint,
-                          std::span<const std::byte> input, const lease_request& lease) {
+  result<run_claim> start(const run_id& id, std::string_view workflow,
+                          const workflow_version& version, std::span<const std::byte> input,
+                          const lease_request& lease) {
     const std::lock_guard<std::mutex> lock(s_->mutex);
     detail::pg_params p;
-    p.id(id).text(workflow).u64(fingerprint).bytes(input).text(lease.owner).i64(
+    p.id(id).text(workflow).u64(version.fingerprint).bytes(input).text(lease.owner).i64(
         lease.lease.count());
     s_->now_param(p);
+    p.i64(version.version);
     auto r = s_->run("tutti_start", p, "start run " + detail::pg_run_name(id));
     if (!r) return r.error();
     auto c = s_->claims(r.value().get());
@@ -655,18 +667,19 @@ class postgres_journal {
 
   /// A queued run (see `tutti::journal`); `queue_full` with a bound; a dedup key returns the
   /// first run.
-  result<submitted> submit(std::string_view workflow, std::uint64_t fingerprint,
+  result<submitted> submit(std::string_view workflow, const workflow_version& version,
                            std::span<const std::byte> input, const submit_options& o) {
     const std::lock_guard<std::mutex> lock(s_->mutex);
     detail::pg_params p;
     const run_id id = o.id.empty() ? run_id::generate() : o.id;
-    p.id(id).text(workflow).u64(fingerprint).bytes(input);
+    p.id(id).text(workflow).u64(version.fingerprint).bytes(input);
     if (o.dedup_key.empty())
       p.null();
     else
       p.text(o.dedup_key);
     p.text(o.partition).boolean(o.exclusive).i64(o.priority).u64(s_->options.max_queued);
     s_->now_param(p);
+    p.i64(version.version);
     auto r = s_->run("tutti_submit", p, "submit a run of " + std::string(workflow));
     if (!r) return r.error();
     const PGresult* res = r.value().get();
@@ -707,6 +720,7 @@ class postgres_journal {
         .text(lease.reclaim)
         .text(s_->lock_timeout_text);
     s_->now_param(p);
+    p.i64(lease.max_version);
     auto r = s_->run("tutti_claim_next", p, "claim runs of " + std::string(workflow));
     if (!r) return r.error();
     return s_->claims(r.value().get());
@@ -909,7 +923,7 @@ class postgres_journal {
     std::string sql =
         "SELECT run_id, workflow, fingerprint, status, started_ms, updated_ms, last_seq, owner, "
         "epoch, lease_until_ms, recoveries, partition_key, exclusive, priority, "
-        "coalesce(dedup_key, '') FROM runs";
+        "coalesce(dedup_key, ''), version FROM runs";
     detail::pg_params p;
     const char* glue = " WHERE ";
     int n = 0;
@@ -925,6 +939,10 @@ class postgres_journal {
     if (!f.workflow.empty()) {
       where("workflow = $" + std::to_string(++n) + "::text");
       p.text(f.workflow);
+      if (f.version != 0) {
+        where("version = $" + std::to_string(++n) + "::bigint");
+        p.i64(f.version);
+      }
     }
     if (f.started_after_unix_ms != 0) {
       where("started_ms >= $" + std::to_string(++n) + "::bigint");
@@ -958,6 +976,7 @@ class postgres_journal {
       s.updated_unix_ms = row.i64(5);
       s.records = static_cast<std::uint64_t>(row.i64(6));
       read_ownership(row, 7, s);
+      s.version = static_cast<std::uint32_t>(row.i64(15));
       out.push_back(std::move(s));
     }
     return out;
@@ -1079,6 +1098,7 @@ class postgres_journal {
       last_seq = row.i64(4);
       read_ownership(row, 5, out.summary);
       out.summary.updated_unix_ms = row.i64(13);
+      out.summary.version = static_cast<std::uint32_t>(row.i64(14));
     }
     detail::pg_params p;
     p.id(id);

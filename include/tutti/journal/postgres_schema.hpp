@@ -10,7 +10,7 @@ TUTTI_BEGIN_NAMESPACE
 /// The schema version this tutti writes in PostgreSQL. Older schemas are migrated on open (the
 /// check, the creation and every step in one transaction, under an advisory lock, so replicas
 /// starting together migrate once); newer ones are refused with `journal_errc::unknown_schema`.
-inline constexpr int postgres_journal_schema_version = 1;
+inline constexpr int postgres_journal_schema_version = 2;
 
 namespace detail {
 
@@ -85,6 +85,20 @@ CREATE TABLE records(
 );
 CREATE SEQUENCE queue_seq;
 
+)sql"},
+    // 1 → 2: workflow versions (tutti::versioned); runs of older schemas are version 1.
+    {1, R"sql(
+ALTER TABLE runs ADD COLUMN version bigint NOT NULL DEFAULT 1;
+)sql"},
+};
+
+/**
+ * The journal's functions (its transactions) for the newest schema. They are code, not data:
+ * after any migration, every one of them is dropped and created anew, in the same transaction
+ * (`pg_drop_functions_sql`, then this), so a schema always has the functions of the tutti that
+ * migrated it last.
+ */
+inline constexpr const char* pg_functions_sql = R"sql(
 -- The database's clock (clock_timestamp(): the moment of the call, not of its transaction's
 -- start, so that a claim that waited for a row lock grants its lease from when it got it).
 CREATE FUNCTION now_ms(p_now bigint) RETURNS bigint LANGUAGE sql VOLATILE AS
@@ -103,7 +117,7 @@ CREATE FUNCTION record_kind_name(k bigint) RETURNS text LANGUAGE sql IMMUTABLE A
     WHEN 6 THEN 'compensation_finished' WHEN 7 THEN 'run_finished' WHEN 8 THEN 'paused'
     WHEN 9 THEN 'unpaused' WHEN 10 THEN 'retry_requested' WHEN 11 THEN 'redrive_requested'
     WHEN 12 THEN 'resolved' WHEN 13 THEN 'claimed' WHEN 14 THEN 'released'
-    WHEN 15 THEN 'dead_lettered' WHEN 16 THEN 'revived' ELSE 'unknown' END $$;
+    WHEN 15 THEN 'dead_lettered' WHEN 16 THEN 'revived' WHEN 17 THEN 'moved' ELSE 'unknown' END $$;
 -- Whether a claim by p_owner (reclaiming a dead incarnation's runs by the prefix p_reclaim)
 -- may take a run held by `owner` until `until`: tutti::claimable.
 CREATE FUNCTION claimable(owner text, until bigint, v_now bigint, p_owner text, p_reclaim text)
@@ -146,7 +160,8 @@ END $$;
 -- Claims row r (locked by the caller): a new epoch, owner and lease, a `claimed` record.
 CREATE FUNCTION take_run(r runs, p_owner text, p_lease_ms bigint, v_now bigint)
 RETURNS TABLE(o_run_id uuid, o_workflow text, o_epoch bigint, o_lease_until bigint,
-              o_takeover boolean, o_from_queue boolean, o_recoveries bigint, o_queued_ms bigint)
+              o_takeover boolean, o_from_queue boolean, o_recoveries bigint, o_queued_ms bigint,
+              o_version bigint)
 LANGUAGE plpgsql AS $$
 DECLARE
   -- A takeover: of an expired lease, or of a run the sweep returned to the queue (the sweep
@@ -170,20 +185,23 @@ BEGIN
   PERFORM add_record(r.run_id, v_seq, 13, '', 0, v_takeover, 0, NULL, '', 0,
                      convert_to(p_owner, 'UTF8'), 0, v_now, v_epoch);
   RETURN QUERY SELECT r.run_id, r.workflow, v_epoch, v_now + p_lease_ms, v_takeover, v_queued,
-                      v_rec, CASE WHEN v_queued THEN v_now - r.queued_ms ELSE 0::bigint END;
+                      v_rec, CASE WHEN v_queued THEN v_now - r.queued_ms ELSE 0::bigint END,
+                      r.version;
 END $$;
 
 -- A new run: its row and run_started record; claimed by p_owner unless it is NULL.
 CREATE FUNCTION start_run(p_id uuid, p_wf text, p_fp bigint, p_input bytea, p_owner text,
-    p_lease_ms bigint, p_now bigint)
+    p_lease_ms bigint, p_now bigint, p_version bigint)
 RETURNS TABLE(o_run_id uuid, o_workflow text, o_epoch bigint, o_lease_until bigint,
-              o_takeover boolean, o_from_queue boolean, o_recoveries bigint, o_queued_ms bigint)
+              o_takeover boolean, o_from_queue boolean, o_recoveries bigint, o_queued_ms bigint,
+              o_version bigint)
 LANGUAGE plpgsql AS $$
 DECLARE v_now bigint := now_ms(p_now); r runs;
 BEGIN
   BEGIN
-    INSERT INTO runs(run_id, workflow, fingerprint, status, started_ms, updated_ms, last_seq)
-    VALUES (p_id, p_wf, p_fp, 1, v_now, v_now, 1) RETURNING * INTO r;
+    INSERT INTO runs(run_id, workflow, fingerprint, status, started_ms, updated_ms, last_seq,
+                     version)
+    VALUES (p_id, p_wf, p_fp, 1, v_now, v_now, 1, p_version) RETURNING * INTO r;
   EXCEPTION WHEN unique_violation THEN
     RAISE EXCEPTION 'run % already exists', id_text(p_id) USING ERRCODE = 'TT410';
   END;
@@ -195,7 +213,8 @@ END $$;
 
 -- A queued run (or the run an earlier submit with the same dedup key made).
 CREATE FUNCTION submit_run(p_id uuid, p_wf text, p_fp bigint, p_input bytea, p_dedup text,
-    p_partition text, p_exclusive boolean, p_priority bigint, p_max_queued bigint, p_now bigint)
+    p_partition text, p_exclusive boolean, p_priority bigint, p_max_queued bigint, p_now bigint,
+    p_version bigint)
 RETURNS TABLE(o_run_id uuid, o_created boolean) LANGUAGE plpgsql AS $$
 DECLARE v_now bigint := now_ms(p_now); v_id uuid; v_depth bigint;
 BEGIN
@@ -214,9 +233,9 @@ BEGIN
   END IF;
   BEGIN
     INSERT INTO runs(run_id, workflow, fingerprint, status, started_ms, updated_ms, last_seq,
-                     dedup_key, partition_key, exclusive, priority, queue_seq, queued_ms)
+                     dedup_key, partition_key, exclusive, priority, queue_seq, queued_ms, version)
     VALUES (p_id, p_wf, p_fp, 8, v_now, v_now, 1, p_dedup, p_partition,
-            p_exclusive AND p_partition <> '', p_priority, nextval('queue_seq'), v_now);
+            p_exclusive AND p_partition <> '', p_priority, nextval('queue_seq'), v_now, p_version);
   EXCEPTION WHEN unique_violation THEN
     -- A concurrent submit with the same dedup key won (or the id is taken).
     SELECT run_id INTO v_id FROM runs WHERE workflow = p_wf AND dedup_key = p_dedup;
@@ -231,7 +250,8 @@ END $$;
 CREATE FUNCTION claim_run(p_id uuid, p_owner text, p_lease_ms bigint, p_reclaim text,
     p_lock_timeout text, p_now bigint)
 RETURNS TABLE(o_run_id uuid, o_workflow text, o_epoch bigint, o_lease_until bigint,
-              o_takeover boolean, o_from_queue boolean, o_recoveries bigint, o_queued_ms bigint)
+              o_takeover boolean, o_from_queue boolean, o_recoveries bigint, o_queued_ms bigint,
+              o_version bigint)
 LANGUAGE plpgsql AS $$
 DECLARE v_now bigint := now_ms(p_now); r runs;
 BEGIN
@@ -252,19 +272,22 @@ BEGIN
   RETURN QUERY SELECT * FROM take_run(r, p_owner, p_lease_ms, v_now);
 END $$;
 
--- Claims up to p_max runs of workflow p_wf: running ones nobody holds (expired leases first),
--- then a dead incarnation's (p_reclaim), then queued ones by priority and submission order,
--- a partition's oldest first, an exclusive partition's only while none of it runs. Rows
--- another replica is claiming are skipped (SKIP LOCKED), never waited for.
+-- Claims up to p_max runs of workflow p_wf (of a version up to p_max_version, 0: any): running
+-- ones nobody holds (expired leases first), then a dead incarnation's (p_reclaim), then queued
+-- ones by priority and submission order, a partition's oldest first, an exclusive partition's
+-- only while none of it runs. Rows another replica is claiming are skipped (SKIP LOCKED), never
+-- waited for.
 CREATE FUNCTION claim_next(p_wf text, p_max bigint, p_owner text, p_lease_ms bigint,
-    p_reclaim text, p_lock_timeout text, p_now bigint)
+    p_reclaim text, p_lock_timeout text, p_now bigint, p_max_version bigint)
 RETURNS TABLE(o_run_id uuid, o_workflow text, o_epoch bigint, o_lease_until bigint,
-              o_takeover boolean, o_from_queue boolean, o_recoveries bigint, o_queued_ms bigint)
+              o_takeover boolean, o_from_queue boolean, o_recoveries bigint, o_queued_ms bigint,
+              o_version bigint)
 LANGUAGE plpgsql AS $$
 DECLARE v_now bigint := now_ms(p_now); r runs; n bigint := 0; v_skip uuid[] := '{}';
 BEGIN
   PERFORM set_config('lock_timeout', p_lock_timeout, true);
   FOR r IN SELECT * FROM runs WHERE status = 1 AND workflow = p_wf AND lease_until_ms <= v_now
+           AND (p_max_version = 0 OR version <= p_max_version)
            ORDER BY lease_until_ms LIMIT p_max FOR UPDATE SKIP LOCKED LOOP
     RETURN QUERY SELECT * FROM take_run(r, p_owner, p_lease_ms, v_now);
     n := n + 1;
@@ -272,6 +295,7 @@ BEGIN
   IF p_reclaim <> '' AND n < p_max THEN
     FOR r IN SELECT * FROM runs WHERE status = 1 AND workflow = p_wf AND lease_until_ms > v_now
              AND left(owner, length(p_reclaim)) = p_reclaim AND owner <> p_owner
+             AND (p_max_version = 0 OR version <= p_max_version)
              LIMIT p_max - n FOR UPDATE SKIP LOCKED LOOP
       RETURN QUERY SELECT * FROM take_run(r, p_owner, p_lease_ms, v_now);
       n := n + 1;
@@ -279,7 +303,7 @@ BEGIN
   END IF;
   WHILE n < p_max LOOP
     SELECT * INTO r FROM runs c WHERE c.status = 8 AND c.workflow = p_wf
-       AND c.run_id <> ALL (v_skip)
+       AND c.run_id <> ALL (v_skip) AND (p_max_version = 0 OR c.version <= p_max_version)
        AND (c.partition_key = '' OR (
              NOT EXISTS (SELECT 1 FROM runs p WHERE p.workflow = c.workflow
                          AND p.partition_key = c.partition_key AND p.status = 8
@@ -370,7 +394,8 @@ BEGIN
 END $$;
 
 -- An operator's record, written only if the run's status is one of p_allowed (else TT400);
--- p_fence raises the epoch and clears the owner. Returns the status after it.
+-- p_fence raises the epoch and clears the owner; `moved` (17) sets the run's version to
+-- p_attempt and revives a dead-lettered run. Returns the status after it.
 CREATE FUNCTION run_command(p_id uuid, p_kind bigint, p_step text, p_attempt bigint,
     p_ok boolean, p_outcome bigint, p_payload bytea, p_cat text, p_val bigint, p_msg bytea,
     p_time_ns bigint, p_status bigint, p_allowed bigint[], p_fence boolean,
@@ -387,12 +412,13 @@ BEGIN
     RAISE EXCEPTION 'run % is %: % does not apply', id_text(p_id), status_name(r.status),
       record_kind_name(p_kind) USING ERRCODE = 'TT400';
   END IF;
-  v_status := coalesce(p_status, r.status);
+  v_status := CASE WHEN p_kind = 17 AND r.status = 9 THEN 1 ELSE coalesce(p_status, r.status) END;
   v_epoch := r.epoch + CASE WHEN p_fence THEN 1 ELSE 0 END;
   UPDATE runs SET epoch = v_epoch, status = v_status,
       owner = CASE WHEN p_fence OR ended(v_status) THEN '' ELSE owner END,
       lease_until_ms = CASE WHEN p_fence OR ended(v_status) THEN 0 ELSE lease_until_ms END,
       recoveries = CASE WHEN r.status = 9 AND v_status = 1 THEN 0 ELSE recoveries END,
+      version = CASE WHEN p_kind = 17 THEN p_attempt ELSE version END,
       swept = swept AND NOT p_fence,
       last_seq = last_seq + 1, updated_ms = v_now
    WHERE run_id = p_id
@@ -440,8 +466,14 @@ BEGIN
   GET DIAGNOSTICS n = ROW_COUNT;
   RETURN n;
 END $$;
-)sql"},
-};
+)sql";
+
+/// Drops the functions of any earlier tutti (names only: each name is one function).
+inline constexpr const char* pg_drop_functions_sql =
+    "DROP FUNCTION IF EXISTS now_ms, id_text, ended, status_name, record_kind_name, claimable, "
+    "add_record, raise_fenced, take_run, start_run, submit_run, claim_run, claim_next, "
+    "append_record, renew_lease, release_run, run_command, sweep_expired, purge_ended;";
+
 
 }  // namespace detail
 

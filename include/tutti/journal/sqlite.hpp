@@ -43,7 +43,7 @@ inline constexpr std::int32_t sqlite_journal_application_id = 0x54555454;
 
 /// The schema version this tutti writes. Older journals are migrated on open; newer ones are
 /// refused with `journal_errc::unknown_schema`.
-inline constexpr int sqlite_journal_schema_version = 3;
+inline constexpr int sqlite_journal_schema_version = 4;
 
 /// When an SQLite journal commits what `append` and `start` write.
 enum class sqlite_commit : std::uint8_t {
@@ -441,6 +441,14 @@ INSERT INTO queue(id, next_seq, depth, runs) VALUES (1, 0, 0, (SELECT count(*) F
   if (rc != SQLITE_OK) error = sqlite3_errmsg(db);
   return rc;
 }
+/// 3 → 4: workflow versions. A run's row gets the version of its workflow (`tutti::versioned`);
+/// runs of older schemas are version 1.
+inline int sqlite_migrate_3_to_4(sqlite3* db, std::string& error) {
+  const int rc = sqlite_exec(db, "ALTER TABLE runs ADD COLUMN version INTEGER NOT NULL DEFAULT 1;");
+  if (rc != SQLITE_OK) error = sqlite3_errmsg(db);
+  return rc;
+}
+
 static_assert(static_cast<int>(run_status::queued) == 8 &&
                   static_cast<int>(run_status::running) == 1 &&
                   static_cast<int>(run_status::paused) == 2,
@@ -455,6 +463,7 @@ inline constexpr sqlite_migration sqlite_migrations[] = {
     {1, "records get their wall-clock time; runs lose records, updated_ms and input",
      &sqlite_migrate_1_to_2},
     {2, "owned runs (owner, epoch, lease), record counts, the queue", &sqlite_migrate_2_to_3},
+    {3, "workflow versions", &sqlite_migrate_3_to_4},
 };
 
 /**
@@ -475,6 +484,13 @@ inline constexpr sqlite_migration sqlite_migrations[] = {
       return "SELECT run_id, workflow, fingerprint, status, started_ms FROM runs LIMIT 0; "
              "SELECT run_id, seq, kind, step, attempt, ok, outcome, payload, error_category, "
              "error_value, message, time_ns, checksum, unix_ms FROM records LIMIT 0;";
+    case 3:
+      return "SELECT run_id, workflow, fingerprint, status, started_ms, owner, epoch, lease_ms, "
+             "lease_until_ms, last_seq, recoveries, dedup_key, partition_key, exclusive, priority, "
+             "queue_seq, queued_ms FROM runs LIMIT 0; "
+             "SELECT run_id, seq, kind, step, attempt, ok, outcome, payload, error_category, "
+             "error_value, message, time_ns, checksum, unix_ms, epoch FROM records LIMIT 0; "
+             "SELECT id, next_seq, depth, runs FROM queue LIMIT 0;";
     default:
       return nullptr;
   }
@@ -706,6 +722,7 @@ struct sqlite_journal_state {
     std::int64_t lease_until_ms = 0;
     std::uint32_t recoveries = 0;
     std::int64_t queued_ms = 0;  // when it was submitted (store clock); 0 if never queued
+    std::uint32_t version = 1;   // the workflow's version
   };
   /// The heads of runs this connection has read or written, used only inside its own write
   /// transactions (which hold SQLite's write lock: nobody else writes meanwhile). Between two of
@@ -802,8 +819,8 @@ struct sqlite_journal_state {
         {&rollback, "ROLLBACK"},
         {&insert_run,
          "INSERT INTO runs(run_id, workflow, fingerprint, status, started_ms, last_seq, "
-         "dedup_key, partition_key, exclusive, priority, queue_seq, queued_ms) "
-         "VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?9, ?10, ?11)"},
+         "dedup_key, partition_key, exclusive, priority, queue_seq, queued_ms, version) "
+         "VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"},
         {&insert_record,
          "INSERT INTO records(run_id, seq, kind, step, attempt, ok, outcome, payload, "
          "error_category, error_value, message, time_ns, checksum, unix_ms, epoch) "
@@ -811,10 +828,10 @@ struct sqlite_journal_state {
         // The run's row as a write needs it: one seek.
         {&select_head,
          "SELECT status, last_seq, epoch, owner, lease_ms, lease_until_ms, recoveries, "
-         "queued_ms FROM runs WHERE run_id = ?1"},
+         "queued_ms, version FROM runs WHERE run_id = ?1"},
         {&update_run,
          "UPDATE runs SET status = ?2, last_seq = ?3, epoch = ?4, owner = ?5, lease_ms = ?6, "
-         "lease_until_ms = ?7, recoveries = ?8 WHERE run_id = ?1"},
+         "lease_until_ms = ?7, recoveries = ?8, version = ?9 WHERE run_id = ?1"},
         // An append that changes no status: no indexed column is set, so only the run's row is
         // written (SQLite rewrites the index entries of every column an UPDATE sets).
         {&update_progress, "UPDATE runs SET last_seq = ?2, lease_until_ms = ?3 WHERE run_id = ?1"},
@@ -822,7 +839,7 @@ struct sqlite_journal_state {
         {&select_run,
          "SELECT workflow, fingerprint, status, started_ms, last_seq, owner, epoch, "
          "lease_until_ms, recoveries, partition_key, exclusive, priority, "
-         "coalesce(dedup_key, '') FROM runs WHERE run_id = ?1"},
+         "coalesce(dedup_key, ''), version FROM runs WHERE run_id = ?1"},
         {&select_records,
          "SELECT seq, kind, step, attempt, ok, outcome, payload, error_category, error_value, "
          "message, time_ns, checksum, unix_ms, epoch FROM records WHERE run_id = ?1 ORDER BY seq"},
@@ -831,16 +848,18 @@ struct sqlite_journal_state {
         // journal's history, nor with the runs other engines hold).
         {&select_stranded,
          "SELECT run_id FROM runs WHERE status = 1 AND workflow = ?1 AND lease_until_ms <= ?2 "
-         "ORDER BY lease_until_ms LIMIT ?3"},
+         "AND (?6 = 0 OR version <= ?6) ORDER BY lease_until_ms LIMIT ?3"},
         // Running runs held by a dead incarnation of the claimant's name (`reclaim`).
         {&select_reclaimable,
          "SELECT run_id FROM runs WHERE status = 1 AND workflow = ?1 AND lease_until_ms > ?2 "
-         "AND substr(owner, 1, length(?4)) = ?4 AND owner <> ?5 LIMIT ?3"},
+         "AND substr(owner, 1, length(?4)) = ?4 AND owner <> ?5 "
+         "AND (?6 = 0 OR version <= ?6) LIMIT ?3"},
         // The next queued run of a workflow (index runs_queued): by priority, then submission
         // order; a partition's oldest only, and an exclusive partition's only while none of it
         // is running or paused (index runs_by_partition).
         {&select_queued,
          "SELECT c.run_id FROM runs c WHERE c.status = 8 AND c.workflow = ?1 AND "
+         "(?6 = 0 OR c.version <= ?6) AND "
          "(c.partition_key = '' OR (NOT EXISTS (SELECT 1 FROM runs p WHERE p.partition_key <> '' "
          "AND p.partition_key = c.partition_key AND p.status = 8 AND p.queue_seq < c.queue_seq "
          "AND p.workflow = c.workflow) "
@@ -1098,6 +1117,7 @@ struct sqlite_journal_state {
     h.lease_until_ms = sqlite3_column_int64(s, 5);
     h.recoveries = static_cast<std::uint32_t>(sqlite3_column_int64(s, 6));
     h.queued_ms = sqlite3_column_int64(s, 7);
+    h.version = static_cast<std::uint32_t>(sqlite3_column_int64(s, 8));
     return h;
   }
   /// The run's head inside a write transaction: cached, or read (and cached).
@@ -1134,6 +1154,7 @@ struct sqlite_journal_state {
         sqlite3_bind_int64(s, 6, h.lease_ms),
         sqlite3_bind_int64(s, 7, h.lease_until_ms),
         sqlite3_bind_int64(s, 8, h.recoveries),
+        sqlite3_bind_int64(s, 9, h.version),
     });
     if (brc != SQLITE_OK)
       return {fail_bind(brc, "run " + sqlite_run_name(h.id), "its owner's name is " +
@@ -1212,6 +1233,7 @@ struct sqlite_journal_state {
     run_claim c;
     c.id = h.id;
     c.workflow.assign(workflow);
+    c.version = h.version;
     const record_view r = take_claim({h.owner, h.epoch, h.lease_ms, h.lease_until_ms, h.recoveries},
                                      h.status, h.queued_ms, lease, now, c);
     if (c.from_queue) {
@@ -1236,7 +1258,8 @@ struct sqlite_journal_state {
 
   /// Ids a query of one text parameter, one time and a limit returns.
   result<std::vector<run_id>> query_ids(sqlite3_stmt* s, std::string_view text, std::int64_t now,
-                                        std::int64_t limit, const lease_request* lease) {
+                                        std::int64_t limit, const lease_request* lease,
+                                        std::uint32_t max_version) {
     const sqlite_use use(s);
     int brc = sqlite_bind_text(s, 1, text);
     if (lease != nullptr && brc == SQLITE_OK)
@@ -1244,6 +1267,9 @@ struct sqlite_journal_state {
     if (lease != nullptr && brc == SQLITE_OK && sqlite3_bind_parameter_count(s) >= 5)
       brc = sqlite_first_error(
           {sqlite_bind_text(s, 4, lease->reclaim), sqlite_bind_text(s, 5, lease->owner)});
+    // ?6: the highest version claimed (0: any); ?4 and ?5 of a query without them bind nothing.
+    if (brc == SQLITE_OK && sqlite3_bind_parameter_count(s) >= 6)
+      brc = sqlite3_bind_int64(s, 6, max_version);
     if (brc != SQLITE_OK) return fail_sqlite(brc, "cannot look for runs to claim");
     std::vector<run_id> out;
     for (;;) {
@@ -1330,6 +1356,7 @@ struct sqlite_journal_state {
       out.summary.started_unix_ms = sqlite3_column_int64(s, 3);
       last_seq = sqlite3_column_int64(s, 4);
       read_ownership(s, 5, out.summary);
+      out.summary.version = static_cast<std::uint32_t>(sqlite3_column_int64(s, 13));
     }
     sqlite3_stmt* s = select_records.get();
     const sqlite_use use(s);
@@ -1400,7 +1427,7 @@ struct sqlite_journal_state {
         "SELECT run_id, workflow, fingerprint, status, started_ms, "
         "coalesce((SELECT unix_ms FROM records WHERE records.run_id = runs.run_id "
         "AND records.seq = runs.last_seq), started_ms), last_seq, owner, epoch, lease_until_ms, "
-        "recoveries, partition_key, exclusive, priority, coalesce(dedup_key, '') FROM runs";
+        "recoveries, partition_key, exclusive, priority, coalesce(dedup_key, ''), version FROM runs";
     const char* glue = " WHERE ";
     const auto where = [&](const char* condition) {
       sql += glue;
@@ -1417,6 +1444,7 @@ struct sqlite_journal_state {
             : "status = " + std::to_string(static_cast<int>(*f.status)) + " AND status <> 3";
     if (f.status) where(status_is.c_str());
     if (!f.workflow.empty()) where("workflow = ?");
+    if (!f.workflow.empty() && f.version != 0) where("version = ?");
     if (f.started_after_unix_ms != 0) where("started_ms >= ?");
     if (f.started_before_unix_ms != 0) where("started_ms < ?");
     sql += " ORDER BY started_ms DESC, run_id ASC";
@@ -1431,6 +1459,7 @@ struct sqlite_journal_state {
       if (brc == SQLITE_OK) brc = rc;
     };
     if (!f.workflow.empty()) bound(sqlite_bind_text(raw, ++i, f.workflow));
+    if (!f.workflow.empty() && f.version != 0) bound(sqlite3_bind_int64(raw, ++i, f.version));
     if (f.started_after_unix_ms != 0) bound(sqlite3_bind_int64(raw, ++i, f.started_after_unix_ms));
     if (f.started_before_unix_ms != 0)
       bound(sqlite3_bind_int64(raw, ++i, f.started_before_unix_ms));
@@ -1456,6 +1485,7 @@ struct sqlite_journal_state {
       s.updated_unix_ms = sqlite3_column_int64(raw, 5);
       s.records = static_cast<std::uint64_t>(sqlite3_column_int64(raw, 6));
       read_ownership(raw, 7, s);
+      s.version = static_cast<std::uint32_t>(sqlite3_column_int64(raw, 15));
       out.push_back(std::move(s));
     }
     // Unfiltered, the listing must find every run the journal counted: fewer is a damaged
@@ -1572,23 +1602,24 @@ class sqlite_journal {
 
   /// A new run, unclaimed (epoch 0): its header and its run_started record (payload: `input`).
   /// `run_exists` if the id is taken. Engines use the overload with a lease.
-  result<void> start(const run_id& id, std::string_view workflow, std::uint64_t fingerprint,
+  result<void> start(const run_id& id, std::string_view workflow, const workflow_version& version,
                      std::span<const std::byte> input) {
     const std::lock_guard<std::mutex> lock(s_->mutex);
     // Committed at once in grouped mode too: a run whose steps may already have acted must be
     // findable by resume_all after a crash of this process.
     return s_->write(true, [&]() -> detail::sqlite_journal_state::write_status {
-      return insert_run(id, workflow, fingerprint, input, run_status::running, {}, 0, 0).status;
+      return insert_run(id, workflow, version, input, run_status::running, {}, 0, 0).status;
     });
   }
 
   /// A new run claimed by `lease` (epoch 1): its header, its run_started and claimed records.
-  result<run_claim> start(const run_id& id, std::string_view workflow, std::uint64_t fingerprint,
-                          std::span<const std::byte> input, const lease_request& lease) {
+  result<run_claim> start(const run_id& id, std::string_view workflow,
+                          const workflow_version& version, std::span<const std::byte> input,
+                          const lease_request& lease) {
     const std::lock_guard<std::mutex> lock(s_->mutex);
     result<run_claim> out{journal_errc::io_error};
     auto w = s_->write(true, [&]() -> detail::sqlite_journal_state::write_status {
-      auto ins = insert_run(id, workflow, fingerprint, input, run_status::running, {}, 0, 0);
+      auto ins = insert_run(id, workflow, version, input, run_status::running, {}, 0, 0);
       if (ins.status.error) return ins.status;
       out = s_->take(ins.head, ins.idb, lease, s_->lease_now_ms(), workflow);
       if (!out) return {out.error(), true};
@@ -1600,7 +1631,7 @@ class sqlite_journal {
 
   /// A queued run (see `tutti::journal`). Committed at once in per-record mode; in grouped mode
   /// with the group (other processes see it within `group_interval`).
-  result<submitted> submit(std::string_view workflow, std::uint64_t fingerprint,
+  result<submitted> submit(std::string_view workflow, const workflow_version& version,
                            std::span<const std::byte> input, const submit_options& o) {
     const std::lock_guard<std::mutex> lock(s_->mutex);
     submitted out;
@@ -1634,7 +1665,7 @@ class sqlite_journal {
                              "not recorded")};
       out.id = o.id.empty() ? run_id::generate() : o.id;
       out.created = true;
-      auto ins = insert_run(out.id, workflow, fingerprint, input, run_status::queued, o,
+      auto ins = insert_run(out.id, workflow, version, input, run_status::queued, o,
                             next_seq + 1, s_->lease_now_ms());
       if (ins.status.error) return ins.status;
       if (auto qw = s_->write_queue(next_seq + 1, depth + 1); qw.error) return qw;
@@ -1692,19 +1723,21 @@ class sqlite_journal {
         return {};
       };
       auto stranded = s_->query_ids(s_->select_stranded.get(), workflow, now,
-                                    static_cast<std::int64_t>(max), &lease);
+                                    static_cast<std::int64_t>(max), &lease, lease.max_version);
       if (!stranded) return {stranded.error()};
       for (const run_id& id : stranded.value())
         if (auto c = claim_one(id); c.error) return c;
       if (!lease.reclaim.empty() && out.size() < max) {
         auto mine = s_->query_ids(s_->select_reclaimable.get(), workflow, now,
-                                  static_cast<std::int64_t>(max - out.size()), &lease);
+                                  static_cast<std::int64_t>(max - out.size()), &lease,
+                                  lease.max_version);
         if (!mine) return {mine.error(), !out.empty()};
         for (const run_id& id : mine.value())
           if (auto c = claim_one(id); c.error) return c;
       }
       while (out.size() < max) {
-        auto next = s_->query_ids(s_->select_queued.get(), workflow, 0, 0, nullptr);
+        auto next = s_->query_ids(s_->select_queued.get(), workflow, 0, 0, nullptr,
+                                  lease.max_version);
         if (!next) return {next.error(), !out.empty()};
         if (next.value().empty()) break;
         if (auto c = claim_one(next.value().front()); c.error) return c;
@@ -1815,6 +1848,7 @@ class sqlite_journal {
       record_view r = rec;
       r.epoch = head.epoch;
       if (auto a = s_->add_record(head, idb, r); a.error) return a;
+      if (r.kind == record_kind::moved) head.version = r.attempt;
       if (before == run_status::dead_lettered && head.status == run_status::running)
         head.recoveries = 0;
       if (auto u = s_->write_head(head, idb); u.error) return u;
@@ -1897,7 +1931,7 @@ class sqlite_journal {
     detail::sqlite_id_bytes idb{};
   };
   /// Inside a write: a run's row and its run_started record.
-  inserted insert_run(const run_id& id, std::string_view workflow, std::uint64_t fingerprint,
+  inserted insert_run(const run_id& id, std::string_view workflow, const workflow_version& version,
                       std::span<const std::byte> input, run_status status,
                       const submit_options& o, std::int64_t queue_seq, std::int64_t queued_ms) {
     inserted out;
@@ -1909,7 +1943,7 @@ class sqlite_journal {
       if (const int brc = detail::sqlite_first_error({
               detail::sqlite_bind_id(s, 1, out.idb),
               detail::sqlite_bind_text(s, 2, workflow),
-              sqlite3_bind_int64(s, 3, static_cast<sqlite3_int64>(fingerprint)),
+              sqlite3_bind_int64(s, 3, static_cast<sqlite3_int64>(version.fingerprint)),
               sqlite3_bind_int(s, 4, static_cast<int>(status)),
               sqlite3_bind_int64(s, 5, now),
               o.dedup_key.empty() ? sqlite3_bind_null(s, 6)
@@ -1919,6 +1953,7 @@ class sqlite_journal {
               sqlite3_bind_int(s, 9, o.priority),
               sqlite3_bind_int64(s, 10, queue_seq),
               sqlite3_bind_int64(s, 11, queued_ms),
+              sqlite3_bind_int64(s, 12, version.version),
           });
           brc != SQLITE_OK) {
         out.status = {s_->fail_bind(brc, "run " + detail::sqlite_run_name(id),
@@ -1955,6 +1990,7 @@ class sqlite_journal {
     out.head.seq = 1;
     out.head.status = status;
     out.head.queued_ms = queued_ms;
+    out.head.version = version.version;
     s_->remember_head(out.head);
     return out;
   }
