@@ -519,12 +519,14 @@ class group_runner {
 
   /// Whether branch I may start; false when it was cancelled before it started (recorded: it
   /// stays not_started, and counts as a failure — the group's fate was decided already, or the
-  /// run was asked to stop). A resumed group whose journal says which branches it kept starts
-  /// no other branch.
+  /// run was asked to stop). A branch an earlier incarnation of the run began is started even
+  /// then: what it did is restored from the journal (or learnt again, with the same idempotency
+  /// keys) and undone with the group. A resumed group whose journal says which branches it kept
+  /// starts no other branch.
   template <std::size_t I>
   bool admit() noexcept {
     auto& bst = std::get<I>(st_.branches);
-    if (stop_requested() || (has_mark_ && ((mark_ >> I) & 1u) == 0)) {
+    if ((stop_requested() && !began_before<I>()) || (has_mark_ && ((mark_ >> I) & 1u) == 0)) {
       bst.rec.errors.set(0, error_bits::from(make_error_code(errc::cancelled)));
       bst.failed = 0;
       settle<I>(false);
@@ -570,10 +572,11 @@ class group_runner {
   }
 
   /// One after another on this thread; a decided group starts no further branch (a hedge
-  /// starts only after a failure: there is no time to hedge in).
+  /// starts only after a failure: there is no time to hedge in), but for one an earlier
+  /// incarnation of the run began (see admit).
   template <std::size_t... I>
   void run_inline(std::index_sequence<I...>) {
-    ((stop_ ? void() : run_branch<I>()), ...);
+    ((stop_ && !began_before<I>() ? void() : run_branch<I>()), ...);
   }
 
   template <std::size_t... I>
@@ -701,6 +704,19 @@ class group_runner {
       ok = false;
     }
     branch_ended<I>(ok);
+  }
+
+  /// Whether the journal shows branch I begun by an earlier incarnation of the run.
+  template <std::size_t I>
+  [[nodiscard]] bool began_before() const noexcept {
+    if constexpr (journaled<typename Call::observer_type>()) {
+      using B = std::tuple_element_t<I, typename G::nodes_type>;
+      constexpr auto path = concat<sublevel<Call, B>::prefix, B::name>();
+      const auto* past = call_.observer_handle().get().replayed(path.view());
+      return past != nullptr && (past->attempts > 0 || past->succeeded || past->failed);
+    } else {
+      return false;
+    }
   }
 
   template <std::size_t I>

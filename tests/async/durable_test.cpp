@@ -7,6 +7,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "support/journal_copy.hpp"
+
 #include <asio/io_context.hpp>
 #include <asio/use_awaitable.hpp>
 
@@ -231,4 +233,57 @@ TEST_CASE("an async resume of a paused or finished run is refused, saying why", 
   CHECK_FALSE(again);
   CHECK(again.error == tutti::journal_errc::not_resumable);
   CHECK(again.message.find("succeeded") != std::string::npos);
+}
+
+TEST_CASE("an async resume undoes the group's branches an earlier incarnation finished, even once "
+          "the group is decided",
+          "[async][durable]") {
+  // The journal of a crashed run: "a" and "b" finished, "c" never started. Resumed, "c" runs
+  // first and fails (inline: the group is decided before "a" and "b" come back): both are
+  // restored from the journal, not called, and undone.
+  asio::io_context io;
+  manual_clock clock;
+  std::map<std::string, int> calls;
+  std::map<std::string, int> undos;
+  bool fail_c = false;
+  auto& inline_exec = tutti::detail::shared_executor<tutti::inline_executor>();
+  const auto coroutine_step = [&](const char* name) {
+    return [&calls, &clock, name](int x) -> tutti::awaitable<int> {
+      ++calls[name];
+      co_await tutti::async_sleep(clock, 1ms, asio::use_awaitable);
+      co_return x + 1;
+    };
+  };
+  const auto wf = tutti::workflow<"w">(tutti::parallel<"g">(
+      inline_exec,
+      tutti::step<"c">([&](int x) -> tutti::awaitable<tutti::result<int>> {
+        ++calls["c"];
+        co_await tutti::async_sleep(clock, 1ms, asio::use_awaitable);
+        if (fail_c) co_return tutti::errc::step_failed;
+        co_return x;
+      }),
+      tutti::step<"a">(coroutine_step("a")).compensate_with([&](const int&) { ++undos["a"]; }),
+      tutti::step<"b">(coroutine_step("b")).compensate_with([&](const int&) { ++undos["b"]; })));
+  tutti::memory_journal reference;
+  const tutti::run_options opts;
+  const auto full = tutti::testing::run_to_completion(
+      io, clock, tutti::durable_workflow{wf, reference}.async_run(7, opts, clock));
+  REQUIRE(full);
+  REQUIRE(full->has_value());
+  const tutti::stored_run stored = reference.load(full->id()).value();
+  tutti::memory_journal j;
+  // The same run without "c"'s records and without the group's end (nor anything after it).
+  support::copy_run(j, stored, support::before_end_of("g", "g/c"));
+  calls.clear();
+  fail_c = true;
+  const tutti::durable_workflow durable{wf, j};
+  const auto resumed = tutti::testing::run_to_completion(
+      io, clock, durable.async_resume<int>(full->id(), opts, clock));
+  REQUIRE(resumed);
+  CHECK(resumed->outcome() == tutti::run_outcome::compensated);
+  CHECK(calls["c"] == 1);
+  CHECK(calls["a"] == 0);
+  CHECK(calls["b"] == 0);
+  CHECK(undos["a"] == 1);
+  CHECK(undos["b"] == 1);
 }

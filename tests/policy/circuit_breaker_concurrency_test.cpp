@@ -158,7 +158,9 @@ TEST_CASE("a breaker hammered from 8 threads keeps its invariants",
 
   // The test must have exercised the interesting parts.
   CHECK(m.transitions > 100);
-  CHECK(granted > rejected / 4);
+  // Thousands of calls got through (how many were refused depends on how the threads were
+  // scheduled: a descheduled thread holds the breaker open while the others are refused).
+  CHECK(granted > 1000);
   CHECK(rejected > 0);
   CHECK(max_probe_use.load() >= 2);
   REQUIRE_FALSE(log->overflow.load());

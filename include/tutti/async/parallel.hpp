@@ -109,9 +109,11 @@ class async_group_run {
     } else {
       run_shared* local = r_.inline_local();
       static constexpr std::array<branch_fn, n> in_order = inline_table(std::make_index_sequence<n>{});
-      for (const branch_fn b : in_order) {
-        if (r_.stop_) break;  // decided: no further branch starts
-        co_await b(*this);
+      static constexpr std::array<began_fn, n> began = began_table(std::make_index_sequence<n>{});
+      for (std::size_t i = 0; i < n; ++i) {
+        // Decided: no further branch starts, but for one an earlier incarnation began.
+        if (r_.stop_ && !began[i](r_)) continue;
+        co_await in_order[i](*this);
       }
       r_.inline_done(local);
     }
@@ -129,10 +131,19 @@ class async_group_run {
  private:
   using branch_fn = awaitable<void> (*)(async_group_run&);
   using undo_fn = awaitable<void> (*)(async_group_run&, bool, bool&);
+  using began_fn = bool (*)(const runner&) noexcept;
 
   template <std::size_t... I>
   static constexpr std::array<branch_fn, n> inline_table(std::index_sequence<I...>) noexcept {
     return {&branch<I>...};
+  }
+  template <std::size_t I>
+  static bool began(const runner& r) noexcept {
+    return r.template began_before<I>();
+  }
+  template <std::size_t... I>
+  static constexpr std::array<began_fn, n> began_table(std::index_sequence<I...>) noexcept {
+    return {&began<I>...};
   }
   /// Last branch first.
   template <std::size_t... I>
