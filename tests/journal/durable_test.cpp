@@ -11,8 +11,14 @@
 
 #include <fmt/format.h>
 
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <tuple>
 #include <map>
 #include <string>
+#include <utility>
+#include <variant>
 #include <vector>
 
 namespace {
@@ -81,7 +87,7 @@ TEST_CASE("a durable run writes every step's start, end and output before moving
   CHECK(r->value() == 70);  // "hold-42" has 7 characters
   const auto stored = j.load(r->id()).value();
   CHECK(stored.summary.workflow == "checkout");
-  CHECK(stored.summary.fingerprint == durable.fingerprint());
+  CHECK(stored.summary.fingerprint == durable.fingerprint<order>());
   CHECK(stored.summary.status == tutti::run_status::succeeded);
   std::vector<std::pair<tutti::record_kind, std::string>> kinds;
   for (const auto& rec : stored.records) kinds.emplace_back(rec.kind, rec.step);
@@ -179,8 +185,8 @@ TEST_CASE("a journal written by another workflow shape is refused, naming both")
   const auto resumed = tutti::durable_workflow{other, j}.resume<order>(first->id());
   REQUIRE_FALSE(resumed);
   CHECK(resumed.error == tutti::journal_errc::fingerprint_mismatch);
-  CHECK_THAT(resumed.message, Catch::Contains("checkout(reserve)"));
-  CHECK_THAT(resumed.message, Catch::Contains(fmt::format("{:016x}", tutti::fingerprint_of<decltype(wf)>())));
+  CHECK_THAT(resumed.message, Catch::Contains("checkout(reserve:string)"));
+  CHECK_THAT(resumed.message, Catch::Contains(fmt::format("{:016x}", tutti::fingerprint_of<decltype(wf), order>())));
   CHECK(tutti::shape_of<decltype(wf)>() == "checkout(reserve~,charge~,ship!)");
   CHECK(tutti::fingerprint_of<decltype(wf)>() != tutti::fingerprint_of<decltype(other)>());
 }
@@ -493,8 +499,8 @@ TEST_CASE("runs record their workflow's version and resume on it, and another ve
   STATIC_REQUIRE(decltype(d1)::version == 1);
   STATIC_REQUIRE(decltype(d2)::version == 2);
   // Two stranded runs (their engines died before claiming them), one per version.
-  REQUIRE(j.start({1, 1}, "checkout", d1.identity(), tutti::to_bytes(an_order)));
-  REQUIRE(j.start({1, 2}, "checkout", d2.identity(), tutti::to_bytes(an_order)));
+  REQUIRE(j.start({1, 1}, "checkout", d1.identity<order>(), tutti::to_bytes(an_order)));
+  REQUIRE(j.start({1, 2}, "checkout", d2.identity<order>(), tutti::to_bytes(an_order)));
   CHECK(j.load({1, 1}).value().summary.version == 1);
   CHECK(j.load({1, 2}).value().summary.version == 2);
 
@@ -575,4 +581,62 @@ TEST_CASE("a run of another shape of the same version is parked once by resume_a
   const auto done = j.load(first->id()).value();
   CHECK(done.summary.version == 2);
   CHECK(done.summary.status == tutti::run_status::succeeded);
+}
+
+namespace {
+enum class tier : std::uint16_t { basic, gold };
+struct money {
+  std::int64_t cents = 0;
+  std::string currency;
+  template <class A>
+  friend void serialize(A& ar, money& m) {
+    ar(m.cents, m.currency);
+  }
+};
+struct point {
+  int x = 0, y = 0;
+};
+}  // namespace
+
+TEST_CASE("a fingerprint covers each step's output type, described the same by every compiler",
+          "[version]") {
+  std::string t;
+  tutti::detail::append_type<std::vector<std::optional<std::uint16_t>>>(t);
+  CHECK(t == "vector<optional<u16>>");
+  t.clear();
+  tutti::detail::append_type<std::tuple<money, tier, std::pair<bool, double>>>(t);
+  CHECK(t == "tuple<{i64,string},enum:u16,tuple<bool,f64>>");
+  t.clear();
+  tutti::detail::append_type<std::variant<point, std::array<float, 3>>>(t);
+  CHECK(t == "variant<bytes8,array<f32,3>>");
+
+  world w;
+  const auto wf = make_saga(w);
+  CHECK(tutti::shape_of<decltype(wf), order>() == "checkout(reserve~:string,charge~:i32,ship!:i32)");
+  CHECK(tutti::shape_of<decltype(wf)>() == "checkout(reserve~,charge~,ship!)");
+  // The same steps, "charge" now giving a 64-bit amount: the names agree, the types do not.
+  const auto wider = tutti::workflow<"checkout">(
+      tutti::step<"reserve">([](const order& o) { return std::to_string(o.id); })
+          .compensate_with([](const std::string&) {}),
+      tutti::step<"charge">([](tutti::from<"reserve", std::string> h) -> std::int64_t {
+        return static_cast<std::int64_t>(h->size());
+      }).compensate_with([](const std::int64_t&) {}),
+      tutti::pivot<"ship">([](tutti::from<"charge", std::int64_t> a) { return static_cast<int>(*a); }));
+  CHECK(tutti::fingerprint_of<decltype(wf)>() == tutti::fingerprint_of<decltype(wider)>());
+  CHECK(tutti::fingerprint_of<decltype(wf), order>() != tutti::fingerprint_of<decltype(wider), order>());
+  tutti::memory_journal j;
+  const auto first = tutti::durable_workflow{wf, j}.run(an_order);
+  REQUIRE(first);
+  CHECK(j.load(first->id()).value().summary.fingerprint == tutti::fingerprint_of<decltype(wf), order>());
+  j.truncate(first->id(), 5);
+  const auto refused = tutti::durable_workflow{wider, j}.resume<order>(first->id());
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error == tutti::journal_errc::fingerprint_mismatch);
+  CHECK_THAT(refused.message, Catch::Contains("charge~:i64"));
+  // A run an earlier tutti wrote, with the names-only fingerprint, still resumes.
+  const tutti::durable_workflow d{wf, j};
+  REQUIRE(j.start({3, 1}, "checkout", d.fingerprint(), tutti::to_bytes(an_order)));
+  const auto legacy = d.resume<order>({3, 1});
+  REQUIRE(legacy);
+  CHECK(legacy->has_value());
 }

@@ -3,6 +3,7 @@
 #define TUTTI_JOURNAL_DURABLE_HPP
 
 #include <algorithm>     // std::max: the latest contact with the store
+#include <array>         // fingerprints of output types
 #include <atomic>        // a journaled run stops across threads
 #include <chrono>        // leases
 #include <concepts>      // std::convertible_to: a journal's optional last_error_message()
@@ -16,8 +17,10 @@
 #include <string>        // paths, messages
 #include <string_view>   // names
 #include <system_error>  // errors
+#include <tuple>         // fingerprints of output types
 #include <type_traits>   // the async layer, when included
 #include <utility>       // std::move
+#include <variant>       // fingerprints of output types
 #include <vector>        // bytes
 
 #include "../clock.hpp"
@@ -39,13 +42,97 @@ TUTTI_BEGIN_NAMESPACE
 // ---- the workflow's shape ---------------------------------------------------------------------
 
 namespace detail {
-template <class Tuple>
+template <class T, template <class...> class Template>
+inline constexpr bool is_instance_v = false;
+template <template <class...> class Template, class... A>
+inline constexpr bool is_instance_v<Template<A...>, Template> = true;
+template <class T>
+inline constexpr bool is_std_array_v = false;
+template <class T, std::size_t N>
+inline constexpr bool is_std_array_v<std::array<T, N>> = true;
+
+template <class T>
+void append_type(std::string& out);
+
+/// The archive `append_type` hands to a type's `serialize`: it writes each field's type.
+struct shape_archive {
+  std::string* out;
+  bool first = true;
+  template <class... T>
+  void operator()(T&...) {
+    ((out->append(first ? "" : ","), first = false, append_type<T>(*out)), ...);
+  }
+};
+
+/**
+ * A type as the fingerprint sees it, the same for every compiler of one platform: scalars by
+ * kind and width ("i32", "u8", "f64", "bool"), enums by their underlying type, std::string,
+ * std::vector, std::optional, std::array, std::tuple, std::pair and std::variant by their
+ * elements, a type with a `serialize` function by its fields in order ("{i32,string}"), another
+ * trivially copyable type by its size ("bytes16"); a type's name is not part of it (renaming a
+ * type changes nothing, changing a field does).
+ */
+template <class T>
+void append_type(std::string& out) {
+  using U = std::remove_cvref_t<T>;
+  const auto list = [&out]<class... E>(const char* name, std::type_identity<E>...) {
+    out += name;
+    out += '<';
+    bool first = true;
+    ((out += first ? "" : ",", first = false, append_type<E>(out)), ...);
+    out += '>';
+  };
+  if constexpr (std::is_void_v<U>) {
+    out += "void";
+  } else if constexpr (std::is_same_v<U, bool>) {
+    out += "bool";
+  } else if constexpr (std::is_enum_v<U>) {
+    out += "enum:";
+    append_type<std::underlying_type_t<U>>(out);
+  } else if constexpr (std::is_integral_v<U>) {
+    out += std::is_signed_v<U> ? 'i' : 'u';
+    out += std::to_string(sizeof(U) * 8);
+  } else if constexpr (std::is_floating_point_v<U>) {
+    out += 'f';
+    out += std::to_string(sizeof(U) * 8);
+  } else if constexpr (std::is_same_v<U, std::string>) {
+    out += "string";
+  } else if constexpr (is_instance_v<U, std::vector>) {
+    list("vector", std::type_identity<typename U::value_type>{});
+  } else if constexpr (is_instance_v<U, std::optional>) {
+    list("optional", std::type_identity<typename U::value_type>{});
+  } else if constexpr (is_std_array_v<U>) {
+    list("array", std::type_identity<typename U::value_type>{});
+    out.back() = ',';
+    out += std::to_string(std::tuple_size_v<U>) + ">";
+  } else if constexpr (is_instance_v<U, std::tuple> || is_instance_v<U, std::pair> ||
+                       is_instance_v<U, std::variant>) {
+    [&list]<template <class...> class Tm, class... E>(std::type_identity<Tm<E...>>) {
+      list(is_instance_v<Tm<E...>, std::variant> ? "variant" : "tuple", std::type_identity<E>{}...);
+    }(std::type_identity<U>{});
+  } else if constexpr (std::is_default_constructible_v<U> &&
+                       requires(shape_archive& a, U& v) { serialize(a, v); }) {
+    U v{};
+    shape_archive a{&out};
+    out += '{';
+    serialize(a, v);
+    out += '}';
+  } else if constexpr (std::is_trivially_copyable_v<U>) {
+    out += "bytes" + std::to_string(sizeof(U));
+  } else {
+    out += "opaque";  // a tutti::serializer of its own: its size is all that is known
+    out += std::to_string(sizeof(U));
+  }
+}
+
+template <class Tuple, class In>
 void append_nodes(std::string& out);
 
-template <class N>
+// In: the run's input type, to name each step's output type; void: names only.
+template <class N, class In = void>
 void append_shape(std::string& out) {
   if constexpr (requires { typename N::inner_type; typename N::policy_type; }) {
-    append_shape<typename N::inner_type>(out);
+    append_shape<typename N::inner_type, In>(out);
     out += '|';
     out += N::policy_type::policy_name;
   } else {
@@ -55,19 +142,22 @@ void append_shape(std::string& out) {
     if constexpr (requires { N::may_skip; }) out += '?';  // a conditional step
     if constexpr (requires { N::parallel; }) {             // a parallel group: [branches]
       out += '[';
-      append_nodes<typename N::nodes_type>(out);
+      append_nodes<typename N::nodes_type, In>(out);
       out += ']';
     } else if constexpr (requires { typename N::nodes_type; }) {
       out += '(';
-      append_nodes<typename N::nodes_type>(out);
+      append_nodes<typename N::nodes_type, In>(out);
       out += ')';
+    } else if constexpr (!std::is_void_v<In>) {  // a step: its output type
+      out += ':';
+      append_type<typename N::template value_type<In>>(out);
     }
   }
 }
-template <class Tuple>
+template <class Tuple, class In>
 void append_nodes(std::string& out) {
   [&out]<std::size_t... I>(std::index_sequence<I...>) {
-    ((out += (I == 0 ? "" : ","), append_shape<std::tuple_element_t<I, Tuple>>(out)), ...);
+    ((out += (I == 0 ? "" : ","), append_shape<std::tuple_element_t<I, Tuple>, In>(out)), ...);
   }(std::make_index_sequence<std::tuple_size_v<Tuple>>{});
 }
 }  // namespace detail
@@ -76,22 +166,23 @@ void append_nodes(std::string& out) {
  * The shape of a workflow type as text: its name and, in order, each step's name with `~` for a
  * compensation, `!` for the pivot, `|policy` for each policy, `?` for a conditional step,
  * nested workflows and choices' cases in parentheses and parallel groups' branches in brackets:
- * "payment(authorize~|retry,risk_check,...,transfer!,send_receipt|retry)".
- * Step output types are not part of it (their names differ between compilers).
+ * "payment(authorize~|retry,risk_check,...,transfer!,send_receipt|retry)". With the run's input
+ * type `In`, each step's output type follows its name (`detail::append_type`):
+ * "payment(authorize~:{i64,string}|retry,...)".
  */
-template <class W>
+template <class W, class In = void>
 [[nodiscard]] std::string shape_of() {
   std::string out;
-  detail::append_shape<W>(out);
+  detail::append_shape<W, In>(out);
   return out;
 }
 
-/// A 64-bit FNV-1a hash of `shape_of<W>()`: a journal refuses to resume a run written by a
-/// workflow of another shape.
-template <class W>
+/// A 64-bit FNV-1a hash of `shape_of<W, In>()`: a journal refuses to resume a run written by a
+/// workflow of another shape (with `In`: another step output type too).
+template <class W, class In = void>
 [[nodiscard]] std::uint64_t fingerprint_of() {
   std::uint64_t h = 0xcbf29ce484222325ULL;
-  for (const char c : shape_of<W>()) {
+  for (const char c : shape_of<W, In>()) {
     h ^= static_cast<unsigned char>(c);
     h *= 0x100000001b3ULL;
   }
@@ -701,7 +792,7 @@ class durable_workflow {
   result<submitted> submit(const In& input, const submit_options& options = {}) const {
     require_storable<In>();
     const std::vector<std::byte> bytes = to_bytes(input);
-    return journal_->submit(W::name.view(), identity(), bytes, options);
+    return journal_->submit(W::name.view(), identity<In>(), bytes, options);
   }
 
   /**
@@ -842,15 +933,19 @@ class durable_workflow {
     return resume_all<In>(std::forward<Each>(each), opts, clock, none);
   }
 
-  /// The fingerprint written with each run (see `fingerprint_of`).
+  /// The fingerprint written with each run of input type `In`: `fingerprint_of<W, In>()`, its
+  /// step output types included. `fingerprint()`: the shape's names only, as tutti wrote
+  /// before it recorded output types; a resume accepts runs with either.
+  template <class In = void>
   [[nodiscard]] static std::uint64_t fingerprint() {
-    static const std::uint64_t fp = fingerprint_of<W>();
+    static const std::uint64_t fp = fingerprint_of<W, In>();
     return fp;
   }
   /// The version written with each run (`tutti::versioned`; 1 otherwise).
   static constexpr std::uint32_t version = version_of<W>;
-  /// What each run records of its workflow: version and fingerprint.
-  [[nodiscard]] static workflow_version identity() { return {fingerprint(), version}; }
+  /// What each run of input type `In` records of its workflow: version and fingerprint.
+  template <class In = void>
+  [[nodiscard]] static workflow_version identity() { return {fingerprint<In>(), version}; }
 
  private:
   template <class D>
@@ -895,7 +990,7 @@ class durable_workflow {
   std::optional<std::uint64_t> begin_run(const In& input, run_options& o, Out& out) const {
     if (o.id.empty()) o.id = run_id::generate();
     const std::vector<std::byte> bytes = to_bytes(input);
-    auto started = journal_->start(o.id, W::name.view(), identity(), bytes, lease());
+    auto started = journal_->start(o.id, W::name.view(), identity<In>(), bytes, lease());
     if (!started) {
       out.error = started.error();
       out.message = "the journal refused the run's start: " +
@@ -922,7 +1017,10 @@ class durable_workflow {
     replay_plan plan = plan_of(stored);
     const bool other_version =
         stored.summary.workflow != W::name.view() || stored.summary.version != version;
-    if (other_version || (stored.summary.fingerprint != fingerprint() && !plan.moved)) {
+    // A run written before fingerprints named output types carries the names-only one.
+    const bool same_shape = stored.summary.fingerprint == fingerprint<In>() ||
+                            stored.summary.fingerprint == fingerprint();
+    if (other_version || (!same_shape && !plan.moved)) {
       out.error = journal_errc::fingerprint_mismatch;
       const std::string why =
           other_version ? "it runs on version " + std::to_string(stored.summary.version) +
@@ -938,7 +1036,7 @@ class durable_workflow {
                     "\" version " + std::to_string(stored.summary.version) + " with fingerprint " +
                     hex64(stored.summary.fingerprint) + "; this is workflow \"" +
                     std::string{W::name.view()} + "\" version " + std::to_string(version) +
-                    " with fingerprint " + hex64(fingerprint()) + " (" + shape_of<W>() + ")";
+                    " with fingerprint " + hex64(fingerprint<In>()) + " (" + shape_of<W, In>() + ")";
       return std::nullopt;
     }
     if (plan.resolved || plan.paused || plan.finished) {
