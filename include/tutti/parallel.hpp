@@ -638,8 +638,11 @@ class group_runner {
         return successes_.get() >= 1 || finished_.get() != finished;
       });
     }
-    // Branches never started count as finished for the wait below.
-    const int never = static_cast<int>(n - started);
+    // Branches never started count as finished for the wait below; but for one an earlier
+    // incarnation of the run began: it starts now (see admit), to be restored and undone.
+    int never = 0;
+    std::size_t k = 0;
+    ((k++ >= started ? (began_before<I>() ? submit<I>() : void(++never)) : void()), ...);
     if (never > 0 && tasks_.skip(never)) return;
     tasks_.wait(g_.exec());
   }

@@ -287,3 +287,50 @@ TEST_CASE("an async resume undoes the group's branches an earlier incarnation fi
   CHECK(undos["a"] == 1);
   CHECK(undos["b"] == 1);
 }
+
+TEST_CASE("an async resumed hedge starts a copy an earlier incarnation finished, and undoes it",
+          "[async][durable]") {
+  // The journal of a crashed run: both copies finished, the group did not. Resumed, "a" comes
+  // back first and wins; "b"'s hedge is then not due any more, but it ran: restored, undone.
+  asio::io_context io;
+  manual_clock clock;
+  tutti::asio_executor branches{io.get_executor()};
+  std::map<std::string, int> calls;
+  std::map<std::string, int> undos;
+  const auto copy = [&](const char* name) {
+    return [&calls, &clock, name]() -> tutti::awaitable<int> {
+      ++calls[name];
+      co_await tutti::async_sleep(clock, 1ms, asio::use_awaitable);
+      co_return 1;
+    };
+  };
+  const auto wf = tutti::workflow<"w">(tutti::hedge<"g">(
+      branches, std::chrono::hours(1),
+      tutti::step<"a">(copy("a")).compensate_with([&](const int&) { ++undos["a"]; }),
+      tutti::step<"b">(copy("b")).compensate_with([&](const int&) { ++undos["b"]; })));
+  // Both copies' records, as a group running both would write them.
+  const auto both = tutti::workflow<"w">(tutti::parallel<"g">(
+      branches, tutti::step<"a">(copy("a")).compensate_with([](const int&) {}),
+      tutti::step<"b">(copy("b")).compensate_with([](const int&) {})));
+  tutti::memory_journal reference;
+  const tutti::run_options opts;
+  const auto full = tutti::testing::run_to_completion(
+      io, clock, tutti::durable_workflow{both, reference}.async_run(0, opts, clock));
+  REQUIRE(full);
+  REQUIRE(full->has_value());
+  tutti::stored_run stored = reference.load(full->id()).value();
+  stored.summary.fingerprint =
+      tutti::durable_workflow<decltype(wf), tutti::memory_journal>::fingerprint<int>();
+  tutti::memory_journal j;
+  support::copy_run(j, stored, support::before_end_of("g", ""));
+  calls.clear();
+  const tutti::durable_workflow durable{wf, j};
+  const auto resumed = tutti::testing::run_to_completion(
+      io, clock, durable.async_resume<int>(full->id(), opts, clock));
+  REQUIRE(resumed);
+  REQUIRE(resumed->has_value());
+  CHECK(calls["a"] == 0);
+  CHECK(calls["b"] == 0);
+  CHECK(undos["a"] == 0);
+  CHECK(undos["b"] == 1);
+}

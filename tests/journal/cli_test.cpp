@@ -4,6 +4,7 @@
 
 #include <tutti/journal/durable.hpp>
 #include <tutti/journal/memory.hpp>
+#include <tutti/testing/manual_clock.hpp>
 #include <tutti/version.hpp>
 
 #include <catch2/catch.hpp>
@@ -17,10 +18,12 @@
 #include <initializer_list>
 #include <sstream>
 #include <iterator>
+#include <map>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #if TUTTI_TEST_HAVE_NLOHMANN_JSON
@@ -263,7 +266,8 @@ TEST_CASE("list prints every run newest first with its workflow, status and reco
   CHECK(c.code == 0);
   CHECK(c.err.empty());
   CHECK(c.out.find("RUN ID") == 0);
-  for (std::string_view col : {"WORKFLOW", "STATUS", "STARTED", "UPDATED", "RECORDS", "EPOCH", "OWNER"})
+  for (std::string_view col :
+       {"WORKFLOW", "VERSION", "STATUS", "STARTED", "UPDATED", "RECORDS", "EPOCH", "OWNER", "LEASE"})
     CHECK(c.out.find(col) != std::string::npos);
   CHECK(listed_ids(c.out) == std::vector<std::string>{hex(compensated_id), hex(running_id),
                                                       hex(comp_failed_id), hex(failed_id),
@@ -274,11 +278,11 @@ TEST_CASE("list prints every run newest first with its workflow, status and reco
   CHECK(line.find("payment") != std::string::npos);
   CHECK(line.find(" failed ") != std::string::npos);
   CHECK(line.find("Z ") != std::string::npos);
-  // Then its 10 records, epoch 0 (written by hand: never claimed) and no owner.
+  // Then its 10 records, epoch 0 (written by hand: never claimed), no owner and no lease.
   std::istringstream tokens(line);
   const words w{std::istream_iterator<std::string>(tokens), std::istream_iterator<std::string>()};
-  REQUIRE(w.size() >= 3);
-  CHECK(words(w.end() - 3, w.end()) == words{"10", "0", "-"});
+  REQUIRE(w.size() >= 4);
+  CHECK(words(w.end() - 4, w.end()) == words{"10", "0", "-", "-"});
 }
 
 TEST_CASE("list filters by status and by workflow", "[journal][cli][list]") {
@@ -953,4 +957,52 @@ TEST_CASE("show and list print a live run's owner and epoch, resolve fences its 
   CHECK(j.append(id, r).error() == tutti::journal_errc::fenced);
   CHECK(j.load(id).value().summary.epoch == 2);
   CHECK(j.status(id).value() == tutti::run_status::resolved);
+}
+
+TEST_CASE("list and show tell a live run from a stranded one, and list --stranded finds them",
+          "[journal][cli][search]") {
+  tutti::testing::manual_clock clock{std::chrono::hours(1)};
+  memory_journal j{{.lease_clock = tutti::any_clock{clock}}};
+  const run_id held{0xC12, 1}, died{0xC12, 2}, handed_back{0xC12, 3}, queued{0xC12, 4};
+  REQUIRE(j.start(died, "payment", 1, input_bytes,
+                  tutti::lease_request{.owner = "pay-1#1.aaa", .lease = std::chrono::seconds(10)}));
+  clock.advance(std::chrono::seconds(20));  // pay-1's lease ran out 10 s ago
+  REQUIRE(j.start(held, "payment", 1, input_bytes,
+                  tutti::lease_request{.owner = "pay-2#2.bbb", .lease = std::chrono::seconds(30)}));
+  REQUIRE(j.start(handed_back, "payment", 1, input_bytes));  // never claimed: nobody holds it
+  REQUIRE(j.submit("payment", 1, input_bytes, {.id = queued}));
+
+  captured c = cli_run(j, {"list"});
+  REQUIRE(c.code == 0);
+  CHECK(c.out.find("LEASE") != std::string::npos);
+  CHECK(c.out.find("live, 30.0 s left") != std::string::npos);
+  CHECK(c.out.find("expired 10.0 s ago") != std::string::npos);
+
+  c = cli_run(j, {"list", "--stranded"});
+  REQUIRE(c.code == 0);
+  CHECK(c.out.find(hex(died)) != std::string::npos);
+  CHECK(c.out.find(hex(handed_back)) != std::string::npos);
+  CHECK(c.out.find(hex(held)) == std::string::npos);
+  CHECK(c.out.find(hex(queued)) == std::string::npos);
+  CHECK(cli_run(j, {"list", "--stranded", "--status", "failed"}).code == 2);
+
+  c = cli_run(j, {"show", hex(died)});
+  CHECK(c.out.find("pay-1#1.aaa (lease until ") != std::string::npos);
+  CHECK(c.out.find("expired 10.0 s ago") != std::string::npos);
+  CHECK(line_of(c.out, "stranded").size() > 1);
+  c = cli_run(j, {"show", hex(held)});
+  CHECK(c.out.find("live, 30.0 s left") != std::string::npos);
+  CHECK(line_of(c.out, "stranded").empty());
+
+#if TUTTI_TEST_HAVE_NLOHMANN_JSON
+  const auto listed = nlohmann::json::parse(cli_run(j, {"list", "--json"}).out);
+  std::map<std::string, std::pair<std::string, bool>> lease;
+  for (const auto& run : listed.at("runs"))
+    lease[run.at("id").get<std::string>()] = {run.at("lease").get<std::string>(),
+                                              run.at("stranded").get<bool>()};
+  CHECK(lease.at(hex(held)) == std::pair<std::string, bool>{"live", false});
+  CHECK(lease.at(hex(died)) == std::pair<std::string, bool>{"expired", true});
+  CHECK(lease.at(hex(handed_back)) == std::pair<std::string, bool>{"none", true});
+  CHECK(lease.at(hex(queued)) == std::pair<std::string, bool>{"none", false});
+#endif
 }

@@ -128,11 +128,17 @@ TEST_CASE("a schema-1 PostgreSQL journal is migrated to 2: its runs are version 
     auto j = open_ok(s);
     REQUIRE(j.start(tutti::run_id{1, 1}, "checkout", 7, {}));
   }
-  // What schema 1 had: no version column, and functions without versions.
+  // What schema 1 had: no version column, and functions without versions (claim_next and
+  // start_run with schema 1's signatures stand for them all).
   const std::string q = "\"" + s.name + "\"";
-  REQUIRE(pg_support::exec("SET search_path = " + q + "; ALTER TABLE runs DROP COLUMN version; "
-                           "DROP FUNCTION claim_next; UPDATE meta SET value = '1' "
-                           "WHERE key = 'schema_version'")
+  REQUIRE(pg_support::exec(
+              "SET search_path = " + q + "; ALTER TABLE runs DROP COLUMN version; "
+              "DROP FUNCTION claim_next; DROP FUNCTION start_run; "
+              "CREATE FUNCTION claim_next(p_wf text, p_max bigint, p_owner text, p_lease_ms bigint, "
+              "p_reclaim text, p_lock_timeout text, p_now bigint) RETURNS void LANGUAGE sql AS $$ $$; "
+              "CREATE FUNCTION start_run(p_id uuid, p_wf text, p_fp bigint, p_input bytea, "
+              "p_owner text, p_lease_ms bigint, p_now bigint) RETURNS void LANGUAGE sql AS $$ $$; "
+              "UPDATE meta SET value = '1' WHERE key = 'schema_version'")
               .empty());
   auto j = open_ok(s);
   CHECK(query1("SELECT value FROM " + q + ".meta WHERE key = 'schema_version'") == "2");
@@ -143,6 +149,11 @@ TEST_CASE("a schema-1 PostgreSQL journal is migrated to 2: its runs are version 
   CHECK(claimed.value()[0].version == 1);
   REQUIRE(j.submit("checkout", tutti::workflow_version{8, 2}, {}, {.id = tutti::run_id{1, 2}}));
   CHECK(j.load(tutti::run_id{1, 2}).value().summary.version == 2);
+  REQUIRE(j.start(tutti::run_id{1, 3}, "checkout", tutti::workflow_version{8, 3}, {}, {"b#1"}));
+  CHECK(j.load(tutti::run_id{1, 3}).value().summary.version == 3);
+  // One function of each name: schema 1's were dropped, not left beside the new ones.
+  CHECK(query1("SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+               "WHERE n.nspname = '" + s.name + "' AND p.proname IN ('claim_next', 'start_run')") == "2");
 }
 
 TEST_CASE("a PostgreSQL journal refuses a newer schema and migrates an older one",

@@ -677,11 +677,16 @@ TUTTI_CONFORMANCE_CASE_TAGGED("a journal keeps each run's workflow version, clai
   CHECK(j.append(id_of(2), rec(tutti::record_kind::attempt_started, epoch, "a")).error() ==
         tutti::journal_errc::fenced);
   CHECK(tutti::plan_of(moved).moved);
-  // A dead-lettered run moved goes on; an ended run or version 0 is refused.
-  tutti::record_view dl = rec(tutti::record_kind::dead_lettered, rest[0].epoch);
+  // A dead-lettered run moved goes on, its recoveries reset; an ended run or version 0 is
+  // refused.
+  s.advance(1001ms);  // b#1's lease ran out: c#1 takes run 3 over
+  const auto taken = j.claim(id_of(3), lease_of("c#1")).value();
+  REQUIRE(taken.recoveries == 1);
+  tutti::record_view dl = rec(tutti::record_kind::dead_lettered, taken.epoch);
   dl.message = "version 3 is not registered";
   REQUIRE(j.append(id_of(3), dl));
   REQUIRE(j.load(id_of(3)).value().summary.status == tutti::run_status::dead_lettered);
+  REQUIRE(j.load(id_of(3)).value().summary.recoveries == 1);
   REQUIRE(tutti::move_run(j, id_of(3), 2));
   const auto revived = j.load(id_of(3)).value();
   CHECK(revived.summary.status == tutti::run_status::running);

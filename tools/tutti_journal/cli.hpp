@@ -45,9 +45,13 @@ usage: tutti-journal JOURNAL COMMAND [ARGUMENTS]
        tutti-journal --version
 
 commands:
-  list [--status S] [--workflow W] [--since T] [--until T] [--limit N] [--json]
+  list [--status S] [--workflow W] [--since T] [--until T] [--limit N] [--stranded]
+       [--json]
                    runs, newest first: run id, workflow, version, status, started, updated,
-                   records, epoch, owner.
+                   records, epoch, owner, and its lease: live (its engine holds it) or
+                   expired (its engine died or stalled).
+                   --stranded: running runs no engine is running (held by nobody, or by
+                   an expired lease): any engine may claim them.
                    S: queued, running, paused, succeeded, failed, compensated,
                       compensation_failed, resolved, dead_lettered
                    W: the workflow's name (exact)
@@ -556,9 +560,13 @@ struct session {
   // ---- list ----
 
   [[nodiscard]] int list(std::span<const std::string_view> args) const {
-    const parsed_args p = parse_args(
-        args,
-        {{"--status"}, {"--workflow"}, {"--since"}, {"--until"}, {"--limit"}, {"--json", false}});
+    const parsed_args p = parse_args(args, {{"--status"},
+                                            {"--workflow"},
+                                            {"--since"},
+                                            {"--until"},
+                                            {"--limit"},
+                                            {"--stranded", false},
+                                            {"--json", false}});
     if (!p.error.empty()) return usage_error("list: " + p.error);
     if (!p.positional.empty())
       return usage_error(fmt::format("list: unexpected argument '{}'", printable(p.positional[0])));
@@ -600,6 +608,13 @@ struct session {
       f.limit = n;
     }
 
+    const bool only_stranded = p.has("--stranded");
+    if (only_stranded) {
+      if (f.status && *f.status != run_status::running)
+        return usage_error("list: --stranded lists running runs: no other --status");
+      f.status = run_status::running;
+    }
+
     std::vector<run_summary> runs;
     // The journal reads an upper bound of 0 as "none": a bound at or before the epoch matches
     // no run (every run starts after it).
@@ -608,6 +623,9 @@ struct session {
       if (!listed) return journal_error(listed.error(), "listing runs failed");
       runs = std::move(listed).value();
     }
+    const std::int64_t now = now_ms();
+    if (only_stranded)
+      std::erase_if(runs, [now](const run_summary& s) { return !stranded(s, now); });
 
     if (p.has("--json")) {
       std::string j = R"({"runs":[)";
@@ -625,27 +643,60 @@ struct session {
     }
     table t;
     t.rows.push_back(
-        {"RUN ID", "WORKFLOW", "VERSION", "STATUS", "STARTED", "UPDATED", "RECORDS", "EPOCH", "OWNER"});
+        {"RUN ID", "WORKFLOW", "VERSION", "STATUS", "STARTED", "UPDATED", "RECORDS", "EPOCH", "OWNER", "LEASE"});
     for (const run_summary& s : runs)
       t.rows.push_back({hex_of(s.id), printable(s.workflow), std::to_string(s.version),
                         std::string{to_string(s.status)},
                         format_time(s.started_unix_ms), format_time(s.updated_unix_ms),
                         std::to_string(s.records), std::to_string(s.epoch),
-                        s.owner.empty() ? "-" : printable(s.owner)});
+                        s.owner.empty() ? "-" : printable(s.owner), lease_text(s, now)});
     t.print(out);
     return exit_ok;
   }
 
-  static void append_summary_json(std::string& j, const run_summary& s) {
+  void append_summary_json(std::string& j, const run_summary& s) const {
+    const std::int64_t now = now_ms();
     fmt::format_to(std::back_inserter(j),
                    R"({{"id":"{}","workflow":{},"version":{},"fingerprint":"{:016x}","status":"{}",)"
                    R"("started_unix_ms":{},"started":"{}","updated_unix_ms":{},)"
                    R"("updated":"{}","records":{},"owner":{},"epoch":{},"lease_until_ms":{},)"
-                   R"("recoveries":{},"partition":{},"priority":{}}})",
+                   R"("lease":"{}","stranded":{},"recoveries":{},"partition":{},"priority":{}}})",
                    hex_of(s.id), json_string(s.workflow), s.version, s.fingerprint, to_string(s.status),
                    s.started_unix_ms, format_time(s.started_unix_ms), s.updated_unix_ms,
                    format_time(s.updated_unix_ms), s.records, json_string(s.owner), s.epoch,
-                   s.lease_until_ms, s.recoveries, json_string(s.partition), s.priority);
+                   s.lease_until_ms, lease_name(lease_state_of(s, now)), stranded(s, now),
+                   s.recoveries, json_string(s.partition), s.priority);
+  }
+
+  /// The store's time for leases: the journal's lease clock where it tells it, else the wall
+  /// clock (Unix milliseconds, as SQLite's leases by default).
+  [[nodiscard]] std::int64_t now_ms() const {
+    if constexpr (requires { journal.lease_now_ms(); }) {
+      return journal.lease_now_ms();
+    } else {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+          .count();
+    }
+  }
+  static std::string_view lease_name(lease_state l) {
+    switch (l) {
+      case lease_state::none: return "none";
+      case lease_state::live: return "live";
+      case lease_state::expired: return "expired";
+    }
+    return "none";
+  }
+  /// "-", "live, 28.1 s left" or "expired 4.2 s ago".
+  static std::string lease_text(const run_summary& s, std::int64_t now) {
+    switch (lease_state_of(s, now)) {
+      case lease_state::none: return "-";
+      case lease_state::live:
+        return fmt::format("live, {:.1f} s left", static_cast<double>(s.lease_until_ms - now) / 1000.0);
+      case lease_state::expired:
+        return fmt::format("expired {:.1f} s ago", static_cast<double>(now - s.lease_until_ms) / 1000.0);
+    }
+    return "-";
   }
 
   // ---- show ----
@@ -769,8 +820,11 @@ struct session {
                  {"epoch", std::to_string(run.summary.epoch)},
                  {"owner", run.summary.owner.empty()
                                ? std::string("-")
-                               : fmt::format("{} (lease until {})", printable(run.summary.owner),
-                                             format_time(run.summary.lease_until_ms))}};
+                               : fmt::format("{} (lease until {}: {})", printable(run.summary.owner),
+                                             format_time(run.summary.lease_until_ms),
+                                             lease_text(run.summary, now_ms()))}};
+    if (stranded(run.summary, now_ms()))
+      head.rows.push_back({"stranded", "no engine is running it: a runner (or a resume) claims it"});
     if (run.summary.recoveries != 0)
       head.rows.push_back({"recoveries", std::to_string(run.summary.recoveries)});
     if (!run.summary.partition.empty())

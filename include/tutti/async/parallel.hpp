@@ -179,7 +179,9 @@ class async_group_run {
           self.wake_next();
           co_return;
         }
-        if (!start) co_return;  // the group succeeded before this hedge was due
+        // The group succeeded before this hedge was due: it never starts, unless an earlier
+        // incarnation of the run began it (see group_runner::admit).
+        if (!start && !self.r_.template began_before<I>()) co_return;
       }
     }
     co_await branch<I>(self);

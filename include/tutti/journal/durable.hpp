@@ -1026,7 +1026,11 @@ class durable_workflow {
           other_version ? "it runs on version " + std::to_string(stored.summary.version) +
                               " of workflow \"" + stored.summary.workflow + "\""
                         : "written by another shape of version " + std::to_string(version);
-      if (auto e = unrunnable(claim, control, why)) {
+      // A run of another version is never parked: an engine of that version can run it (an
+      // operator may have moved it between a listing and this claim).
+      claim_control handling = control;
+      if (other_version) handling.park_unrunnable = false;
+      if (auto e = unrunnable(claim, handling, why)) {
         out.error = e;
         out.message = "run " + hex(id) + " could not be parked: " +
                       detail::journal_failure(*journal_, e);

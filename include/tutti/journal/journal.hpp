@@ -231,6 +231,19 @@ struct run_summary {
   std::string dedup_key;
 };
 
+/// Who holds a run, at the store's time `now_ms`: nobody (`none`), an engine whose lease runs
+/// (`live`), or an engine whose lease ran out (`expired`: it died or stalled).
+enum class lease_state : std::uint8_t { none, live, expired };
+[[nodiscard]] constexpr lease_state lease_state_of(const run_summary& s, std::int64_t now_ms) noexcept {
+  if (s.owner.empty()) return lease_state::none;
+  return s.lease_until_ms > now_ms ? lease_state::live : lease_state::expired;
+}
+/// Whether a run is stranded at `now_ms`: running, and held by nobody or by an expired lease —
+/// no engine is running it; any engine (a runner, a resume) may claim it.
+[[nodiscard]] constexpr bool stranded(const run_summary& s, std::int64_t now_ms) noexcept {
+  return s.status == run_status::running && lease_state_of(s, now_ms) != lease_state::live;
+}
+
 /// A run as loaded for a resume or a `show`: header, input and every record in order.
 struct stored_run {
   run_summary summary;

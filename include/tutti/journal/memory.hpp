@@ -243,6 +243,10 @@ class memory_journal {
     return static_cast<std::uint64_t>(queued_);
   }
 
+  /// The time leases are judged by (`memory_journal_options::lease_clock`), in milliseconds:
+  /// compare with `run_summary::lease_until_ms` (`tutti::lease_state_of`).
+  [[nodiscard]] std::int64_t lease_now_ms() const noexcept { return now_ms(); }
+
   // ---- for tests ----
 
   /// Keeps only the first `n` records of run `id`, as if the process had died after writing

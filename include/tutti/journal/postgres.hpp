@@ -438,7 +438,9 @@ struct pg_state {
         return abandon(fail_result(has.get(), "look for the journal's tables"));
       const bool exists = PQntuples(has.get()) == 1;
       const pg_result_ptr r(
-          exists ? PQexec(conn.get(), "SELECT value FROM meta WHERE key = 'schema_version'")
+          exists ? PQexec(conn.get(), ("SELECT value FROM " + schema_ident +
+                                       ".meta WHERE key = 'schema_version'")
+                                          .c_str())
                  : nullptr);
       if (exists && PQresultStatus(r.get()) != PGRES_TUPLES_OK)
         return abandon(fail_result(r.get(), "read the schema version"));
@@ -480,10 +482,14 @@ struct pg_state {
       if (auto e = exec(step->sql, "migrate the schema from version " + std::to_string(version));
           e)
         return abandon(e);
-      const std::string bump = "UPDATE meta SET value = '" + std::to_string(version + 1) +
-                               "' WHERE key = 'schema_version'";
+      const std::string bump = "UPDATE " + schema_ident + ".meta SET value = '" +
+                               std::to_string(version + 1) + "' WHERE key = 'schema_version'";
       if (auto e = exec(bump.c_str(), "record the schema version"); e) return abandon(e);
     }
+    // The session's search_path again: set before another session created the schema, it may
+    // still resolve names without it (PostgreSQL recomputes the path lazily).
+    const std::string path = "SET search_path = " + schema_ident + ", pg_catalog";
+    if (auto e = exec(path.c_str(), "set the search path"); e) return abandon(e);
     if (migrated) {
       if (auto e = exec(pg_drop_functions_sql, "drop the journal's earlier functions"); e)
         return abandon(e);

@@ -1861,6 +1861,11 @@ class sqlite_journal {
     return after;
   }
 
+  /// The time leases are judged by (`sqlite_options::lease_clock`: Unix milliseconds unless a
+  /// test set another clock): compare with `run_summary::lease_until_ms`
+  /// (`tutti::lease_state_of`).
+  [[nodiscard]] std::int64_t lease_now_ms() const noexcept { return s_->lease_now_ms(); }
+
   /// How many runs are queued (submitted, not claimed).
   [[nodiscard]] result<std::uint64_t> queue_depth() const {
     const std::lock_guard<std::mutex> lock(s_->mutex);
