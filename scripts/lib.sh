@@ -5,16 +5,17 @@
 TUTTI_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 # Debian 12 packages each script needs; a script passes its list to ensure_packages.
-# The library and the demo: a compiler, CMake, Boost (Outcome), fmt, SQLite (the journal) and
-# Graphviz (the demo draws the workflow's diagram).
-TUTTI_DEMO_PACKAGES=(cmake ninja-build g++ libboost-dev libfmt-dev libsqlite3-dev graphviz)
+# The library and the demo: a compiler, CMake, Boost (Outcome), fmt, SQLite (the journal), CLI11
+# (tutti-journal's command line) and Graphviz (the demo draws the workflow's diagram).
+TUTTI_DEMO_PACKAGES=(cmake ninja-build g++ libboost-dev libfmt-dev libsqlite3-dev libcli11-dev
+                     graphviz)
 # The test suite: the library's packages, clang (the second compiler and the sanitizer runtimes),
 # Catch2, Google Benchmark (the benchmarks are built, so they cannot rot), nlohmann-json (tests
 # parse the traces and the CLI's JSON), libpq and the PostgreSQL server (the [postgres] tests run
 # against a real server that scripts/test starts), standalone Asio (the [async] tests).
 TUTTI_TEST_PACKAGES=(
   cmake ninja-build g++ clang libclang-rt-14-dev
-  libboost-dev libfmt-dev libsqlite3-dev catch2 libbenchmark-dev nlohmann-json3-dev
+  libboost-dev libfmt-dev libsqlite3-dev libcli11-dev catch2 libbenchmark-dev nlohmann-json3-dev
   libpq-dev postgresql libasio-dev
 )
 

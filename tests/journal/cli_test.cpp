@@ -1,5 +1,8 @@
 // The tutti-journal CLI's logic (tools/tutti_journal/cli.hpp), driven with a memory_journal
 // filled by hand: listing, showing, operator commands, run-id prefixes, usage errors, JSON.
+// Without CLI11 (tutti-journal is not built then either) it compiles to no test case.
+#if TUTTI_TEST_HAVE_CLI11
+
 #include "../../tools/tutti_journal/cli.hpp"
 
 #include <tutti/journal/durable.hpp>
@@ -78,10 +81,12 @@ captured cli_run(memory_journal& j, std::initializer_list<std::string_view> args
   });
 }
 
-/// `run_without_journal` (what main.cpp does before it opens a journal); code -1: nullopt.
+/// `parse_command_line` with the journal file first (what main.cpp does before it opens the
+/// journal); code -1: a request to carry out on the journal.
 captured before_journal(std::initializer_list<std::string_view> args) {
   return capture(args, [](auto v, std::FILE* out, std::FILE* err) {
-    return cli::run_without_journal(v, out, err).value_or(-1);
+    const cli::parse_outcome p = cli::parse_command_line(v, true, out, err);
+    return p.to_run ? -1 : p.code;
   });
 }
 
@@ -562,7 +567,7 @@ TEST_CASE("resolve needs a note, records it and settles the run for good",
   fill(j);
   captured c = cli_run(j, {"resolve", hex(failed_id)});
   CHECK(c.code == 2);
-  CHECK(c.err.find("--note TEXT") != std::string::npos);
+  CHECK(c.err.find("--note is required") != std::string::npos);
   c = cli_run(j, {"resolve", hex(failed_id), "--note", ""});
   CHECK(c.code == 2);
   CHECK(j.status(failed_id).value() == run_status::failed);
@@ -583,11 +588,15 @@ TEST_CASE("resolve needs a note, records it and settles the run for good",
   c = cli_run(j, {"retry", hex(failed_id)});
   CHECK(c.code == 1);
 
-  // The note may come before the run id, and `--` lets it start with dashes.
+  // The note may come before the run id, and start with dashes.
   c = cli_run(j, {"resolve", "--note", "settled", hex(comp_failed_id)});
   CHECK(c.code == 0);
   c = cli_run(j, {"resolve", "--", hex(running_id), "--note"});
-  CHECK(c.code == 2);  // after `--`, "--note" is a second positional argument
+  CHECK(c.code == 2);  // after `--`, "--note" is an argument, not the option
+  CHECK(j.status(running_id).value() == run_status::running);
+  c = cli_run(j, {"resolve", hex(running_id), "--note=--help: cancelled by the customer"});
+  CHECK(c.code == 0);
+  CHECK(j.load(running_id).value().records.back().message == "--help: cancelled by the customer");
   c = cli_run(j, {"resolve", hex(ok_id), "--note", "nothing to settle"});
   CHECK(c.code == 1);
 }
@@ -598,7 +607,7 @@ TEST_CASE("move puts a run on another version of its workflow, and list and show
   fill(j);
   captured c = cli_run(j, {"move", hex(running_id)});
   CHECK(c.code == 2);
-  CHECK(c.err.find("move RUN --version N") != std::string::npos);
+  CHECK(c.err.find("--version is required") != std::string::npos);
   c = cli_run(j, {"move", hex(running_id), "--version", "0"});
   CHECK(c.code == 2);
   c = cli_run(j, {"move", hex(running_id), "--version", "two"});
@@ -694,22 +703,24 @@ TEST_CASE("usage errors exit with 2 and say what is wrong", "[journal][cli][usag
   const std::vector<bad_call> calls = {
       {{}, "no command given"},
       {{"frobnicate"}, "unknown command 'frobnicate'"},
-      {{"list", "--status", "broken"}, "unknown status 'broken'"},
-      {{"list", "--status"}, "--status needs a value"},
-      {{"list", "--limit", "0"}, "--limit '0' is not a positive number"},
+      {{"list", "--status", "broken"}, "--status: unknown status 'broken'"},
+      {{"list", "--status"}, "list: --status"},
+      {{"list", "--limit", "0"}, "--limit: '0' is not a positive number"},
       {{"list", "--limit", "ten"}, "is not a positive number"},
-      {{"list", "--since", "last tuesday"}, "--since 'last tuesday' is not a time"},
+      {{"list", "--since", "last tuesday"}, "--since: 'last tuesday' is not a time"},
       {{"list", "--since", "2026-11-22", "--until", "2026-11-21"},
        "--since must be before --until"},
-      {{"list", "--workflow", ""}, "--workflow needs a name"},
-      {{"list", "extra"}, "unexpected argument 'extra'"},
-      {{"list", "--json=yes"}, "--json takes no value"},
-      {{"list", "--json", "--json"}, "--json given twice"},
-      {{"list", "--verbose"}, "unknown option --verbose"},
-      {{"show"}, "give one run id"},
-      {{"show", "a1", "b1"}, "give one run id"},
-      {{"pause"}, "pause: give one run id"},
+      {{"list", "--stranded", "--status", "failed"}, "--stranded lists running runs"},
+      {{"list", "--workflow", ""}, "--workflow: needs a name"},
+      {{"list", "extra"}, "list: unexpected argument 'extra'"},
+      {{"list", "--json=maybe"}, "--json"},
+      {{"list", "--verbose"}, "list: unknown option --verbose"},
+      {{"show"}, "show: RUN is required"},
+      {{"show", "a1", "b1"}, "show: unexpected argument 'b1'"},
+      {{"pause"}, "pause: RUN is required"},
       {{"retry", "--note", "x", "d1"}, "retry: unknown option --note"},
+      {{"move", "d1", "--version", "two"}, "move: --version: 'two' is not a version"},
+      {{"help", "frobnicate"}, "help: unknown command 'frobnicate'"},
   };
   for (const bad_call& b : calls) {
     std::string joined;
@@ -763,7 +774,7 @@ TEST_CASE("tutti-journal --help, -h and help print the usage without a journal a
     INFO(flag);
     for (const captured& c : {before_journal({flag}), before_journal({"runs.db", flag})}) {
       CHECK(c.code == 0);
-      CHECK(c.out == cli::help_text);
+      CHECK(c.out == cli::help_text());
       CHECK(c.err.empty());
     }
   }
@@ -774,26 +785,30 @@ TEST_CASE("COMMAND --help prints that command's usage and exits 0, without runni
   memory_journal j;
   fill(j);
   const std::string running = hex(running_id);
+  const std::string help = cli::help_text();
   for (std::string_view cmd : cli::command_names) {
     if (cmd == "help") continue;
     INFO(cmd);
     const std::string usage = cli::command_help(cmd);
-    // The usage line, then the command's entry of the help text.
+    // The usage line, then the one-line summary the command list shows for it.
     CHECK(usage.starts_with("usage: tutti-journal JOURNAL " + std::string{cmd}));
-    const auto entry = usage.find("\n  " + std::string{cmd} + " ");
-    REQUIRE(entry != std::string::npos);
-    const auto entry_end = usage.find("\n\n", entry + 1);
-    CHECK(std::string_view{cli::help_text}.find(usage.substr(entry, entry_end - entry)) !=
-          std::string_view::npos);
+    const auto listed = help.find("\n  " + std::string{cmd} + " ");
+    REQUIRE(listed != std::string::npos);
+    const std::size_t summary_at = help.find_first_not_of(' ', listed + 3 + cmd.size());
+    const std::string summary = help.substr(summary_at, help.find('\n', summary_at) - summary_at);
+    CHECK(usage.find("\n\n" + summary + "\n") != std::string::npos);
     const bool takes_run = usage.substr(0, usage.find('\n')).find(" RUN") != std::string::npos;
     CHECK(takes_run == (cmd != "list"));
     CHECK((usage.find("RUN is a run id") != std::string::npos) == takes_run);
+    CHECK(usage.find("exit status") == std::string::npos);  // the whole tool's footer is not
 
     for (std::string_view flag : {"--help", "-h"}) {
       INFO(flag);
-      // After the command, alone or after its arguments; with the journal or before opening one.
+      // After the command, alone or after its arguments; with the journal or before opening one;
+      // and as `help COMMAND`.
       for (const captured& c : {cli_run(j, {cmd, flag}), cli_run(j, {cmd, running, flag}),
-                                before_journal({cmd, flag}), before_journal({"runs.db", cmd, flag}),
+                                cli_run(j, {"help", cmd}), before_journal({cmd, flag}),
+                                before_journal({"runs.db", cmd, flag}),
                                 before_journal({"runs.db", cmd, running, "--note", "x", flag})}) {
         CHECK(c.code == 0);
         CHECK(c.out == usage);
@@ -801,16 +816,18 @@ TEST_CASE("COMMAND --help prints that command's usage and exits 0, without runni
       }
     }
   }
+  // Each option with its value's name, and what a command needs on its usage line.
   CHECK(cli::command_help("list").find("--since T") != std::string::npos);
-  CHECK(cli::command_help("resolve").find("--note TEXT") != std::string::npos);
+  CHECK(cli::command_help("list").starts_with("usage: tutti-journal JOURNAL list [OPTIONS]\n"));
+  CHECK(cli::command_help("resolve").starts_with(
+      "usage: tutti-journal JOURNAL resolve RUN --note TEXT\n"));
+  CHECK(cli::command_help("move").starts_with(
+      "usage: tutti-journal JOURNAL move RUN --version N [OPTIONS]\n"));
   CHECK(cli::command_help("frobnicate").empty());
+  CHECK(cli::command_help("help") == help);
   // Nothing was paused, retried or resolved.
   CHECK(j.status(running_id).value() == run_status::running);
   CHECK(j.status(failed_id).value() == run_status::failed);
-  // After `--`, "--help" is an argument like any other.
-  const captured c = cli_run(j, {"resolve", running, "--note", "x", "--", "--help"});
-  CHECK(c.code == 2);
-  CHECK(c.out.empty());
 }
 
 TEST_CASE("an unknown option is a usage error with exit code 2", "[journal][cli][usage]") {
@@ -825,6 +842,7 @@ TEST_CASE("an unknown option is a usage error with exit code 2", "[journal][cli]
   const captured c = cli_run(j, {"list", "--frobnicate", "--status", "failed"});
   CHECK(c.code == cli::exit_usage);
   CHECK(c.err.find("list: unknown option --frobnicate") != std::string::npos);
+  CHECK(c.err.find("tutti-journal help list") != std::string::npos);
 }
 
 TEST_CASE("before opening a journal: a command is needed after the file", "[journal][cli][usage]") {
@@ -837,6 +855,41 @@ TEST_CASE("before opening a journal: a command is needed after the file", "[jour
   }
   CHECK(before_journal({"runs.db"}).err.find("no command given after the journal file") !=
         std::string::npos);
+  const captured no_file = before_journal({"list", "--json"});
+  CHECK(no_file.code == cli::exit_usage);
+  CHECK(no_file.err.find("no journal file given") != std::string::npos);
+}
+
+TEST_CASE("a parsed command line carries the journal, the command and every value checked",
+          "[journal][cli][usage]") {
+  std::FILE* out = std::tmpfile();
+  std::FILE* err = std::tmpfile();
+  const std::vector<std::string_view> list_args = {
+      "runs.db", "list",    "--status", "failed", "--limit", "3", "--since=2026-11-22",
+      "--until", "1800000000000", "--workflow", "checkout", "--json"};
+  const cli::parse_outcome l = cli::parse_command_line(list_args, true, out, err);
+  REQUIRE(l.to_run);
+  CHECK(l.to_run->journal == "runs.db");
+  CHECK(l.to_run->command == "list");
+  CHECK(l.to_run->status == run_status::failed);
+  CHECK(l.to_run->limit == 3);
+  CHECK(l.to_run->since_unix_ms == std::optional<std::int64_t>{1'795'305'600'000});  // 2026-11-22
+  CHECK(l.to_run->until_unix_ms == std::optional<std::int64_t>{1'800'000'000'000});
+  CHECK(l.to_run->workflow == std::optional<std::string>{"checkout"});
+  CHECK(l.to_run->json);
+  CHECK_FALSE(l.to_run->stranded);
+
+  const std::vector<std::string_view> move_args = {"move", "--note", "v2 adds a receipt", "c0ffee",
+                                                   "--version", "2"};
+  const cli::parse_outcome m = cli::parse_command_line(move_args, false, out, err);
+  REQUIRE(m.to_run);
+  CHECK(m.to_run->journal.empty());
+  CHECK(m.to_run->command == "move");
+  CHECK(m.to_run->run == "c0ffee");
+  CHECK(m.to_run->version == 2);
+  CHECK(m.to_run->note == "v2 adds a receipt");
+  CHECK(read_all(out).empty());
+  CHECK(read_all(err).empty());
 }
 
 // ---- JSON ---------------------------------------------------------------------------------------
@@ -1006,3 +1059,5 @@ TEST_CASE("list and show tell a live run from a stranded one, and list --strande
   CHECK(lease.at(hex(queued)) == std::pair<std::string, bool>{"none", false});
 #endif
 }
+
+#endif  // TUTTI_TEST_HAVE_CLI11

@@ -11,6 +11,7 @@
 #include <cstdio>        // std::FILE
 #include <exception>     // last-resort catch
 #include <functional>    // std::less<>
+#include <memory>        // the parser
 #include <iterator>      // std::back_inserter
 #include <map>           // failures by step
 #include <optional>      // parsed values
@@ -21,6 +22,7 @@
 #include <utility>       // std::pair, std::move
 #include <vector>        // tables, option lists
 
+#include <CLI/CLI.hpp>    // the command line
 #include <fmt/format.h>  // output
 
 #include <tutti/journal/durable.hpp>  // operator commands, plan_of
@@ -36,68 +38,13 @@ enum exit_code : int {
   exit_usage = 2,    ///< bad arguments, unknown or ambiguous run, or a journal error
 };
 
-/// The help text (`tutti-journal help`).
-inline constexpr std::string_view help_text =
-    R"(tutti-journal: operator commands on a tutti journal (a SQLite file)
-
-usage: tutti-journal JOURNAL COMMAND [ARGUMENTS]
-       tutti-journal [JOURNAL] COMMAND --help     that command's usage
-       tutti-journal --version
-
-commands:
-  list [--status S] [--workflow W] [--since T] [--until T] [--limit N] [--stranded]
-       [--json]
-                   runs, newest first: run id, workflow, version, status, started, updated,
-                   records, epoch, owner, and its lease: live (its engine holds it) or
-                   expired (its engine died or stalled).
-                   --stranded: running runs no engine is running (held by nobody, or by
-                   an expired lease): any engine may claim them.
-                   S: queued, running, paused, succeeded, failed, compensated,
-                      compensation_failed, resolved, dead_lettered
-                   W: the workflow's name (exact)
-                   T: ISO 8601 (2026-11-22, 2026-11-22T11:40:00Z, 2026-11-22T13:40+02:00;
-                      no zone: UTC) or milliseconds since the Unix epoch.
-                      Runs started at or after --since and before --until.
-  show RUN [--json]
-                   one run: its header, every record, and per step what the journal says
-                   (attempts, succeeded, failed, compensated).
-  pause RUN        a running run: no new step starts until it is unpaused (the step in
-                   progress finishes; the process running it stops the run there).
-  unpause RUN      a paused run: it is running again; a runner (or the host application's
-                   next resume) carries it on.
-  retry RUN        a failed run: its failed step runs again when next claimed. A
-                   dead_lettered run: it goes on where it stopped (revived).
-  redrive RUN      a compensation_failed run: its compensations that did not succeed run
-                   again when next claimed.
-  resolve RUN --note TEXT
-                   a queued, running, paused, failed, compensation_failed or dead_lettered
-                   run: settled by hand (the note says how). It is never resumed; a live run
-                   stops at its engine's next write, a queued one never runs.
-  move RUN --version N [--note TEXT]
-                   a queued, running, paused or dead_lettered run: it goes on as version N
-                   of its workflow (a service hosting version N claims it; its journal is
-                   replayed there, step by step, its shape not checked). A live run stops at
-                   its engine's next write; a dead_lettered one is running again.
-  help             this text.
-
-RUN is a run id (32 hex digits), or its first or last digits when they match a single run
-(ids made by one thread share their first half and differ in their last digits).
-
-This tool has no workflow code and runs no step. retry and redrive record the operator's
-request in the journal and make the run `running` again; the host application carries it out
-on its next resume: durable.resume<In>(id), or durable.resume_all<In>(...) at start-up.
-
-exit status: 0 done; 1 the command does not apply to the run in its current state;
-2 usage error, unknown or ambiguous run, or a journal that cannot be opened or read.
-)";
-
 /// "tutti-journal <major>.<minor>.<patch>\n" (`tutti-journal --version`).
 inline std::string version_text() {
   return fmt::format("tutti-journal {}.{}.{}\n", TUTTI_VERSION_MAJOR, TUTTI_VERSION_MINOR,
                      TUTTI_VERSION_PATCH);
 }
 
-/// The commands `tutti-journal` knows, as `help_text` lists them.
+/// The commands `tutti-journal` knows, in the order its help lists them.
 inline constexpr std::string_view command_names[] = {"list",    "show",    "pause", "unpause", "retry",
                                                      "redrive", "resolve", "move",  "help"};
 
@@ -107,41 +54,388 @@ inline bool is_command(std::string_view name) {
          std::end(command_names);
 }
 
+/// What one command line asks for, as the parser leaves it: every value checked, nothing done.
+struct request {
+  std::string journal;  ///< the journal file (empty where the caller holds the journal: run_cli)
+  std::string command;  ///< a name in `command_names`
+  std::string run;      ///< RUN: 32 hex digits or a piece of them (show and the operator commands)
+  // list
+  std::optional<run_status> status;
+  std::optional<std::string> workflow;
+  std::optional<std::int64_t> since_unix_ms;
+  std::optional<std::int64_t> until_unix_ms;
+  std::size_t limit = 0;  ///< 0: no limit
+  bool stranded = false;
+  bool json = false;  ///< list and show
+  // resolve and move
+  std::string note;
+  std::uint32_t version = 0;  ///< move: the version the run goes on as
+  // help
+  std::string help_topic;  ///< `help COMMAND`: that command's usage
+};
+
+namespace detail {
+
+inline std::string printable(std::string_view s);
+inline std::optional<std::int64_t> parse_time(std::string_view s);
+
+inline std::optional<run_status> parse_status(std::string_view s) {
+  for (std::uint8_t v = 1; v < 32; ++v) {
+    const auto st = static_cast<run_status>(v);
+    if (to_string(st) != "unknown" && to_string(st) == s) return st;
+  }
+  return std::nullopt;
+}
+
+/// A positive decimal number that fits `T`.
+template <class T>
+std::optional<T> parse_positive(std::string_view s) {
+  T n = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+  if (ec != std::errc{} || end != s.data() + s.size() || n == 0) return std::nullopt;
+  return n;
+}
+
+inline constexpr std::string_view statuses =
+    "queued, running, paused, succeeded, failed, compensated, compensation_failed, resolved, "
+    "dead_lettered";
+
+inline constexpr std::string_view run_footer =
+    "RUN is a run id (32 hex digits), or its first or last digits when they match a single run\n"
+    "(ids made by one thread share their first half and differ in their last digits).\n";
+
+inline constexpr std::string_view main_footer =
+    "RUN is a run id (32 hex digits), or its first or last digits when they match a single run\n"
+    "(ids made by one thread share their first half and differ in their last digits).\n"
+    "\n"
+    "This tool has no workflow code and runs no step. retry and redrive record the operator's\n"
+    "request in the journal and make the run `running` again; the host application carries it "
+    "out\non its next resume: durable.resume<In>(id), or durable.resume_all<In>(...) at "
+    "start-up.\n"
+    "\n"
+    "exit status: 0 done; 1 the command does not apply to the run in its current state;\n"
+    "2 usage error, unknown or ambiguous run, or a journal that cannot be opened or read.\n";
+
+/// CLI11's help, laid out as tutti-journal's: the usage line first (with JOURNAL before the
+/// command), then what the command does, its arguments and options, and the footer; the
+/// command list shows each command's first line.
+class help_formatter final : public CLI::Formatter {
+ public:
+  help_formatter() {
+    label("Usage", "usage");
+    label("OPTIONS", "OPTIONS");
+    label("Positionals", "Arguments");
+    label("SUBCOMMAND", "COMMAND");
+    column_width(24);
+  }
+  std::string make_help(const CLI::App* app, std::string name,
+                        CLI::AppFormatMode mode) const override {
+    std::string out = make_usage(app, std::move(name));
+    out += '\n';
+    const std::string& description = app->get_description();
+    if (!description.empty()) {
+      out += description;
+      out += '\n';
+    }
+    out += make_positionals(app);
+    out += make_groups(app, mode);
+    out += make_subcommands(app, mode);
+    const std::string footer = app->get_footer();
+    if (!footer.empty()) {
+      out += '\n';
+      out += footer;
+    }
+    return out;
+  }
+  /// "usage: tutti-journal JOURNAL resolve RUN --note TEXT": the arguments and the options a
+  /// command needs, then "[OPTIONS]" if it has others.
+  std::string make_usage(const CLI::App* app, std::string) const override {
+    if (app->get_parent() == nullptr)
+      return "usage: tutti-journal JOURNAL COMMAND [ARGUMENTS]\n"
+             "       tutti-journal [JOURNAL] COMMAND --help     that command's usage\n"
+             "       tutti-journal --version\n";
+    std::string out = "usage: tutti-journal JOURNAL " + app->get_name();
+    for (const CLI::Option* o : app->get_options({}))
+      if (o->get_positional()) out += " " + o->get_name(true);
+    bool optional = false;
+    for (const CLI::Option* o : app->get_options({})) {
+      if (o->get_positional() || o == app->get_help_ptr()) continue;
+      if (o->get_required())
+        out += " " + o->get_name() + " " + o->get_type_name();
+      else
+        optional = true;
+    }
+    if (optional) out += " [OPTIONS]";
+    out += '\n';
+    return out;
+  }
+  std::string make_subcommand(const CLI::App* sub) const override {
+    const std::string& d = sub->get_description();
+    std::string out = "  " + sub->get_name();
+    out.append(out.size() < 24 ? 24 - out.size() : 1, ' ');
+    out.append(d.substr(0, d.find('\n')));
+    out += '\n';
+    return out;
+  }
+};
+
+/// A CLI11 check with tutti-journal's message (empty: the value is good).
+template <class F>
+CLI::Validator check(F f) {
+  return CLI::Validator(
+      [f](std::string& value) -> std::string { return f(std::string_view{value}); }, "");
+}
+
 /**
- * The usage of one command (`tutti-journal list --help`): its usage line, its entry in
- * `help_text` and, for a command that takes a RUN, what RUN may be. `help_text` for "help";
- * empty for a name that is not a command.
+ * The parser for one command line, its values bound to `r`. With `with_journal`, the first
+ * argument that is not a command or an option is the journal file (`tutti-journal JOURNAL list`);
+ * without it, the arguments start at the command (`run_cli`).
+ */
+inline std::unique_ptr<CLI::App> make_parser(request& r, bool with_journal) {
+  auto app = std::make_unique<CLI::App>(
+      "tutti-journal: operator commands on a tutti journal (a SQLite file)", "tutti-journal");
+  app->formatter(std::make_shared<help_formatter>());
+  app->set_version_flag("--version", version_text());
+  // Arguments no option or command takes are told apart below (parse_command_line): an unknown
+  // option, an unknown command, one argument too many. Subcommands take this over when added.
+  app->allow_extras();
+  if (with_journal)
+    app->add_option("JOURNAL", r.journal, "the journal file (a name starting with - as ./-name)")
+        ->type_name("");
+
+  const auto run_arg = [&r](CLI::App* c) {
+    c->add_option("RUN", r.run, "the run: its id, or its first or last digits")
+        ->type_name("")
+        ->required();
+    c->footer(std::string{run_footer});
+  };
+  const auto json_flag = [&r](CLI::App* c) {
+    c->add_flag("--json", r.json, "print JSON (one object) instead of text");
+  };
+
+  // ---- list ----
+  CLI::App* list = app->add_subcommand(
+      "list",
+      "runs, newest first, with their status, owner and lease\n"
+      "Per run: id, workflow, version, status, started, updated, records, epoch,\n"
+      "owner, and its lease: live (its engine holds it) or expired (its engine\n"
+      "died or stalled).");
+  list->add_option_function<std::string>(
+          "--status", [&r](const std::string& s) { r.status = parse_status(s); },
+          "only runs in status S: queued, running, paused, succeeded,\n"
+          "failed, compensated, compensation_failed, resolved,\n"
+          "dead_lettered")
+      ->type_name("S")
+      ->check(check([](std::string_view s) {
+        return parse_status(s) ? std::string{}
+                               : fmt::format("unknown status '{}' ({})", printable(s), statuses);
+      }));
+  list->add_option_function<std::string>(
+          "--workflow", [&r](const std::string& w) { r.workflow = w; },
+          "only runs of the workflow named W (exact)")
+      ->type_name("W")
+      ->check(check([](std::string_view w) {
+        return w.empty() ? std::string{"needs a name"} : std::string{};
+      }));
+  const auto time_check = check([](std::string_view t) {
+    return parse_time(t) ? std::string{}
+                         : fmt::format(
+                               "'{}' is not a time (ISO 8601 such as 2026-11-22T11:40:00Z, or "
+                               "milliseconds since the Unix epoch)",
+                               printable(t));
+  });
+  list->add_option_function<std::string>(
+          "--since", [&r](const std::string& t) { r.since_unix_ms = parse_time(t); },
+          "only runs started at or after T: ISO 8601 (2026-11-22,\n"
+          "2026-11-22T11:40:00Z, 2026-11-22T13:40+02:00; no zone: UTC)\n"
+          "or milliseconds since the Unix epoch")
+      ->type_name("T")
+      ->check(time_check);
+  list->add_option_function<std::string>(
+          "--until", [&r](const std::string& t) { r.until_unix_ms = parse_time(t); },
+          "only runs started before T (as --since)")
+      ->type_name("T")
+      ->check(time_check);
+  list->add_option_function<std::string>(
+          "--limit", [&r](const std::string& n) { r.limit = *parse_positive<std::size_t>(n); },
+          "at most N runs (the newest)")
+      ->type_name("N")
+      ->check(check([](std::string_view n) {
+        return parse_positive<std::size_t>(n)
+                   ? std::string{}
+                   : fmt::format("'{}' is not a positive number", printable(n));
+      }));
+  list->add_flag("--stranded", r.stranded,
+                 "only running runs no engine is running (held by nobody, or\n"
+                 "by an expired lease): any engine may claim them");
+  json_flag(list);
+
+  // ---- show ----
+  CLI::App* show = app->add_subcommand(
+      "show",
+      "one run: its header, every record, and what each step did\n"
+      "Per step, what the journal says: attempts, succeeded, failed,\n"
+      "compensated.");
+  run_arg(show);
+  json_flag(show);
+
+  // ---- operator commands ----
+  run_arg(app->add_subcommand(
+      "pause",
+      "stop a running run before its next step\n"
+      "No new step starts until it is unpaused (the step in progress\n"
+      "finishes; the process running it stops the run there)."));
+  run_arg(app->add_subcommand(
+      "unpause",
+      "let a paused run go on\n"
+      "It is running again; a runner (or the host application's next resume)\n"
+      "carries it on."));
+  run_arg(app->add_subcommand(
+      "retry",
+      "run a failed run's failed step again, or revive a dead_lettered run\n"
+      "A failed run: its failed step runs again when next claimed. A\n"
+      "dead_lettered run: it goes on where it stopped."));
+  run_arg(app->add_subcommand(
+      "redrive",
+      "run a compensation_failed run's failed compensations again\n"
+      "Its compensations that did not succeed run again when next claimed."));
+  CLI::App* resolve = app->add_subcommand(
+      "resolve",
+      "mark a run settled by hand (--note says how)\n"
+      "A queued, running, paused, failed, compensation_failed or dead_lettered\n"
+      "run. It is never resumed; a live run stops at its engine's next write, a\n"
+      "queued one never runs.");
+  run_arg(resolve);
+  resolve->add_option("--note", r.note, "how the run was settled (recorded in the journal)")
+      ->type_name("TEXT")
+      ->required()
+      ->check(check([](std::string_view n) {
+        return n.empty() ? std::string{"say how the run was settled"} : std::string{};
+      }));
+  CLI::App* move = app->add_subcommand(
+      "move",
+      "let a run go on as another version of its workflow\n"
+      "A queued, running, paused or dead_lettered run goes on as version N (a\n"
+      "service hosting version N claims it; its journal is replayed there, step\n"
+      "by step, its shape not checked). A live run stops at its engine's next\n"
+      "write; a dead_lettered one is running again.");
+  run_arg(move);
+  move->add_option_function<std::string>(
+          "--version", [&r](const std::string& v) { r.version = *parse_positive<std::uint32_t>(v); },
+          "the version the run goes on as (1 or more)")
+      ->type_name("N")
+      ->required()
+      ->check(check([](std::string_view v) {
+        return parse_positive<std::uint32_t>(v)
+                   ? std::string{}
+                   : fmt::format("'{}' is not a version (1 or more)", printable(v));
+      }));
+  move->add_option("--note", r.note, "why (recorded in the journal)")->type_name("TEXT");
+
+  // ---- help ----
+  app->add_subcommand("help", "this text; help COMMAND: that command's usage")
+      ->add_option("COMMAND", r.help_topic, "a command")
+      ->type_name("");
+  // Set last: subcommands take these over from their parent when they are added.
+  for (CLI::App* c : app->get_subcommands({})) c->group("Commands");
+  app->footer(std::string{main_footer});
+  app->require_subcommand(0, 1);
+  return app;
+}
+
+/// The usage of `command` as `tutti-journal COMMAND --help` prints it.
+inline std::string help_of(std::string_view command) {
+  request r;
+  const auto app = make_parser(r, true);
+  if (command.empty() || command == "help") return app->help();
+  for (const CLI::App* sub : app->get_subcommands({}))
+    if (sub->get_name() == command) return sub->help("", CLI::AppFormatMode::Normal);
+  return {};
+}
+
+}  // namespace detail
+
+/// The help text (`tutti-journal help`): every command, what RUN may be, the exit codes.
+inline std::string help_text() { return detail::help_of("help"); }
+
+/**
+ * The usage of one command (`tutti-journal list --help`): its usage line, what it does, its
+ * arguments and options and, for a command that takes a RUN, what RUN may be. `help_text()` for
+ * "help"; empty for a name that is not a command.
  */
 inline std::string command_help(std::string_view command) {
-  if (!is_command(command)) return {};
-  if (command == "help") return std::string{help_text};
-  const std::string_view text = help_text;
-  constexpr std::string_view description_indent = "                   ";
-  // The entry: the line "  <command> ..." and the description lines indented below it.
-  std::string entry;
-  for (std::size_t pos = 0; pos < text.size();) {
-    const std::size_t end = std::min(text.find('\n', pos), text.size());
-    const std::string_view line = text.substr(pos, end - pos);
-    pos = end + 1;
-    if (!entry.empty()) {
-      if (!line.starts_with(description_indent)) break;
-    } else if (!(line.starts_with("  ") && line.substr(2).starts_with(command) &&
-                 (line.size() == 2 + command.size() || line[2 + command.size()] == ' '))) {
-      continue;
-    }
-    entry.append(line);
-    entry.push_back('\n');
+  return is_command(command) ? detail::help_of(command) : std::string{};
+}
+
+/// A parsed command line (`request`), or the exit code of one that needed no journal: help,
+/// the version, or a usage error (printed).
+struct parse_outcome {
+  std::optional<request> to_run;
+  int code = exit_ok;
+};
+
+/**
+ * Parses a command line: `args` without the program's name; with `with_journal`, the journal file
+ * comes first (`{"runs.db", "list", "--json"}`), else the command (`{"list", "--json"}`). Help
+ * (`help`, `--help`, `-h`, `help COMMAND`, `COMMAND --help`) and `--version` are printed to `out`
+ * and need no journal; a usage error is printed to `err`, with exit code `exit_usage`.
+ */
+inline parse_outcome parse_command_line(std::span<const std::string_view> args, bool with_journal,
+                                        std::FILE* out, std::FILE* err) {
+  request r;
+  const auto app = detail::make_parser(r, with_journal);
+  // CLI11 takes the arguments last first.
+  std::vector<std::string> reversed(args.rbegin(), args.rend());
+  const auto usage_error = [&](const CLI::App* where, std::string_view message) {
+    const std::string command = where != nullptr ? where->get_name() : std::string{};
+    fmt::print(err, "tutti-journal: {}{}\n(`tutti-journal {}` tells the usage)\n",
+               command.empty() ? "" : command + ": ", detail::printable(message),
+               command.empty() || command == "help" ? "help" : "help " + command);
+    return parse_outcome{std::nullopt, exit_usage};
+  };
+  const auto selected = [&app]() -> const CLI::App* {
+    const auto subs = app->get_subcommands();
+    return subs.empty() ? nullptr : subs.front();
+  };
+  try {
+    app->parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    fmt::print(out, "{}", app->help());
+    return {std::nullopt, exit_ok};
+  } catch (const CLI::CallForVersion&) {
+    fmt::print(out, "{}", version_text());
+    return {std::nullopt, exit_ok};
+  } catch (const CLI::ParseError& e) {
+    return usage_error(selected(), e.what());
   }
-  // The synopsis: the entry's first line, up to its description.
-  std::string_view synopsis = std::string_view{entry}.substr(2, entry.find('\n') - 2);
-  synopsis = synopsis.substr(0, synopsis.find("  "));
-  std::string out = fmt::format("usage: tutti-journal JOURNAL {}\n\n{}", synopsis, entry);
-  if (synopsis.find("RUN") != std::string_view::npos) {
-    const std::size_t run = text.find("\nRUN is") + 1;
-    out += '\n';
-    out.append(text.substr(run, text.find("\n\n", run) + 1 - run));
+  const CLI::App* command = selected();
+  // What no option or command took: an option before the command, or a word that is no command.
+  const std::vector<std::string> rest = app->remaining(true);
+  if (!rest.empty() && rest.front().size() > 1 && rest.front().starts_with("-"))
+    return usage_error(command, fmt::format("unknown option {}", rest.front()));
+  if (command == nullptr) {
+    if (!rest.empty()) return usage_error(nullptr, fmt::format("unknown command '{}'", rest.front()));
+    return usage_error(nullptr, fmt::format("no command given{} (usage: tutti-journal JOURNAL "
+                                            "COMMAND [ARGUMENTS])",
+                                            r.journal.empty() ? "" : " after the journal file"));
   }
-  return out;
+  if (!rest.empty()) return usage_error(command, fmt::format("unexpected argument '{}'", rest.front()));
+  r.command = command->get_name();
+  if (r.command == "help") {
+    if (!r.help_topic.empty() && !is_command(r.help_topic))
+      return usage_error(command, fmt::format("unknown command '{}'", r.help_topic));
+    fmt::print(out, "{}", detail::help_of(r.help_topic));
+    return {std::nullopt, exit_ok};
+  }
+  if (r.command == "list") {
+    if (r.since_unix_ms && r.until_unix_ms && *r.since_unix_ms >= *r.until_unix_ms)
+      return usage_error(command, "--since must be before --until");
+    if (r.stranded && r.status && *r.status != run_status::running)
+      return usage_error(command, "--stranded lists running runs: no other --status");
+  }
+  if (with_journal && r.journal.empty())
+    return usage_error(nullptr, "no journal file given: tutti-journal JOURNAL COMMAND");
+  return {std::move(r), exit_ok};
 }
 
 namespace detail {
@@ -399,93 +693,6 @@ inline std::optional<std::int64_t> parse_time(std::string_view s) {
   return ms - sign * (static_cast<std::int64_t>(*oh) * 60 + om) * 60'000;
 }
 
-// ---- arguments ----------------------------------------------------------------------------------
-
-/// "help", "--help" or "-h".
-inline bool is_help(std::string_view a) { return a == "help" || a == "--help" || a == "-h"; }
-
-/// A command's arguments ask for its usage: `--help` or `-h` before any `--`.
-inline bool asks_for_help(std::span<const std::string_view> args) {
-  for (const std::string_view a : args) {
-    if (a == "--") return false;
-    if (a == "--help" || a == "-h") return true;
-  }
-  return false;
-}
-
-struct option_spec {
-  std::string_view name;  // "--status"
-  bool takes_value = true;
-};
-
-struct parsed_args {
-  std::vector<std::string_view> positional;
-  std::vector<std::pair<std::string_view, std::string_view>> options;  // name, value ("" for flags)
-  std::string error;                                                   // non-empty: a usage error
-
-  [[nodiscard]] const std::string_view* find(std::string_view name) const {
-    for (const auto& [n, v] : options)
-      if (n == name) return &v;
-    return nullptr;
-  }
-  [[nodiscard]] bool has(std::string_view name) const { return find(name) != nullptr; }
-};
-
-/// `--name value`, `--name=value`, flags; `--` ends the options (a note may start with "--").
-inline parsed_args parse_args(std::span<const std::string_view> args,
-                              std::initializer_list<option_spec> specs) {
-  parsed_args p;
-  bool options_done = false;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string_view a = args[i];
-    if (options_done || a.size() < 2 || a.substr(0, 2) != "--") {
-      p.positional.push_back(a);
-      continue;
-    }
-    if (a == "--") {
-      options_done = true;
-      continue;
-    }
-    const auto eq = a.find('=');
-    const std::string_view name = a.substr(0, eq);
-    const option_spec* spec = nullptr;
-    for (const option_spec& s : specs)
-      if (s.name == name) spec = &s;
-    if (spec == nullptr) {
-      p.error = fmt::format("unknown option {}", printable(name));
-      return p;
-    }
-    if (p.has(name)) {
-      p.error = fmt::format("{} given twice", name);
-      return p;
-    }
-    std::string_view value;
-    if (!spec->takes_value) {
-      if (eq != std::string_view::npos) {
-        p.error = fmt::format("{} takes no value", name);
-        return p;
-      }
-    } else if (eq != std::string_view::npos) {
-      value = a.substr(eq + 1);
-    } else if (i + 1 < args.size()) {
-      value = args[++i];
-    } else {
-      p.error = fmt::format("{} needs a value", name);
-      return p;
-    }
-    p.options.emplace_back(name, value);
-  }
-  return p;
-}
-
-inline std::optional<run_status> parse_status(std::string_view s) {
-  for (std::uint8_t v = 1; v < 32; ++v) {
-    const auto st = static_cast<run_status>(v);
-    if (to_string(st) != "unknown" && to_string(st) == s) return st;
-  }
-  return std::nullopt;
-}
-
 // ---- the session ------------------------------------------------------------------------------
 
 /// One invocation: the journal, where output goes, and shared error reporting.
@@ -559,61 +766,16 @@ struct session {
 
   // ---- list ----
 
-  [[nodiscard]] int list(std::span<const std::string_view> args) const {
-    const parsed_args p = parse_args(args, {{"--status"},
-                                            {"--workflow"},
-                                            {"--since"},
-                                            {"--until"},
-                                            {"--limit"},
-                                            {"--stranded", false},
-                                            {"--json", false}});
-    if (!p.error.empty()) return usage_error("list: " + p.error);
-    if (!p.positional.empty())
-      return usage_error(fmt::format("list: unexpected argument '{}'", printable(p.positional[0])));
+  [[nodiscard]] int list(const request& r) const {
     run_filter f;
-    if (const auto* s = p.find("--status")) {
-      f.status = parse_status(*s);
-      if (!f.status)
-        return usage_error(fmt::format(
-            "list: unknown status '{}' (queued, running, paused, succeeded, failed, "
-            "compensated, compensation_failed, resolved, dead_lettered)",
-            printable(*s)));
-    }
-    if (const auto* w = p.find("--workflow")) {
-      if (w->empty()) return usage_error("list: --workflow needs a name");
-      f.workflow = std::string{*w};
-    }
-    std::optional<std::int64_t> since;
-    std::optional<std::int64_t> until;
-    for (const auto& [name, slot] : {std::pair{"--since", &since}, std::pair{"--until", &until}}) {
-      if (const auto* t = p.find(name)) {
-        *slot = parse_time(*t);
-        if (!*slot)
-          return usage_error(
-              fmt::format("list: {} '{}' is not a time (ISO 8601 such as 2026-11-22T11:40:00Z, or "
-                          "milliseconds since the Unix epoch)",
-                          name, printable(*t)));
-      }
-    }
-    if (since && until && *since >= *until)
-      return usage_error("list: --since must be before --until");
-    if (since) f.started_after_unix_ms = *since;
+    f.status = r.status;
+    if (r.workflow) f.workflow = *r.workflow;
+    const std::optional<std::int64_t> until = r.until_unix_ms;
+    if (r.since_unix_ms) f.started_after_unix_ms = *r.since_unix_ms;
     if (until) f.started_before_unix_ms = *until;
-    if (const auto* l = p.find("--limit")) {
-      std::size_t n = 0;
-      const auto [end, ec] = std::from_chars(l->data(), l->data() + l->size(), n);
-      if (ec != std::errc{} || end != l->data() + l->size() || n == 0)
-        return usage_error(
-            fmt::format("list: --limit '{}' is not a positive number", printable(*l)));
-      f.limit = n;
-    }
-
-    const bool only_stranded = p.has("--stranded");
-    if (only_stranded) {
-      if (f.status && *f.status != run_status::running)
-        return usage_error("list: --stranded lists running runs: no other --status");
-      f.status = run_status::running;
-    }
+    if (r.limit != 0) f.limit = r.limit;
+    const bool only_stranded = r.stranded;
+    if (only_stranded) f.status = run_status::running;
 
     std::vector<run_summary> runs;
     // The journal reads an upper bound of 0 as "none": a bound at or before the epoch matches
@@ -627,7 +789,7 @@ struct session {
     if (only_stranded)
       std::erase_if(runs, [now](const run_summary& s) { return !stranded(s, now); });
 
-    if (p.has("--json")) {
+    if (r.json) {
       std::string j = R"({"runs":[)";
       for (std::size_t i = 0; i < runs.size(); ++i) {
         if (i != 0) j += ',';
@@ -724,12 +886,9 @@ struct session {
            k == record_kind::resolved || k == record_kind::revived || k == record_kind::moved;
   }
 
-  [[nodiscard]] int show(std::span<const std::string_view> args) const {
-    const parsed_args p = parse_args(args, {{"--json", false}});
-    if (!p.error.empty()) return usage_error("show: " + p.error);
-    if (p.positional.size() != 1) return usage_error("show: give one run id: show RUN [--json]");
+  [[nodiscard]] int show(const request& r) const {
     int code = exit_ok;
-    const auto id = find_run(p.positional[0], code);
+    const auto id = find_run(r.run, code);
     if (!id) return code;
     auto loaded = journal.load(*id);
     if (!loaded) return run_error(loaded.error(), *id, "loading the run failed");
@@ -757,7 +916,7 @@ struct session {
         break;
       }
 
-    if (p.has("--json")) {
+    if (r.json) {
       std::string j = R"({"run":)";
       append_summary_json(j, run.summary);
       j.pop_back();  // reopen the object for the input size
@@ -937,37 +1096,12 @@ struct session {
 
   enum class command { pause, unpause, retry, redrive, resolve, move };
 
-  [[nodiscard]] int operate(command c, std::string_view name,
-                            std::span<const std::string_view> args) const {
-    const parsed_args p = c == command::resolve ? parse_args(args, {{"--note"}})
-                          : c == command::move  ? parse_args(args, {{"--version"}, {"--note"}})
-                                                : parse_args(args, {});
-    if (!p.error.empty()) return usage_error(fmt::format("{}: {}", name, p.error));
-    if (p.positional.size() != 1)
-      return usage_error(fmt::format("{}: give one run id: {} RUN{}", name, name,
-                                     c == command::resolve ? " --note TEXT"
-                                     : c == command::move  ? " --version N [--note TEXT]"
-                                                           : ""));
-    std::string_view note;
-    if (c == command::resolve) {
-      const auto* n = p.find("--note");
-      if (n == nullptr || n->empty())
-        return usage_error("resolve: say how the run was settled: resolve RUN --note TEXT");
-      note = *n;
-    }
-    std::uint32_t version = 0;
-    if (c == command::move) {
-      const auto* v = p.find("--version");
-      std::uint32_t n = 0;
-      const auto [end, ec] = v == nullptr ? std::from_chars_result{nullptr, std::errc::invalid_argument}
-                                          : std::from_chars(v->data(), v->data() + v->size(), n);
-      if (ec != std::errc{} || end != v->data() + v->size() || n == 0)
-        return usage_error("move: say which version: move RUN --version N (N: 1 or more)");
-      version = n;
-      if (const auto* n = p.find("--note")) note = *n;
-    }
+  [[nodiscard]] int operate(command c, const request& r) const {
+    const std::string_view name = r.command;
+    const std::string_view note = r.note;
+    const std::uint32_t version = r.version;
     int code = exit_ok;
-    const auto id = find_run(p.positional[0], code);
+    const auto id = find_run(r.run, code);
     if (!id) return code;
 
     result<void> done = outcome::success();
@@ -1055,32 +1189,16 @@ struct session {
     return exit_ok;
   }
 
-  [[nodiscard]] int dispatch(std::span<const std::string_view> args) const {
-    if (args.empty()) return usage_error("no command given");
-    const std::string_view cmd = args[0];
-    const auto rest = args.subspan(1);
-    if (is_help(cmd)) {
-      fmt::print(out, "{}", help_text);
-      return exit_ok;
-    }
-    if (cmd == "--version") {
-      fmt::print(out, "{}", version_text());
-      return exit_ok;
-    }
-    if (is_command(cmd) && asks_for_help(rest)) {
-      fmt::print(out, "{}", command_help(cmd));
-      return exit_ok;
-    }
-    if (cmd.size() > 1 && cmd[0] == '-')
-      return usage_error(fmt::format("unknown option {}", printable(cmd)));
-    if (cmd == "list") return list(rest);
-    if (cmd == "show") return show(rest);
-    if (cmd == "pause") return operate(command::pause, cmd, rest);
-    if (cmd == "unpause") return operate(command::unpause, cmd, rest);
-    if (cmd == "retry") return operate(command::retry, cmd, rest);
-    if (cmd == "redrive") return operate(command::redrive, cmd, rest);
-    if (cmd == "resolve") return operate(command::resolve, cmd, rest);
-    if (cmd == "move") return operate(command::move, cmd, rest);
+  [[nodiscard]] int execute(const request& r) const {
+    const std::string_view cmd = r.command;
+    if (cmd == "list") return list(r);
+    if (cmd == "show") return show(r);
+    if (cmd == "pause") return operate(command::pause, r);
+    if (cmd == "unpause") return operate(command::unpause, r);
+    if (cmd == "retry") return operate(command::retry, r);
+    if (cmd == "redrive") return operate(command::redrive, r);
+    if (cmd == "resolve") return operate(command::resolve, r);
+    if (cmd == "move") return operate(command::move, r);
     return usage_error(fmt::format("unknown command '{}'", printable(cmd)));
   }
 };
@@ -1088,40 +1206,19 @@ struct session {
 }  // namespace detail
 
 /**
- * What `tutti-journal` does before it opens a journal: `args` are the program's arguments without
- * its name (`{"runs.db", "list"}`). Help (`help`, `--help`, `-h`, `COMMAND --help`), the version
- * (`--version`) and usage errors need no journal: they are printed and their exit code returned.
- * Nullopt when `args[0]` names a journal to open and `args[1...]` are for `run_cli`.
+ * Carries out a parsed command line (`parse_command_line`) on `journal`. Output goes to `out`,
+ * messages about failures to `err`. Returns the exit code (see `exit_code`).
  */
-inline std::optional<int> run_without_journal(std::span<const std::string_view> args,
-                                              std::FILE* out, std::FILE* err) {
-  constexpr std::string_view usage =
-      "usage: tutti-journal JOURNAL COMMAND [ARGUMENTS]  (tutti-journal help)\n";
-  if (args.empty()) {
-    fmt::print(err, "{}", usage);
-    return exit_usage;
+template <journal J>
+int run_request(J& journal, const request& r, std::FILE* out, std::FILE* err) {
+  try {
+    return detail::session<J>{journal, out, err}.execute(r);
+  } catch (const std::exception& e) {
+    std::fprintf(err, "tutti-journal: %s\n", e.what());
+  } catch (...) {
+    std::fputs("tutti-journal: unexpected error\n", err);
   }
-  const auto says = [out](std::string_view text) {
-    fmt::print(out, "{}", text);
-    return exit_ok;
-  };
-  if (detail::is_help(args[0])) return says(help_text);
-  if (args[0] == "--version") return says(version_text());
-  // `COMMAND --help`, and `JOURNAL COMMAND --help` without opening the journal.
-  const std::size_t command_at = args.size() > 1 && is_command(args[1]) ? 1 : 0;
-  if (is_command(args[command_at]) && detail::asks_for_help(args.subspan(command_at + 1)))
-    return says(command_help(args[command_at]));
-  if (args[0].size() > 1 && args[0][0] == '-') {  // a journal named so is given as ./-name
-    fmt::print(err, "tutti-journal: unknown option {}\n{}", detail::printable(args[0]), usage);
-    return exit_usage;
-  }
-  if (args.size() < 2) {
-    fmt::print(err, "tutti-journal: no command given after the journal file\n{}", usage);
-    return exit_usage;
-  }
-  if (detail::is_help(args[1])) return says(help_text);
-  if (args[1] == "--version") return says(version_text());
-  return std::nullopt;
+  return exit_usage;
 }
 
 /**
@@ -1131,14 +1228,15 @@ inline std::optional<int> run_without_journal(std::span<const std::string_view> 
  */
 template <journal J>
 int run_cli(J& journal, std::span<const std::string_view> args, std::FILE* out, std::FILE* err) {
+  parse_outcome parsed;
   try {
-    return detail::session<J>{journal, out, err}.dispatch(args);
+    parsed = parse_command_line(args, false, out, err);
   } catch (const std::exception& e) {
     std::fprintf(err, "tutti-journal: %s\n", e.what());
-  } catch (...) {
-    std::fputs("tutti-journal: unexpected error\n", err);
+    return exit_usage;
   }
-  return exit_usage;
+  if (!parsed.to_run) return parsed.code;
+  return run_request(journal, *parsed.to_run, out, err);
 }
 
 }  // namespace tutti::journal_cli

@@ -1,8 +1,8 @@
 // tutti-journal: operator commands on a tutti journal in an SQLite file.
 //   tutti-journal JOURNAL COMMAND [ARGUMENTS]     (tutti-journal help, tutti-journal --version)
-// Opens the journal (never creating one) and hands the command to run_cli (cli.hpp).
+// Parses the command line (CLI11, cli.hpp), opens the journal (never creating one) and runs the
+// command with run_request.
 #include <cstdio>       // stdout, stderr
-#include <span>         // arguments for run_cli
 #include <string>       // the path
 #include <string_view>  // arguments
 #include <vector>       // arguments
@@ -20,9 +20,10 @@ namespace cli = tutti::journal_cli;
 int run(int argc, char** argv) {
   const std::vector<std::string_view> args(argv + (argc > 0 ? 1 : 0), argv + argc);
   // Help, the version and usage errors need no journal.
-  if (const auto code = cli::run_without_journal(args, stdout, stderr)) return *code;
+  const cli::parse_outcome parsed = cli::parse_command_line(args, true, stdout, stderr);
+  if (!parsed.to_run) return parsed.code;
 
-  const std::string path{args[0]};
+  const std::string& path = parsed.to_run->journal;
   tutti::sqlite_options options;
   options.create_if_missing = false;  // a typo in the path must not leave an empty journal behind
   std::string why;
@@ -34,8 +35,7 @@ int run(int argc, char** argv) {
     if (!why.empty()) fmt::print(stderr, "  {}\n", cli::detail::printable(why));
     return cli::exit_usage;
   }
-  return cli::run_cli(journal.value(), std::span<const std::string_view>(args).subspan(1), stdout,
-                      stderr);
+  return cli::run_request(journal.value(), *parsed.to_run, stdout, stderr);
 }
 
 }  // namespace
