@@ -10,6 +10,8 @@
 //   tutti::memory_journal, inserted per iteration under a new run id, one prepared INSERT each,
 //   into a plain table shaped like the journal's `records`; nothing else.
 //
+// - BM_sqlite_list_fresh / BM_sqlite_list_after_churn: `list` before and after retention (below).
+//
 // Both count 16 items (steps) per iteration; `records` is the rate of records written.
 // Arguments:
 //   grouped: 0 = each record its own transaction, synchronous=FULL (sqlite_commit::per_record);
@@ -31,6 +33,7 @@
 #  include <cstddef>
 #  include <cstdint>
 #  include <filesystem>
+#  include <optional>
 #  include <string>
 #  include <system_error>
 #  include <vector>
@@ -289,6 +292,87 @@ BENCHMARK(BM_sqlite_raw_insert)
     ->ArgNames({"grouped", "disk"})
     ->ArgsProduct({{0, 1}, {0, 1}})
     ->UseRealTime();
+
+// ---- list after retention ---------------------------------------------------------------------
+//
+// BM_sqlite_list_fresh and BM_sqlite_list_after_churn: `list` on two journals holding the same
+// 2,000 runs (1,000 succeeded, 1,000 running), in /dev/shm. The fresh one has never held more;
+// through the churned one 100,000 runs went first (started, finished, purged by purge_ended in
+// batches of 500), so its B-trees were grown and emptied and its pages are reused. The ratio
+// churned/fresh is what retention costs `list` (goal: no slowdown). Argument `limit`: 0 lists
+// every run, 50 the newest 50 (a page of the CLI).
+
+/// A journal in /dev/shm with `churn` runs started, finished and purged, then 1,000 succeeded
+/// and 1,000 running runs.
+class listed_journal {
+ public:
+  bench_db db{false};
+  std::optional<tutti::sqlite_journal> j;
+  explicit listed_journal(std::uint64_t churn) {
+    if (!build(churn)) j.reset();
+  }
+
+ private:
+  bool build(std::uint64_t churn) {
+    if (db.path.empty()) return false;
+    tutti::sqlite_options o;
+    o.commit = tutti::sqlite_commit::grouped;
+    o.power_safe = false;
+    auto opened = tutti::sqlite_journal::open(db.path, o);
+    if (!opened) return false;
+    j.emplace(std::move(opened).value());
+    std::uint64_t n = 0;
+    const auto add = [&](bool finish) {
+      const tutti::run_id id{0xB0B, ++n};
+      if (!j->start(id, "order", 1, {})) return false;
+      tutti::record_view r;
+      r.kind = tutti::record_kind::step_finished;
+      r.step = "reserve";
+      r.ok = true;
+      if (!j->append(id, r)) return false;
+      if (!finish) return true;
+      r = {};
+      r.kind = tutti::record_kind::run_finished;
+      return static_cast<bool>(j->append(id, r));
+    };
+    for (std::uint64_t i = 0; i < churn; ++i)
+      if (!add(true)) return false;
+    if (churn != 0) {
+      if (!j->flush()) return false;
+      const auto purged = j->purge_ended(INT64_MAX, 500);
+      if (!purged || purged.value() != churn) return false;
+    }
+    for (int i = 0; i < 1000; ++i)
+      if (!add(true) || !add(false)) return false;
+    return static_cast<bool>(j->flush());
+  }
+};
+
+void list_bench(benchmark::State& state, std::uint64_t churn) {
+  static listed_journal fresh{0};
+  static listed_journal churned{100'000};
+  listed_journal& l = churn == 0 ? fresh : churned;
+  if (!l.j) {
+    state.SkipWithError("cannot build the journal (no /dev/shm?)");
+    return;
+  }
+  tutti::run_filter f;
+  f.limit = static_cast<std::size_t>(state.range(0));
+  const std::size_t expected = f.limit == 0 ? 2000 : f.limit;
+  for (auto _ : state) {
+    auto runs = l.j->list(f);
+    if (!runs || runs.value().size() != expected) {
+      state.SkipWithError("list returned the wrong runs");
+      return;
+    }
+    benchmark::DoNotOptimize(runs);
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * expected));
+}
+void BM_sqlite_list_fresh(benchmark::State& state) { list_bench(state, 0); }
+void BM_sqlite_list_after_churn(benchmark::State& state) { list_bench(state, 100'000); }
+BENCHMARK(BM_sqlite_list_fresh)->ArgName("limit")->Arg(0)->Arg(50);
+BENCHMARK(BM_sqlite_list_after_churn)->ArgName("limit")->Arg(0)->Arg(50);
 
 }  // namespace
 

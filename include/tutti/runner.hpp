@@ -50,6 +50,8 @@ enum class runner_event_kind : std::uint8_t {
   journal_error,  ///< the journal failed a claim, a renewal or a run (`message`)
   version_unregistered,  ///< a run of an older version of a hosted workflow that this runner
                          ///< no longer hosts was parked as dead-lettered (`message`: which)
+  purged,  ///< retention deleted ended runs older than `retention_policy::keep` (`message`:
+           ///< how many)
 };
 
 [[nodiscard]] constexpr std::string_view to_string(runner_event_kind k) noexcept {
@@ -65,6 +67,7 @@ enum class runner_event_kind : std::uint8_t {
     case runner_event_kind::stuck: return "stuck";
     case runner_event_kind::journal_error: return "journal_error";
     case runner_event_kind::version_unregistered: return "version_unregistered";
+    case runner_event_kind::purged: return "purged";
   }
   return "unknown";
 }
@@ -81,6 +84,24 @@ struct runner_event {
 };
 
 /// How a runner claims and keeps runs.
+/**
+ * Retention (`runner_options::retention`): how long ended runs — succeeded, failed,
+ * compensated, compensation_failed, resolved, dead_lettered — stay in the journal. The runner
+ * purges them with the journal's `purge_ended` (memory, SQLite, PostgreSQL), from its loop,
+ * between claims: `batch` runs per write transaction and at most `max_batches` transactions per
+ * purge, so a backlog is worked off over several purges and the runs in flight keep writing in
+ * between.
+ */
+struct retention_policy {
+  /// Ended runs last written longer ago than this are purged (wall clock; PostgreSQL: the
+  /// server's). 0: never — retention off.
+  std::chrono::milliseconds keep{0};
+  /// How often the runner purges.
+  std::chrono::milliseconds every{60'000};
+  std::size_t batch = 500;       ///< runs per write transaction (at least 1)
+  std::size_t max_batches = 10;  ///< transactions per purge (at least 1)
+};
+
 struct runner_options {
   /// The engine's stable name (see `durable_options::name`): a restarted runner of the same
   /// name recovers the runs its dead incarnation held at once. Empty: host name; runs of a dead
@@ -111,6 +132,10 @@ struct runner_options {
   /// expired, of any workflow, to the queue (fencing their zombie engines at once). Any replica
   /// may sweep; none leads. 0: never (claims still take expired runs over).
   std::chrono::milliseconds sweep_every{1000};
+  /// Ended runs older than `retention.keep` are purged (off by default). A runner with
+  /// retention on needs a journal with `purge_ended`: else the constructor throws
+  /// `std::invalid_argument`.
+  retention_policy retention{};
 };
 
 /// What a runner has done so far (monotonic counters).
@@ -130,6 +155,7 @@ struct runner_stats {
   std::uint64_t let_go = 0;         ///< such runs not carried on: released, taken over or
                                     ///< ended meanwhile, or failing again after max_recoveries
   std::uint64_t swept = 0;          ///< expired runs this runner returned to the queue
+  std::uint64_t purged = 0;         ///< ended runs retention deleted
   std::uint64_t queue_wait_ms = 0;  ///< total time in the queue of the claimed runs
   std::uint64_t in_flight = 0;      ///< runs being run now
 };
@@ -167,6 +193,15 @@ class runner {
       options_.heartbeat = std::max(std::chrono::milliseconds(1), options_.lease / 3);
     if (options_.stuck_after.count() <= 0) options_.stuck_after = 2 * options_.lease;
     if (options_.poll.count() <= 0) options_.poll = std::chrono::milliseconds(1);
+    if (options_.retention.keep.count() > 0) {
+      if constexpr (!purges) {
+        throw std::invalid_argument(
+            "tutti::runner: runner_options::retention is on, but this journal has no "
+            "purge_ended(before_unix_ms, batch, max_batches)");
+      }
+      options_.retention.batch = std::max<std::size_t>(options_.retention.batch, 1);
+      options_.retention.max_batches = std::max<std::size_t>(options_.retention.max_batches, 1);
+    }
   }
   runner(const runner&) = delete;
   runner& operator=(const runner&) = delete;
@@ -298,6 +333,7 @@ class runner {
     s.revalidated = revalidated_.load();
     s.let_go = let_go_.load();
     s.swept = swept_.load();
+    s.purged = purged_.load();
     s.queue_wait_ms = queue_wait_ms_.load();
     s.in_flight = in_flight();
     return s;
@@ -351,6 +387,8 @@ class runner {
             s.let_go);
     counter("tutti_runner_swept_total", "Runs with expired leases this runner returned to the queue.",
             s.swept);
+    counter("tutti_runner_purged_total", "Ended runs retention deleted from the journal.",
+            s.purged);
     counter("tutti_runner_queue_wait_milliseconds_total",
             "Total time claimed runs waited in the queue.", s.queue_wait_ms);
     counter("tutti_runner_in_flight", "Runs being run now.", s.in_flight, "gauge");
@@ -516,6 +554,7 @@ class runner {
     if (accepting) {
       revalidate();
       sweep();
+      purge();
       for (auto& h : hosted_) {
         std::size_t free = 0;
         {
@@ -620,6 +659,35 @@ class runner {
         ++journal_errors_;
         emit(runner_event_kind::journal_error, {}, run_id{}, 0,
              detail::journal_failure(*journal_, n.error()));
+      }
+    }
+  }
+
+  /// Whether the journal can purge ended runs (retention).
+  static constexpr bool purges = requires(J& j) {
+    { j.purge_ended(std::int64_t{}, std::size_t{}, std::size_t{}) } -> std::same_as<result<std::uint64_t>>;
+  };
+
+  /// Retention: purges ended runs older than `retention.keep`, every `retention.every`.
+  void purge() {
+    if constexpr (purges) {
+      const retention_policy& r = options_.retention;
+      if (r.keep.count() <= 0) return;
+      const auto now = std::chrono::steady_clock::now();
+      if (now < next_purge_) return;
+      next_purge_ = now + r.every;
+      const std::int64_t wall = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count();
+      auto n = journal_->purge_ended(wall - r.keep.count(), r.batch, r.max_batches);
+      if (!n) {
+        ++journal_errors_;
+        emit(runner_event_kind::journal_error, {}, run_id{}, 0,
+             detail::journal_failure(*journal_, n.error()));
+      } else if (n.value() > 0) {
+        purged_ += n.value();
+        emit(runner_event_kind::purged, {}, run_id{}, 0,
+             std::to_string(n.value()) + " ended runs purged");
       }
     }
   }
@@ -910,11 +978,12 @@ class runner {
   std::vector<orphan> orphans_;  // stopped by a journal failure that may pass (guarded by mutex_)
   std::map<std::pair<run_id, std::uint64_t>, std::uint32_t> restarts_;  // guarded by mutex_
   std::chrono::steady_clock::time_point next_sweep_{};   // the pump's thread only
+  std::chrono::steady_clock::time_point next_purge_{};   // the pump's thread only
   std::set<std::pair<run_id, std::uint64_t>> reported_stuck_;
 
   std::atomic<std::uint64_t> claims_{0}, takeovers_{0}, resumptions_{0}, renewals_{0}, fenced_{0},
       dead_letters_{0}, finished_{0}, handed_back_{0}, stuck_{0}, unregistered_{0}, journal_errors_{0},
-      revalidated_{0}, let_go_{0}, swept_{0}, queue_wait_ms_{0};
+      revalidated_{0}, let_go_{0}, swept_{0}, purged_{0}, queue_wait_ms_{0};
 };
 
 template <class J, class E>

@@ -798,7 +798,7 @@ TEST_CASE("COMMAND --help prints that command's usage and exits 0, without runni
     const std::string summary = help.substr(summary_at, help.find('\n', summary_at) - summary_at);
     CHECK(usage.find("\n\n" + summary + "\n") != std::string::npos);
     const bool takes_run = usage.substr(0, usage.find('\n')).find(" RUN") != std::string::npos;
-    CHECK(takes_run == (cmd != "list"));
+    CHECK(takes_run == (cmd != "list" && cmd != "purge"));
     CHECK((usage.find("RUN is a run id") != std::string::npos) == takes_run);
     CHECK(usage.find("exit status") == std::string::npos);  // the whole tool's footer is not
 
@@ -1058,6 +1058,51 @@ TEST_CASE("list and show tell a live run from a stranded one, and list --strande
   CHECK(lease.at(hex(handed_back)) == std::pair<std::string, bool>{"none", true});
   CHECK(lease.at(hex(queued)) == std::pair<std::string, bool>{"none", false});
 #endif
+}
+
+// ---- retention ----------------------------------------------------------------------------------
+
+TEST_CASE("purge deletes the ended runs older than a limit and keeps the others",
+          "[journal][cli][retention]") {
+  memory_journal j;
+  fill(j);
+  const auto before = j.list(tutti::run_filter{}).value();
+  std::size_t ended_runs = 0;
+  for (const auto& r : before) ended_runs += tutti::ended(r.status) ? 1 : 0;
+  REQUIRE(ended_runs >= 3);
+  REQUIRE(ended_runs < before.size());  // the running run stays
+
+  // Nothing is a day old yet.
+  captured c = cli_run(j, {"purge", "--older-than", "1d"});
+  CHECK(c.code == 0);
+  CHECK(c.out.starts_with("purged 0 ended runs last written before "));
+  CHECK(j.list(tutti::run_filter{}).value().size() == before.size());
+
+  // A limit after every write: every ended run goes, in batches of two.
+  c = cli_run(j, {"purge", "--before", "2999-01-01", "--batch", "2"});
+  CHECK(c.code == 0);
+  CHECK(c.out == fmt::format("purged {} ended runs last written before 2999-01-01T00:00:00.000Z\n",
+                             ended_runs));
+  const auto after = j.list(tutti::run_filter{}).value();
+  CHECK(after.size() == before.size() - ended_runs);
+  for (const auto& r : after) CHECK_FALSE(tutti::ended(r.status));
+  CHECK(j.status(running_id).value() == run_status::running);
+  CHECK(j.load(ok_id).error() == tutti::journal_errc::run_not_found);
+
+  for (const auto& [args, says] : std::vector<std::pair<std::vector<std::string_view>, std::string>>{
+           {{"purge"}, "purge: say which runs: --older-than D or --before T"},
+           {{"purge", "--older-than", "1d", "--before", "2026-01-01"}, "(one of them)"},
+           {{"purge", "--older-than", "3w"}, "--older-than: '3w' is not a duration"},
+           {{"purge", "--older-than", "0d"}, "'0d' is not a duration"},
+           {{"purge", "--before", "soon"}, "--before: 'soon' is not a time"},
+           {{"purge", "--older-than", "1d", "--batch", "0"}, "--batch: '0' is not a positive number"}}) {
+    std::FILE* out = std::tmpfile();
+    std::FILE* err = std::tmpfile();
+    CHECK(cli::run_cli(j, std::span<const std::string_view>(args), out, err) == cli::exit_usage);
+    CHECK(read_all(out).empty());
+    CHECK(read_all(err).find(says) != std::string::npos);
+  }
+  CHECK(j.list(tutti::run_filter{}).value().size() == after.size());
 }
 
 #endif  // TUTTI_TEST_HAVE_CLI11

@@ -614,3 +614,70 @@ TEST_CASE("a runner hosting two versions runs each run on its own, parks retired
   CHECK(ran == std::vector<std::pair<int, int>>{{1, 2}, {2, 2}, {3, 3}});
   CHECK(r.stats().unregistered_versions == 1);
 }
+
+TEST_CASE("a runner with retention purges ended runs in batches and keeps the rest",
+          "[runner][retention]") {
+  tutti::memory_journal j;
+  trace t;
+  const auto wf = make_jobs(t);
+  const tutti::durable_workflow durable{wf, j};
+  constexpr int jobs = 40;
+  for (int i = 0; i < jobs; ++i) REQUIRE(durable.submit(job{"", i}));
+  // A run of a workflow nobody hosts stays queued: retention never touches a run that has not
+  // ended.
+  const auto other = tutti::workflow<"other">(tutti::step<"x">([](const job& jb) { return jb.n; }));
+  const tutti::durable_workflow waiting{other, j};
+  const auto queued = waiting.submit(job{"", -1});
+  REQUIRE(queued);
+
+  tutti::thread_pool pool{2};
+  std::mutex m;
+  std::uint64_t purged_in_events = 0;
+  std::size_t purge_events = 0;
+  tutti::runner r{j, pool,
+                  {.name = "r1",
+                   .poll = 1ms,
+                   .retention = {.keep = 1ms, .every = 1ms, .batch = 3, .max_batches = 2}}};
+  r.host<job>(wf, 4);
+  r.on_event([&](const tutti::runner_event& e) {
+    if (e.kind != tutti::runner_event_kind::purged) return;
+    const std::lock_guard lock{m};
+    ++purge_events;
+    purged_in_events += std::stoull(std::string{e.message});
+  });
+  r.start();
+  // Every run of "jobs" ends and is purged; the queued one is left.
+  REQUIRE(eventually([&] { return r.stats().purged == jobs; }));
+  const auto left = j.list({}).value();
+  REQUIRE(left.size() == 1);
+  CHECK(left[0].id == queued.value().id);
+  CHECK(left[0].status == tutti::run_status::queued);
+  r.stop();
+  for (const auto& [key, n] : t.calls) CHECK(n == 1);
+  CHECK(t.all.size() == jobs);
+  const std::lock_guard lock{m};
+  CHECK(purged_in_events == jobs);
+  // At most batch × max_batches (6) per purge: at least seven purges for forty runs.
+  CHECK(purge_events >= 7);
+  std::string metrics;
+  r.write_prometheus(metrics);
+  CHECK(metrics.find(fmt::format("\ntutti_runner_purged_total {}\n", jobs)) != std::string::npos);
+}
+
+namespace {
+/// A journal without purge_ended.
+struct unpurgeable_journal : support::journal_forwarding<unpurgeable_journal> {
+  tutti::memory_journal inner;
+  tutti::memory_journal& target() { return inner; }
+  const tutti::memory_journal& target() const { return inner; }
+};
+}  // namespace
+
+TEST_CASE("retention on a journal that cannot purge is refused when the runner is made",
+          "[runner][retention]") {
+  unpurgeable_journal j;
+  tutti::thread_pool pool{1};
+  CHECK_THROWS_WITH((tutti::runner{j, pool, {.retention = {.keep = 1h}}}),
+                    Catch::Contains("no purge_ended"));
+  CHECK_NOTHROW((tutti::runner{j, pool, {}}));  // retention off: nothing to purge with
+}

@@ -831,4 +831,81 @@ TUTTI_CONFORMANCE_CASE("two runners on the journal run queued requests once each
   for (const auto& [key, n] : l.calls) CHECK(n == 1);
 }
 
+// ---- retention ---------------------------------------------------------------------------------
+
+TUTTI_CONFORMANCE_CASE_TAGGED("a journal purges ended runs last written before a time, in batches, and keeps the rest",
+                              "[retention]") {
+  using namespace conformance;
+  store<TestType> s;
+  auto& j = s.journal();
+  const auto wall_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  // Runs 1-4 end with each outcome, 5 is resolved, 6 dead-lettered; 7 runs, 8 is paused, 9 is
+  // queued; 10 (submitted with a dedup key) succeeds.
+  for (std::uint8_t outcome = 0; outcome < 4; ++outcome) {
+    REQUIRE(j.start(id_of(1 + outcome), "wf", 1, bytes({outcome})));
+    REQUIRE(j.append(id_of(1 + outcome), rec(tutti::record_kind::attempt_started, 0, "a")));
+    tutti::record_view fin = rec(tutti::record_kind::run_finished, 0);
+    fin.outcome = outcome;
+    REQUIRE(j.append(id_of(1 + outcome), fin));
+  }
+  REQUIRE(j.start(id_of(5), "wf", 1, {}));
+  REQUIRE(tutti::resolve_run(j, id_of(5), "settled by hand"));
+  REQUIRE(j.start(id_of(6), "wf", 1, {}));
+  REQUIRE(j.append(id_of(6), rec(tutti::record_kind::dead_lettered, 0)));
+  REQUIRE(j.start(id_of(7), "wf", 1, {}));
+  REQUIRE(j.start(id_of(8), "wf", 1, {}));
+  REQUIRE(j.append(id_of(8), rec(tutti::record_kind::paused, 0)));
+  REQUIRE(j.submit("wf", 1, {}, {.id = id_of(9)}));
+  REQUIRE(j.submit("other", 1, {}, {.id = id_of(10), .dedup_key = "order-10"}));
+  const auto c = j.claim(id_of(10), lease_of("a#1")).value();
+  REQUIRE(j.append(id_of(10), rec(tutti::record_kind::run_finished, c.epoch)));
+  const std::set<tutti::run_status> ended_statuses = {
+      tutti::run_status::succeeded, tutti::run_status::failed, tutti::run_status::compensated,
+      tutti::run_status::compensation_failed, tutti::run_status::resolved,
+      tutti::run_status::dead_lettered};
+  std::set<tutti::run_status> seen;
+  std::int64_t last_write = 0;
+  for (const auto& r : j.list({}).value()) {
+    if (tutti::ended(r.status)) seen.insert(r.status);
+    last_write = std::max(last_write, r.updated_unix_ms);
+  }
+  REQUIRE(seen == ended_statuses);
+  // Run 11 ends after the cut-off: the store's clock has passed every earlier write (the wall
+  // clock for memory and SQLite; PostgreSQL's tests write with the manual clock).
+  const std::int64_t cut = last_write + 1;
+  REQUIRE(eventually([&] { return wall_ms() > cut; }));
+  s.advance(10ms);
+  REQUIRE(j.start(id_of(11), "wf", 1, {}));
+  REQUIRE(j.append(id_of(11), rec(tutti::record_kind::run_finished, 0)));
+  REQUIRE(j.load(id_of(11)).value().summary.updated_unix_ms >= cut);
+
+  CHECK(j.purge_ended(cut, 0).value() == 0);  // a batch of 0 deletes nothing
+  CHECK(j.purge_ended(cut, 3, 1).value() == 3);  // one batch of three
+  CHECK(j.list({}).value().size() == 8);
+  CHECK(j.purge_ended(cut, 3).value() == 4);  // batches until none is left
+  CHECK(j.purge_ended(cut, 3).value() == 0);
+  const auto left = j.list({}).value();
+  std::set<tutti::run_id> kept;
+  for (const auto& r : left) kept.insert(r.id);
+  CHECK(kept == std::set<tutti::run_id>{id_of(7), id_of(8), id_of(9), id_of(11)});
+  for (std::uint64_t n : {1, 2, 3, 4, 5, 6, 10})
+    CHECK(j.load(id_of(n)).error() == tutti::journal_errc::run_not_found);
+  if constexpr (requires { j.queue_depth(); }) CHECK(j.queue_depth().value() == 1);
+  // The kept runs go on; a purged run's dedup key makes a new run.
+  CHECK(j.append(id_of(7), rec(tutti::record_kind::attempt_started, 0, "a")));
+  const auto claimed = j.claim_next("wf", 5, lease_of("b#1")).value();
+  CHECK(std::any_of(claimed.begin(), claimed.end(), [](const auto& x) { return x.id == id_of(9); }));
+  const auto again = j.submit("other", 1, {}, {.id = id_of(12), .dedup_key = "order-10"});
+  REQUIRE(again);
+  CHECK(again.value().created);
+  CHECK(again.value().id == id_of(12));
+  // Later, with a cut-off after every write: only run 11 is purged (7, 8, 9 have not ended).
+  CHECK(j.purge_ended(wall_ms() + 60'000).value() == 1);
+  CHECK(j.list({}).value().size() == 4);
+}
+
 #endif  // TUTTI_TESTS_SUPPORT_JOURNAL_CONFORMANCE_HPP

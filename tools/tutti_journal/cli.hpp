@@ -45,8 +45,9 @@ inline std::string version_text() {
 }
 
 /// The commands `tutti-journal` knows, in the order its help lists them.
-inline constexpr std::string_view command_names[] = {"list",    "show",    "pause", "unpause", "retry",
-                                                     "redrive", "resolve", "move",  "help"};
+inline constexpr std::string_view command_names[] = {"list",  "show",    "pause",   "unpause",
+                                                     "retry", "redrive", "resolve", "move",
+                                                     "purge", "help"};
 
 /// A name in `command_names`.
 inline bool is_command(std::string_view name) {
@@ -70,6 +71,10 @@ struct request {
   // resolve and move
   std::string note;
   std::uint32_t version = 0;  ///< move: the version the run goes on as
+  // purge
+  std::optional<std::int64_t> older_than_ms;  ///< --older-than
+  std::optional<std::int64_t> before_unix_ms;  ///< --before
+  std::size_t batch = 500;
   // help
   std::string help_topic;  ///< `help COMMAND`: that command's usage
 };
@@ -85,6 +90,27 @@ inline std::optional<run_status> parse_status(std::string_view s) {
     if (to_string(st) != "unknown" && to_string(st) == s) return st;
   }
   return std::nullopt;
+}
+
+/// A duration: a whole number and a unit, ms, s, m, h or d ("30d", "12h", "90m"); nullopt if
+/// not one, or not positive, or too long.
+inline std::optional<std::int64_t> parse_duration_ms(std::string_view s) {
+  std::size_t digits_end = 0;
+  while (digits_end < s.size() && s[digits_end] >= '0' && s[digits_end] <= '9') ++digits_end;
+  std::int64_t n = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + digits_end, n);
+  if (digits_end == 0 || ec != std::errc{} || end != s.data() + digits_end || n <= 0)
+    return std::nullopt;
+  const std::string_view unit = s.substr(digits_end);
+  std::int64_t ms = 0;
+  if (unit == "ms") ms = 1;
+  else if (unit == "s") ms = 1000;
+  else if (unit == "m") ms = 60'000;
+  else if (unit == "h") ms = 3'600'000;
+  else if (unit == "d") ms = 86'400'000;
+  else return std::nullopt;
+  if (n > INT64_MAX / ms) return std::nullopt;
+  return n * ms;
 }
 
 /// A positive decimal number that fits `T`.
@@ -256,15 +282,16 @@ inline std::unique_ptr<CLI::App> make_parser(request& r, bool with_journal) {
           "only runs started before T (as --since)")
       ->type_name("T")
       ->check(time_check);
+  const auto positive_check = check([](std::string_view n) {
+    return parse_positive<std::size_t>(n)
+               ? std::string{}
+               : fmt::format("'{}' is not a positive number", printable(n));
+  });
   list->add_option_function<std::string>(
           "--limit", [&r](const std::string& n) { r.limit = *parse_positive<std::size_t>(n); },
           "at most N runs (the newest)")
       ->type_name("N")
-      ->check(check([](std::string_view n) {
-        return parse_positive<std::size_t>(n)
-                   ? std::string{}
-                   : fmt::format("'{}' is not a positive number", printable(n));
-      }));
+      ->check(positive_check);
   list->add_flag("--stranded", r.stranded,
                  "only running runs no engine is running (held by nobody, or\n"
                  "by an expired lease): any engine may claim them");
@@ -331,6 +358,37 @@ inline std::unique_ptr<CLI::App> make_parser(request& r, bool with_journal) {
                    : fmt::format("'{}' is not a version (1 or more)", printable(v));
       }));
   move->add_option("--note", r.note, "why (recorded in the journal)")->type_name("TEXT");
+
+  // ---- purge ----
+  CLI::App* purge = app->add_subcommand(
+      "purge",
+      "delete ended runs older than a limit (retention)\n"
+      "Deletes the succeeded, failed, compensated, compensation_failed,\n"
+      "resolved and dead_lettered runs last written before the limit, with\n"
+      "their records, in batches (one short write transaction each: a service\n"
+      "using the journal goes on writing in between). Runs that have not ended\n"
+      "are never touched. A purged run's dedup key is forgotten.");
+  purge->add_option_function<std::string>(
+          "--older-than", [&r](const std::string& d) { r.older_than_ms = parse_duration_ms(d); },
+          "last written longer ago than D: a number and ms, s, m, h or d\n"
+          "(30d, 12h, 90m)")
+      ->type_name("D")
+      ->check(check([](std::string_view d) {
+        return parse_duration_ms(d) ? std::string{}
+                                    : fmt::format("'{}' is not a duration (30d, 12h, 90m, 45s, "
+                                                  "500ms)",
+                                                  printable(d));
+      }));
+  purge->add_option_function<std::string>(
+          "--before", [&r](const std::string& t) { r.before_unix_ms = parse_time(t); },
+          "last written before T (as list --since)")
+      ->type_name("T")
+      ->check(time_check);
+  purge->add_option_function<std::string>(
+          "--batch", [&r](const std::string& n) { r.batch = *parse_positive<std::size_t>(n); },
+          "runs per write transaction (default 500)")
+      ->type_name("N")
+      ->check(positive_check);
 
   // ---- help ----
   app->add_subcommand("help", "this text; help COMMAND: that command's usage")
@@ -433,6 +491,8 @@ inline parse_outcome parse_command_line(std::span<const std::string_view> args, 
     if (r.stranded && r.status && *r.status != run_status::running)
       return usage_error(command, "--stranded lists running runs: no other --status");
   }
+  if (r.command == "purge" && r.older_than_ms.has_value() == r.before_unix_ms.has_value())
+    return usage_error(command, "say which runs: --older-than D or --before T (one of them)");
   if (with_journal && r.journal.empty())
     return usage_error(nullptr, "no journal file given: tutti-journal JOURNAL COMMAND");
   return {std::move(r), exit_ok};
@@ -1092,6 +1152,28 @@ struct session {
     return journal_error(ec, what);
   }
 
+  // ---- retention ----
+
+  [[nodiscard]] int purge(const request& r) const {
+    if constexpr (requires {
+                    { journal.purge_ended(std::int64_t{}, std::size_t{}) } -> std::same_as<result<std::uint64_t>>;
+                  }) {
+      const std::int64_t before =
+          r.before_unix_ms ? *r.before_unix_ms
+                           : std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                     .count() -
+                                 *r.older_than_ms;
+      auto n = journal.purge_ended(before, r.batch);
+      if (!n) return journal_error(n.error(), "purging ended runs failed");
+      fmt::print(out, "purged {} ended run{} last written before {}\n", n.value(),
+                 n.value() == 1 ? "" : "s", format_time(before));
+      return exit_ok;
+    } else {
+      return usage_error("purge: this journal cannot purge runs");
+    }
+  }
+
   // ---- operator commands ----
 
   enum class command { pause, unpause, retry, redrive, resolve, move };
@@ -1199,6 +1281,7 @@ struct session {
     if (cmd == "redrive") return operate(command::redrive, r);
     if (cmd == "resolve") return operate(command::resolve, r);
     if (cmd == "move") return operate(command::move, r);
+    if (cmd == "purge") return purge(r);
     return usage_error(fmt::format("unknown command '{}'", printable(cmd)));
   }
 };

@@ -243,6 +243,39 @@ class memory_journal {
     return static_cast<std::uint64_t>(queued_);
   }
 
+  /**
+   * Retention: deletes ended runs (succeeded, failed, compensated, compensation_failed,
+   * resolved, dead_lettered) last written before `before_unix_ms` (wall clock), oldest first,
+   * `batch` per step under the journal's lock, until a batch finds fewer or `max_batches` ran
+   * (0: no limit). Returns how many; `batch` 0 deletes nothing. A purged run's dedup key is
+   * forgotten. The same contract as the SQLite and PostgreSQL journals' `purge_ended`.
+   */
+  result<std::uint64_t> purge_ended(std::int64_t before_unix_ms, std::size_t batch = 500,
+                                    std::size_t max_batches = 0) {
+    std::uint64_t total = 0;
+    if (batch == 0) return total;
+    for (std::size_t round = 0; max_batches == 0 || round < max_batches; ++round) {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      std::vector<std::map<run_id, entry>::iterator> due;
+      for (auto it = runs_.begin(); it != runs_.end(); ++it) {
+        const run_summary& s = it->second.run.summary;
+        if (ended(s.status) && s.updated_unix_ms < before_unix_ms) due.push_back(it);
+      }
+      std::sort(due.begin(), due.end(), [](const auto& a, const auto& b) {
+        return a->second.run.summary.started_unix_ms < b->second.run.summary.started_unix_ms;
+      });
+      if (due.size() > batch) due.resize(batch);
+      for (const auto& it : due) {
+        const run_summary& s = it->second.run.summary;
+        if (!s.dedup_key.empty()) dedup_.erase({s.workflow, s.dedup_key});
+        runs_.erase(it);
+      }
+      total += due.size();
+      if (due.size() < batch) break;
+    }
+    return total;
+  }
+
   /// The time leases are judged by (`memory_journal_options::lease_clock`), in milliseconds:
   /// compare with `run_summary::lease_until_ms` (`tutti::lease_state_of`).
   [[nodiscard]] std::int64_t lease_now_ms() const noexcept { return now_ms(); }

@@ -1019,13 +1019,15 @@ class postgres_journal {
   }
 
   /**
-   * Deletes ended runs (succeeded, failed, compensated, compensation_failed, resolved,
-   * dead_lettered) last written before `before_unix_ms`, with their records, `batch` runs per
-   * transaction (short transactions: replicas keep writing meanwhile). Returns how many.
+   * Retention: deletes ended runs (succeeded, failed, compensated, compensation_failed,
+   * resolved, dead_lettered) last written before `before_unix_ms`, with their records, `batch`
+   * runs per transaction (short transactions: replicas keep writing meanwhile), until a batch
+   * finds none or `max_batches` ran (0: no limit). Returns how many.
    */
-  result<std::uint64_t> purge_ended(std::int64_t before_unix_ms, std::size_t batch = 500) {
+  result<std::uint64_t> purge_ended(std::int64_t before_unix_ms, std::size_t batch = 500,
+                                    std::size_t max_batches = 0) {
     std::uint64_t total = 0;
-    for (;;) {
+    for (std::size_t round = 0; max_batches == 0 || round < max_batches; ++round) {
       const std::lock_guard<std::mutex> lock(s_->mutex);
       detail::pg_params p;
       p.i64(before_unix_ms).i64(static_cast<std::int64_t>(std::min<std::size_t>(batch, INT32_MAX)));
@@ -1035,6 +1037,7 @@ class postgres_journal {
       total += static_cast<std::uint64_t>(n);
       if (n == 0 || batch == 0) return total;
     }
+    return total;
   }
 
   /// The message of the most recent failure (any thread): what was wrong and PostgreSQL's own

@@ -709,7 +709,7 @@ struct sqlite_journal_state {
       update_progress,
       select_status, select_run, select_records, select_stranded, select_reclaimable,
       select_queued, select_dedup, count_run, select_run_count, select_has_records,
-      select_queue, update_queue;
+      select_queue, update_queue, select_purgeable, delete_records, delete_run, uncount_runs;
 
   /// A run as this connection last read or wrote it: its last record's seq and its status.
   struct run_head {
@@ -873,6 +873,16 @@ struct sqlite_journal_state {
         {&select_run_count, "SELECT runs FROM queue WHERE id = 1"},
         {&select_has_records, "SELECT 1 FROM records WHERE run_id = ?1 LIMIT 1"},
         {&update_queue, "UPDATE queue SET next_seq = ?1, depth = ?2 WHERE id = 1"},
+        // Retention (purge_ended): ended runs whose last record was written before ?1, oldest
+        // first. A run that ended before ?1 started before it: one range of runs_by_started,
+        // each run's status and last record read by key.
+        {&select_purgeable,
+         "SELECT r.run_id FROM runs r WHERE r.started_ms < ?1 AND r.status NOT IN (1, 2, 8) "
+         "AND coalesce((SELECT c.unix_ms FROM records c WHERE c.run_id = r.run_id "
+         "AND c.seq = r.last_seq), 0) < ?1 ORDER BY r.started_ms LIMIT ?2"},
+        {&delete_records, "DELETE FROM records WHERE run_id = ?1"},
+        {&delete_run, "DELETE FROM runs WHERE run_id = ?1"},
+        {&uncount_runs, "UPDATE queue SET runs = runs - ?1 WHERE id = 1"},
     };
     for (const auto& [stmt, sql] : all)
       if (const int rc = prepare(*stmt, sql); rc != SQLITE_OK) return rc;
@@ -1904,6 +1914,72 @@ class sqlite_journal {
       return s_->broken;
     }
     return s_->commit_group();
+  }
+
+  /**
+   * Retention: deletes ended runs (succeeded, failed, compensated, compensation_failed,
+   * resolved, dead_lettered) whose last record was written before `before_unix_ms` (wall
+   * clock), with their records, oldest first: `batch` runs per write transaction, each committed
+   * before the next begins (other writers — this process's engines, other processes — go on in
+   * between), until a batch finds fewer than `batch` or `max_batches` batches ran (0: no limit).
+   * Returns how many runs it deleted; `batch` 0 deletes nothing. The pages freed are reused by
+   * later runs: a journal with retention stays at the size its live runs need. A purged run's
+   * dedup key is forgotten (a submit with it makes a new run). In grouped mode the open group is
+   * committed with the first batch.
+   */
+  result<std::uint64_t> purge_ended(std::int64_t before_unix_ms, std::size_t batch = 500,
+                                    std::size_t max_batches = 0) {
+    std::uint64_t total = 0;
+    if (batch == 0) return total;
+    const auto limit = static_cast<std::int64_t>(std::min<std::size_t>(batch, INT32_MAX));
+    for (std::size_t round = 0; max_batches == 0 || round < max_batches; ++round) {
+      const std::lock_guard<std::mutex> lock(s_->mutex);
+      std::int64_t n = 0;
+      auto w = s_->write(true, [&]() -> detail::sqlite_journal_state::write_status {
+        std::vector<detail::sqlite_id_bytes> ids;
+        {
+          sqlite3_stmt* q = s_->select_purgeable.get();
+          const detail::sqlite_use use(q);
+          const int brc = detail::sqlite_first_error(
+              {sqlite3_bind_int64(q, 1, before_unix_ms), sqlite3_bind_int64(q, 2, limit)});
+          if (brc != SQLITE_OK) return {s_->fail_sqlite(brc, "cannot look for runs to purge")};
+          for (;;) {
+            const int rc = sqlite3_step(q);
+            if (rc == SQLITE_DONE) break;
+            if (rc != SQLITE_ROW) return {s_->fail_sqlite(rc, "cannot look for runs to purge")};
+            run_id id;
+            if (!detail::sqlite_column_id(q, 0, id))
+              return {s_->fail(journal_errc::corrupt, "a run's id is damaged")};
+            ids.push_back(detail::sqlite_id_to_bytes(id));
+          }
+        }
+        for (const detail::sqlite_id_bytes& idb : ids) {
+          for (sqlite3_stmt* d : {s_->delete_records.get(), s_->delete_run.get()}) {
+            const detail::sqlite_use use(d);
+            int rc = detail::sqlite_bind_id(d, 1, idb);
+            if (rc == SQLITE_OK) rc = sqlite3_step(d);
+            if (rc != SQLITE_DONE)
+              return {s_->fail_sqlite(rc == SQLITE_OK ? SQLITE_ERROR : rc, "cannot purge a run"),
+                      true};
+          }
+        }
+        n = static_cast<std::int64_t>(ids.size());
+        if (n != 0) {
+          const detail::sqlite_use use(s_->uncount_runs.get());
+          int rc = sqlite3_bind_int64(s_->uncount_runs.get(), 1, n);
+          if (rc == SQLITE_OK) rc = sqlite3_step(s_->uncount_runs.get());
+          if (rc != SQLITE_DONE)
+            return {s_->fail_sqlite(rc == SQLITE_OK ? SQLITE_ERROR : rc, "cannot purge a run"),
+                    true};
+        }
+        return {};
+      });
+      if (!w) return w.error();
+      if (n != 0) s_->forget_heads();  // the rows of purged runs are gone
+      total += static_cast<std::uint64_t>(n);
+      if (n < limit) break;
+    }
+    return total;
   }
 
   /// Reads the whole file: SQLite's structural check (`full`: `integrity_check`, else
