@@ -869,7 +869,8 @@ TUTTI_CONFORMANCE_CASE_TAGGED("a journal purges ended runs last written before a
       tutti::run_status::dead_lettered};
   std::set<tutti::run_status> seen;
   std::int64_t last_write = 0;
-  for (const auto& r : j.list({}).value()) {
+  const auto listed = j.list({}).value();
+  for (const auto& r : listed) {
     if (tutti::ended(r.status)) seen.insert(r.status);
     last_write = std::max(last_write, r.updated_unix_ms);
   }
