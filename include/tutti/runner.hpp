@@ -83,7 +83,6 @@ struct runner_event {
   std::string_view message;
 };
 
-/// How a runner claims and keeps runs.
 /**
  * Retention (`runner_options::retention`): how long ended runs — succeeded, failed,
  * compensated, compensation_failed, resolved, dead_lettered — stay in the journal. The runner
@@ -93,8 +92,8 @@ struct runner_event {
  * between.
  */
 struct retention_policy {
-  /// Ended runs last written longer ago than this are purged (wall clock; PostgreSQL: the
-  /// server's). 0: never — retention off.
+  /// Ended runs last written longer ago than this (by this host's wall clock) are purged. 0:
+  /// never — retention off.
   std::chrono::milliseconds keep{0};
   /// How often the runner purges.
   std::chrono::milliseconds every{60'000};
@@ -102,6 +101,7 @@ struct retention_policy {
   std::size_t max_batches = 10;  ///< transactions per purge (at least 1)
 };
 
+/// How a runner claims and keeps runs.
 struct runner_options {
   /// The engine's stable name (see `durable_options::name`): a restarted runner of the same
   /// name recovers the runs its dead incarnation held at once. Empty: host name; runs of a dead
@@ -554,7 +554,6 @@ class runner {
     if (accepting) {
       revalidate();
       sweep();
-      purge();
       for (auto& h : hosted_) {
         std::size_t free = 0;
         {
@@ -582,6 +581,8 @@ class runner {
     }
     reclaimed_ = true;
     heartbeat(false);
+    // After the heartbeats: a purge delays the next renewal by its own length only.
+    if (accepting) purge();
     check_stuck();
     return claimed;
   }

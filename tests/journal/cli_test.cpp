@@ -593,7 +593,11 @@ TEST_CASE("resolve needs a note, records it and settles the run for good",
   CHECK(c.code == 0);
   c = cli_run(j, {"resolve", "--", hex(running_id), "--note"});
   CHECK(c.code == 2);  // after `--`, "--note" is an argument, not the option
+  CHECK(c.err.find("--note is required") != std::string::npos);
   CHECK(j.status(running_id).value() == run_status::running);
+  c = cli_run(j, {"show", "--", hex(running_id)});  // `--` before RUN is no error
+  CHECK(c.code == 0);
+  CHECK(c.out.find(hex(running_id)) != std::string::npos);
   c = cli_run(j, {"resolve", hex(running_id), "--note=--help: cancelled by the customer"});
   CHECK(c.code == 0);
   CHECK(j.load(running_id).value().records.back().message == "--help: cancelled by the customer");

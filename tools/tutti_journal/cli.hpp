@@ -468,7 +468,8 @@ inline parse_outcome parse_command_line(std::span<const std::string_view> args, 
   }
   const CLI::App* command = selected();
   // What no option or command took: an option before the command, or a word that is no command.
-  const std::vector<std::string> rest = app->remaining(true);
+  std::vector<std::string> rest = app->remaining(true);
+  std::erase(rest, std::string{"--"});  // CLI11 leaves the end-of-options marker here
   if (!rest.empty() && rest.front().size() > 1 && rest.front().starts_with("-"))
     return usage_error(command, fmt::format("unknown option {}", rest.front()));
   if (command == nullptr) {

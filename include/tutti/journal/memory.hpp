@@ -28,7 +28,8 @@ struct memory_journal_options {
 };
 
 /**
- * A journal kept in memory: every record is kept until the journal is destroyed. Thread-safe
+ * A journal kept in memory: every record is kept until the journal is destroyed, or its run
+ * purged (`purge_ended`) or erased. Thread-safe
  * (one mutex: every member is one atomic step, as a transaction of a database). For tests
  * (inspect `load(id)` after a run, simulate a crash by resuming a run whose records stop
  * anywhere: `truncate(id, n)`), for resume within one process, and for several engines
@@ -248,7 +249,7 @@ class memory_journal {
    * resolved, dead_lettered) last written before `before_unix_ms` (wall clock), oldest first,
    * `batch` per step under the journal's lock, until a batch finds fewer or `max_batches` ran
    * (0: no limit). Returns how many; `batch` 0 deletes nothing. A purged run's dedup key is
-   * forgotten. The same contract as the SQLite and PostgreSQL journals' `purge_ended`.
+   * forgotten. As the SQLite journal's `purge_ended` (PostgreSQL's takes no order).
    */
   result<std::uint64_t> purge_ended(std::int64_t before_unix_ms, std::size_t batch = 500,
                                     std::size_t max_batches = 0) {

@@ -1021,8 +1021,9 @@ class postgres_journal {
   /**
    * Retention: deletes ended runs (succeeded, failed, compensated, compensation_failed,
    * resolved, dead_lettered) last written before `before_unix_ms`, with their records, `batch`
-   * runs per transaction (short transactions: replicas keep writing meanwhile), until a batch
-   * finds none or `max_batches` ran (0: no limit). Returns how many.
+   * runs per transaction (short transactions: replicas keep writing meanwhile; rows another
+   * transaction holds are skipped), in no particular order, until a batch finds fewer than
+   * `batch` or `max_batches` ran (0: no limit). Returns how many.
    */
   result<std::uint64_t> purge_ended(std::int64_t before_unix_ms, std::size_t batch = 500,
                                     std::size_t max_batches = 0) {
@@ -1035,7 +1036,8 @@ class postgres_journal {
       if (!r) return r.error();
       const auto n = detail::pg_row{r.value().get(), 0}.i64(0);
       total += static_cast<std::uint64_t>(n);
-      if (n == 0 || batch == 0) return total;
+      // A short batch: nothing more is due (or the rest is locked by a writer: the next purge).
+      if (batch == 0 || static_cast<std::uint64_t>(n) < batch) return total;
     }
     return total;
   }
