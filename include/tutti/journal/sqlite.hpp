@@ -705,7 +705,7 @@ struct sqlite_journal_state {
   std::string last_error;
 
   // Cached statements (SQLITE_PREPARE_PERSISTENT), each reset after use.
-  sqlite_stmt_ptr begin, commit, rollback, insert_run, insert_record, select_head, update_run,
+  sqlite_stmt_ptr begin, begin_read, commit, rollback, insert_run, insert_record, select_head, update_run,
       update_progress,
       select_status, select_run, select_records, select_stranded, select_reclaimable,
       select_queued, select_dedup, count_run, select_run_count, select_has_records,
@@ -767,7 +767,7 @@ struct sqlite_journal_state {
     if (db == nullptr) return;
     if (in_group && step_done(commit.get()) != SQLITE_OK && !sqlite3_get_autocommit(db.get()))
       step_done(rollback.get());
-    for (auto* s : {&begin, &commit, &rollback, &insert_run, &insert_record, &select_head,
+    for (auto* s : {&begin, &begin_read, &commit, &rollback, &insert_run, &insert_record, &select_head,
                     &update_run, &update_progress, &select_status, &select_run, &select_records, &select_stranded,
                     &select_reclaimable, &count_run, &select_run_count, &select_has_records,
                     &select_queued, &select_dedup, &select_queue, &update_queue})
@@ -815,6 +815,7 @@ struct sqlite_journal_state {
   int prepare_all() {
     const std::pair<sqlite_stmt_ptr*, const char*> all[] = {
         {&begin, "BEGIN IMMEDIATE"},
+        {&begin_read, "BEGIN DEFERRED"},
         {&commit, "COMMIT"},
         {&rollback, "ROLLBACK"},
         {&insert_run,
@@ -1294,6 +1295,24 @@ struct sqlite_journal_state {
   }
 
   // -- reads --
+
+  /**
+   * `body()` (reads of several statements) on one snapshot of the file: in a read transaction of
+   * its own, so that another connection's commit between two of the statements cannot make
+   * them disagree (a run's row and its records, the run count and the listing) and pass for
+   * damage. Inside an open transaction of this connection (a grouped write) it reads that one.
+   */
+  template <class Body>
+  auto in_snapshot(Body&& body) -> decltype(body()) {
+    const bool own = sqlite3_get_autocommit(db.get()) != 0;
+    if (own) {
+      if (const int rc = step_done(begin_read.get()); rc != SQLITE_OK)
+        return fail_sqlite(rc, "cannot start a read transaction");
+    }
+    auto out = body();
+    if (own && !sqlite3_get_autocommit(db.get())) step_done(rollback.get());  // nothing written
+    return out;
+  }
 
   /// Where the run stands: inside an open group (a write transaction of this connection) from
   /// `heads`, filling them; else one indexed read.
@@ -1888,13 +1907,13 @@ class sqlite_journal {
   /// checked: a damaged record gives `corrupt`, never wrong data.
   [[nodiscard]] result<stored_run> load(const run_id& id) const {
     const std::lock_guard<std::mutex> lock(s_->mutex);
-    return s_->load(id);
+    return s_->in_snapshot([&] { return s_->load(id); });
   }
 
   /// Summaries, newest first (ties: by id).
   [[nodiscard]] result<std::vector<run_summary>> list(const run_filter& filter) const {
     const std::lock_guard<std::mutex> lock(s_->mutex);
-    return s_->list(filter);
+    return s_->in_snapshot([&] { return s_->list(filter); });
   }
 
   /// Where the run stands: one indexed read; within an open group (grouped mode), what this
@@ -1987,7 +2006,7 @@ class sqlite_journal {
   /// problem found.
   [[nodiscard]] result<void> verify(bool full = false) const {
     const std::lock_guard<std::mutex> lock(s_->mutex);
-    return s_->verify(full);
+    return s_->in_snapshot([&] { return s_->verify(full); });
   }
 
   /// The message of the most recent failure of this journal (any thread): the path, what was
