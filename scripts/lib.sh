@@ -12,9 +12,11 @@ TUTTI_DEMO_PACKAGES=(cmake ninja-build g++ libboost-dev libfmt-dev libsqlite3-de
 # The test suite: the library's packages, clang (the second compiler and the sanitizer runtimes),
 # Catch2, Google Benchmark (the benchmarks are built, so they cannot rot), nlohmann-json (tests
 # parse the traces and the CLI's JSON), libpq and the PostgreSQL server (the [postgres] tests run
-# against a real server that scripts/test starts), standalone Asio (the [async] tests).
+# against a real server that scripts/test starts), standalone Asio (the [async] tests), and LLD
+# (the test builds link with it: three times faster than the default linker on sanitized
+# binaries, and a build links a few hundred of them).
 TUTTI_TEST_PACKAGES=(
-  cmake ninja-build g++ clang libclang-rt-14-dev
+  cmake ninja-build g++ clang libclang-rt-14-dev lld
   libboost-dev libfmt-dev libsqlite3-dev libcli11-dev catch2 libbenchmark-dev nlohmann-json3-dev
   libpq-dev postgresql libasio-dev
 )
