@@ -11,6 +11,7 @@
 //   into a plain table shaped like the journal's `records`; nothing else.
 //
 // - BM_sqlite_list_fresh / BM_sqlite_list_after_churn: `list` before and after retention (below).
+// - BM_sqlite_census: the journal's census on 10,000 and 1,000,000 runs of history (below).
 //
 // Both count 16 items (steps) per iteration; `records` is the rate of records written.
 // Arguments:
@@ -302,18 +303,11 @@ BENCHMARK(BM_sqlite_raw_insert)
 // churned/fresh is what retention costs `list` (goal: no slowdown). Argument `limit`: 0 lists
 // every run, 50 the newest 50 (a page of the CLI).
 
-/// A journal in /dev/shm with `churn` runs started, finished and purged, then 1,000 succeeded
-/// and 1,000 running runs.
-class listed_journal {
- public:
+/// An SQLite journal with grouped commits in /dev/shm, for the read benchmarks.
+struct shm_journal {
   bench_db db{false};
-  std::optional<tutti::sqlite_journal> j;
-  explicit listed_journal(std::uint64_t churn) {
-    if (!build(churn)) j.reset();
-  }
-
- private:
-  bool build(std::uint64_t churn) {
+  std::optional<tutti::sqlite_journal> j;  // empty when it could not be made
+  bool open() {
     if (db.path.empty()) return false;
     tutti::sqlite_options o;
     o.commit = tutti::sqlite_commit::grouped;
@@ -321,6 +315,21 @@ class listed_journal {
     auto opened = tutti::sqlite_journal::open(db.path, o);
     if (!opened) return false;
     j.emplace(std::move(opened).value());
+    return true;
+  }
+};
+
+/// A journal in /dev/shm with `churn` runs started, finished and purged, then 1,000 succeeded
+/// and 1,000 running runs.
+class listed_journal : public shm_journal {
+ public:
+  explicit listed_journal(std::uint64_t churn) {
+    if (!build(churn)) j.reset();
+  }
+
+ private:
+  bool build(std::uint64_t churn) {
+    if (!open()) return false;
     std::uint64_t n = 0;
     const auto add = [&](bool finish) {
       const tutti::run_id id{0xB0B, ++n};
@@ -373,6 +382,86 @@ void BM_sqlite_list_fresh(benchmark::State& state) { list_bench(state, 0); }
 void BM_sqlite_list_after_churn(benchmark::State& state) { list_bench(state, 100'000); }
 BENCHMARK(BM_sqlite_list_fresh)->ArgName("limit")->Arg(0)->Arg(50);
 BENCHMARK(BM_sqlite_list_after_churn)->ArgName("limit")->Arg(0)->Arg(50);
+
+// ---- the census -------------------------------------------------------------------------------
+//
+// BM_sqlite_census: `census()` (runs by status, the oldest running, queued and paused runs) on a
+// journal in /dev/shm holding `succeeded` finished runs plus the same 2,000 others (1,000
+// running, 500 failed, 400 queued, 100 paused). Argument `succeeded`: 10,000 (the baseline) or
+// 1,000,000. The census reads the runs that did not succeed from an index that holds only those,
+// and the succeeded ones from the journal's run count: the ratio 1,000,000 / 10,000 is what a
+// long history costs it (goal: about 1, i.e. independent of history).
+
+/// A journal in /dev/shm with `succeeded` succeeded runs and 2,000 others.
+class census_journal : public shm_journal {
+ public:
+  explicit census_journal(std::uint64_t succeeded) {
+    if (!build(succeeded)) j.reset();
+  }
+
+ private:
+  bool build(std::uint64_t succeeded) {
+    if (!open()) return false;
+    std::uint64_t n = 0;
+    const auto started = [&](tutti::run_id& id) {
+      id = tutti::run_id{0xCE5, ++n};
+      return static_cast<bool>(j->start(id, "order", 1, {}));
+    };
+    const auto finished = [&](std::uint8_t outcome) {
+      tutti::run_id id;
+      if (!started(id)) return false;
+      tutti::record_view r;
+      r.kind = tutti::record_kind::run_finished;
+      r.outcome = outcome;
+      return static_cast<bool>(j->append(id, r));
+    };
+    for (std::uint64_t i = 0; i < succeeded; ++i)
+      if (!finished(0)) return false;
+    for (int i = 0; i < 500; ++i)
+      if (!finished(1)) return false;
+    for (int i = 0; i < 1000; ++i) {
+      tutti::run_id id;
+      if (!started(id)) return false;
+    }
+    for (int i = 0; i < 100; ++i) {
+      tutti::run_id id;
+      if (!started(id) || !tutti::pause_run(*j, id)) return false;
+    }
+    for (int i = 0; i < 400; ++i)
+      if (!j->submit("order", 1, {}, {})) return false;
+    return static_cast<bool>(j->flush());
+  }
+};
+
+void BM_sqlite_census(benchmark::State& state) {
+  // Each journal is built the first time its argument runs (the large one takes minutes).
+  const auto journal_of = [](std::int64_t succeeded) -> census_journal& {
+    if (succeeded == 10'000) {
+      static census_journal small{10'000};
+      return small;
+    }
+    static census_journal large{1'000'000};
+    return large;
+  };
+  census_journal& c = journal_of(state.range(0));
+  if (!c.j) {
+    state.SkipWithError("cannot build the journal (no /dev/shm?)");
+    return;
+  }
+  const auto expected = static_cast<std::uint64_t>(state.range(0));
+  for (auto _ : state) {
+    auto census = c.j->census();
+    if (!census || census.value().count(tutti::run_status::succeeded) != expected ||
+        census.value().count(tutti::run_status::running) != 1000 ||
+        census.value().count(tutti::run_status::paused) != 100 ||
+        census.value().count(tutti::run_status::queued) != 400) {
+      state.SkipWithError("the census counted wrong");
+      return;
+    }
+    benchmark::DoNotOptimize(census);
+  }
+}
+BENCHMARK(BM_sqlite_census)->ArgName("succeeded")->Arg(10'000)->Arg(1'000'000)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

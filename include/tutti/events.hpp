@@ -98,6 +98,13 @@ struct event {
   duration delay{};
   /// *_succeeded / *_failed / run_finished: time since the matching start, when timed.
   duration elapsed{};
+  /// run_finished: the run ended with `errc::timeout` because its own deadline
+  /// (`run_options::deadline`) had passed — a missed deadline, not a step's own timeout.
+  bool deadline_missed = false;
+  /// run_finished of a durable run: its journal could not be written (a full disk, a lost
+  /// connection), so it stopped; false when the store refused the write because another engine
+  /// or an operator took the run (fenced).
+  bool journal_failed = false;
 };
 
 /// An event of kind `k` (and attempt number `attempt`), every other field empty.

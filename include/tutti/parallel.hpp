@@ -499,6 +499,7 @@ class group_runner {
       for (const run_shared& b : branch_shared_) {
         parent.compensated_any = parent.compensated_any || b.compensated_any;
         parent.compensation_failed = parent.compensation_failed || b.compensation_failed;
+        parent.deadline_missed = parent.deadline_missed || b.deadline_missed;
       }
     }
     return mode == gather_mode::all ? decided_.owner < 0 : successes_.get() >= needed;

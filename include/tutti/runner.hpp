@@ -22,12 +22,15 @@
 #include <utility>             // std::move
 #include <vector>              // hosted workflows
 
+#include <fmt/format.h>  // the census gauges
+
 #include "clock.hpp"
 #include "config.hpp"
 #include "error.hpp"
 #include "executor.hpp"
 #include "journal/durable.hpp"
 #include "journal/journal.hpp"
+#include "observe/alert.hpp"
 
 TUTTI_BEGIN_NAMESPACE
 
@@ -52,6 +55,8 @@ enum class runner_event_kind : std::uint8_t {
                          ///< no longer hosts was parked as dead-lettered (`message`: which)
   purged,  ///< retention deleted ended runs older than `retention_policy::keep` (`message`:
            ///< how many)
+  run_paused,  ///< the journal's census found a paused run: once while it stays paused, by
+               ///< every runner on the journal; it waits for an operator's unpause or resolve
 };
 
 [[nodiscard]] constexpr std::string_view to_string(runner_event_kind k) noexcept {
@@ -68,6 +73,7 @@ enum class runner_event_kind : std::uint8_t {
     case runner_event_kind::journal_error: return "journal_error";
     case runner_event_kind::version_unregistered: return "version_unregistered";
     case runner_event_kind::purged: return "purged";
+    case runner_event_kind::run_paused: return "run_paused";
   }
   return "unknown";
 }
@@ -82,6 +88,32 @@ struct runner_event {
   std::chrono::milliseconds waited{0};  ///< claimed: time in the queue (store clock)
   std::string_view message;
 };
+
+/**
+ * The alert a runner event calls for, if any: `journal_error` → `journal_failed`, `run_paused`
+ * → `run_paused`, `stuck` → `run_stuck`. The alert's views point into `e`: use it during the
+ * event's callback, as the alert hook's callback does with a run's alerts:
+ *
+ *     r.on_event([&](const tutti::runner_event& e) {
+ *       if (auto a = tutti::alert_of(e)) page(*a);  // the callback of the run's alert_hook
+ *     });
+ */
+[[nodiscard]] inline std::optional<observe::alert> alert_of(const runner_event& e) noexcept {
+  observe::alert a{};
+  switch (e.kind) {
+    case runner_event_kind::journal_error:
+      a.kind = observe::alert_kind::journal_failed;
+      a.error = make_error_code(errc::journal_failed);
+      break;
+    case runner_event_kind::run_paused: a.kind = observe::alert_kind::run_paused; break;
+    case runner_event_kind::stuck: a.kind = observe::alert_kind::run_stuck; break;
+    default: return std::nullopt;
+  }
+  a.workflow = e.workflow;
+  a.run = e.run;
+  a.message = e.message;
+  return a;
+}
 
 /**
  * Retention (`runner_options::retention`): how long ended runs — succeeded, failed,
@@ -136,6 +168,12 @@ struct runner_options {
   /// retention on needs a journal with `purge_ended`: else the constructor throws
   /// `std::invalid_argument`.
   retention_policy retention{};
+  /// How often the runner takes the journal's census (`journal.census()`: runs by status, the
+  /// oldest running, queued and paused runs) for `census()`, its `tutti_journal_*` gauges and
+  /// the `run_paused` events. 0: never. Journals without a census are not asked. A census costs
+  /// SQLite a fraction of a millisecond and PostgreSQL a scan of its runs (a quarter of a second
+  /// per million on a small machine), once per replica.
+  std::chrono::milliseconds census_every{60'000};
 };
 
 /// What a runner has done so far (monotonic counters).
@@ -347,19 +385,7 @@ class runner {
     const runner_stats s = stats();
     const auto counter = [&out](std::string_view name, std::string_view help, std::uint64_t v,
                                 std::string_view type = "counter") {
-      out += "# HELP ";
-      out += name;
-      out += ' ';
-      out += help;
-      out += "\n# TYPE ";
-      out += name;
-      out += ' ';
-      out += type;
-      out += '\n';
-      out += name;
-      out += ' ';
-      out += std::to_string(v);
-      out += '\n';
+      write_sample(out, name, help, type, std::to_string(v));
     };
     counter("tutti_runner_claims_total", "Queued runs claimed.", s.claims);
     counter("tutti_runner_takeovers_total", "Runs taken over from a dead owner.", s.takeovers);
@@ -396,10 +422,66 @@ class runner {
       if (auto d = journal_->queue_depth())
         counter("tutti_runner_queue_depth", "Runs waiting in the queue.", d.value(), "gauge");
     }
+    if (const auto c = census()) write_census(out, *c);
+  }
+
+  /**
+   * The journal's census as Prometheus gauges (append to `out`): `tutti_journal_runs{status}`,
+   * `tutti_journal_oldest_{running,queued,paused}_age_seconds` (0 when there is none) and
+   * `tutti_journal_census_timestamp_seconds`. Every replica on one journal reports the same
+   * numbers: aggregate them with `max`, not `sum`.
+   */
+  static void write_census(std::string& out, const run_census& c) {
+    out += "# HELP tutti_journal_runs Runs in the journal, by status (the journal's census).\n"
+           "# TYPE tutti_journal_runs gauge\n";
+    for (std::uint8_t v = 1; v < c.runs.size(); ++v) {
+      out += "tutti_journal_runs{status=\"";
+      out += to_string(static_cast<run_status>(v));
+      out += "\"} ";
+      out += std::to_string(c.runs[v]);
+      out += '\n';
+    }
+    const auto gauge = [&out](std::string_view name, std::string_view help, std::int64_t ms) {
+      write_sample(out, name, help, "gauge", fmt::format("{:.3f}", static_cast<double>(ms) / 1000.0));
+    };
+    gauge("tutti_journal_oldest_running_age_seconds",
+          "Time since the oldest running run started (0: none runs).",
+          c.oldest_running_age().count());
+    gauge("tutti_journal_oldest_queued_age_seconds",
+          "Time the oldest queued run has waited (0: none waits).", c.oldest_queued_age().count());
+    gauge("tutti_journal_oldest_paused_age_seconds",
+          "Time since the oldest paused run started (0: none is paused).",
+          c.oldest_paused_age().count());
+    gauge("tutti_journal_census_timestamp_seconds",
+          "When the census was taken (the journal's clock, Unix time).", c.now_unix_ms);
+  }
+
+  /// One Prometheus metric with one sample: its HELP and TYPE lines, then `name value`.
+  static void write_sample(std::string& out, std::string_view name, std::string_view help,
+                           std::string_view type, std::string_view value) {
+    out += "# HELP ";
+    out += name;
+    out += ' ';
+    out += help;
+    out += "\n# TYPE ";
+    out += name;
+    out += ' ';
+    out += type;
+    out += '\n';
+    out += name;
+    out += ' ';
+    out += value;
+    out += '\n';
   }
 
   /// The owner name this runner claims with ("name#incarnation").
   [[nodiscard]] const std::string& owner() const noexcept { return owner_; }
+
+  /// The journal's last census (`runner_options::census_every`), if one was taken.
+  [[nodiscard]] std::optional<run_census> census() const {
+    const std::lock_guard lock{mutex_};
+    return census_;
+  }
 
  private:
   struct run_end {
@@ -584,6 +666,7 @@ class runner {
     // After the heartbeats: a purge delays the next renewal by its own length only.
     if (accepting) purge();
     check_stuck();
+    take_census();
     return claimed;
   }
 
@@ -952,6 +1035,60 @@ class runner {
     }
   }
 
+  /// Whether the journal counts its runs (`census()`).
+  static constexpr bool counts = requires(const J& j) {
+    { j.census() } -> std::same_as<result<run_census>>;
+  };
+
+  /// Every `census_every`: the journal's census, kept for `census()` and the gauges; each
+  /// paused run it finds is reported once per pause (`run_paused`).
+  void take_census() {
+    if constexpr (counts) {
+      if (options_.census_every.count() <= 0) return;
+      const auto at = std::chrono::steady_clock::now();
+      if (at < next_census_) return;
+      next_census_ = at + options_.census_every;
+      auto c = journal_->census();
+      if (!c) {
+        ++journal_errors_;
+        emit(runner_event_kind::journal_error, {}, run_id{}, 0,
+             detail::journal_failure(*journal_, c.error()));
+        return;
+      }
+      {
+        const std::lock_guard lock{mutex_};
+        census_ = c.value();
+      }
+      if (c.value().count(run_status::paused) == 0) {
+        reported_paused_.clear();
+        return;
+      }
+      run_filter filter;
+      filter.status = run_status::paused;
+      auto paused = journal_->list(filter);
+      if (!paused) {
+        ++journal_errors_;
+        emit(runner_event_kind::journal_error, {}, run_id{}, 0,
+             detail::journal_failure(*journal_, paused.error()));
+        return;
+      }
+      // Each paused run once, while it stays paused: a census that finds it no longer paused
+      // forgets it, so a run unpaused and paused again is reported again. (The engine that held
+      // it may write after the pause — the step in progress, the hand-back — so the time of the
+      // last write does not tell one pause from another.)
+      std::set<run_id> now_paused;
+      for (const run_summary& s : paused.value()) {
+        now_paused.insert(s.id);
+        if (reported_paused_.count(s.id) != 0) continue;
+        const std::int64_t age = c.value().now_unix_ms - s.started_unix_ms;
+        emit(runner_event_kind::run_paused, s.workflow, s.id, s.epoch,
+             "paused (started " + std::to_string(age > 0 ? age / 1000 : 0) +
+                 " s ago); it waits for an operator's unpause or resolve");
+      }
+      reported_paused_.swap(now_paused);
+    }
+  }
+
   J* journal_;
   E* executor_;
   runner_options options_;
@@ -980,6 +1117,9 @@ class runner {
   std::map<std::pair<run_id, std::uint64_t>, std::uint32_t> restarts_;  // guarded by mutex_
   std::chrono::steady_clock::time_point next_sweep_{};   // the pump's thread only
   std::chrono::steady_clock::time_point next_purge_{};   // the pump's thread only
+  std::chrono::steady_clock::time_point next_census_{};  // the pump's thread only
+  std::set<run_id> reported_paused_;                     // the pump's thread only
+  std::optional<run_census> census_;                     // guarded by mutex_
   std::set<std::pair<run_id, std::uint64_t>> reported_stuck_;
 
   std::atomic<std::uint64_t> claims_{0}, takeovers_{0}, resumptions_{0}, renewals_{0}, fenced_{0},

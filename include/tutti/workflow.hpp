@@ -45,6 +45,15 @@ struct run_shared {
   bool compensation_failed = false;  // some compensation failed (at any depth)
   compensation_policy mode = compensation_policy::continue_on_failure;
   duration deadline = duration::max();  // absolute, on the run's clock
+  // The run's own deadline (`deadline` may be tightened for a parallel group by a policy of its
+  // own), and whether a step failed because that one had passed.
+  duration run_deadline = duration::max();
+  bool deadline_missed = false;
+  /// A step failed because `deadline` had passed: the run missed its deadline if it was the
+  /// run's own.
+  void deadline_passed() noexcept {
+    if (deadline == run_deadline) deadline_missed = true;
+  }
   std::uint64_t rng = 0;                // splitmix64 state; 0 until first drawn
   const run_options* options = nullptr;
   const run_id* id = nullptr;  // by pointer: copying the id just written costs a stall
@@ -509,6 +518,7 @@ struct engine_of<Prefix, basic_frame<Up, In, Clock, Obs, N...>> {
   TUTTI_NOINLINE static bool clock_in(frame_type& f, std::size_t i, duration& t0) {
     t0 = f.clock.now();
     if (f.shared->deadline == duration::max() || t0 < f.shared->deadline) return true;
+    f.shared->deadline_passed();
     f.st.rec.messages.prepend(i, "the run's deadline passed before this step could start");
     f.st.rec.flags[i] |= static_cast<std::uint8_t>(step_flag::timed_out);
     return fail(f, i, make_error_code(errc::timeout));
@@ -522,7 +532,9 @@ struct engine_of<Prefix, basic_frame<Up, In, Clock, Obs, N...>> {
       f.st.rec.starts.set(i, t0);
       f.st.rec.elapsed.set(i, t1 - t0);
     }
-    return f.shared->deadline != duration::max() && t1 > f.shared->deadline;
+    const bool late = f.shared->deadline != duration::max() && t1 > f.shared->deadline;
+    if (late) f.shared->deadline_passed();
+    return late;
   }
 
   /// A step without compensation, not the pivot, returned after the run's deadline: a timeout;
@@ -589,6 +601,7 @@ struct engine_of<Prefix, basic_frame<Up, In, Clock, Obs, N...>> {
     t0 = read_clock ? f.clock.now() : duration{};
     if constexpr (frame_type::observed) call.emit(make_event(event_kind::step_started));
     if (f.shared->deadline != duration::max() && t0 >= f.shared->deadline) {
+      f.shared->deadline_passed();
       call.note("the run's deadline passed before this step could start");
       call.mark(step_flag::timed_out);
       return fail<I>(f, make_error_code(errc::timeout), call, t0) ? 1 : 0;
@@ -605,9 +618,11 @@ struct engine_of<Prefix, basic_frame<Up, In, Clock, Obs, N...>> {
     }
     return t1;
   }
-  /// Whether a result at `t1` came after the run's deadline.
+  /// Whether a result at `t1` came after the run's deadline (and if so, the run missed it).
   static bool past_deadline(const frame_type& f, duration t1) noexcept {
-    return f.shared->deadline != duration::max() && t1 > f.shared->deadline;
+    const bool late = f.shared->deadline != duration::max() && t1 > f.shared->deadline;
+    if (late) f.shared->deadline_passed();
+    return late;
   }
   /// Step I returned `r` in time: records its value or its failure, with events.
   template <std::size_t I, class Call, class R>
@@ -1159,7 +1174,8 @@ class basic_workflow {
     constexpr bool wants_time = observed && detail::observer_wants_time<O>();
     if (wants_time || opts.timing || opts.deadline != duration::max()) {
       out.started_ = clock.now();
-      if (opts.deadline != duration::max()) shared.deadline = saturating_add(out.started_, opts.deadline);
+      if (opts.deadline != duration::max())
+        shared.deadline = shared.run_deadline = saturating_add(out.started_, opts.deadline);
     }
     if constexpr (observed) {
       event e = make_event(event_kind::run_started);
@@ -1191,7 +1207,9 @@ class basic_workflow {
         e.step = step_names[out.st_.failed];
         e.error = out.st_.rec.errors.get(out.st_.failed).code();
         e.message = out.st_.rec.messages.get(out.st_.failed);
+        e.deadline_missed = shared.deadline_missed && e.error == errc::timeout;
       }
+      if constexpr (detail::journaled<O>()) e.journal_failed = obs.broken() && !obs.fenced();
       if constexpr (wants_time) {
         e.time = out.started_ + out.elapsed_;
         e.elapsed = out.elapsed_;

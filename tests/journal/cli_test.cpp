@@ -802,7 +802,7 @@ TEST_CASE("COMMAND --help prints that command's usage and exits 0, without runni
     const std::string summary = help.substr(summary_at, help.find('\n', summary_at) - summary_at);
     CHECK(usage.find("\n\n" + summary + "\n") != std::string::npos);
     const bool takes_run = usage.substr(0, usage.find('\n')).find(" RUN") != std::string::npos;
-    CHECK(takes_run == (cmd != "list" && cmd != "purge"));
+    CHECK(takes_run == (cmd != "list" && cmd != "purge" && cmd != "census"));
     CHECK((usage.find("RUN is a run id") != std::string::npos) == takes_run);
     CHECK(usage.find("exit status") == std::string::npos);  // the whole tool's footer is not
 
@@ -1061,6 +1061,54 @@ TEST_CASE("list and show tell a live run from a stranded one, and list --strande
   CHECK(lease.at(hex(died)) == std::pair<std::string, bool>{"expired", true});
   CHECK(lease.at(hex(handed_back)) == std::pair<std::string, bool>{"none", true});
   CHECK(lease.at(hex(queued)) == std::pair<std::string, bool>{"none", false});
+#endif
+}
+
+// ---- census -------------------------------------------------------------------------------------
+
+TEST_CASE("census counts the runs by status and shows the oldest waiting ones", "[journal][cli][census]") {
+  memory_journal j;
+  fill(j);
+  const tutti::run_id queued_id{0xC0, 0x9};
+  REQUIRE(j.submit("payment", 1, {}, {.id = queued_id}));
+  const auto listed = j.list(tutti::run_filter{}).value();
+  std::map<run_status, std::size_t> expected;
+  for (const auto& r : listed) ++expected[r.status];
+  REQUIRE(expected[run_status::running] >= 1);
+
+  const captured c = cli_run(j, {"census"});
+  CHECK(c.code == 0);
+  CHECK(c.err.empty());
+  // A header, the nine statuses in their order, the total.
+  std::vector<std::string> lines;
+  for (std::size_t at = 0, nl; (nl = c.out.find('\n', at)) != std::string::npos; at = nl + 1)
+    lines.push_back(c.out.substr(at, nl - at));
+  REQUIRE(lines.size() == 11);
+  CHECK(lines[0].starts_with("STATUS"));
+  const std::vector<run_status> order = {
+      run_status::queued,    run_status::running,     run_status::paused,
+      run_status::succeeded, run_status::failed,      run_status::compensated,
+      run_status::compensation_failed, run_status::resolved, run_status::dead_lettered};
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    std::istringstream row{lines[i + 1]};
+    std::string name;
+    std::size_t n = 0;
+    row >> name >> n;
+    CHECK(name == tutti::to_string(order[i]));
+    CHECK(n == expected[order[i]]);
+  }
+  CHECK(lines[2].find(" started ") != std::string::npos);      // running: its oldest
+  CHECK(lines[1].find(" submitted ") != std::string::npos);    // queued: when it was submitted
+  CHECK(lines[10] == fmt::format("total                {}", listed.size()));
+
+#if TUTTI_TEST_HAVE_NLOHMANN_JSON
+  const auto doc = nlohmann::json::parse(cli_run(j, {"census", "--json"}).out);
+  CHECK(doc.at("total").get<std::size_t>() == listed.size());
+  for (const auto s : order) CHECK(doc.at("runs").at(std::string{tutti::to_string(s)}).get<std::size_t>() == expected[s]);
+  CHECK(doc.at("oldest").contains("running"));
+  CHECK(doc.at("oldest").contains("queued"));
+  CHECK_FALSE(doc.at("oldest").contains("paused"));  // none is paused
+  CHECK(doc.at("oldest").at("running").at("age_ms").get<std::int64_t>() >= 0);
 #endif
 }
 

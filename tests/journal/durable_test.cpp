@@ -340,6 +340,57 @@ TEST_CASE("a journal that cannot be written stops the run, a resume later finish
   CHECK(w.undos["reserve"] == 1);
 }
 
+TEST_CASE("a durable run its journal stops raises a journal_failed alert", "[journal][durable][alert]") {
+  world w;
+  const auto wf = make_saga(w);
+  flaky_journal j;
+  j.fail_from = 5;
+  tutti::durable_workflow durable{wf, j};
+  std::vector<tutti::observe::alert_kind> kinds;
+  std::vector<std::string> steps;
+  tutti::observe::alert_hook hook{[&](const tutti::observe::alert& a) {
+    kinds.push_back(a.kind);
+    steps.emplace_back(a.step);
+  }};
+  tutti::testing::manual_clock clock;
+  const auto r = durable.run(an_order, {}, clock, hook);
+  REQUIRE(r);
+  CHECK(r.error == std::errc::no_space_on_device);
+  REQUIRE(kinds == std::vector<tutti::observe::alert_kind>{tutti::observe::alert_kind::journal_failed});
+  CHECK_FALSE(steps[0].empty());  // the step the run stopped before
+  // Written again, the resume raises none.
+  j.fail_from = ~std::size_t{0};
+  const auto resumed = durable.resume<order>(r->id(), {}, clock, hook);
+  REQUIRE(resumed);
+  CHECK(resumed->has_value());
+  CHECK(kinds.size() == 1);
+
+  SECTION("a failure to write a step's first record (the step is not called) alerts too") {
+    flaky_journal early;
+    early.fail_from = 4;  // charge's attempt_started
+    tutti::durable_workflow on_early{wf, early};
+    const auto stopped = on_early.run(an_order, {}, clock, hook);
+    REQUIRE(stopped);
+    CHECK(stopped.error == std::errc::no_space_on_device);
+    CHECK(kinds.size() == 2);
+    CHECK(kinds.back() == tutti::observe::alert_kind::journal_failed);
+  }
+  SECTION("a run an operator resolved while it ran (fenced) is no journal failure") {
+    tutti::memory_journal mj;
+    const auto resolving = tutti::workflow<"checkout">(
+        tutti::step<"reserve">([&mj](const order&, const tutti::call_context& ctx) {
+          REQUIRE(tutti::resolve_run(mj, ctx.run, "settled by hand"));
+          return 1;
+        }),
+        tutti::step<"charge">([](tutti::from<"reserve", int> n) { return *n + 1; }));
+    tutti::durable_workflow on_mj{resolving, mj};
+    const auto fenced = on_mj.run(an_order, {}, clock, hook);
+    REQUIRE(fenced);
+    CHECK(fenced.error == tutti::journal_errc::fenced);
+    CHECK(kinds.size() == 1);
+  }
+}
+
 namespace {
 /// A journal that, like sqlite_journal, describes its failures: `last_error_message()`.
 struct describing_journal : flaky_journal {

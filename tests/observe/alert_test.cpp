@@ -150,7 +150,9 @@ TEST_CASE("an alert carries the event's workflow, step, run, error, message and 
         "payment 0000000000000abc0000000000000def  transfer: retries exhausted after 4 attempts: "
         "rate limited [tutti:8]; 429 from the bank");
   CHECK(fmt::format("{}", alert{alert_kind::compensation_failed, "w", "s", {}, {}, "oops"}) ==
-        "w 00000000000000000000000000000000  s: compensation FAILED: oops");
+        "w  s: compensation FAILED: oops");  // no run id: none shown
+  CHECK(fmt::format("{}", alert{alert_kind::journal_failed, {}, {}, {}, {}, "disk I/O error"}) ==
+        "journal FAILED: disk I/O error");  // a runner's: no workflow, no run
   CHECK(tutti::observe::to_string(alert_kind::breaker_opened) == "breaker_opened");
 }
 
@@ -178,6 +180,7 @@ TEST_CASE("real runs: exhausted retries, a failed compensation and an opening br
   // (a timeout would be retried: retries_exhausted).
   std::vector<alert_kind> kinds;
   for (const auto& a : alerts) kinds.push_back(a.kind);
+  // The bank's own timeouts are no missed deadline: the run has none.
   CHECK(kinds == std::vector<alert_kind>{alert_kind::breaker_opened, alert_kind::retries_exhausted,
                                          alert_kind::compensation_failed,
                                          alert_kind::run_compensation_failed});
@@ -194,4 +197,86 @@ TEST_CASE("real runs: exhausted retries, a failed compensation and an opening br
   CHECK(alerts[2].message == "inventory service gone");
   CHECK(alerts[2].error == tutti::errc::exception);
   CHECK(alerts[3].step == "transfer");
+}
+
+TEST_CASE("a journal failure and a missed deadline end a run with an alert, a step's own timeout does not",
+          "[observe][alert]") {
+  std::vector<seen> alerts;
+  tutti::observe::alert_hook hook{recorder{&alerts}};
+  auto e = make(event_kind::run_finished, "transfer");
+  e.outcome = tutti::run_outcome::failed;
+  e.error = tutti::errc::cancelled;  // the step the journal stopped: the alert says the journal
+  e.journal_failed = true;
+  hook.on_event(e);
+  e.journal_failed = false;
+  e.error = tutti::errc::journal_failed;  // without the flag (a fenced run, say): no alert
+  hook.on_event(e);
+  e.error = tutti::errc::timeout;  // the service's own timeout: no deadline of the run passed
+  hook.on_event(e);
+  e.deadline_missed = true;
+  e.message = "the run's deadline passed while this step ran";
+  hook.on_event(e);
+  e.outcome = tutti::run_outcome::compensation_failed;  // by default only the deadline is said
+  hook.on_event(e);
+  REQUIRE(alerts.size() == 3);
+  CHECK(alerts[0].kind == alert_kind::journal_failed);
+  CHECK(alerts[0].text ==
+        "payment 0000000000000abc0000000000000def  transfer: journal FAILED: the run's journal "
+        "could not be written [tutti:13]");
+  CHECK(alerts[1].kind == alert_kind::deadline_missed);
+  CHECK(alerts[1].text ==
+        "payment 0000000000000abc0000000000000def  transfer: deadline missed: timed out "
+        "[tutti:5]; the run's deadline passed while this step ran");
+  CHECK(alerts[2].kind == alert_kind::deadline_missed);
+
+  SECTION("with every kind, a run that could not be undone after its deadline says both") {
+    tutti::observe::alert_hook every{recorder{&alerts}, tutti::observe::alert_kinds::all()};
+    every.on_event(e);
+    REQUIRE(alerts.size() == 5);
+    CHECK(alerts[3].kind == alert_kind::run_compensation_failed);
+    CHECK(alerts[4].kind == alert_kind::deadline_missed);
+  }
+  SECTION("a kind set without them says neither") {
+    tutti::observe::alert_hook some{recorder{&alerts}, {alert_kind::breaker_opened}};
+    e.outcome = tutti::run_outcome::failed;
+    some.on_event(e);
+    e.deadline_missed = false;
+    e.journal_failed = true;
+    some.on_event(e);
+    CHECK(alerts.size() == 3);
+  }
+}
+
+TEST_CASE("real runs: a run past its deadline alerts once, a run within it does not",
+          "[observe][alert]") {
+  tutti::testing::manual_clock clock;
+  const auto wf = tutti::workflow<"quote">(
+      tutti::step<"price">([&clock]() -> tutti::result<int> {
+        clock.advance(2s);  // the pricing service takes two seconds
+        return 7;
+      }),
+      tutti::step<"publish">([]() -> tutti::result<int> { return 1; }));
+  std::vector<seen> alerts;
+  tutti::observe::alert_hook hook{recorder{&alerts}};
+  tutti::run_options in_time;
+  in_time.deadline = 5s;
+  CHECK(wf.run(tutti::unit{}, in_time, clock, hook).has_value());
+  CHECK(alerts.empty());
+  tutti::run_options tight;
+  tight.deadline = 1s;
+  const auto late = wf.run(tutti::unit{}, tight, clock, hook);
+  REQUIRE_FALSE(late.has_value());
+  REQUIRE(alerts.size() == 1);
+  CHECK(alerts[0].kind == alert_kind::deadline_missed);
+  CHECK(alerts[0].run == late.id());
+  CHECK(alerts[0].error == tutti::errc::timeout);
+
+  // A service's own timeout, well within the run's deadline, is no missed deadline.
+  const auto slow_service = tutti::workflow<"quote">(
+      tutti::step<"price">([]() -> tutti::result<int> { return tutti::errc::timeout; }));
+  tutti::run_options roomy;
+  roomy.deadline = 1h;
+  const auto refused = slow_service.run(tutti::unit{}, roomy, clock, hook);
+  REQUIRE(refused.error() == tutti::errc::timeout);
+  CHECK(alerts.size() == 1);
 }

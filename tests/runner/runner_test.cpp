@@ -681,3 +681,121 @@ TEST_CASE("retention on a journal that cannot purge is refused when the runner i
                     Catch::Contains("no purge_ended"));
   CHECK_NOTHROW((tutti::runner{j, pool, {}}));  // retention off: nothing to purge with
 }
+
+TEST_CASE("a runner takes the journal's census: gauges, the census itself, and each paused run reported once per pause",
+          "[runner][census]") {
+  tutti::memory_journal j;
+  trace t;
+  const auto wf = make_jobs(t);
+  const tutti::durable_workflow durable{wf, j};
+  constexpr int jobs = 5;
+  for (int i = 0; i < jobs; ++i) REQUIRE(durable.submit(job{"", i}));
+  // Two runs of a workflow nobody hosts: one waits in the queue, one an operator paused.
+  const auto other = tutti::workflow<"other">(tutti::step<"x">([](const job& jb) { return jb.n; }));
+  const tutti::durable_workflow waiting{other, j};
+  const auto queued = waiting.submit(job{"", -1});
+  REQUIRE(queued);
+  const tutti::run_id paused_id{0x9A, 0x5E};
+  REQUIRE(j.start(paused_id, "other", 1, {}));
+  REQUIRE(tutti::pause_run(j, paused_id));
+
+  tutti::thread_pool pool{2};
+  std::mutex m;
+  std::vector<tutti::run_id> paused_events;
+  std::vector<tutti::observe::alert_kind> alert_kinds;
+  std::vector<std::string> alert_texts;
+  tutti::runner r{j, pool, {.name = "r1", .poll = 1ms, .census_every = 1ms}};
+  r.host<job>(wf, 2);
+  r.on_event([&](const tutti::runner_event& e) {
+    const std::lock_guard lock{m};
+    if (e.kind == tutti::runner_event_kind::run_paused) paused_events.push_back(e.run);
+    if (auto a = tutti::alert_of(e)) {
+      alert_kinds.push_back(a->kind);
+      alert_texts.push_back(tutti::observe::describe(*a));
+    }
+  });
+  CHECK_FALSE(r.census());  // none taken yet
+  r.start();
+  REQUIRE(eventually([&] {
+    const auto c = r.census();
+    return c && c->count(tutti::run_status::succeeded) == jobs;
+  }));
+  // Several more censuses: the pause is still reported once.
+  const auto taken = r.census()->now_unix_ms;
+  REQUIRE(eventually([&] { return r.census()->now_unix_ms > taken + 5; }));
+  const tutti::run_census c = *r.census();
+  CHECK(c.count(tutti::run_status::queued) == 1);
+  CHECK(c.count(tutti::run_status::paused) == 1);
+  CHECK(c.count(tutti::run_status::running) == 0);
+  CHECK(c.total() == jobs + 2);
+  const auto listed = j.list({}).value();
+  for (const auto& s : listed) {
+    if (s.id == queued.value().id) CHECK(c.oldest_queued_unix_ms == s.started_unix_ms);
+    if (s.id == paused_id) CHECK(c.oldest_paused_unix_ms == s.started_unix_ms);
+  }
+  {
+    const std::lock_guard lock{m};
+    REQUIRE(paused_events.size() == 1);
+    CHECK(paused_events[0] == paused_id);
+    REQUIRE(alert_kinds.size() == 1);
+    CHECK(alert_kinds[0] == tutti::observe::alert_kind::run_paused);
+    CHECK(alert_texts[0].find("other") == 0);
+    CHECK(alert_texts[0].find("run paused: paused (started ") != std::string::npos);
+  }
+  std::string metrics;
+  r.write_prometheus(metrics);
+  CHECK(metrics.find(fmt::format("\ntutti_journal_runs{{status=\"succeeded\"}} {}\n", jobs)) != std::string::npos);
+  CHECK(metrics.find("\ntutti_journal_runs{status=\"paused\"} 1\n") != std::string::npos);
+  CHECK(metrics.find("\ntutti_journal_runs{status=\"queued\"} 1\n") != std::string::npos);
+  CHECK(metrics.find("\ntutti_journal_runs{status=\"running\"} 0\n") != std::string::npos);
+  CHECK(metrics.find("\ntutti_journal_oldest_running_age_seconds 0.000\n") != std::string::npos);
+  CHECK(metrics.find("# TYPE tutti_journal_oldest_queued_age_seconds gauge\n") != std::string::npos);
+  CHECK(metrics.find("# TYPE tutti_journal_oldest_paused_age_seconds gauge\n") != std::string::npos);
+
+  // Unpaused (a census sees it running), then paused again: reported again.
+  REQUIRE(tutti::unpause_run(j, paused_id));
+  REQUIRE(eventually([&] { return r.census()->count(tutti::run_status::paused) == 0; }));
+  REQUIRE(tutti::pause_run(j, paused_id));
+  REQUIRE(eventually([&] {
+    const std::lock_guard lock{m};
+    return paused_events.size() == 2;
+  }));
+  r.stop();
+  const std::lock_guard lock{m};
+  CHECK(paused_events[1] == paused_id);
+}
+
+TEST_CASE("a runner with the census off takes none, and the runner events that call for an alert give one",
+          "[runner][census]") {
+  tutti::memory_journal j;
+  tutti::thread_pool pool{1};
+  tutti::runner r{j, pool, {.poll = 1ms, .census_every = 0ms}};
+  for (int i = 0; i < 3; ++i) r.poll_once();
+  CHECK_FALSE(r.census());
+  std::string metrics;
+  r.write_prometheus(metrics);
+  CHECK(metrics.find("tutti_journal_runs") == std::string::npos);
+
+  tutti::runner_event e;
+  e.workflow = "payment";
+  e.run = tutti::run_id{0xabc, 0xdef};
+  e.message = "disk I/O error";
+  e.kind = tutti::runner_event_kind::journal_error;
+  auto a = tutti::alert_of(e);
+  REQUIRE(a);
+  CHECK(a->kind == tutti::observe::alert_kind::journal_failed);
+  CHECK(a->error == tutti::errc::journal_failed);
+  CHECK(tutti::observe::describe(*a) ==
+        "payment 0000000000000abc0000000000000def  journal FAILED: the run's journal could not be "
+        "written [tutti:13]; disk I/O error");
+  e.kind = tutti::runner_event_kind::stuck;
+  a = tutti::alert_of(e);
+  REQUIRE(a);
+  CHECK(a->kind == tutti::observe::alert_kind::run_stuck);
+  CHECK(a->run == e.run);
+  for (const auto k : {tutti::runner_event_kind::claimed, tutti::runner_event_kind::finished,
+                       tutti::runner_event_kind::purged, tutti::runner_event_kind::dead_lettered}) {
+    e.kind = k;
+    CHECK_FALSE(tutti::alert_of(e));
+  }
+}

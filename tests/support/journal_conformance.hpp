@@ -909,4 +909,105 @@ TUTTI_CONFORMANCE_CASE_TAGGED("a journal purges ended runs last written before a
   CHECK(j.list({}).value().size() == 4);
 }
 
+TUTTI_CONFORMANCE_CASE_TAGGED("a journal's census counts its runs by status and finds the oldest running, queued and paused ones",
+                              "[census]") {
+  using namespace conformance;
+  using tutti::run_status;
+  store<TestType> s;
+  auto& j = s.journal();
+  {
+    const tutti::run_census empty = j.census().value();
+    CHECK(empty.total() == 0);
+    CHECK(empty.oldest_running_unix_ms == 0);
+    CHECK(empty.oldest_queued_unix_ms == 0);
+    CHECK(empty.oldest_paused_unix_ms == 0);
+    CHECK(empty.oldest_running_age() == 0ms);
+    CHECK(empty.now_unix_ms > 0);
+  }
+  // Every status: runs 1-4 end with each outcome, 5 is resolved, 6 dead-lettered, 7 and 12
+  // run, 8 is paused, 9 and 10 are queued, 11 succeeded twice over (a second succeeded run).
+  for (std::uint8_t outcome = 0; outcome < 4; ++outcome) {
+    REQUIRE(j.start(id_of(1 + outcome), "wf", 1, {}));
+    tutti::record_view fin = rec(tutti::record_kind::run_finished, 0);
+    fin.outcome = outcome;
+    REQUIRE(j.append(id_of(1 + outcome), fin));
+    s.advance(1ms);
+  }
+  REQUIRE(j.start(id_of(5), "wf", 1, {}));
+  REQUIRE(tutti::resolve_run(j, id_of(5), "settled by hand"));
+  REQUIRE(j.start(id_of(6), "wf", 1, {}));
+  REQUIRE(j.append(id_of(6), rec(tutti::record_kind::dead_lettered, 0)));
+  REQUIRE(j.start(id_of(7), "wf", 1, {}));
+  s.advance(1ms);
+  REQUIRE(j.start(id_of(8), "wf", 1, {}));
+  REQUIRE(j.append(id_of(8), rec(tutti::record_kind::paused, 0)));
+  REQUIRE(j.submit("wf", 1, {}, {.id = id_of(9)}));
+  s.advance(1ms);
+  REQUIRE(j.submit("wf", 1, {}, {.id = id_of(10)}));
+  REQUIRE(j.start(id_of(11), "wf", 1, {}));
+  REQUIRE(j.append(id_of(11), rec(tutti::record_kind::run_finished, 0)));
+  REQUIRE(j.start(id_of(12), "wf", 1, {}));
+
+  // What the census says is what the listing shows.
+  const auto expect_listing = [&](const tutti::run_census& c) {
+    const auto listed = j.list({}).value();
+    std::map<run_status, std::uint64_t> by_status;
+    std::map<run_status, std::int64_t> oldest;
+    for (const auto& r : listed) {
+      ++by_status[r.status];
+      auto [it, fresh] = oldest.try_emplace(r.status, r.started_unix_ms);
+      if (!fresh) it->second = std::min(it->second, r.started_unix_ms);
+    }
+    for (std::uint8_t v = 1; v <= 9; ++v) {
+      const auto st = static_cast<run_status>(v);
+      INFO(tutti::to_string(st));
+      CHECK(c.count(st) == by_status[st]);
+    }
+    CHECK(c.total() == listed.size());
+    CHECK(c.oldest_running_unix_ms == oldest[run_status::running]);
+    CHECK(c.oldest_queued_unix_ms == oldest[run_status::queued]);
+    CHECK(c.oldest_paused_unix_ms == oldest[run_status::paused]);
+    CHECK(c.now_unix_ms >= c.oldest_running_unix_ms);
+    CHECK(c.oldest_running_age() == std::chrono::milliseconds{c.now_unix_ms - c.oldest_running_unix_ms});
+  };
+  const tutti::run_census c = j.census().value();
+  CHECK(c.count(run_status::succeeded) == 2);
+  CHECK(c.count(run_status::failed) == 1);
+  CHECK(c.count(run_status::compensated) == 1);
+  CHECK(c.count(run_status::compensation_failed) == 1);
+  CHECK(c.count(run_status::resolved) == 1);
+  CHECK(c.count(run_status::dead_lettered) == 1);
+  CHECK(c.count(run_status::running) == 2);
+  CHECK(c.count(run_status::paused) == 1);
+  CHECK(c.count(run_status::queued) == 2);
+  CHECK(c.total() == 12);
+  CHECK(c.oldest_running_unix_ms > 0);
+  CHECK(c.oldest_queued_unix_ms > 0);
+  CHECK(c.oldest_paused_unix_ms > 0);
+  expect_listing(c);
+
+  // The census follows the runs: a claim, an unpause, a run that ends, a purge.
+  const auto claimed = j.claim(id_of(9), lease_of("a#1")).value();
+  REQUIRE(tutti::unpause_run(j, id_of(8)));
+  REQUIRE(j.append(id_of(7), rec(tutti::record_kind::run_finished, 0)));
+  const tutti::run_census after = j.census().value();
+  CHECK(after.count(run_status::queued) == 1);
+  CHECK(after.count(run_status::paused) == 0);
+  CHECK(after.oldest_paused_unix_ms == 0);
+  CHECK(after.count(run_status::running) == 3);  // 8 (unpaused), 9 (claimed), 12
+  CHECK(after.count(run_status::succeeded) == 3);
+  CHECK(after.total() == 12);
+  CHECK(claimed.epoch > 0);
+  expect_listing(after);
+  s.advance(10ms);
+  const auto cut = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count() + 60'000;
+  REQUIRE(j.purge_ended(cut).value() == 8);
+  const tutti::run_census purged = j.census().value();
+  CHECK(purged.total() == 4);
+  CHECK(purged.count(run_status::succeeded) == 0);
+  expect_listing(purged);
+}
+
 #endif  // TUTTI_TESTS_SUPPORT_JOURNAL_CONFORMANCE_HPP

@@ -45,9 +45,9 @@ inline std::string version_text() {
 }
 
 /// The commands `tutti-journal` knows, in the order its help lists them.
-inline constexpr std::string_view command_names[] = {"list",  "show",    "pause",   "unpause",
-                                                     "retry", "redrive", "resolve", "move",
-                                                     "purge", "help"};
+inline constexpr std::string_view command_names[] = {"list",    "show",    "census", "pause",
+                                                     "unpause", "retry",   "redrive", "resolve",
+                                                     "move",    "purge",   "help"};
 
 /// A name in `command_names`.
 inline bool is_command(std::string_view name) {
@@ -67,7 +67,7 @@ struct request {
   std::optional<std::int64_t> until_unix_ms;
   std::size_t limit = 0;  ///< 0: no limit
   bool stranded = false;
-  bool json = false;  ///< list and show
+  bool json = false;  ///< list, show and census
   // resolve and move
   std::string note;
   std::uint32_t version = 0;  ///< move: the version the run goes on as
@@ -305,6 +305,15 @@ inline std::unique_ptr<CLI::App> make_parser(request& r, bool with_journal) {
       "compensated.");
   run_arg(show);
   json_flag(show);
+
+  // ---- census ----
+  CLI::App* census = app->add_subcommand(
+      "census",
+      "how many runs are in each status, and the oldest waiting ones\n"
+      "Counts the journal's runs by status and shows when the oldest running,\n"
+      "queued and paused runs started (a runner exports the same numbers as\n"
+      "its tutti_journal_* gauges).");
+  json_flag(census);
 
   // ---- operator commands ----
   run_arg(app->add_subcommand(
@@ -1153,6 +1162,65 @@ struct session {
     return journal_error(ec, what);
   }
 
+  // ---- census ----
+
+  [[nodiscard]] int census(const request& r) const {
+    if constexpr (requires { { journal.census() } -> std::same_as<result<run_census>>; }) {
+      auto counted = journal.census();
+      if (!counted) return journal_error(counted.error(), "counting the runs failed");
+      const run_census& c = counted.value();
+      static constexpr run_status order[] = {
+          run_status::queued,    run_status::running,     run_status::paused,
+          run_status::succeeded, run_status::failed,      run_status::compensated,
+          run_status::compensation_failed, run_status::resolved, run_status::dead_lettered};
+      const auto oldest_of = [&c](run_status s) {
+        return s == run_status::running  ? c.oldest_running_unix_ms
+               : s == run_status::queued ? c.oldest_queued_unix_ms
+               : s == run_status::paused ? c.oldest_paused_unix_ms
+                                         : std::int64_t{0};
+      };
+      if (r.json) {
+        std::string j = fmt::format(R"({{"time":"{}","total":{},"runs":{{)", format_time(c.now_unix_ms),
+                                    c.total());
+        for (std::size_t i = 0; i < std::size(order); ++i)
+          fmt::format_to(std::back_inserter(j), R"({}"{}":{})", i == 0 ? "" : ",",
+                         to_string(order[i]), c.count(order[i]));
+        j += "},\"oldest\":{";
+        bool first = true;
+        for (const run_status s : {run_status::queued, run_status::running, run_status::paused}) {
+          const std::int64_t since = oldest_of(s);
+          if (since == 0) continue;
+          fmt::format_to(std::back_inserter(j), R"({}"{}":{{"since":"{}","age_ms":{}}})",
+                         first ? "" : ",", to_string(s), format_time(since),
+                         std::max<std::int64_t>(0, c.now_unix_ms - since));
+          first = false;
+        }
+        j += "}}\n";
+        fmt::print(out, "{}", j);
+        return exit_ok;
+      }
+      table t;
+      t.rows.push_back({"STATUS", "RUNS", "OLDEST"});
+      for (const run_status s : order) {
+        const std::int64_t since = oldest_of(s);
+        std::string oldest = "-";
+        if (since != 0)
+          oldest = fmt::format("{} {} ({:.1f} s ago)",
+                               s == run_status::queued ? "submitted" : "started", format_time(since),
+                               static_cast<double>(std::max<std::int64_t>(0, c.now_unix_ms - since)) /
+                                   1000.0);
+        else if (s != run_status::queued && s != run_status::running && s != run_status::paused)
+          oldest = "";
+        t.rows.push_back({std::string{to_string(s)}, std::to_string(c.count(s)), oldest});
+      }
+      t.rows.push_back({"total", std::to_string(c.total()), ""});
+      t.print(out);
+      return exit_ok;
+    } else {
+      return usage_error("census: this journal cannot count its runs");
+    }
+  }
+
   // ---- retention ----
 
   [[nodiscard]] int purge(const request& r) const {
@@ -1283,6 +1351,7 @@ struct session {
     if (cmd == "resolve") return operate(command::resolve, r);
     if (cmd == "move") return operate(command::move, r);
     if (cmd == "purge") return purge(r);
+    if (cmd == "census") return census(r);
     return usage_error(fmt::format("unknown command '{}'", printable(cmd)));
   }
 };

@@ -2,6 +2,7 @@
 #ifndef TUTTI_JOURNAL_JOURNAL_HPP
 #define TUTTI_JOURNAL_JOURNAL_HPP
 
+#include <array>         // run_census
 #include <cstddef>       // std::byte
 #include <cstdint>       // record fields
 #include <optional>      // filters
@@ -243,6 +244,62 @@ enum class lease_state : std::uint8_t { none, live, expired };
 [[nodiscard]] constexpr bool stranded(const run_summary& s, std::int64_t now_ms) noexcept {
   return s.status == run_status::running && lease_state_of(s, now_ms) != lease_state::live;
 }
+
+/**
+ * What a journal holds, counted by the journal itself (`journal.census()`): runs by status and
+ * the oldest runs that wait — the same numbers for every replica that reads the journal, where
+ * a runner's counters tell what one process did. Times are the journal's wall clock (Unix
+ * milliseconds; the database's clock for PostgreSQL); a run's start is when it was started or
+ * submitted.
+ */
+struct run_census {
+  /// Runs per status, indexed by the status's value (`count(s)`); index 0 is unused.
+  std::array<std::uint64_t, 10> runs{};
+  std::int64_t now_unix_ms = 0;              ///< the journal's clock when it counted
+  std::int64_t oldest_running_unix_ms = 0;   ///< the start of the oldest running run; 0: none
+  std::int64_t oldest_queued_unix_ms = 0;    ///< the oldest queued run's submission; 0: none
+  std::int64_t oldest_paused_unix_ms = 0;    ///< the start of the oldest paused run; 0: none
+
+  [[nodiscard]] constexpr std::uint64_t count(run_status s) const noexcept {
+    const auto i = static_cast<std::size_t>(s);
+    return i < runs.size() ? runs[i] : 0;
+  }
+  [[nodiscard]] constexpr std::uint64_t total() const noexcept {
+    std::uint64_t n = 0;
+    for (const std::uint64_t r : runs) n += r;
+    return n;
+  }
+  /// How long the oldest running run has been going (0 when none runs).
+  [[nodiscard]] constexpr std::chrono::milliseconds oldest_running_age() const noexcept {
+    return age(oldest_running_unix_ms);
+  }
+  /// How long the oldest queued run has waited (0 when none is queued).
+  [[nodiscard]] constexpr std::chrono::milliseconds oldest_queued_age() const noexcept {
+    return age(oldest_queued_unix_ms);
+  }
+  /// How long ago the oldest paused run started (0 when none is paused).
+  [[nodiscard]] constexpr std::chrono::milliseconds oldest_paused_age() const noexcept {
+    return age(oldest_paused_unix_ms);
+  }
+  /// Counts `n` runs of status `s`, the oldest of them started at `started_unix_ms`.
+  constexpr void add(run_status s, std::int64_t started_unix_ms, std::uint64_t n = 1) noexcept {
+    const auto i = static_cast<std::size_t>(s);
+    if (i >= runs.size() || n == 0) return;
+    runs[i] += n;
+    const auto older = [started_unix_ms](std::int64_t& oldest) {
+      if (oldest == 0 || started_unix_ms < oldest) oldest = started_unix_ms;
+    };
+    if (s == run_status::running) older(oldest_running_unix_ms);
+    else if (s == run_status::queued) older(oldest_queued_unix_ms);
+    else if (s == run_status::paused) older(oldest_paused_unix_ms);
+  }
+
+ private:
+  [[nodiscard]] constexpr std::chrono::milliseconds age(std::int64_t since) const noexcept {
+    if (since == 0 || now_unix_ms <= since) return std::chrono::milliseconds{0};
+    return std::chrono::milliseconds{now_unix_ms - since};
+  }
+};
 
 /// A run as loaded for a resume or a `show`: header, input and every record in order.
 struct stored_run {

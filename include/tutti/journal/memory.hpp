@@ -244,6 +244,16 @@ class memory_journal {
     return static_cast<std::uint64_t>(queued_);
   }
 
+  /// Runs by status and the oldest running, queued and paused ones (`run_census`): one pass
+  /// over the runs under the journal's lock.
+  [[nodiscard]] result<run_census> census() const {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    run_census c;
+    c.now_unix_ms = wall_ms();
+    for (const auto& [id, e] : runs_) c.add(e.run.summary.status, e.run.summary.started_unix_ms);
+    return c;
+  }
+
   /**
    * Retention: deletes ended runs (succeeded, failed, compensated, compensation_failed,
    * resolved, dead_lettered) last written before `before_unix_ms` (wall clock), oldest first,

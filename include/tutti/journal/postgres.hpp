@@ -218,6 +218,11 @@ inline constexpr pg_statement pg_statements[] = {
      "SELECT seq, kind, step, attempt, ok, outcome, payload, error_category, error_value, "
      "message, time_ns, epoch FROM records WHERE run_id = $1::uuid ORDER BY seq"},
     {"tutti_depth", "SELECT count(*) FROM runs WHERE status = 8"},
+    // The census: a row per status, and one (status 0) that carries the database's clock.
+    {"tutti_census",
+     "SELECT status::bigint, count(*)::bigint, min(started_ms)::bigint, now_ms($1::bigint) "
+     "FROM runs GROUP BY status UNION ALL SELECT 0::bigint, 0::bigint, 0::bigint, "
+     "now_ms($1::bigint)"},
     {"tutti_sweep", "SELECT sweep_expired($1::bigint, $2::text, $3::text, $4::bigint)"},
     {"tutti_purge", "SELECT purge_ended($1::bigint, $2::bigint)"},
 };
@@ -995,6 +1000,34 @@ class postgres_journal {
     auto r = s_->run("tutti_depth", p, "count the queued runs");
     if (!r) return r.error();
     return static_cast<std::uint64_t>(detail::pg_row{r.value().get(), 0}.i64(0));
+  }
+
+  /**
+   * Runs by status and the oldest running, queued and paused ones (`run_census`), on the
+   * database's clock, in one statement. It reads the whole `runs` table (a sequential scan:
+   * measured at a quarter of a second per million runs on a 2-core machine); a runner takes one
+   * every `runner_options::census_every` (a minute by default).
+   */
+  [[nodiscard]] result<run_census> census() const {
+    const std::lock_guard<std::mutex> lock(s_->mutex);
+    detail::pg_params p;
+    s_->now_param(p);
+    auto r = s_->run("tutti_census", p, "count the runs by status");
+    if (!r) return r.error();
+    run_census c;
+    const PGresult* res = r.value().get();
+    for (int i = 0, n = PQntuples(res); i < n; ++i) {
+      const detail::pg_row row{res, i};
+      const std::int64_t status = row.i64(0);
+      if (status == 0) {
+        c.now_unix_ms = row.i64(3);
+        continue;
+      }
+      if (status < 0 || status >= static_cast<std::int64_t>(c.runs.size()))
+        return s_->fail(journal_errc::corrupt, "a run has the unknown status " + std::to_string(status));
+      c.add(static_cast<run_status>(status), row.i64(2), static_cast<std::uint64_t>(row.i64(1)));
+    }
+    return c;
   }
 
   /**

@@ -709,7 +709,8 @@ struct sqlite_journal_state {
       update_progress,
       select_status, select_run, select_records, select_stranded, select_reclaimable,
       select_queued, select_dedup, count_run, select_run_count, select_has_records,
-      select_queue, update_queue, select_purgeable, delete_records, delete_run, uncount_runs;
+      select_queue, update_queue, select_purgeable, delete_records, delete_run, uncount_runs,
+      select_census;
 
   /// A run as this connection last read or wrote it: its last record's seq and its status.
   struct run_head {
@@ -884,6 +885,11 @@ struct sqlite_journal_state {
         {&delete_records, "DELETE FROM records WHERE run_id = ?1"},
         {&delete_run, "DELETE FROM runs WHERE run_id = ?1"},
         {&uncount_runs, "UPDATE queue SET runs = runs - ?1 WHERE id = 1"},
+        // The census: every status but succeeded from the partial index runs_by_status (it
+        // holds status and started_ms: no table reads); succeeded runs are the rest of the
+        // journal's run count.
+        {&select_census,
+         "SELECT status, count(*), min(started_ms) FROM runs WHERE status <> 3 GROUP BY status"},
     };
     for (const auto& [stmt, sql] : all)
       if (const int rc = prepare(*stmt, sql); rc != SQLITE_OK) return rc;
@@ -1535,6 +1541,43 @@ struct sqlite_journal_state {
     return out;
   }
 
+  /// Runs by status and the oldest waiting ones (see `sqlite_journal::census`).
+  result<run_census> census() {
+    run_census c;
+    c.now_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+    std::uint64_t others = 0;
+    {
+      sqlite3_stmt* raw = select_census.get();
+      const sqlite_use use(raw);
+      int rc = SQLITE_OK;
+      while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
+        const auto status = sqlite3_column_int64(raw, 0);
+        const auto n = static_cast<std::uint64_t>(sqlite3_column_int64(raw, 1));
+        if (status < 1 || status >= static_cast<std::int64_t>(c.runs.size()))
+          return fail(journal_errc::corrupt,
+                      "a run has the unknown status " + std::to_string(status));
+        c.add(static_cast<run_status>(status), sqlite3_column_int64(raw, 2), n);
+        others += n;
+      }
+      if (rc != SQLITE_DONE) return fail_sqlite(rc, "cannot count the runs by status");
+    }
+    sqlite3_stmt* raw = select_run_count.get();
+    const sqlite_use use(raw);
+    if (const int rc = sqlite3_step(raw); rc != SQLITE_ROW)
+      return rc == SQLITE_DONE ? fail(journal_errc::corrupt, "the run count is missing")
+                               : fail_sqlite(rc, "cannot read the run count");
+    const auto counted = sqlite3_column_int64(raw, 0);
+    if (counted < 0 || static_cast<std::uint64_t>(counted) < others)
+      return fail(journal_errc::corrupt,
+                  "the journal counts " + std::to_string(counted) + " runs and finds " +
+                      std::to_string(others) + " that did not succeed: the file is damaged");
+    c.runs[static_cast<std::size_t>(run_status::succeeded)] =
+        static_cast<std::uint64_t>(counted) - others;
+    return c;
+  }
+
   /// SQLite's structural check, then every record read back and checked.
   result<void> verify(bool full) {
     {
@@ -1914,6 +1957,18 @@ class sqlite_journal {
   [[nodiscard]] result<std::vector<run_summary>> list(const run_filter& filter) const {
     const std::lock_guard<std::mutex> lock(s_->mutex);
     return s_->in_snapshot([&] { return s_->list(filter); });
+  }
+
+  /**
+   * Runs by status and the oldest running, queued and paused ones (`run_census`), in one read
+   * snapshot: the statuses other than `succeeded` from an index that holds only those runs,
+   * `succeeded` as the rest of the journal's run count. Its cost grows with the runs that did
+   * not succeed (retention bounds those too), not with the succeeded ones: 0.25 ms with 2,000
+   * of them beside 10,000 succeeded runs, 0.31 ms beside 1,000,000 (`BM_sqlite_census`).
+   */
+  [[nodiscard]] result<run_census> census() const {
+    const std::lock_guard<std::mutex> lock(s_->mutex);
+    return s_->in_snapshot([&] { return s_->census(); });
   }
 
   /// Where the run stands: one indexed read; within an open group (grouped mode), what this

@@ -30,15 +30,27 @@ enum class alert_kind : std::uint8_t {
   compensation_failed,      ///< a step could not be undone: its effect stands, someone must look
   run_compensation_failed,  ///< a run ended `compensation_failed` (opt-in: one per run, after the
                             ///< compensation_failed alerts of its steps)
+  journal_failed,   ///< a durable run stopped because its journal could not be written
+                    ///< (`event::journal_failed`: not when fenced); from a runner
+                    ///< (`tutti::alert_of`): a claim, a renewal, a purge or a census failed
+  deadline_missed,  ///< a run ended with `errc::timeout` after its deadline
+                    ///< (`run_options::deadline`) had passed (`event::deadline_missed`)
+  run_paused,       ///< a runner found a paused run in the journal's census (`tutti::alert_of`)
+  run_stuck,        ///< a runner found a running run nobody runs (`tutti::alert_of`)
 };
 
-/// "breaker_opened", "retries_exhausted", "compensation_failed" or "run_compensation_failed".
+/// "breaker_opened", "retries_exhausted", "compensation_failed", "run_compensation_failed",
+/// "journal_failed", "deadline_missed", "run_paused" or "run_stuck".
 [[nodiscard]] constexpr std::string_view to_string(alert_kind k) noexcept {
   switch (k) {
     case alert_kind::breaker_opened: return "breaker_opened";
     case alert_kind::retries_exhausted: return "retries_exhausted";
     case alert_kind::compensation_failed: return "compensation_failed";
     case alert_kind::run_compensation_failed: return "run_compensation_failed";
+    case alert_kind::journal_failed: return "journal_failed";
+    case alert_kind::deadline_missed: return "deadline_missed";
+    case alert_kind::run_paused: return "run_paused";
+    case alert_kind::run_stuck: return "run_stuck";
   }
   return "unknown";
 }
@@ -51,8 +63,10 @@ class alert_kinds {
     for (const alert_kind k : kinds) bits_ |= bit(k);
   }
   [[nodiscard]] static constexpr alert_kinds all() noexcept {
-    return {alert_kind::breaker_opened, alert_kind::retries_exhausted,
-            alert_kind::compensation_failed, alert_kind::run_compensation_failed};
+    return {alert_kind::breaker_opened,  alert_kind::retries_exhausted,
+            alert_kind::compensation_failed, alert_kind::run_compensation_failed,
+            alert_kind::journal_failed,  alert_kind::deadline_missed,
+            alert_kind::run_paused,      alert_kind::run_stuck};
   }
   [[nodiscard]] constexpr bool contains(alert_kind k) const noexcept { return (bits_ & bit(k)) != 0; }
   friend constexpr bool operator==(alert_kinds, alert_kinds) noexcept = default;
@@ -61,7 +75,7 @@ class alert_kinds {
   static constexpr std::uint8_t bit(alert_kind k) noexcept {
     return static_cast<std::uint8_t>(1u << static_cast<unsigned>(k));
   }
-  std::uint8_t bits_ = 0b0111;  // all but run_compensation_failed
+  std::uint8_t bits_ = 0b1111'0111;  // all but run_compensation_failed (8 kinds: 8 bits)
 };
 
 /**
@@ -84,8 +98,14 @@ struct alert {
 /// "payment 3f2a…  transfer: circuit breaker opened (was closed): bank down [payment:6]".
 inline void format_alert(fmt::memory_buffer& out, const alert& a) {
   const auto it = std::back_inserter(out);
-  const auto hex = a.run.hex();
-  fmt::format_to(it, "{} {}  ", a.workflow, std::string_view{hex.data(), hex.size()});
+  // A runner's alert about the journal itself names no workflow and no run.
+  if (!a.workflow.empty()) fmt::format_to(it, "{} ", a.workflow);
+  if (a.run != run_id{}) {
+    const auto hex = a.run.hex();
+    fmt::format_to(it, "{}  ", std::string_view{hex.data(), hex.size()});
+  } else if (!a.workflow.empty()) {
+    out.push_back(' ');
+  }
   if (!a.step.empty()) fmt::format_to(it, "{}: ", a.step);
   switch (a.kind) {
     case alert_kind::breaker_opened:
@@ -99,6 +119,10 @@ inline void format_alert(fmt::memory_buffer& out, const alert& a) {
     case alert_kind::run_compensation_failed:
       out.append(std::string_view{"run failed here and could not be fully undone"});
       break;
+    case alert_kind::journal_failed: out.append(std::string_view{"journal FAILED"}); break;
+    case alert_kind::deadline_missed: out.append(std::string_view{"deadline missed"}); break;
+    case alert_kind::run_paused: out.append(std::string_view{"run paused"}); break;
+    case alert_kind::run_stuck: out.append(std::string_view{"run stuck"}); break;
   }
   if (a.error)
     fmt::format_to(it, ": {} [{}:{}]", a.error.message(), a.error.category().name(), a.error.value());
@@ -114,8 +138,11 @@ inline void format_alert(fmt::memory_buffer& out, const alert& a) {
 
 /**
  * An observer that calls `callback(const tutti::observe::alert&)` when a step's circuit breaker
- * opens, a retry gives up with a failure, or a compensation fails (and, when asked, when a run
- * ends `compensation_failed`):
+ * opens, a retry gives up with a failure, a compensation fails, a durable run stops because its
+ * journal could not be written, or a run misses its deadline (and, when asked, when a run ends
+ * `compensation_failed`). A runner's own alerts — journal failures, paused and stuck runs — come
+ * from its events: `tutti::alert_of(runner_event)` (<tutti/runner.hpp>) gives the same struct,
+ * for the same callback:
  *
  *     tutti::observe::alert_hook alerts{[&](const tutti::observe::alert& a) {
  *       pager.send(tutti::observe::describe(a));
@@ -163,16 +190,33 @@ class alert_hook {
       case event_kind::retries_exhausted: a.kind = alert_kind::retries_exhausted; break;
       case event_kind::compensation_failed: a.kind = alert_kind::compensation_failed; break;
       case event_kind::run_finished:
-        if (e.outcome != run_outcome::compensation_failed) return;
-        a.kind = alert_kind::run_compensation_failed;
+        if (e.journal_failed) {
+          a.kind = alert_kind::journal_failed;
+        } else if (e.outcome == run_outcome::compensation_failed) {
+          a.kind = alert_kind::run_compensation_failed;
+          // The compensations failed after a missed deadline: both are said.
+          if (e.deadline_missed && kinds_.contains(alert_kind::deadline_missed)) {
+            if (kinds_.contains(a.kind)) send(a, e);
+            a.kind = alert_kind::deadline_missed;
+          }
+        } else if (e.deadline_missed) {
+          a.kind = alert_kind::deadline_missed;
+        } else {
+          return;
+        }
         break;
       default: return;
     }
     if (!kinds_.contains(a.kind)) return;
+    send(a, e);
+  }
+
+  void send(alert& a, const event& e) {
     a.workflow = e.workflow;
     a.step = e.step;
     a.run = e.run;
-    a.error = e.error;
+    // A journal failure is said as such, whatever error the step it stopped before shows.
+    a.error = a.kind == alert_kind::journal_failed ? make_error_code(errc::journal_failed) : e.error;
     a.message = e.message;
     a.attempt = e.attempt;
     a.from = e.from;
