@@ -12,6 +12,8 @@
 //
 // - BM_sqlite_list_fresh / BM_sqlite_list_after_churn: `list` before and after retention (below).
 // - BM_sqlite_census: the journal's census on 10,000 and 1,000,000 runs of history (below).
+// - BM_sqlite_key_lookup, BM_sqlite_list_page, BM_sqlite_list_failed_step, BM_sqlite_list_error,
+//   BM_sqlite_list_status_time: search on 10,000 and 1,000,000 runs (below).
 //
 // Both count 16 items (steps) per iteration; `records` is the rate of records written.
 // Arguments:
@@ -31,6 +33,7 @@
 
 #ifndef TUTTI_BENCH_NO_SQLITE
 
+#  include <chrono>
 #  include <cstddef>
 #  include <cstdint>
 #  include <filesystem>
@@ -462,6 +465,161 @@ void BM_sqlite_census(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_sqlite_census)->ArgName("succeeded")->Arg(10'000)->Arg(1'000'000)->Unit(benchmark::kMicrosecond);
+
+
+// ---- search -----------------------------------------------------------------------------------
+//
+// Search on journals in /dev/shm holding `runs` runs (10,000, the baseline, or 1,000,000), each
+// with a business key ("order-<n>"); one in 100 failed at step "charge" with tutti's timeout, the
+// rest succeeded. Each lookup goes through an index of its own, so the ratio 1,000,000 / 10,000
+// is what a long history costs it (goal: about 1).
+// - BM_sqlite_key_lookup: the runs of one order (`run_filter::key`, a key drawn at random).
+// - BM_sqlite_list_page: the newest 50 runs (the CLI's page).
+// - BM_sqlite_list_failed_step: the newest 50 runs that failed at "charge".
+// - BM_sqlite_list_error: the newest 50 runs whose failure is tutti's timeout.
+// - BM_sqlite_list_status_time: the failed runs among the last 10,000 started (100 of them, at
+//   both sizes: the answer does not grow with the history).
+
+/// A journal in /dev/shm with `runs` keyed runs, one in 100 failed (see above).
+class search_journal : public shm_journal {
+ public:
+  explicit search_journal(std::uint64_t runs) : runs_(runs) {
+    if (!build()) j.reset();
+  }
+  [[nodiscard]] std::uint64_t runs() const noexcept { return runs_; }
+  std::int64_t recent_ms = 0;  // when the last 10,000 runs began
+
+ private:
+  bool build() {
+    if (!open()) return false;
+    for (std::uint64_t n = 1; n <= runs_; ++n) {
+      const tutti::run_id id{0x5EA, n};
+      const std::string key = "order-" + std::to_string(n);
+      if (n == runs_ - 10'000 + 1)
+        recent_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+      if (!j->start(id, "order", {1, 1, key}, {})) return false;
+      tutti::record_view r;
+      const bool fails = n % 100 == 0;
+      if (fails) {
+        r.kind = tutti::record_kind::step_finished;
+        r.step = "charge";
+        r.error_category = "tutti";
+        r.error_value = static_cast<int>(tutti::errc::timeout);
+        if (!j->append(id, r)) return false;
+        r = {};
+      }
+      r.kind = tutti::record_kind::run_finished;
+      r.outcome = fails ? 1 : 0;
+      if (!j->append(id, r)) return false;
+    }
+    return static_cast<bool>(j->flush());
+  }
+  std::uint64_t runs_;
+};
+
+/// The search journal of `runs` runs, built the first time it is asked for (the large one
+/// takes minutes).
+search_journal& search_journal_of(std::int64_t runs) {
+  if (runs == 10'000) {
+    static search_journal small{10'000};
+    return small;
+  }
+  static search_journal large{1'000'000};
+  return large;
+}
+
+/// Runs `filter_of(iteration)` as a `list` and checks each answer's size with `expect`.
+template <class Filter, class Expect>
+void search_bench(benchmark::State& state, Filter filter_of, Expect expect) {
+  search_journal& s = search_journal_of(state.range(0));
+  if (!s.j) {
+    state.SkipWithError("cannot build the journal (no /dev/shm?)");
+    return;
+  }
+  std::uint64_t i = 0;
+  for (auto _ : state) {
+    const tutti::run_filter f = filter_of(s, ++i);
+    auto runs = s.j->list(f);
+    if (!runs || !expect(s, runs.value())) {
+      state.SkipWithError("list returned the wrong runs");
+      return;
+    }
+    benchmark::DoNotOptimize(runs);
+  }
+}
+
+void BM_sqlite_key_lookup(benchmark::State& state) {
+  search_bench(
+      state,
+      [](const search_journal& s, std::uint64_t i) {
+        tutti::run_filter f;
+        // A key spread over the whole history (a multiplicative hash of the iteration).
+        f.key = "order-" + std::to_string(1 + (i * 2654435761ULL) % s.runs());
+        return f;
+      },
+      [](const search_journal&, const std::vector<tutti::run_summary>& r) {
+        return r.size() == 1 && r[0].key.size() > 6;
+      });
+}
+void BM_sqlite_list_page(benchmark::State& state) {
+  search_bench(
+      state,
+      [](const search_journal&, std::uint64_t) {
+        tutti::run_filter f;
+        f.limit = 50;
+        return f;
+      },
+      [](const search_journal&, const std::vector<tutti::run_summary>& r) { return r.size() == 50; });
+}
+void BM_sqlite_list_failed_step(benchmark::State& state) {
+  search_bench(
+      state,
+      [](const search_journal&, std::uint64_t) {
+        tutti::run_filter f;
+        f.failed_step = "charge";
+        f.limit = 50;
+        return f;
+      },
+      [](const search_journal&, const std::vector<tutti::run_summary>& r) {
+        return r.size() == 50 && r.back().failed_step == "charge";
+      });
+}
+void BM_sqlite_list_error(benchmark::State& state) {
+  search_bench(
+      state,
+      [](const search_journal&, std::uint64_t) {
+        tutti::run_filter f;
+        f.error_category = "tutti";
+        f.error_value = static_cast<int>(tutti::errc::timeout);
+        f.limit = 50;
+        return f;
+      },
+      [](const search_journal&, const std::vector<tutti::run_summary>& r) {
+        return r.size() == 50 && r.back().error_value == static_cast<int>(tutti::errc::timeout);
+      });
+}
+void BM_sqlite_list_status_time(benchmark::State& state) {
+  search_bench(
+      state,
+      [](const search_journal& s, std::uint64_t) {
+        tutti::run_filter f;
+        f.status = tutti::run_status::failed;
+        f.started_after_unix_ms = s.recent_ms;
+        return f;
+      },
+      [](const search_journal&, const std::vector<tutti::run_summary>& r) {
+        // 100 of the last 10,000 failed; a run started in the same millisecond just before
+        // them may add one.
+        return r.size() >= 100 && r.size() <= 101;
+      });
+}
+BENCHMARK(BM_sqlite_key_lookup)->ArgName("runs")->Arg(10'000)->Arg(1'000'000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_sqlite_list_page)->ArgName("runs")->Arg(10'000)->Arg(1'000'000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_sqlite_list_failed_step)->ArgName("runs")->Arg(10'000)->Arg(1'000'000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_sqlite_list_error)->ArgName("runs")->Arg(10'000)->Arg(1'000'000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_sqlite_list_status_time)->ArgName("runs")->Arg(10'000)->Arg(1'000'000)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

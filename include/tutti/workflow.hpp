@@ -1196,7 +1196,9 @@ class basic_workflow {
                    : shared.compensated_any     ? run_outcome::compensated
                                                 : run_outcome::failed;
     if constexpr (detail::journaled<O>()) {
-      if (!obs.halted()) obs.record_run_finished(static_cast<std::uint8_t>(out.outcome_));
+      if (!obs.halted())
+        obs.record_run_finished(static_cast<std::uint8_t>(out.outcome_), out.failed_step(),
+                                out.error(), out.message());
     }
     if constexpr (observed) {
       event e = make_event(event_kind::run_finished);

@@ -22,6 +22,7 @@
 #include <sstream>
 #include <iterator>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -283,11 +284,95 @@ TEST_CASE("list prints every run newest first with its workflow, status and reco
   CHECK(line.find("payment") != std::string::npos);
   CHECK(line.find(" failed ") != std::string::npos);
   CHECK(line.find("Z ") != std::string::npos);
-  // Then its 10 records, epoch 0 (written by hand: never claimed), no owner and no lease.
+  // Then its 10 records, epoch 0 (written by hand: never claimed), no owner, no lease, no key,
+  // no failure (its end names no step, as an older engine's).
   std::istringstream tokens(line);
   const words w{std::istream_iterator<std::string>(tokens), std::istream_iterator<std::string>()};
-  REQUIRE(w.size() >= 4);
-  CHECK(words(w.end() - 4, w.end()) == words{"10", "0", "-", "-"});
+  REQUIRE(w.size() >= 6);
+  CHECK(words(w.end() - 6, w.end()) == words{"10", "0", "-", "-", "-", "-"});
+}
+
+TEST_CASE("list finds runs by business key, failed step and error", "[journal][cli][list][search]") {
+  memory_journal j;
+  const run_id a{0xA, 1}, b{0xA, 2}, c{0xA, 3};
+  // A failed run's end names its step and error.
+  const auto ended_at = [](std::uint8_t outcome, std::string_view step, std::string_view cat,
+                           int value) {
+    record_view r = finished(outcome);
+    r.step = step;
+    r.error_category = cat;
+    r.error_value = value;
+    return r;
+  };
+  REQUIRE(j.start(a, "order", {0x1234abcdULL, 1, "order-8812"}, input_bytes));
+  add(j, a, failure(record_kind::step_finished, "charge", 1, "tutti", 5, "timed out"));
+  add(j, a, ended_at(1, "charge", "tutti", 5));
+  REQUIRE(j.start(b, "order", {0x1234abcdULL, 1, "order-8812"}, input_bytes));
+  add(j, b, finished(0));
+  REQUIRE(j.start(c, "order", {0x1234abcdULL, 1, "order-9"}, input_bytes));
+  add(j, c, failure(record_kind::step_finished, "reserve", 1, "generic", ECONNREFUSED, "refused"));
+  add(j, c, ended_at(2, "reserve", "generic", ECONNREFUSED));
+  const auto ids_of = [&](std::initializer_list<std::string_view> args) {
+    const captured out = cli_run(j, args);
+    INFO(out.err);
+    CHECK(out.code == 0);
+    std::set<std::string> found;
+    for (const run_id& id : {a, b, c})
+      if (out.out.find(hex(id)) != std::string::npos) found.insert(hex(id));
+    return found;
+  };
+  CHECK(ids_of({"list", "--key", "order-8812"}) == std::set<std::string>{hex(a), hex(b)});
+  CHECK(ids_of({"list", "--key", "order-8812", "--status", "failed"}) == std::set<std::string>{hex(a)});
+  CHECK(ids_of({"list", "--key", "order-1"}).empty());
+  CHECK(ids_of({"list", "--failed-step", "charge"}) == std::set<std::string>{hex(a)});
+  CHECK(ids_of({"list", "--failed-step", "reserve"}) == std::set<std::string>{hex(c)});
+  // An error by tutti's name, by category, by category and value.
+  CHECK(ids_of({"list", "--error", "timeout"}) == std::set<std::string>{hex(a)});
+  CHECK(ids_of({"list", "--error", "circuit_open"}).empty());
+  CHECK(ids_of({"list", "--error", "tutti"}) == std::set<std::string>{hex(a)});
+  CHECK(ids_of({"list", "--error", "generic"}) == std::set<std::string>{hex(c)});
+  CHECK(ids_of({"list", "--error", "generic:" + std::to_string(ECONNREFUSED)}) ==
+        std::set<std::string>{hex(c)});
+  CHECK(ids_of({"list", "--error", "generic:1"}).empty());
+
+  // The table shows the key and the failure, with the error's message where it is known.
+  const captured table = cli_run(j, {"list", "--key", "order-8812", "--status", "failed"});
+  CHECK(table.out.find("order-8812") != std::string::npos);
+  CHECK(table.out.find("charge (tutti 5: timed out)") != std::string::npos);
+  // show prints them in its header; --json carries them.
+  const captured shown = cli_run(j, {"show", hex(a)});
+  CHECK(shown.out.find("key") != std::string::npos);
+  CHECK(shown.out.find("charge (tutti 5: timed out)") != std::string::npos);
+#if TUTTI_TEST_HAVE_NLOHMANN_JSON
+  const auto doc = nlohmann::json::parse(cli_run(j, {"list", "--json", "--key", "order-8812"}).out);
+  REQUIRE(doc["runs"].size() == 2);
+  for (const auto& run : doc["runs"]) {
+    CHECK(run["key"] == "order-8812");
+    if (run["id"] == hex(a)) {
+      CHECK(run["failure"]["step"] == "charge");
+      CHECK(run["failure"]["category"] == "tutti");
+      CHECK(run["failure"]["value"] == 5);
+    } else {
+      CHECK(run["failure"].is_null());
+    }
+  }
+  const auto one = nlohmann::json::parse(cli_run(j, {"show", hex(c), "--json"}).out);
+  CHECK(one["run"]["key"] == "order-9");
+  CHECK(one["run"]["failure"]["step"] == "reserve");
+  CHECK(one["run"]["input_size"] == 3);
+#endif
+
+  // Bad values are usage errors that name the option.
+  const auto refused = [&j](std::initializer_list<std::string_view> args, std::string_view option) {
+    const captured out = cli_run(j, args);
+    INFO(option);
+    CHECK(out.code == 2);
+    CHECK(out.err.find(option) != std::string::npos);
+  };
+  refused({"list", "--error", "generic:x"}, "--error");
+  refused({"list", "--error", ":5"}, "--error");
+  refused({"list", "--key", ""}, "--key");
+  refused({"list", "--failed-step", ""}, "--failed-step");
 }
 
 TEST_CASE("list filters by status and by workflow", "[journal][cli][list]") {
@@ -1156,5 +1241,289 @@ TEST_CASE("purge deletes the ended runs older than a limit and keeps the others"
   }
   CHECK(j.list(tutti::run_filter{}).value().size() == after.size());
 }
+
+// ---- the examples in docs/durability/operations.md ---------------------------------------------
+//
+// Every ```text block of docs/durability/operations.md that follows a line
+// `<!-- cli-example: NAME -->` is what the CLI prints for the commands of example NAME below. They
+// run on a journal this test writes record by record — the records an engine writes, with fixed
+// owner names and a manual clock for every time, so the output is the same on every run — in the
+// order below (the page's story: each command sees what the earlier ones did). The test fails
+// when the page differs from the output; with TUTTI_UPDATE_DOCS=1 in the environment it rewrites
+// the blocks instead.
+
+#ifdef TUTTI_TEST_SOURCE_DIR
+namespace {
+namespace docs_examples {
+
+using namespace std::chrono_literals;
+
+constexpr std::int64_t t0_ms = 1'796'546'847'252;  // 2026-12-06T08:47:27.252Z
+constexpr std::uint64_t payment_fp = 0x974004fe088921e2ULL;
+constexpr std::uint64_t refund_fp = 0x7910582144253fb6ULL;
+
+run_id id(unsigned n) { return {0x242ee4d118a7c07fULL, 0xf1fea8f7b44118d0ULL + n}; }
+
+/// The journal of the page's story: runs 8d0 to 8d7.
+struct story {
+  tutti::testing::manual_clock clock{std::chrono::milliseconds(t0_ms)};
+  memory_journal j{options(clock)};
+
+  static tutti::memory_journal_options options(tutti::testing::manual_clock& c) {
+    tutti::memory_journal_options o;
+    o.lease_clock = tutti::any_clock{c};
+    o.wall_clock = tutti::any_clock{c};
+    return o;
+  }
+
+  /// Writes one run's records as an engine does: its epoch on each, run-clock times.
+  struct run {
+    story& s;
+    run_id rid;
+    std::uint64_t epoch = 0;
+    std::int64_t t_ns = 5'000'000'000;
+    void claim(std::string_view owner) {
+      const auto c = s.j.claim(rid, tutti::lease_request{owner, 30s});
+      REQUIRE(c);
+      epoch = c.value().epoch;
+      s.clock.advance(1ms);
+    }
+    void add(record_view r) {
+      r.epoch = epoch;
+      if (r.kind != record_kind::dead_lettered) {
+        r.time_ns = t_ns;
+        t_ns += 187'000 + static_cast<std::int64_t>(r.kind) * 1'000;
+      }
+      REQUIRE(s.j.append(rid, r));
+    }
+    void step_ok(std::string_view step) {
+      static const std::byte output[17] = {};
+      add(attempt(record_kind::attempt_started, step, 1));
+      add(attempt(record_kind::attempt_finished, step, 1, true));
+      record_view r = attempt(record_kind::step_finished, step, 1, true);
+      r.payload = output;
+      add(r);
+    }
+    void step_failed(std::string_view step, std::string_view cat, int value, std::string_view msg) {
+      add(attempt(record_kind::attempt_started, step, 1));
+      add(failure(record_kind::attempt_finished, step, 1, cat, value, msg));
+      add(failure(record_kind::step_finished, step, 1, cat, value, msg));
+    }
+    void undo(std::string_view step, bool ok) {
+      record_view r;
+      r.kind = record_kind::compensation_started;
+      r.step = step;
+      add(r);
+      r.kind = record_kind::compensation_finished;
+      r.ok = ok;
+      if (!ok) {
+        r.error_category = "tutti";
+        r.error_value = static_cast<int>(tutti::errc::exception);
+        r.message = "void_authorization threw: gateway \"down\"";
+      }
+      add(r);
+    }
+    /// The run's end; a failed run's names the step it failed at and the run's error.
+    void finish(std::uint8_t outcome, std::string_view step = {}, std::string_view cat = {},
+                int value = 0, std::string_view message = {}) {
+      record_view r = finished(outcome);
+      r.step = step;
+      r.error_category = cat;
+      r.error_value = value;
+      r.message = message;
+      add(r);
+    }
+  };
+
+  run begin(unsigned n, std::string_view workflow, std::string_view key) {
+    static const std::byte input[8] = {};
+    REQUIRE(j.start(id(n), workflow, {workflow == "refund" ? refund_fp : payment_fp, 1, key}, input));
+    clock.advance(3ms);
+    return run{*this, id(n)};
+  }
+
+  story() {
+    run r0 = begin(0, "payment", "A-1001");  // succeeded
+    r0.claim("payments-1#22898.d4b1f461");
+    r0.step_ok("authorize");
+    r0.step_ok("charge");
+    r0.step_ok("ship");
+    r0.finish(0);
+    run r1 = begin(1, "payment", "A-1002");  // compensated: the card was declined
+    r1.claim("payments-1#22898.d4b1f461");
+    r1.step_ok("authorize");
+    r1.step_failed("charge", payments_category, 51, "card declined");
+    r1.undo("authorize", true);
+    r1.finish(2, "charge", payments_category, 51, "card declined");
+    run r2 = begin(2, "payment", "A-1003");  // compensation_failed: the undo threw
+    r2.claim("payments-1#22898.d4b1f461");
+    r2.step_ok("authorize");
+    r2.step_failed("charge", payments_category, 51, "card declined");
+    r2.undo("authorize", false);
+    r2.finish(3, "charge", payments_category, 51, "card declined");
+    run r3 = begin(3, "refund", "R-77");  // failed
+    r3.claim("payments-1#22898.d4b1f461");
+    r3.step_failed("lookup", "tutti", static_cast<int>(tutti::errc::step_failed), "");
+    r3.finish(1, "lookup", "tutti", static_cast<int>(tutti::errc::step_failed));
+    // Dead-lettered: its engine died inside charge, the next one too, and the third parked it.
+    run r5 = begin(5, "payment", "A-1005");
+    r5.claim("payments-2#22900.5bba1441");
+    r5.step_ok("authorize");
+    r5.add(attempt(record_kind::attempt_started, "charge", 1));
+    clock.advance(31s);
+    r5.claim("payments-3#22901.3ca05bfb");
+    r5.t_ns += 511'000'000;
+    r5.add(attempt(record_kind::attempt_started, "charge", 2));
+    clock.advance(31s);
+    r5.claim("payments-2#22959.37f56381");
+    {
+      record_view parked;
+      parked.kind = record_kind::dead_lettered;
+      parked.message = "taken over 2 times without a step finishing in between (max_recoveries 1): parked";
+      r5.add(parked);
+    }
+    // Running: its engine holds it (it died inside charge; its lease has not run out yet).
+    run r4 = begin(4, "payment", "A-1004");
+    r4.claim("payments-1#22899.d6c28ce7");
+    r4.step_ok("authorize");
+    r4.add(attempt(record_kind::attempt_started, "charge", 1));
+    // Queued: submitted while no runner was up.
+    static const std::byte input[8] = {};
+    REQUIRE(j.submit("payment", {payment_fp, 1, "A-1006"}, input, {.id = id(6)}));
+    REQUIRE(j.submit("payment", {payment_fp, 1, "A-1007"}, input, {.id = id(7)}));
+    clock.advance(1200ms);
+  }
+};
+
+/// One example: the commands, each as it is typed after `tutti-journal runs.db`.
+struct example {
+  std::string_view name;
+  std::vector<std::vector<std::string_view>> commands;
+  bool show_exit_code = false;  // `$ echo $?` and the code after the last command
+};
+
+/// The examples, in the page's order.
+std::vector<example> examples() {
+  return {
+      {"usage-error", {{"list", "--limit", "0"}}, true},
+      {"ambiguous", {{"show", "242e"}}},
+      {"list", {{"list"}, {"list", "--status", "failed", "--workflow", "refund"}}},
+      {"search", {{"list", "--key", "A-1003"}, {"list", "--error", "payments:51"}}},
+      {"show-8d2", {{"show", "8d2"}}},
+      {"show-8d4", {{"show", "8d4"}}},
+      {"refused", {{"retry", "8d0"}, {"retry", "8d2"}}},
+      {"pause", {{"pause", "8d4"}, {"pause", "8d4"}, {"unpause", "8d4"}}},
+      {"redrive", {{"redrive", "8d2"}}},
+      {"show-8d5", {{"show", "8d5"}}},
+      {"retry-8d5", {{"retry", "8d5"}, {"show", "8d5"}}},
+      {"resolve-8d3", {{"resolve", "8d3", "--note", "refunded by hand, ticket OPS-1432"}, {"show", "8d3"}}},
+      {"resolve-8d6", {{"resolve", "8d6", "--note", "cancelled by the customer"}, {"list", "--status", "queued"}}},
+      {"purge", {{"purge", "--before", "2026-12-06T08:47:27.262Z"}}},
+      {"census", {{"census"}}},
+      {"json", {{"list", "--key", "A-1003", "--json"}}},
+  };
+}
+
+/// How a typed argument is shown: quoted when it has a space.
+std::string shown(std::string_view arg) {
+  if (arg.find(' ') == std::string_view::npos) return std::string(arg);
+  return "\"" + std::string(arg) + "\"";
+}
+
+/// What the page shows for `e`: each command line and what it printed.
+std::string transcript(memory_journal& j, const example& e) {
+  std::string text;
+  int code = 0;
+  for (const auto& args : e.commands) {
+    text += "$ tutti-journal runs.db";
+    for (const auto a : args) text += " " + shown(a);
+    text += "\n";
+    std::FILE* out = std::tmpfile();
+    std::FILE* err = std::tmpfile();
+    REQUIRE(out != nullptr);
+    REQUIRE(err != nullptr);
+    code = cli::run_cli(j, std::span<const std::string_view>(args), out, err);
+    text += read_all(out);
+    text += read_all(err);
+  }
+  if (e.show_exit_code) text += fmt::format("$ echo $?\n{}\n", code);
+  return text;
+}
+
+/// Replaces the block after each `<!-- cli-example: NAME -->` in `page` with `blocks[NAME]`;
+/// the names it found, in order, in `found`.
+std::string with_blocks(const std::string& page, const std::map<std::string, std::string>& blocks,
+                        std::vector<std::string>& found) {
+  static constexpr std::string_view tag = "<!-- cli-example: ";
+  std::string out;
+  std::size_t pos = 0;
+  for (;;) {
+    const auto at = page.find(tag, pos);
+    if (at == std::string::npos) break;
+    const auto name_end = page.find(" -->", at);
+    REQUIRE(name_end != std::string::npos);
+    const std::string name = page.substr(at + tag.size(), name_end - at - tag.size());
+    found.push_back(name);
+    const auto open = page.find("\n```text\n", name_end);
+    REQUIRE(open == page.find('\n', name_end));  // the block follows the tag's line
+    const auto body = open + 9;
+    const auto close = page.find("```\n", body);
+    REQUIRE(close != std::string::npos);
+    out += page.substr(pos, body - pos);
+    const auto b = blocks.find(name);
+    out += b == blocks.end() ? page.substr(body, close - body) : b->second;
+    pos = close;
+  }
+  out += page.substr(pos);
+  return out;
+}
+
+}  // namespace docs_examples
+}  // namespace
+
+TEST_CASE("the CLI examples in docs/durability/operations.md are what the CLI prints",
+          "[journal][cli][docs]") {
+  using namespace docs_examples;
+  story s;
+  std::map<std::string, std::string> blocks;
+  for (const example& e : examples()) blocks[std::string(e.name)] = transcript(s.j, e);
+
+  const std::string path = std::string(TUTTI_TEST_SOURCE_DIR) + "/docs/durability/operations.md";
+  std::string page;
+  {
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    REQUIRE(f != nullptr);
+    page = read_all(f);  // closes f
+  }
+  std::vector<std::string> found;
+  const std::string expected = with_blocks(page, blocks, found);
+  // Every example appears once on the page, and the page names no other.
+  std::vector<std::string> names;
+  for (const auto& [name, text] : blocks) names.push_back(name);
+  std::sort(found.begin(), found.end());
+  CHECK(found == names);
+
+  const char* update = std::getenv("TUTTI_UPDATE_DOCS");
+  if (update != nullptr && std::string_view(update) == "1" && expected != page) {
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    REQUIRE(f != nullptr);
+    REQUIRE(std::fwrite(expected.data(), 1, expected.size(), f) == expected.size());
+    REQUIRE(std::fclose(f) == 0);
+    WARN("rewrote the examples in " << path);
+    return;
+  }
+  // Name the first example that differs, with both texts.
+  for (const auto& [name, text] : blocks) {
+    std::map<std::string, std::string> one{{name, text}};
+    std::vector<std::string> ignored;
+    if (with_blocks(page, one, ignored) != page) {
+      INFO("example '" << name << "' differs; the CLI prints:\n" << text);
+      INFO("run the test with TUTTI_UPDATE_DOCS=1 to rewrite the page's examples");
+      CHECK(false);
+    }
+  }
+  CHECK(expected == page);
+}
+#endif  // TUTTI_TEST_SOURCE_DIR
 
 #endif  // TUTTI_TEST_HAVE_CLI11

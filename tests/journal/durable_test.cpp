@@ -16,6 +16,7 @@
 #include <optional>
 #include <tuple>
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 #include <variant>
@@ -690,4 +691,110 @@ TEST_CASE("a fingerprint covers each step's output type, described the same by e
   const auto legacy = d.resume<order>({3, 1});
   REQUIRE(legacy);
   CHECK(legacy->has_value());
+}
+
+// ---- business keys ----------------------------------------------------------------------------
+
+TEST_CASE("a keyed workflow records each run's business key, and list finds the runs by it",
+          "[search]") {
+  world w;
+  tutti::memory_journal j;
+  // A data member pointer (an integer key) and a function (a text key).
+  const auto by_id = tutti::keyed(make_saga(w), &order::id);
+  const auto by_customer = tutti::keyed(make_saga(w), [](const order& o) { return "customer/" + o.customer; });
+  const tutti::durable_workflow d{by_id, j};
+  const tutti::durable_workflow dc{by_customer, j};
+  // The key is no part of the shape: a keyed workflow resumes runs of the bare one.
+  STATIC_REQUIRE(decltype(d)::version == 1);
+  CHECK(d.fingerprint<order>() == tutti::durable_workflow<decltype(make_saga(w)), tutti::memory_journal>::fingerprint<order>());
+
+  const tutti::run_id first_id{9, 1}, second_id{9, 2}, other_id{9, 3}, plain_id{9, 4};
+  const auto first = d.run(order{8812, "ada"}, {.id = first_id});
+  REQUIRE(first.run);
+  CHECK(first.run->has_value());
+  w.fail_charge = true;
+  const auto second = d.run(order{8812, "ada"}, {.id = second_id});
+  REQUIRE(second.run);
+  CHECK_FALSE(second.run->has_value());
+  w.fail_charge = false;
+  const auto other = dc.run(order{9, "grace"}, {.id = other_id});
+  REQUIRE(other.run);
+  const auto queued = d.submit(order{77, "alan"});
+  REQUIRE(queued);
+
+  tutti::run_filter f;
+  f.key = "8812";
+  const auto found = j.list(f).value();
+  REQUIRE(found.size() == 2);
+  CHECK(found[0].key == "8812");
+  std::set<tutti::run_id> ids{found[0].id, found[1].id};
+  CHECK(ids == std::set<tutti::run_id>{first_id, second_id});
+  f.status = tutti::run_status::compensated;
+  const auto failed = j.list(f).value();
+  REQUIRE(failed.size() == 1);
+  CHECK(failed[0].id == second_id);
+  CHECK(failed[0].failed_step == "charge");
+  CHECK(failed[0].error_category == "tutti");
+  CHECK(failed[0].error_value == static_cast<int>(tutti::errc::step_failed));
+  CHECK(j.load(other_id).value().summary.key == "customer/grace");
+  CHECK(j.load(queued.value().id).value().summary.key == "77");
+  // An unkeyed workflow records no key.
+  const auto bare = make_saga(w);
+  const tutti::durable_workflow db{bare, j};
+  const auto plain = db.run(order{1, "x"}, {.id = plain_id});
+  REQUIRE(plain.run);
+  CHECK(j.load(plain_id).value().summary.key.empty());
+}
+
+TEST_CASE("keyed and versioned compose in either order", "[search][version]") {
+  world w;
+  tutti::memory_journal j;
+  const auto a = tutti::versioned<3>(tutti::keyed(make_saga(w), &order::customer));
+  const auto b = tutti::keyed(tutti::versioned<3>(make_saga(w)), &order::customer);
+  const tutti::durable_workflow da{a, j};
+  const tutti::durable_workflow dbv{b, j};
+  STATIC_REQUIRE(decltype(da)::version == 3);
+  STATIC_REQUIRE(decltype(dbv)::version == 3);
+  REQUIRE(da.run(order{1, "ada"}, {.id = tutti::run_id{10, 1}}).run);
+  REQUIRE(dbv.run(order{2, "bob"}, {.id = tutti::run_id{10, 2}}).run);
+  const auto sa = j.load(tutti::run_id{10, 1}).value().summary;
+  const auto sb = j.load(tutti::run_id{10, 2}).value().summary;
+  CHECK(sa.key == "ada");
+  CHECK(sa.version == 3);
+  CHECK(sb.key == "bob");
+  CHECK(sb.version == 3);
+}
+
+TEST_CASE("a run's failure is the step its failure ended at, not a failure it survived",
+          "[search]") {
+  tutti::memory_journal j;
+  bool charge_fails = true;
+  // An optional branch fails first (the group survives it); then charge fails and ends the run.
+  const auto wf = tutti::workflow<"order">(
+      tutti::parallel<"enrich">(tutti::optional_branch(tutti::step<"score">(
+          [](const order&) -> tutti::result<int> { return tutti::errc::circuit_open; }))),
+      tutti::step<"charge">([&charge_fails](const order& o) -> tutti::result<int> {
+        if (charge_fails) return std::make_error_code(std::errc::connection_refused);
+        return o.id;
+      }));
+  const tutti::durable_workflow d{wf, j};
+  REQUIRE(d.run(order{1, "ada"}, {.id = tutti::run_id{11, 1}}).run);
+  const auto failed = j.load(tutti::run_id{11, 1}).value();
+  CHECK(failed.summary.status == tutti::run_status::failed);
+  CHECK(failed.summary.failed_step == "charge");
+  CHECK(failed.summary.error_category == std::generic_category().name());
+  CHECK(failed.summary.error_value == static_cast<int>(std::errc::connection_refused));
+  // The branch's failure is in the journal all the same (the run survived it).
+  CHECK(std::any_of(failed.records.begin(), failed.records.end(), [](const auto& r) {
+    return r.kind == tutti::record_kind::step_finished && !r.ok && r.step == "enrich/score";
+  }));
+  tutti::run_filter f;
+  f.failed_step = "enrich/score";
+  CHECK(j.list(f).value().empty());
+  // A run that survives the same branch failure and succeeds has no failure.
+  charge_fails = false;
+  REQUIRE(d.run(order{2, "bob"}, {.id = tutti::run_id{11, 2}}).run);
+  const auto ok = j.load(tutti::run_id{11, 2}).value().summary;
+  CHECK(ok.status == tutti::run_status::succeeded);
+  CHECK(ok.failed_step.empty());
 }

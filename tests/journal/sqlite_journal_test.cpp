@@ -14,6 +14,7 @@
 #  include <type_traits>
 #  include <vector>
 
+#  include <tutti/journal/durable.hpp>  // tutti::retry_run
 #  include <tutti/journal/memory.hpp>
 #  include <tutti/journal/sqlite.hpp>
 
@@ -806,8 +807,8 @@ TEST_CASE("a version-1 journal is migrated to the current version on open", "[jo
     CHECK(j.load(id_of(4)).value().input == input);
   }
   const raw_db raw(path);
-  CHECK(query_int(raw.db, "SELECT value FROM meta WHERE key = 'schema_version'") == 4);
-  CHECK(query_int(raw.db, "SELECT count(*) FROM pragma_table_info('runs')") == 18);
+  CHECK(query_int(raw.db, "SELECT value FROM meta WHERE key = 'schema_version'") == 5);
+  CHECK(query_int(raw.db, "SELECT count(*) FROM pragma_table_info('runs')") == 22);
   CHECK(query_int(raw.db, "SELECT count(*) FROM pragma_table_info('records')") == 15);
   CHECK(query_int(raw.db, "SELECT count(*) FROM runs WHERE version <> 1") == 0);
   // Version 3's backfill: each run's record count, from its records.
@@ -829,6 +830,12 @@ TEST_CASE("a version-1 journal is migrated to the current version on open", "[jo
                   "(SELECT run_id FROM runs WHERE started_ms = 1000)") == 0);
 }
 
+/// Takes a current journal's tables back to version 4: no search columns, no search indexes.
+constexpr const char* drop_search_sql =
+    "DROP INDEX runs_by_key; DROP INDEX runs_by_failed_step; DROP INDEX runs_by_error; "
+    "ALTER TABLE runs DROP COLUMN run_key; ALTER TABLE runs DROP COLUMN failed_step; "
+    "ALTER TABLE runs DROP COLUMN error_category; ALTER TABLE runs DROP COLUMN error_value;";
+
 TEST_CASE("a version-3 journal is migrated to version 4: its runs are version 1 of their workflow",
           "[journal][sqlite][schema][version]") {
   const temp_dir dir;
@@ -839,8 +846,9 @@ TEST_CASE("a version-3 journal is migrated to version 4: its runs are version 1 
     REQUIRE(j.submit("checkout", 7, bytes({2}), {.id = id_of(2)}));
   }
   {
-    // What version 3 had: no version column.
+    // What version 3 had: no version column (nor version 5's search columns).
     const raw_db raw(path);
+    raw.exec(drop_search_sql);
     raw.exec("ALTER TABLE runs DROP COLUMN version; "
              "UPDATE meta SET value = 3 WHERE key = 'schema_version'");
   }
@@ -853,7 +861,79 @@ TEST_CASE("a version-3 journal is migrated to version 4: its runs are version 1 
   REQUIRE(j.submit("checkout", tutti::workflow_version{8, 2}, {}, {.id = id_of(3)}));
   CHECK(j.load(id_of(3)).value().summary.version == 2);
   const raw_db raw(path);
-  CHECK(query_int(raw.db, "SELECT value FROM meta WHERE key = 'schema_version'") == 4);
+  CHECK(query_int(raw.db, "SELECT value FROM meta WHERE key = 'schema_version'") ==
+        tutti::sqlite_journal_schema_version);
+}
+
+TEST_CASE("a version-4 journal is migrated to version 5: its runs' failures are read from their records",
+          "[journal][sqlite][schema][search]") {
+  using k = tutti::record_kind;
+  const temp_dir dir;
+  const std::string path = dir.file("v4.db");
+  const auto failed = [](std::string_view step, int value) {
+    tutti::record_view r = step_record(k::step_finished, step);
+    r.ok = false;
+    r.error_category = "tutti";
+    r.error_value = value;
+    return r;
+  };
+  const auto finished = [](std::uint8_t outcome) {
+    tutti::record_view r;
+    r.kind = k::run_finished;
+    r.outcome = outcome;
+    return r;
+  };
+  {
+    auto j = open_ok(path);
+    // 1: charge failed, then ship: failed at charge. 2: a failure, a retry, another failure:
+    // failed at the second. 3: a step failed, the run succeeded: no failure. 4: running.
+    REQUIRE(j.start(id_of(1), "checkout", 7, {}));
+    REQUIRE(j.append(id_of(1), failed("charge", 3)));
+    REQUIRE(j.append(id_of(1), failed("ship", 4)));
+    REQUIRE(j.append(id_of(1), finished(1)));
+    REQUIRE(j.start(id_of(2), "checkout", 7, {}));
+    REQUIRE(j.append(id_of(2), failed("charge", 3)));
+    REQUIRE(j.append(id_of(2), finished(1)));
+    REQUIRE(tutti::retry_run(j, id_of(2)));
+    REQUIRE(j.append(id_of(2), failed("reserve", 5)));
+    REQUIRE(j.append(id_of(2), finished(2)));
+    REQUIRE(j.start(id_of(3), "checkout", 7, {}));
+    REQUIRE(j.append(id_of(3), failed("charge", 3)));
+    REQUIRE(j.append(id_of(3), finished(0)));
+    REQUIRE(j.start(id_of(4), "checkout", 7, {}));
+  }
+  {
+    // What version 4 had: no search columns, no search indexes.
+    const raw_db raw(path);
+    raw.exec(drop_search_sql);
+    raw.exec("UPDATE meta SET value = 4 WHERE key = 'schema_version'");
+  }
+  auto j = open_ok(path);
+  const auto one = j.load(id_of(1)).value().summary;
+  CHECK(one.failed_step == "charge");
+  CHECK(one.error_category == "tutti");
+  CHECK(one.error_value == 3);
+  const auto two = j.load(id_of(2)).value().summary;
+  CHECK(two.failed_step == "reserve");
+  CHECK(two.error_value == 5);
+  CHECK(j.load(id_of(3)).value().summary.failed_step.empty());
+  CHECK(j.load(id_of(4)).value().summary.failed_step.empty());
+  CHECK(j.load(id_of(4)).value().summary.key.empty());
+  tutti::run_filter f;
+  f.failed_step = "charge";
+  REQUIRE(j.list(f).value().size() == 1);
+  CHECK(j.list(f).value()[0].id == id_of(1));
+  // New runs record their keys.
+  REQUIRE(j.start(id_of(5), "checkout", {7, 1, "order-5"}, {}));
+  tutti::run_filter by_key;
+  by_key.key = "order-5";
+  REQUIRE(j.list(by_key).value().size() == 1);
+  CHECK(j.verify(true));
+  const raw_db raw(path);
+  CHECK(query_int(raw.db, "SELECT value FROM meta WHERE key = 'schema_version'") == 5);
+  CHECK(query_int(raw.db,
+                  "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN "
+                  "('runs_by_key', 'runs_by_failed_step', 'runs_by_error')") == 3);
 }
 
 TEST_CASE("a new SQLite journal has the documented schema", "[journal][sqlite][schema]") {
@@ -862,7 +942,7 @@ TEST_CASE("a new SQLite journal has the documented schema", "[journal][sqlite][s
   { auto j = open_ok(path); }
   const raw_db raw(path);
   CHECK(query_int(raw.db, "PRAGMA application_id") == 0x54555454);
-  CHECK(query_int(raw.db, "SELECT value FROM meta WHERE key = 'schema_version'") == 4);
+  CHECK(query_int(raw.db, "SELECT value FROM meta WHERE key = 'schema_version'") == 5);
   CHECK(query_int(raw.db,
                   "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
                   "('meta', 'runs', 'records', 'queue')") == 4);
@@ -870,15 +950,16 @@ TEST_CASE("a new SQLite journal has the documented schema", "[journal][sqlite][s
   CHECK(query_int(raw.db,
                   "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN "
                   "('runs_by_started', 'runs_by_status', 'runs_by_dedup', 'runs_queued', "
-                  "'runs_by_partition', 'runs_running')") == 6);
+                  "'runs_by_partition', 'runs_running', 'runs_by_key', 'runs_by_failed_step', "
+                  "'runs_by_error')") == 9);
   CHECK(query_int(raw.db, "SELECT count(*) FROM pragma_table_info('records')") == 15);
-  CHECK(query_int(raw.db, "SELECT count(*) FROM pragma_table_info('runs')") == 18);
+  CHECK(query_int(raw.db, "SELECT count(*) FROM pragma_table_info('runs')") == 22);
   CHECK(query_int(raw.db,
                   "SELECT count(*) FROM pragma_table_info('runs') WHERE name IN ('run_id', "
                   "'workflow', 'fingerprint', 'status', 'started_ms', 'owner', 'epoch', "
                   "'lease_ms', 'lease_until_ms', 'last_seq', 'recoveries', 'dedup_key', "
                   "'partition_key', 'exclusive', 'priority', 'queue_seq', 'queued_ms', "
-                  "'version')") == 18);
+                  "'version', 'run_key', 'failed_step', 'error_category', 'error_value')") == 22);
   CHECK(query_int(raw.db,
                   "SELECT count(*) FROM pragma_table_info('records') WHERE name = 'epoch'") == 1);
   CHECK(query_int(raw.db,

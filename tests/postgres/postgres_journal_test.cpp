@@ -121,7 +121,13 @@ TEST_CASE("a new PostgreSQL journal has the current schema version, replicas ope
   CHECK(query1("SELECT count(*) FROM pg_tables WHERE schemaname = '" + s.name + "'") == "3");
 }
 
-TEST_CASE("a schema-1 PostgreSQL journal is migrated to 2: its runs are version 1, its functions new",
+/// Takes a current journal's `runs` table back to schema 2: no search columns, no search indexes.
+constexpr const char* pg_drop_search_sql =
+    "DROP INDEX runs_by_key; DROP INDEX runs_by_failed_step; DROP INDEX runs_by_error; "
+    "ALTER TABLE runs DROP COLUMN run_key, DROP COLUMN failed_step, DROP COLUMN error_category, "
+    "DROP COLUMN error_value; ";
+
+TEST_CASE("a schema-1 PostgreSQL journal is migrated to the current schema: its runs are version 1, its functions new",
           "[postgres][schema][version]") {
   pg_support::schema s;
   {
@@ -132,7 +138,7 @@ TEST_CASE("a schema-1 PostgreSQL journal is migrated to 2: its runs are version 
   // start_run with schema 1's signatures stand for them all).
   const std::string q = "\"" + s.name + "\"";
   REQUIRE(pg_support::exec(
-              "SET search_path = " + q + "; ALTER TABLE runs DROP COLUMN version; "
+              "SET search_path = " + q + "; " + pg_drop_search_sql + "ALTER TABLE runs DROP COLUMN version; "
               "DROP FUNCTION claim_next; DROP FUNCTION start_run; "
               "CREATE FUNCTION claim_next(p_wf text, p_max bigint, p_owner text, p_lease_ms bigint, "
               "p_reclaim text, p_lock_timeout text, p_now bigint) RETURNS void LANGUAGE sql AS $$ $$; "
@@ -141,7 +147,8 @@ TEST_CASE("a schema-1 PostgreSQL journal is migrated to 2: its runs are version 
               "UPDATE meta SET value = '1' WHERE key = 'schema_version'")
               .empty());
   auto j = open_ok(s);
-  CHECK(query1("SELECT value FROM " + q + ".meta WHERE key = 'schema_version'") == "2");
+  CHECK(query1("SELECT value FROM " + q + ".meta WHERE key = 'schema_version'") ==
+        std::to_string(tutti::postgres_journal_schema_version));
   CHECK(j.load(tutti::run_id{1, 1}).value().summary.version == 1);
   const auto claimed = j.claim_next("checkout", 5, {"a#1"});
   REQUIRE(claimed);
@@ -154,6 +161,63 @@ TEST_CASE("a schema-1 PostgreSQL journal is migrated to 2: its runs are version 
   // One function of each name: schema 1's were dropped, not left beside the new ones.
   CHECK(query1("SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
                "WHERE n.nspname = '" + s.name + "' AND p.proname IN ('claim_next', 'start_run')") == "2");
+}
+
+TEST_CASE("a schema-2 PostgreSQL journal is migrated to 3: its runs' failures are read from their records",
+          "[postgres][schema][search]") {
+  pg_support::schema s;
+  const auto failed = [](std::string_view step, int value) {
+    tutti::record_view r;
+    r.kind = tutti::record_kind::step_finished;
+    r.step = step;
+    r.error_category = "tutti";
+    r.error_value = value;
+    return r;
+  };
+  const auto finished = [](std::uint8_t outcome) {
+    tutti::record_view r;
+    r.kind = tutti::record_kind::run_finished;
+    r.outcome = outcome;
+    return r;
+  };
+  const tutti::run_id a{2, 1}, b{2, 2}, c{2, 3};
+  {
+    auto j = open_ok(s);
+    // a: charge, then ship failed: failed at charge. b: a failure, a retry, another: failed at
+    // the second. c: a step failed, the run succeeded: no failure.
+    REQUIRE(j.start(a, "checkout", 7, {}));
+    REQUIRE(j.append(a, failed("charge", 3)));
+    REQUIRE(j.append(a, failed("ship", 4)));
+    REQUIRE(j.append(a, finished(1)));
+    REQUIRE(j.start(b, "checkout", 7, {}));
+    REQUIRE(j.append(b, failed("charge", 3)));
+    REQUIRE(j.append(b, finished(1)));
+    REQUIRE(tutti::retry_run(j, b));
+    REQUIRE(j.append(b, failed("reserve", 5)));
+    REQUIRE(j.append(b, finished(2)));
+    REQUIRE(j.start(c, "checkout", 7, {}));
+    REQUIRE(j.append(c, failed("charge", 3)));
+    REQUIRE(j.append(c, finished(0)));
+  }
+  const std::string q = "\"" + s.name + "\"";
+  REQUIRE(pg_support::exec("SET search_path = " + q + "; " + pg_drop_search_sql +
+                           "UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+              .empty());
+  auto j = open_ok(s);
+  CHECK(query1("SELECT value FROM " + q + ".meta WHERE key = 'schema_version'") == "3");
+  const auto sa = j.load(a).value().summary;
+  CHECK(sa.failed_step == "charge");
+  CHECK(sa.error_category == "tutti");
+  CHECK(sa.error_value == 3);
+  CHECK(j.load(b).value().summary.failed_step == "reserve");
+  CHECK(j.load(c).value().summary.failed_step.empty());
+  tutti::run_filter f;
+  f.error_category = "tutti";
+  f.error_value = 5;
+  REQUIRE(j.list(f).value().size() == 1);
+  CHECK(j.list(f).value()[0].id == b);
+  REQUIRE(j.start(tutti::run_id{2, 4}, "checkout", {7, 1, "order-4"}, {}));
+  CHECK(j.load(tutti::run_id{2, 4}).value().summary.key == "order-4");
 }
 
 TEST_CASE("a PostgreSQL journal refuses a newer schema and migrates an older one",

@@ -1010,4 +1010,158 @@ TUTTI_CONFORMANCE_CASE_TAGGED("a journal's census counts its runs by status and 
   expect_listing(purged);
 }
 
+
+// ---- search ------------------------------------------------------------------------------------
+
+TUTTI_CONFORMANCE_CASE_TAGGED("a journal finds runs by business key, failed step and error code, alone or with status and time",
+                              "[search]") {
+  using namespace conformance;
+  using tutti::run_status;
+  store<TestType> s;
+  auto& j = s.journal();
+  const auto failed = [](std::string_view step, std::string_view category, int value) {
+    tutti::record_view r = rec(tutti::record_kind::step_finished, 0, step);
+    r.ok = false;
+    r.error_category = category;
+    r.error_value = value;
+    r.message = "refused";
+    return r;
+  };
+  // A run's end; a failed run's names the step its failure ended at, with the run's error.
+  const auto finish = [](std::uint8_t outcome, std::string_view step = {},
+                         std::string_view category = {}, int value = 0) {
+    tutti::record_view r = rec(tutti::record_kind::run_finished, 0, step);
+    r.outcome = outcome;
+    r.error_category = category;
+    r.error_value = value;
+    return r;
+  };
+  // 1: order-1, an optional step (enrich) failed first, then charge (tutti 3) ended the run:
+  // compensated, at charge — a failed step is not the run's failure, its end says which is.
+  REQUIRE(j.start(id_of(1), "order", {7, 1, "order-1"}, {}));
+  REQUIRE(j.append(id_of(1), failed("g/enrich", "generic", 5)));
+  REQUIRE(j.append(id_of(1), failed("charge", "tutti", 3)));
+  {
+    const auto running = j.load(id_of(1)).value().summary;
+    CHECK(running.failed_step.empty());  // not ended: no failure yet
+  }
+  REQUIRE(j.append(id_of(1), finish(2, "charge", "tutti", 3)));
+  // 2: order-2, failed at reserve (generic 5).
+  REQUIRE(j.start(id_of(2), "order", {7, 1, "order-2"}, {}));
+  REQUIRE(j.append(id_of(2), failed("reserve", "generic", 5)));
+  REQUIRE(j.append(id_of(2), finish(1, "reserve", "generic", 5)));
+  // 3: order-1 again (a key is not unique); a step failed but the run succeeded.
+  REQUIRE(j.start(id_of(3), "order", {7, 1, "order-1"}, {}));
+  REQUIRE(j.append(id_of(3), failed("charge", "tutti", 3)));
+  REQUIRE(j.append(id_of(3), finish(0)));
+  // 4: no key; failed at charge, an operator retries, then it fails at ship (tutti 4).
+  REQUIRE(j.start(id_of(4), "order", 7, {}));
+  REQUIRE(j.append(id_of(4), finish(1, "charge", "tutti", 3)));
+  CHECK(j.load(id_of(4)).value().summary.failed_step == "charge");
+  REQUIRE(tutti::retry_run(j, id_of(4)));
+  CHECK(j.load(id_of(4)).value().summary.failed_step.empty());
+  REQUIRE(j.append(id_of(4), finish(1, "ship", "tutti", 4)));
+  // 5: submitted with a key, still queued. 6: an end that names no step (an older engine's).
+  REQUIRE(j.submit("order", {7, 1, "order-5"}, {}, {.id = id_of(5)}));
+  REQUIRE(j.start(id_of(6), "order", 7, {}));
+  REQUIRE(j.append(id_of(6), failed("charge", "tutti", 3)));
+  REQUIRE(j.append(id_of(6), finish(1)));
+
+  const auto ids = [&](tutti::run_filter f) {
+    std::set<std::uint64_t> out;
+    const auto listed = j.list(f).value();
+    for (const auto& r : listed) out.insert(r.id.lo);
+    return out;
+  };
+  const auto by_key = [](std::string k) {
+    tutti::run_filter f;
+    f.key = std::move(k);
+    return f;
+  };
+  CHECK(ids(by_key("order-1")) == std::set<std::uint64_t>{1, 3});
+  CHECK(ids(by_key("order-2")) == std::set<std::uint64_t>{2});
+  CHECK(ids(by_key("order-5")) == std::set<std::uint64_t>{5});
+  CHECK(ids(by_key("order-9")).empty());
+  {
+    auto f = by_key("order-1");
+    f.status = run_status::compensated;
+    CHECK(ids(f) == std::set<std::uint64_t>{1});
+    f.status = run_status::succeeded;
+    CHECK(ids(f) == std::set<std::uint64_t>{3});
+    f.status.reset();
+    f.workflow = "other";
+    CHECK(ids(f).empty());
+    f.workflow = "order";
+    f.limit = 1;
+    CHECK(j.list(f).value().size() == 1);
+  }
+  tutti::run_filter step;
+  step.failed_step = "charge";  // run 1; 3 succeeded, 4 was retried, 6 named no step
+  CHECK(ids(step) == std::set<std::uint64_t>{1});
+  step.failed_step = "g/enrich";  // tolerated: never the run's failure
+  CHECK(ids(step).empty());
+  step.failed_step = "reserve";
+  CHECK(ids(step) == std::set<std::uint64_t>{2});
+  step.failed_step = "ship";
+  CHECK(ids(step) == std::set<std::uint64_t>{4});
+  tutti::run_filter error;
+  error.error_category = "tutti";
+  CHECK(ids(error) == std::set<std::uint64_t>{1, 4});
+  error.error_value = 3;
+  CHECK(ids(error) == std::set<std::uint64_t>{1});
+  error.error_value = 4;
+  CHECK(ids(error) == std::set<std::uint64_t>{4});
+  error.error_value = 99;
+  CHECK(ids(error).empty());
+  error.error_category = "generic";
+  error.error_value.reset();
+  CHECK(ids(error) == std::set<std::uint64_t>{2});
+  // Time bounds combine with a key: nothing started in the future.
+  {
+    auto f = by_key("order-1");
+    f.started_after_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count() + 60'000;
+    CHECK(ids(f).empty());
+    f.started_after_unix_ms = 0;
+    f.started_before_unix_ms = 1;
+    CHECK(ids(f).empty());
+  }
+
+  // The summary carries what was searched for, from `list` and from `load`.
+  const auto all = j.list({}).value();
+  for (const auto& r : all) {
+    const auto loaded = j.load(r.id).value().summary;
+    INFO(r.id.lo);
+    CHECK(loaded.key == r.key);
+    CHECK(loaded.failed_step == r.failed_step);
+    CHECK(loaded.error_category == r.error_category);
+    CHECK(loaded.error_value == r.error_value);
+    switch (r.id.lo) {
+      case 1:
+        CHECK(r.key == "order-1");
+        CHECK(r.failed_step == "charge");
+        CHECK(r.error_category == "tutti");
+        CHECK(r.error_value == 3);
+        break;
+      case 3:
+        CHECK(r.key == "order-1");
+        CHECK(r.failed_step.empty());
+        CHECK(r.error_category.empty());
+        CHECK(r.error_value == 0);
+        break;
+      case 4:
+        CHECK(r.key.empty());
+        CHECK(r.failed_step == "ship");
+        CHECK(r.error_value == 4);
+        break;
+      case 5: CHECK(r.key == "order-5"); break;
+      default: break;
+    }
+  }
+  CHECK(j.load(id_of(6)).value().summary.failed_step.empty());
+  // The unfiltered listing still finds every run (and the SQLite journal's count check holds).
+  CHECK(j.list({}).value().size() == 6);
+}
+
 #endif  // TUTTI_TESTS_SUPPORT_JOURNAL_CONFORMANCE_HPP

@@ -66,6 +66,10 @@ struct request {
   std::optional<std::int64_t> since_unix_ms;
   std::optional<std::int64_t> until_unix_ms;
   std::size_t limit = 0;  ///< 0: no limit
+  std::optional<std::string> key;          ///< --key
+  std::optional<std::string> failed_step;  ///< --failed-step
+  std::optional<std::string> error_category;  ///< --error CATEGORY[:VALUE] or a tutti errc name
+  std::optional<int> error_value;
   bool stranded = false;
   bool json = false;  ///< list, show and census
   // resolve and move
@@ -83,6 +87,41 @@ namespace detail {
 
 inline std::string printable(std::string_view s);
 inline std::optional<std::int64_t> parse_time(std::string_view s);
+
+/// tutti's error codes by name (`--error timeout`): the `tutti::errc` enumerators.
+inline constexpr std::pair<std::string_view, errc> errc_names[] = {
+    {"step_failed", errc::step_failed},
+    {"exception", errc::exception},
+    {"compensation_failed", errc::compensation_failed},
+    {"cancelled", errc::cancelled},
+    {"timeout", errc::timeout},
+    {"circuit_open", errc::circuit_open},
+    {"bulkhead_full", errc::bulkhead_full},
+    {"rate_limited", errc::rate_limited},
+    {"retries_exhausted", errc::retries_exhausted},
+    {"invalid_argument", errc::invalid_argument},
+    {"no_value", errc::no_value},
+    {"paused", errc::paused},
+    {"journal_failed", errc::journal_failed},
+};
+
+/// `--error E`: a tutti error code's name (`timeout`: category "tutti", value 5), a category
+/// (`generic`: any value) or CATEGORY:VALUE (`generic:111`); nullopt if none of these.
+inline std::optional<std::pair<std::string, std::optional<int>>> parse_error(std::string_view e) {
+  for (const auto& [name, code] : errc_names)
+    if (e == name) return std::pair{std::string(error_category().name()), std::optional<int>{static_cast<int>(code)}};
+  const auto colon = e.rfind(':');
+  if (colon == std::string_view::npos) {
+    if (e.empty()) return std::nullopt;
+    return std::pair{std::string(e), std::optional<int>{}};
+  }
+  const std::string_view category = e.substr(0, colon), value = e.substr(colon + 1);
+  if (category.empty() || value.empty()) return std::nullopt;
+  int v = 0;
+  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+  if (ec != std::errc{} || end != value.data() + value.size()) return std::nullopt;
+  return std::pair{std::string(category), std::optional<int>{v}};
+}
 
 inline std::optional<run_status> parse_status(std::string_view s) {
   for (std::uint8_t v = 1; v < 32; ++v) {
@@ -292,6 +331,38 @@ inline std::unique_ptr<CLI::App> make_parser(request& r, bool with_journal) {
           "at most N runs (the newest)")
       ->type_name("N")
       ->check(positive_check);
+  list->add_option_function<std::string>(
+          "--key", [&r](const std::string& k) { r.key = k; },
+          "only runs with the business key K (tutti::keyed; exact)")
+      ->type_name("K")
+      ->check(check([](std::string_view k) {
+        return k.empty() ? std::string{"needs a key"} : std::string{};
+      }));
+  list->add_option_function<std::string>(
+          "--failed-step", [&r](const std::string& st) { r.failed_step = st; },
+          "only runs whose failure is step S (its path, as show prints it:\n"
+          "outer/inner)")
+      ->type_name("S")
+      ->check(check([](std::string_view st) {
+        return st.empty() ? std::string{"needs a step"} : std::string{};
+      }));
+  list->add_option_function<std::string>(
+          "--error",
+          [&r](const std::string& e) {
+            auto parsed = *parse_error(e);
+            r.error_category = std::move(parsed.first);
+            r.error_value = parsed.second;
+          },
+          "only runs whose failure has error E: a tutti error code's name\n"
+          "(timeout, circuit_open, exception, ...), a category (generic),\n"
+          "or CATEGORY:VALUE (generic:111)")
+      ->type_name("E")
+      ->check(check([](std::string_view e) {
+        return parse_error(e) ? std::string{}
+                              : fmt::format("'{}' is not an error (a tutti error code's name, a "
+                                            "category, or CATEGORY:VALUE)",
+                                            printable(e));
+      }));
   list->add_flag("--stranded", r.stranded,
                  "only running runs no engine is running (held by nobody, or\n"
                  "by an expired lease): any engine may claim them");
@@ -844,6 +915,12 @@ struct session {
     if (r.since_unix_ms) f.started_after_unix_ms = *r.since_unix_ms;
     if (until) f.started_before_unix_ms = *until;
     if (r.limit != 0) f.limit = r.limit;
+    if (r.key) f.key = *r.key;
+    if (r.failed_step) f.failed_step = *r.failed_step;
+    if (r.error_category) {
+      f.error_category = *r.error_category;
+      f.error_value = r.error_value;
+    }
     const bool only_stranded = r.stranded;
     if (only_stranded) f.status = run_status::running;
 
@@ -874,14 +951,15 @@ struct session {
       return exit_ok;
     }
     table t;
-    t.rows.push_back(
-        {"RUN ID", "WORKFLOW", "VERSION", "STATUS", "STARTED", "UPDATED", "RECORDS", "EPOCH", "OWNER", "LEASE"});
+    t.rows.push_back({"RUN ID", "WORKFLOW", "VERSION", "STATUS", "STARTED", "UPDATED", "RECORDS",
+                      "EPOCH", "OWNER", "LEASE", "KEY", "FAILURE"});
     for (const run_summary& s : runs)
       t.rows.push_back({hex_of(s.id), printable(s.workflow), std::to_string(s.version),
                         std::string{to_string(s.status)},
                         format_time(s.started_unix_ms), format_time(s.updated_unix_ms),
                         std::to_string(s.records), std::to_string(s.epoch),
-                        s.owner.empty() ? "-" : printable(s.owner), lease_text(s, now)});
+                        s.owner.empty() ? "-" : printable(s.owner), lease_text(s, now),
+                        s.key.empty() ? "-" : printable(s.key), failure_text(s)});
     t.print(out);
     return exit_ok;
   }
@@ -892,12 +970,30 @@ struct session {
                    R"({{"id":"{}","workflow":{},"version":{},"fingerprint":"{:016x}","status":"{}",)"
                    R"("started_unix_ms":{},"started":"{}","updated_unix_ms":{},)"
                    R"("updated":"{}","records":{},"owner":{},"epoch":{},"lease_until_ms":{},)"
-                   R"("lease":"{}","stranded":{},"recoveries":{},"partition":{},"priority":{}}})",
+                   R"("lease":"{}","stranded":{},"recoveries":{},"partition":{},"priority":{},)"
+                   R"("key":{},"failure":)",
                    hex_of(s.id), json_string(s.workflow), s.version, s.fingerprint, to_string(s.status),
                    s.started_unix_ms, format_time(s.started_unix_ms), s.updated_unix_ms,
                    format_time(s.updated_unix_ms), s.records, json_string(s.owner), s.epoch,
                    s.lease_until_ms, lease_name(lease_state_of(s, now)), stranded(s, now),
-                   s.recoveries, json_string(s.partition), s.priority);
+                   s.recoveries, json_string(s.partition), s.priority,
+                   s.key.empty() ? std::string("null") : json_string(s.key));
+    if (s.failed_step.empty())
+      j += "null}";
+    else
+      fmt::format_to(std::back_inserter(j), R"({{"step":{},"category":{},"value":{}}}}})",
+                     json_string(s.failed_step), json_string(s.error_category), s.error_value);
+  }
+
+  /// "charge (tutti 1: step failed)": the step a failed run ended at and its error; "-" for none.
+  static std::string failure_text(const run_summary& s) {
+    if (s.failed_step.empty()) return "-";
+    const std::error_code ec = tutti::detail::error_from_record(s.error_category, s.error_value);
+    if (&ec.category() == &tutti::detail::stored_category())
+      return fmt::format("{} ({} {})", printable(s.failed_step), printable(s.error_category),
+                         s.error_value);
+    return fmt::format("{} ({} {}: {})", printable(s.failed_step), printable(s.error_category),
+                       s.error_value, printable(ec.message()));
   }
 
   /// The store's time for leases: the journal's lease clock where it tells it, else the wall
@@ -1005,7 +1101,7 @@ struct session {
         if (r.kind == record_kind::run_finished)
           fmt::format_to(std::back_inserter(j), R"(,"outcome":"{}")",
                          to_string(status_after_outcome(r.outcome)));
-        if (has_error(r))
+        if (has_error(r) || (r.kind == record_kind::run_finished && !r.error_category.empty()))
           fmt::format_to(std::back_inserter(j),
                          R"(,"error":{{"category":{},"value":{},"message":{}}})",
                          json_string(r.error_category), r.error_value, json_string(r.message));
@@ -1058,6 +1154,9 @@ struct session {
       head.rows.push_back({"recoveries", std::to_string(run.summary.recoveries)});
     if (!run.summary.partition.empty())
       head.rows.push_back({"partition", printable(run.summary.partition)});
+    if (!run.summary.key.empty()) head.rows.push_back({"key", printable(run.summary.key)});
+    if (!run.summary.failed_step.empty())
+      head.rows.push_back({"failure", failure_text(run.summary)});
     head.print(out);
 
     table recs;
@@ -1067,7 +1166,9 @@ struct session {
       if (has_error(r))
         detail = "error " + printable(error_text(r));
       else if (r.kind == record_kind::run_finished)
-        detail = fmt::format("outcome {}", to_string(status_after_outcome(r.outcome)));
+        detail = fmt::format("outcome {}{}", to_string(status_after_outcome(r.outcome)),
+                             r.error_category.empty() ? std::string()
+                                                      : ", error " + printable(error_text(r)));
       else if (r.kind == record_kind::claimed)
         detail = fmt::format("epoch {} by {}{}", r.epoch, printable(r.message),
                              r.ok ? " (takeover)" : "");

@@ -222,6 +222,69 @@ inline constexpr std::uint32_t version_of = [] {
   else return std::uint32_t{1};
 }();
 
+// ---- business keys ----------------------------------------------------------------------------
+
+namespace detail {
+/// A business key as text: strings as they are, integers in decimal.
+template <class K>
+[[nodiscard]] std::string key_text(K&& k) {
+  using T = std::remove_cvref_t<K>;
+  if constexpr (std::is_pointer_v<T>) {
+    static_assert(std::is_convertible_v<K, std::string_view>,
+                  "tutti::keyed(wf, key): the key function must return text (std::string, "
+                  "std::string_view, const char*) or an integer; format other values to a "
+                  "string in the key function.");
+    return k == nullptr ? std::string() : std::string(std::string_view(k));  // null: no key
+  } else if constexpr (std::is_convertible_v<K, std::string_view>) {
+    return std::string(std::string_view(k));
+  } else if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    return std::to_string(k);
+  } else {
+    static_assert(std::is_integral_v<T> && !std::is_same_v<T, bool>,
+                  "tutti::keyed(wf, key): the key function must return text (std::string, "
+                  "std::string_view, const char*) or an integer; format other values to a "
+                  "string in the key function.");
+    return {};
+  }
+}
+}  // namespace detail
+
+/**
+ * A workflow whose runs carry a business key taken from their input: `const auto order =
+ * tutti::keyed(tutti::workflow<"order">(...), &order_request::order_id);` — a data member
+ * pointer, or any callable of the input that returns text or an integer. Each run records its
+ * key (`run_summary::key`); the journal indexes it, so `list` finds an order's runs at once
+ * (`run_filter::key`, `tutti-journal JOURNAL list --key 8812`). A key is not unique: a second
+ * run for the same order has the same key (a `submit_options::dedup_key` refuses those). It
+ * plays no part in the workflow's shape (its fingerprint) or version.
+ */
+template <class W, class F>
+class keyed_workflow : public W {
+ public:
+  constexpr keyed_workflow(W wf, F key) : W(std::move(wf)), key_(std::move(key)) {}
+
+  /// The key of a run with `input`.
+  template <class In>
+  [[nodiscard]] std::string business_key(const In& input) const {
+    static_assert(std::is_invocable_v<const F&, const In&>,
+                  "tutti::keyed(wf, key): the key must be callable with the workflow's input "
+                  "(a data member pointer of the input type, or a function taking const In&).");
+    return detail::key_text(std::invoke(key_, input));
+  }
+
+ private:
+  F key_;
+};
+
+/// `tutti::keyed(workflow, key)`: `workflow` whose runs record `key(input)` (see `keyed_workflow`).
+template <class W, class F>
+[[nodiscard]] constexpr auto keyed(W&& wf, F&& key) {
+  static_assert(requires { std::remove_cvref_t<W>::name; typename std::remove_cvref_t<W>::nodes_type; },
+                "tutti::keyed(wf, key): wf must be a workflow (tutti::workflow<\"name\">(...)).");
+  return keyed_workflow<std::remove_cvref_t<W>, std::decay_t<F>>(std::forward<W>(wf),
+                                                                 std::forward<F>(key));
+}
+
 // ---- replaying a journal ----------------------------------------------------------------------
 
 /// What the journal says about one step of a run (by path).
@@ -484,11 +547,17 @@ class journal_hooks {
     if (!ok) set_error(r, ec, message);
     write(r);
   }
-  void record_run_finished(std::uint8_t outcome) {
+  /// The run's end; a failed run's names the step whose failure ended it, with the run's error.
+  void record_run_finished(std::uint8_t outcome, std::string_view failed_step = {},
+                           const std::error_code& ec = {}, std::string_view message = {}) {
     const std::lock_guard lock{mutex_};
     record_view r;
     r.kind = record_kind::run_finished;
     r.outcome = outcome;
+    if (outcome != 0 && !failed_step.empty()) {
+      r.step = failed_step;
+      set_error(r, ec, message);
+    }
     write(r);
   }
 
@@ -792,7 +861,10 @@ class durable_workflow {
   result<submitted> submit(const In& input, const submit_options& options = {}) const {
     require_storable<In>();
     const std::vector<std::byte> bytes = to_bytes(input);
-    return journal_->submit(W::name.view(), identity<In>(), bytes, options);
+    const std::string key = key_of(input);
+    workflow_version wv = identity<In>();
+    wv.key = key;
+    return journal_->submit(W::name.view(), wv, bytes, options);
   }
 
   /**
@@ -946,6 +1018,14 @@ class durable_workflow {
   /// What each run of input type `In` records of its workflow: version and fingerprint.
   template <class In = void>
   [[nodiscard]] static workflow_version identity() { return {fingerprint<In>(), version}; }
+  /// The business key a run with `input` records (`tutti::keyed`); empty for other workflows.
+  template <class In>
+  [[nodiscard]] std::string key_of(const In& input) const {
+    if constexpr (requires { workflow_->business_key(input); })
+      return workflow_->business_key(input);
+    else
+      return {};
+  }
 
  private:
   template <class D>
@@ -990,7 +1070,10 @@ class durable_workflow {
   std::optional<std::uint64_t> begin_run(const In& input, run_options& o, Out& out) const {
     if (o.id.empty()) o.id = run_id::generate();
     const std::vector<std::byte> bytes = to_bytes(input);
-    auto started = journal_->start(o.id, W::name.view(), identity<In>(), bytes, lease());
+    const std::string key = key_of(input);
+    workflow_version wv = identity<In>();
+    wv.key = key;
+    auto started = journal_->start(o.id, W::name.view(), wv, bytes, lease());
     if (!started) {
       out.error = started.error();
       out.message = "the journal refused the run's start: " +

@@ -91,7 +91,10 @@ enum class record_kind : std::uint8_t {
   step_finished = 4,          ///< the step's final result; payload: its output when `ok`
   compensation_started = 5,   ///< the step's compensation is about to run
   compensation_finished = 6,  ///< it ended (`ok`, error fields)
-  run_finished = 7,           ///< `outcome`: a run_outcome as a number
+  run_finished = 7,           ///< `outcome`: a run_outcome as a number; a failed run's also
+                              ///< names the step whose failure ended it (`step`: the workflow's
+                              ///< own step, a group or nested workflow by its name) and the
+                              ///< run's error
   paused = 8,                 ///< operator: no new step starts until `unpaused`
   unpaused = 9,               ///< operator: the run may go on
   retry_requested = 10,       ///< operator: run the failed step again on the next resume
@@ -230,6 +233,15 @@ struct run_summary {
   bool exclusive = false;
   std::int32_t priority = 0;
   std::string dedup_key;
+  // Search: the run's business key (`tutti::keyed`; empty: none) and the failure it ended on —
+  // the workflow's step whose failure ended the run (a group or a nested workflow by its own
+  // name), with the run's error, as its `run_finished` record says. Empty for a run that has
+  // not ended failed (running, queued, paused, succeeded, resolved before it ended, dead-
+  // lettered), and again once an operator retries it.
+  std::string key;
+  std::string failed_step;
+  std::string error_category;  ///< the failure's error category name ("tutti", "generic", ...)
+  int error_value = 0;
 };
 
 /// Who holds a run, at the store's time `now_ms`: nobody (`none`), an engine whose lease runs
@@ -316,6 +328,31 @@ struct run_filter {
   std::int64_t started_after_unix_ms = 0;
   std::int64_t started_before_unix_ms = 0;  ///< 0: no upper bound
   std::size_t limit = 0;                    ///< 0: no limit
+  std::string key;                          ///< exact business key; empty: any
+  std::string failed_step;                  ///< the step a failed run ended at, exactly; empty: any
+  std::string error_category;               ///< the failure's error category; empty: any
+  std::optional<int> error_value;           ///< with `error_category`: that value only
+
+  /// Whether the filter lets every run through (no condition, no limit).
+  [[nodiscard]] bool unfiltered() const noexcept {
+    return !status && workflow.empty() && started_after_unix_ms == 0 &&
+           started_before_unix_ms == 0 && limit == 0 && key.empty() && failed_step.empty() &&
+           error_category.empty();
+  }
+  /// Whether run `s` meets every condition (the limit aside).
+  [[nodiscard]] bool matches(const run_summary& s) const noexcept {
+    if (status && s.status != *status) return false;
+    if (!workflow.empty() && s.workflow != workflow) return false;
+    if (!workflow.empty() && version != 0 && s.version != version) return false;
+    if (s.started_unix_ms < started_after_unix_ms) return false;
+    if (started_before_unix_ms != 0 && s.started_unix_ms >= started_before_unix_ms) return false;
+    if (!key.empty() && s.key != key) return false;
+    if (!failed_step.empty() && s.failed_step != failed_step) return false;
+    if (!error_category.empty() &&
+        (s.error_category != error_category || (error_value && s.error_value != *error_value)))
+      return false;
+    return true;
+  }
 };
 
 // ---- ownership and the queue ------------------------------------------------------------
@@ -356,13 +393,16 @@ struct run_claim {
 };
 
 /// What a run records of the workflow that starts it, besides its name: its version (1 unless
-/// the workflow is `tutti::versioned`) and the fingerprint of its shape (`fingerprint_of`).
-/// A bare fingerprint converts: version 1.
+/// the workflow is `tutti::versioned`), the fingerprint of its shape (`fingerprint_of`) and the
+/// run's business key (`tutti::keyed`: taken from its input; empty: none). A bare fingerprint
+/// converts: version 1, no key.
 struct workflow_version {
   std::uint64_t fingerprint = 0;
   std::uint32_t version = 1;
-  constexpr workflow_version(std::uint64_t fp, std::uint32_t v = 1) noexcept  // NOLINT(google-explicit-constructor)
-      : fingerprint(fp), version(v) {}
+  std::string_view key{};  ///< valid during the call that is given it
+  constexpr workflow_version(std::uint64_t fp, std::uint32_t v = 1,  // NOLINT(google-explicit-constructor)
+                             std::string_view k = {}) noexcept
+      : fingerprint(fp), version(v), key(k) {}
 };
 
 /// How `submit` records a request.
@@ -492,6 +532,35 @@ inline record_view take_claim(owned_fields f, run_status status, std::int64_t qu
     case 2: return run_status::compensated;
     case 3: return run_status::compensation_failed;
     default: return run_status::failed;
+  }
+}
+
+/// What a record does to a run's failure (`run_summary::failed_step` and its error).
+enum class failure_change : std::uint8_t {
+  none,
+  set,    ///< the run ended failed at a step: `r.step` and its error become the run's failure
+  clear,  ///< an operator's retry, or a run's end without a failed step: no failure stands
+};
+[[nodiscard]] constexpr failure_change failure_change_of(const record_view& r) noexcept {
+  if (r.kind == record_kind::run_finished)
+    return r.outcome != 0 && !r.step.empty() ? failure_change::set : failure_change::clear;
+  if (r.kind == record_kind::retry_requested) return failure_change::clear;
+  return failure_change::none;
+}
+/// Applies record `r` to the failure fields of `s` (journals that keep them in memory).
+inline void apply_failure(run_summary& s, const record_view& r) {
+  switch (failure_change_of(r)) {
+    case failure_change::set:
+      s.failed_step.assign(r.step);
+      s.error_category.assign(r.error_category);
+      s.error_value = r.error_value;
+      break;
+    case failure_change::clear:
+      s.failed_step.clear();
+      s.error_category.clear();
+      s.error_value = 0;
+      break;
+    case failure_change::none: break;
   }
 }
 

@@ -23,6 +23,10 @@ struct memory_journal_options {
   /// `tutti::runner`'s stuck check). A test passes its manual clock and expires a lease by
   /// advancing it.
   any_clock lease_clock{detail::default_wall_clock()};
+  /// The clock of runs' start and update times and of the census (Unix time; default: the wall
+  /// clock). A test that prints listings passes a manual clock: the times come out the same on
+  /// every run.
+  any_clock wall_clock{detail::default_wall_clock()};
   /// The most queued runs `submit` accepts (then `journal_errc::queue_full`); 0: no bound.
   std::size_t max_queued = 0;
 };
@@ -215,15 +219,8 @@ class memory_journal {
   [[nodiscard]] result<std::vector<run_summary>> list(const run_filter& f) const {
     const std::lock_guard<std::mutex> lock(mutex_);
     std::vector<run_summary> out;
-    for (const auto& [id, e] : runs_) {
-      const run_summary& s = e.run.summary;
-      if (f.status && s.status != *f.status) continue;
-      if (!f.workflow.empty() && s.workflow != f.workflow) continue;
-      if (!f.workflow.empty() && f.version != 0 && s.version != f.version) continue;
-      if (s.started_unix_ms < f.started_after_unix_ms) continue;
-      if (f.started_before_unix_ms != 0 && s.started_unix_ms >= f.started_before_unix_ms) continue;
-      out.push_back(s);
-    }
+    for (const auto& [id, e] : runs_)
+      if (f.matches(e.run.summary)) out.push_back(e.run.summary);
     std::stable_sort(out.begin(), out.end(), [](const run_summary& a, const run_summary& b) {
       return a.started_unix_ms > b.started_unix_ms;
     });
@@ -341,9 +338,8 @@ class memory_journal {
     return std::chrono::duration_cast<std::chrono::milliseconds>(options_.lease_clock.now())
         .count();
   }
-  static std::int64_t wall_ms() noexcept {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
+  [[nodiscard]] std::int64_t wall_ms() const noexcept {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(options_.wall_clock.now())
         .count();
   }
   /// The oldest queued run of its partition, and (exclusive) none of it in flight.
@@ -368,6 +364,7 @@ class memory_journal {
     r.summary.workflow.assign(workflow);
     r.summary.version = version.version;
     r.summary.fingerprint = version.fingerprint;
+    r.summary.key.assign(version.key);
     r.summary.status = status;
     e.first_status = status;
     r.summary.started_unix_ms = r.summary.updated_unix_ms = wall_ms();
@@ -425,6 +422,7 @@ class memory_journal {
     r.records.push_back(std::move(out));
     r.summary.records = r.records.size();
     r.summary.status = status_after(r.summary.status, rec);
+    apply_failure(r.summary, rec);
     r.summary.updated_unix_ms = wall_ms();
     if (rec.kind == record_kind::step_finished || rec.kind == record_kind::compensation_finished)
       r.summary.recoveries = 0;  // the run moved on: earlier takeovers were no failed recovery

@@ -191,10 +191,10 @@ struct pg_statement {
 };
 inline constexpr pg_statement pg_statements[] = {
     {"tutti_start", "SELECT * FROM start_run($1::uuid, $2::text, $3::bigint, $4::bytea, $5::text, "
-                    "$6::bigint, $7::bigint, $8::bigint)"},
+                    "$6::bigint, $7::bigint, $8::bigint, $9::text)"},
     {"tutti_submit", "SELECT * FROM submit_run($1::uuid, $2::text, $3::bigint, $4::bytea, "
                      "$5::text, $6::text, $7::boolean, $8::bigint, $9::bigint, $10::bigint, "
-                     "$11::bigint)"},
+                     "$11::bigint, $12::text)"},
     {"tutti_claim", "SELECT * FROM claim_run($1::uuid, $2::text, $3::bigint, $4::text, $5::text, "
                     "$6::bigint)"},
     {"tutti_claim_next", "SELECT * FROM claim_next($1::text, $2::bigint, $3::text, $4::bigint, "
@@ -213,7 +213,8 @@ inline constexpr pg_statement pg_statements[] = {
     {"tutti_run",
      "SELECT workflow, fingerprint, status, started_ms, last_seq, owner, epoch, lease_until_ms, "
      "recoveries, partition_key, exclusive, priority, coalesce(dedup_key, ''), updated_ms, "
-     "version FROM runs WHERE run_id = $1::uuid"},
+     "version, coalesce(run_key, ''), coalesce(failed_step, ''), coalesce(error_category, ''), "
+     "coalesce(error_value, 0) FROM runs WHERE run_id = $1::uuid"},
     {"tutti_records",
      "SELECT seq, kind, step, attempt, ok, outcome, payload, error_category, error_value, "
      "message, time_ns, epoch FROM records WHERE run_id = $1::uuid ORDER BY seq"},
@@ -651,6 +652,7 @@ class postgres_journal {
     p.id(id).text(workflow).u64(version.fingerprint).bytes(input).null().i64(0);
     s_->now_param(p);
     p.i64(version.version);
+    key_param(p, version.key);
     auto r = s_->run("tutti_start", p, "start run " + detail::pg_run_name(id));
     if (!r) return r.error();
     return outcome::success();
@@ -666,6 +668,7 @@ class postgres_journal {
         lease.lease.count());
     s_->now_param(p);
     p.i64(version.version);
+    key_param(p, version.key);
     auto r = s_->run("tutti_start", p, "start run " + detail::pg_run_name(id));
     if (!r) return r.error();
     auto c = s_->claims(r.value().get());
@@ -691,6 +694,7 @@ class postgres_journal {
     p.text(o.partition).boolean(o.exclusive).i64(o.priority).u64(s_->options.max_queued);
     s_->now_param(p);
     p.i64(version.version);
+    key_param(p, version.key);
     auto r = s_->run("tutti_submit", p, "submit a run of " + std::string(workflow));
     if (!r) return r.error();
     const PGresult* res = r.value().get();
@@ -934,7 +938,8 @@ class postgres_journal {
     std::string sql =
         "SELECT run_id, workflow, fingerprint, status, started_ms, updated_ms, last_seq, owner, "
         "epoch, lease_until_ms, recoveries, partition_key, exclusive, priority, "
-        "coalesce(dedup_key, ''), version FROM runs";
+        "coalesce(dedup_key, ''), version, coalesce(run_key, ''), coalesce(failed_step, ''), "
+        "coalesce(error_category, ''), coalesce(error_value, 0) FROM runs";
     detail::pg_params p;
     const char* glue = " WHERE ";
     int n = 0;
@@ -963,6 +968,24 @@ class postgres_journal {
       where("started_ms < $" + std::to_string(++n) + "::bigint");
       p.i64(f.started_before_unix_ms);
     }
+    // Each search column has an index of its own in start order (runs_by_key,
+    // runs_by_failed_step, runs_by_error), partial on the column being set.
+    if (!f.key.empty()) {
+      where("run_key = $" + std::to_string(++n) + "::text");
+      p.text(f.key);
+    }
+    if (!f.failed_step.empty()) {
+      where("failed_step = $" + std::to_string(++n) + "::text");
+      p.text(f.failed_step);
+    }
+    if (!f.error_category.empty()) {
+      where("error_category = $" + std::to_string(++n) + "::text");
+      p.text(f.error_category);
+      if (f.error_value) {
+        where("error_value = $" + std::to_string(++n) + "::bigint");
+        p.i64(*f.error_value);
+      }
+    }
     sql += " ORDER BY started_ms DESC, run_id ASC";
     if (f.limit != 0) {
       sql += " LIMIT $" + std::to_string(++n) + "::bigint";
@@ -988,6 +1011,7 @@ class postgres_journal {
       s.records = static_cast<std::uint64_t>(row.i64(6));
       read_ownership(row, 7, s);
       s.version = static_cast<std::uint32_t>(row.i64(15));
+      read_search(row, 16, s);
       out.push_back(std::move(s));
     }
     return out;
@@ -1117,6 +1141,20 @@ class postgres_journal {
     out.priority = static_cast<std::int32_t>(row.i64(at + 6));
     out.dedup_key = row.text(at + 7);
   }
+  /// The search columns (key, failed step, its error) from column `at` on.
+  static void read_search(const detail::pg_row& row, int at, run_summary& out) {
+    out.key = row.text(at);
+    out.failed_step = row.text(at + 1);
+    out.error_category = row.text(at + 2);
+    out.error_value = static_cast<int>(row.i64(at + 3));
+  }
+  /// A run's business key: NULL when it has none.
+  static void key_param(detail::pg_params& p, std::string_view key) {
+    if (key.empty())
+      p.null();
+    else
+      p.text(key);
+  }
 
   result<stored_run> load_in_snapshot(const run_id& id) const {
     const std::string name = detail::pg_run_name(id);
@@ -1143,6 +1181,7 @@ class postgres_journal {
       read_ownership(row, 5, out.summary);
       out.summary.updated_unix_ms = row.i64(13);
       out.summary.version = static_cast<std::uint32_t>(row.i64(14));
+      read_search(row, 15, out.summary);
     }
     detail::pg_params p;
     p.id(id);

@@ -10,7 +10,7 @@ TUTTI_BEGIN_NAMESPACE
 /// The schema version this tutti writes in PostgreSQL. Older schemas are migrated on open (the
 /// check, the creation and every step in one transaction, under an advisory lock, so replicas
 /// starting together migrate once); newer ones are refused with `journal_errc::unknown_schema`.
-inline constexpr int postgres_journal_schema_version = 2;
+inline constexpr int postgres_journal_schema_version = 3;
 
 namespace detail {
 
@@ -90,6 +90,29 @@ CREATE SEQUENCE queue_seq;
     {1, R"sql(
 ALTER TABLE runs ADD COLUMN version bigint NOT NULL DEFAULT 1;
 )sql"},
+    // 2 → 3: search. A run's business key (tutti::keyed) and the failure it ended on (the step
+    // a failed run's run_finished names, with the run's error), each indexed in start order.
+    // Runs of older schemas have no key, and their run_finished records name no step: for each
+    // run that ended failed, the first failed step_finished after its last retry stands for it.
+    {2, R"sql(
+ALTER TABLE runs ADD COLUMN run_key text;
+ALTER TABLE runs ADD COLUMN failed_step text;
+ALTER TABLE runs ADD COLUMN error_category text;
+ALTER TABLE runs ADD COLUMN error_value bigint;
+UPDATE runs SET (failed_step, error_category, error_value) =
+  (SELECT c.step, c.error_category, c.error_value FROM records c
+    WHERE c.run_id = runs.run_id AND c.kind = 4 AND NOT c.ok
+      AND c.seq > coalesce((SELECT max(t.seq) FROM records t
+                             WHERE t.run_id = runs.run_id AND t.kind = 10), 0)
+    ORDER BY c.seq LIMIT 1)
+ WHERE status IN (4, 5, 6, 7) AND EXISTS (SELECT 1 FROM records f
+   WHERE f.run_id = runs.run_id AND f.kind = 7 AND f.outcome <> 0);
+CREATE INDEX runs_by_key ON runs(run_key, started_ms DESC, run_id) WHERE run_key IS NOT NULL;
+CREATE INDEX runs_by_failed_step ON runs(failed_step, started_ms DESC, run_id)
+  WHERE failed_step IS NOT NULL;
+CREATE INDEX runs_by_error ON runs(error_category, error_value, started_ms DESC, run_id)
+  WHERE error_category IS NOT NULL;
+)sql"},
 };
 
 /**
@@ -124,6 +147,23 @@ CREATE FUNCTION claimable(owner text, until bigint, v_now bigint, p_owner text, 
 RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
   SELECT owner = '' OR until <= v_now OR
          (p_reclaim <> '' AND owner <> p_owner AND left(owner, length(p_reclaim)) = p_reclaim) $$;
+
+-- A run's failure after a record (tutti::failure_change_of): a run_finished (7) of a failed run
+-- that names its step sets the step and the error; any other run_finished, and a retry (10),
+-- clear them; other records keep what stands.
+CREATE FUNCTION failure_sets(k bigint, o bigint, st text) RETURNS boolean LANGUAGE sql IMMUTABLE AS
+$$ SELECT k = 7 AND o <> 0 AND st <> '' $$;
+CREATE FUNCTION failure_clears(k bigint, o bigint, st text) RETURNS boolean LANGUAGE sql IMMUTABLE AS
+$$ SELECT k = 10 OR (k = 7 AND NOT (o <> 0 AND st <> '')) $$;
+CREATE FUNCTION failure_step(k bigint, o bigint, st text, was text) RETURNS text LANGUAGE sql
+IMMUTABLE AS $$ SELECT CASE WHEN failure_sets(k, o, st) THEN st
+                            WHEN failure_clears(k, o, st) THEN NULL ELSE was END $$;
+CREATE FUNCTION failure_category(k bigint, o bigint, st text, cat text, was text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$ SELECT CASE WHEN failure_sets(k, o, st) THEN cat
+                                         WHEN failure_clears(k, o, st) THEN NULL ELSE was END $$;
+CREATE FUNCTION failure_value(k bigint, o bigint, st text, val bigint, was bigint) RETURNS bigint
+LANGUAGE sql IMMUTABLE AS $$ SELECT CASE WHEN failure_sets(k, o, st) THEN val
+                                         WHEN failure_clears(k, o, st) THEN NULL ELSE was END $$;
 
 -- A record written once: a second record with the same (run, seq) is a divergence, reported,
 -- never an overwrite.
@@ -191,7 +231,7 @@ END $$;
 
 -- A new run: its row and run_started record; claimed by p_owner unless it is NULL.
 CREATE FUNCTION start_run(p_id uuid, p_wf text, p_fp bigint, p_input bytea, p_owner text,
-    p_lease_ms bigint, p_now bigint, p_version bigint)
+    p_lease_ms bigint, p_now bigint, p_version bigint, p_key text)
 RETURNS TABLE(o_run_id uuid, o_workflow text, o_epoch bigint, o_lease_until bigint,
               o_takeover boolean, o_from_queue boolean, o_recoveries bigint, o_queued_ms bigint,
               o_version bigint)
@@ -200,8 +240,8 @@ DECLARE v_now bigint := now_ms(p_now); r runs;
 BEGIN
   BEGIN
     INSERT INTO runs(run_id, workflow, fingerprint, status, started_ms, updated_ms, last_seq,
-                     version)
-    VALUES (p_id, p_wf, p_fp, 1, v_now, v_now, 1, p_version) RETURNING * INTO r;
+                     version, run_key)
+    VALUES (p_id, p_wf, p_fp, 1, v_now, v_now, 1, p_version, p_key) RETURNING * INTO r;
   EXCEPTION WHEN unique_violation THEN
     RAISE EXCEPTION 'run % already exists', id_text(p_id) USING ERRCODE = 'TT410';
   END;
@@ -214,7 +254,7 @@ END $$;
 -- A queued run (or the run an earlier submit with the same dedup key made).
 CREATE FUNCTION submit_run(p_id uuid, p_wf text, p_fp bigint, p_input bytea, p_dedup text,
     p_partition text, p_exclusive boolean, p_priority bigint, p_max_queued bigint, p_now bigint,
-    p_version bigint)
+    p_version bigint, p_key text)
 RETURNS TABLE(o_run_id uuid, o_created boolean) LANGUAGE plpgsql AS $$
 DECLARE v_now bigint := now_ms(p_now); v_id uuid; v_depth bigint;
 BEGIN
@@ -233,9 +273,11 @@ BEGIN
   END IF;
   BEGIN
     INSERT INTO runs(run_id, workflow, fingerprint, status, started_ms, updated_ms, last_seq,
-                     dedup_key, partition_key, exclusive, priority, queue_seq, queued_ms, version)
+                     dedup_key, partition_key, exclusive, priority, queue_seq, queued_ms, version,
+                     run_key)
     VALUES (p_id, p_wf, p_fp, 8, v_now, v_now, 1, p_dedup, p_partition,
-            p_exclusive AND p_partition <> '', p_priority, nextval('queue_seq'), v_now, p_version);
+            p_exclusive AND p_partition <> '', p_priority, nextval('queue_seq'), v_now, p_version,
+            p_key);
   EXCEPTION WHEN unique_violation THEN
     -- A concurrent submit with the same dedup key won (or the id is taken).
     SELECT run_id INTO v_id FROM runs WHERE workflow = p_wf AND dedup_key = p_dedup;
@@ -348,6 +390,11 @@ BEGIN
       owner = CASE WHEN ended(coalesce(p_status, status)) THEN '' ELSE owner END,
       lease_until_ms = CASE WHEN owner = '' OR ended(coalesce(p_status, status)) THEN 0
                             ELSE v_now + lease_ms END,
+      -- The run's failure (failure_step and friends, below): unchanged values keep the update
+      -- in place (HOT); only a run's end (or a retry) writes the search indexes.
+      failed_step = failure_step(p_kind, p_outcome, p_step, failed_step),
+      error_category = failure_category(p_kind, p_outcome, p_step, p_cat, error_category),
+      error_value = failure_value(p_kind, p_outcome, p_step, p_val, error_value),
       updated_ms = v_now
    WHERE run_id = p_id AND epoch = p_epoch AND NOT ended(status)
   RETURNING last_seq INTO v_seq;
@@ -419,6 +466,9 @@ BEGIN
       lease_until_ms = CASE WHEN p_fence OR ended(v_status) THEN 0 ELSE lease_until_ms END,
       recoveries = CASE WHEN r.status = 9 AND v_status = 1 THEN 0 ELSE recoveries END,
       version = CASE WHEN p_kind = 17 THEN p_attempt ELSE version END,
+      failed_step = failure_step(p_kind, p_outcome, p_step, failed_step),
+      error_category = failure_category(p_kind, p_outcome, p_step, p_cat, error_category),
+      error_value = failure_value(p_kind, p_outcome, p_step, p_val, error_value),
       swept = swept AND NOT p_fence,
       last_seq = last_seq + 1, updated_ms = v_now
    WHERE run_id = p_id
@@ -472,7 +522,8 @@ END $$;
 inline constexpr const char* pg_drop_functions_sql =
     "DROP FUNCTION IF EXISTS now_ms, id_text, ended, status_name, record_kind_name, claimable, "
     "add_record, raise_fenced, take_run, start_run, submit_run, claim_run, claim_next, "
-    "append_record, renew_lease, release_run, run_command, sweep_expired, purge_ended;";
+    "append_record, renew_lease, release_run, run_command, sweep_expired, purge_ended, "
+    "failure_sets, failure_clears, failure_step, failure_category, failure_value;";
 
 
 }  // namespace detail

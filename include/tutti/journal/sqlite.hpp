@@ -43,7 +43,7 @@ inline constexpr std::int32_t sqlite_journal_application_id = 0x54555454;
 
 /// The schema version this tutti writes. Older journals are migrated on open; newer ones are
 /// refused with `journal_errc::unknown_schema`.
-inline constexpr int sqlite_journal_schema_version = 4;
+inline constexpr int sqlite_journal_schema_version = 5;
 
 /// When an SQLite journal commits what `append` and `start` write.
 enum class sqlite_commit : std::uint8_t {
@@ -449,6 +449,43 @@ inline int sqlite_migrate_3_to_4(sqlite3* db, std::string& error) {
   return rc;
 }
 
+/**
+ * 4 → 5: search. A run's row gets its business key (`tutti::keyed`) and the failure it ended on
+ * (`tutti::failure_change_of`: the step a failed run's `run_finished` names, with the run's
+ * error); each is indexed for `list`. Runs of older schemas have no key, and their `run_finished`
+ * records name no step: for each run that ended failed (failed, compensated,
+ * compensation_failed, resolved after such an end), the first failed `step_finished` after its
+ * last `retry_requested` stands for it (the innermost step's path, where a newer run names the
+ * workflow's own step).
+ */
+inline int sqlite_migrate_4_to_5(sqlite3* db, std::string& error) {
+  const int rc = sqlite_exec(db, R"sql(
+ALTER TABLE runs ADD COLUMN run_key TEXT;
+ALTER TABLE runs ADD COLUMN failed_step TEXT;
+ALTER TABLE runs ADD COLUMN error_category TEXT;
+ALTER TABLE runs ADD COLUMN error_value INTEGER;
+UPDATE runs SET (failed_step, error_category, error_value) =
+  (SELECT c.step, c.error_category, c.error_value FROM records c
+    WHERE c.run_id = runs.run_id AND c.kind = 4 AND c.ok = 0
+      AND c.seq > coalesce((SELECT max(t.seq) FROM records t
+                             WHERE t.run_id = runs.run_id AND t.kind = 10), 0)
+    ORDER BY c.seq LIMIT 1)
+ WHERE status IN (4, 5, 6, 7) AND EXISTS (SELECT 1 FROM records f
+   WHERE f.run_id = runs.run_id AND f.kind = 7 AND f.outcome <> 0);
+CREATE INDEX runs_by_key ON runs(run_key, started_ms) WHERE run_key IS NOT NULL;
+CREATE INDEX runs_by_failed_step ON runs(failed_step, started_ms) WHERE failed_step IS NOT NULL;
+CREATE INDEX runs_by_error ON runs(error_category, error_value, started_ms)
+  WHERE error_category IS NOT NULL;
+)sql");
+  if (rc != SQLITE_OK) error = sqlite3_errmsg(db);
+  return rc;
+}
+
+static_assert(static_cast<int>(record_kind::step_finished) == 4 &&
+                  static_cast<int>(record_kind::run_finished) == 7 &&
+                  static_cast<int>(record_kind::retry_requested) == 10,
+              "tutti: the search migration (schema version 5) names record kinds by number");
+
 static_assert(static_cast<int>(run_status::queued) == 8 &&
                   static_cast<int>(run_status::running) == 1 &&
                   static_cast<int>(run_status::paused) == 2,
@@ -464,6 +501,7 @@ inline constexpr sqlite_migration sqlite_migrations[] = {
      &sqlite_migrate_1_to_2},
     {2, "owned runs (owner, epoch, lease), record counts, the queue", &sqlite_migrate_2_to_3},
     {3, "workflow versions", &sqlite_migrate_3_to_4},
+    {4, "search: business keys and failures, indexed", &sqlite_migrate_4_to_5},
 };
 
 /**
@@ -488,6 +526,13 @@ inline constexpr sqlite_migration sqlite_migrations[] = {
       return "SELECT run_id, workflow, fingerprint, status, started_ms, owner, epoch, lease_ms, "
              "lease_until_ms, last_seq, recoveries, dedup_key, partition_key, exclusive, priority, "
              "queue_seq, queued_ms FROM runs LIMIT 0; "
+             "SELECT run_id, seq, kind, step, attempt, ok, outcome, payload, error_category, "
+             "error_value, message, time_ns, checksum, unix_ms, epoch FROM records LIMIT 0; "
+             "SELECT id, next_seq, depth, runs FROM queue LIMIT 0;";
+    case 4:
+      return "SELECT run_id, workflow, fingerprint, status, started_ms, owner, epoch, lease_ms, "
+             "lease_until_ms, last_seq, recoveries, dedup_key, partition_key, exclusive, priority, "
+             "queue_seq, queued_ms, version FROM runs LIMIT 0; "
              "SELECT run_id, seq, kind, step, attempt, ok, outcome, payload, error_category, "
              "error_value, message, time_ns, checksum, unix_ms, epoch FROM records LIMIT 0; "
              "SELECT id, next_seq, depth, runs FROM queue LIMIT 0;";
@@ -710,7 +755,7 @@ struct sqlite_journal_state {
       select_status, select_run, select_records, select_stranded, select_reclaimable,
       select_queued, select_dedup, count_run, select_run_count, select_has_records,
       select_queue, update_queue, select_purgeable, delete_records, delete_run, uncount_runs,
-      select_census;
+      select_census, set_failure, clear_failure;
 
   /// A run as this connection last read or wrote it: its last record's seq and its status.
   struct run_head {
@@ -724,6 +769,7 @@ struct sqlite_journal_state {
     std::uint32_t recoveries = 0;
     std::int64_t queued_ms = 0;  // when it was submitted (store clock); 0 if never queued
     std::uint32_t version = 1;   // the workflow's version
+    bool failed = false;         // a failure stands (runs.failed_step is set)
   };
   /// The heads of runs this connection has read or written, used only inside its own write
   /// transactions (which hold SQLite's write lock: nobody else writes meanwhile). Between two of
@@ -821,8 +867,8 @@ struct sqlite_journal_state {
         {&rollback, "ROLLBACK"},
         {&insert_run,
          "INSERT INTO runs(run_id, workflow, fingerprint, status, started_ms, last_seq, "
-         "dedup_key, partition_key, exclusive, priority, queue_seq, queued_ms, version) "
-         "VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"},
+         "dedup_key, partition_key, exclusive, priority, queue_seq, queued_ms, version, run_key) "
+         "VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"},
         {&insert_record,
          "INSERT INTO records(run_id, seq, kind, step, attempt, ok, outcome, payload, "
          "error_category, error_value, message, time_ns, checksum, unix_ms, epoch) "
@@ -830,7 +876,7 @@ struct sqlite_journal_state {
         // The run's row as a write needs it: one seek.
         {&select_head,
          "SELECT status, last_seq, epoch, owner, lease_ms, lease_until_ms, recoveries, "
-         "queued_ms, version FROM runs WHERE run_id = ?1"},
+         "queued_ms, version, failed_step IS NOT NULL FROM runs WHERE run_id = ?1"},
         {&update_run,
          "UPDATE runs SET status = ?2, last_seq = ?3, epoch = ?4, owner = ?5, lease_ms = ?6, "
          "lease_until_ms = ?7, recoveries = ?8, version = ?9 WHERE run_id = ?1"},
@@ -841,7 +887,8 @@ struct sqlite_journal_state {
         {&select_run,
          "SELECT workflow, fingerprint, status, started_ms, last_seq, owner, epoch, "
          "lease_until_ms, recoveries, partition_key, exclusive, priority, "
-         "coalesce(dedup_key, ''), version FROM runs WHERE run_id = ?1"},
+         "coalesce(dedup_key, ''), version, coalesce(run_key, ''), coalesce(failed_step, ''), "
+         "coalesce(error_category, ''), coalesce(error_value, 0) FROM runs WHERE run_id = ?1"},
         {&select_records,
          "SELECT seq, kind, step, attempt, ok, outcome, payload, error_category, error_value, "
          "message, time_ns, checksum, unix_ms, epoch FROM records WHERE run_id = ?1 ORDER BY seq"},
@@ -890,6 +937,14 @@ struct sqlite_journal_state {
         // journal's run count.
         {&select_census,
          "SELECT status, count(*), min(started_ms) FROM runs WHERE status <> 3 GROUP BY status"},
+        // A run's failure (tutti::failure_change_of): set by a failed run's end, cleared by a
+        // retry or an end without a failed step. Written only by the records that change it.
+        {&set_failure,
+         "UPDATE runs SET failed_step = ?2, error_category = ?3, error_value = ?4 "
+         "WHERE run_id = ?1"},
+        {&clear_failure,
+         "UPDATE runs SET failed_step = NULL, error_category = NULL, error_value = NULL "
+         "WHERE run_id = ?1 AND failed_step IS NOT NULL"},
     };
     for (const auto& [stmt, sql] : all)
       if (const int rc = prepare(*stmt, sql); rc != SQLITE_OK) return rc;
@@ -1135,6 +1190,7 @@ struct sqlite_journal_state {
     h.recoveries = static_cast<std::uint32_t>(sqlite3_column_int64(s, 6));
     h.queued_ms = sqlite3_column_int64(s, 7);
     h.version = static_cast<std::uint32_t>(sqlite3_column_int64(s, 8));
+    h.failed = sqlite3_column_int64(s, 9) != 0;
     return h;
   }
   /// The run's head inside a write transaction: cached, or read (and cached).
@@ -1232,6 +1288,23 @@ struct sqlite_journal_state {
                                  r.time_ns,
                                  r.epoch};
     if (auto w = insert_record_row(idb, h.id, f, sqlite_now_ms()); w.error) return w;
+    // Only a change writes the row's failure: the head says whether one stands, so a run's
+    // success costs no statement (a failed run's end costs one).
+    if (const auto change = failure_change_of(r);
+        change == failure_change::set || (change == failure_change::clear && h.failed)) {
+      sqlite3_stmt* s = change == failure_change::set ? set_failure.get() : clear_failure.get();
+      const sqlite_use use(s, true);
+      int brc = sqlite_bind_id(s, 1, idb);
+      if (change == failure_change::set && brc == SQLITE_OK)
+        brc = sqlite_first_error({sqlite_bind_text(s, 2, r.step),
+                                  sqlite_bind_text(s, 3, r.error_category),
+                                  sqlite3_bind_int64(s, 4, r.error_value)});
+      if (brc != SQLITE_OK)
+        return {fail_sqlite(brc, "cannot record the failure of run " + sqlite_run_name(h.id)), true};
+      if (const int rc = sqlite3_step(s); rc != SQLITE_DONE)
+        return {fail_sqlite(rc, "cannot record the failure of run " + sqlite_run_name(h.id)), true};
+      h.failed = change == failure_change::set;
+    }
     h.seq += 1;
     h.status = status_after(h.status, r);
     if (r.kind == record_kind::step_finished || r.kind == record_kind::compensation_finished)
@@ -1360,6 +1433,13 @@ struct sqlite_journal_state {
     out.priority = static_cast<std::int32_t>(sqlite3_column_int64(s, at + 6));
     out.dedup_key = sqlite_column_string(s, at + 7);
   }
+  /// The search columns (key, failed step, its error) from column `at` on, nulls as empty.
+  static void read_search(sqlite3_stmt* s, int at, run_summary& out) {
+    out.key = sqlite_column_string(s, at);
+    out.failed_step = sqlite_column_string(s, at + 1);
+    out.error_category = sqlite_column_string(s, at + 2);
+    out.error_value = static_cast<int>(sqlite3_column_int64(s, at + 3));
+  }
 
   result<stored_run> load(const run_id& id) {
     const sqlite_id_bytes idb = sqlite_id_to_bytes(id);
@@ -1392,6 +1472,7 @@ struct sqlite_journal_state {
       last_seq = sqlite3_column_int64(s, 4);
       read_ownership(s, 5, out.summary);
       out.summary.version = static_cast<std::uint32_t>(sqlite3_column_int64(s, 13));
+      read_search(s, 14, out.summary);
     }
     sqlite3_stmt* s = select_records.get();
     const sqlite_use use(s);
@@ -1462,7 +1543,9 @@ struct sqlite_journal_state {
         "SELECT run_id, workflow, fingerprint, status, started_ms, "
         "coalesce((SELECT unix_ms FROM records WHERE records.run_id = runs.run_id "
         "AND records.seq = runs.last_seq), started_ms), last_seq, owner, epoch, lease_until_ms, "
-        "recoveries, partition_key, exclusive, priority, coalesce(dedup_key, ''), version FROM runs";
+        "recoveries, partition_key, exclusive, priority, coalesce(dedup_key, ''), version, "
+        "coalesce(run_key, ''), coalesce(failed_step, ''), coalesce(error_category, ''), "
+        "coalesce(error_value, 0) FROM runs";
     const char* glue = " WHERE ";
     const auto where = [&](const char* condition) {
       sql += glue;
@@ -1472,16 +1555,31 @@ struct sqlite_journal_state {
     // The status as a literal, and `status <> 3` spelled out for any other status than
     // succeeded: the planner then uses the partial index runs_by_status (which leaves out
     // succeeded runs); it does not infer `status <> 3` from `status = N` itself.
+    // A search (key, failed step, error) drives the query through its own index, the first of
+    // them given; the other conditions are written with a unary `+`, which keeps SQLite from
+    // choosing their indexes instead (without statistics it cannot tell that one order's runs
+    // are fewer than all failed ones).
+    const bool searching = !f.key.empty() || !f.failed_step.empty() || !f.error_category.empty();
     const std::string status_is =
         !f.status ? std::string()
+        : searching ? "+status = " + std::to_string(static_cast<int>(*f.status))
         : *f.status == run_status::succeeded
             ? std::string("status = 3")
             : "status = " + std::to_string(static_cast<int>(*f.status)) + " AND status <> 3";
     if (f.status) where(status_is.c_str());
     if (!f.workflow.empty()) where("workflow = ?");
     if (!f.workflow.empty() && f.version != 0) where("version = ?");
-    if (f.started_after_unix_ms != 0) where("started_ms >= ?");
-    if (f.started_before_unix_ms != 0) where("started_ms < ?");
+    if (f.started_after_unix_ms != 0) where(searching ? "+started_ms >= ?" : "started_ms >= ?");
+    if (f.started_before_unix_ms != 0) where(searching ? "+started_ms < ?" : "started_ms < ?");
+    // Each search column has an index of its own (runs_by_key, runs_by_failed_step,
+    // runs_by_error: their rows in start order), partial on the column being set, which an
+    // equality implies.
+    if (!f.key.empty()) where("run_key = ?");
+    if (!f.failed_step.empty()) where(f.key.empty() ? "failed_step = ?" : "+failed_step = ?");
+    const bool error_drives = f.key.empty() && f.failed_step.empty();
+    if (!f.error_category.empty()) where(error_drives ? "error_category = ?" : "+error_category = ?");
+    if (!f.error_category.empty() && f.error_value)
+      where(error_drives ? "error_value = ?" : "+error_value = ?");
     sql += " ORDER BY started_ms DESC, run_id ASC";
     if (f.limit != 0) sql += " LIMIT ?";
     sqlite3_stmt* raw = nullptr;
@@ -1498,6 +1596,11 @@ struct sqlite_journal_state {
     if (f.started_after_unix_ms != 0) bound(sqlite3_bind_int64(raw, ++i, f.started_after_unix_ms));
     if (f.started_before_unix_ms != 0)
       bound(sqlite3_bind_int64(raw, ++i, f.started_before_unix_ms));
+    if (!f.key.empty()) bound(sqlite_bind_text(raw, ++i, f.key));
+    if (!f.failed_step.empty()) bound(sqlite_bind_text(raw, ++i, f.failed_step));
+    if (!f.error_category.empty()) bound(sqlite_bind_text(raw, ++i, f.error_category));
+    if (!f.error_category.empty() && f.error_value)
+      bound(sqlite3_bind_int64(raw, ++i, *f.error_value));
     if (f.limit != 0)
       bound(sqlite3_bind_int64(raw, ++i,
                                f.limit > static_cast<std::size_t>(INT64_MAX)
@@ -1521,12 +1624,12 @@ struct sqlite_journal_state {
       s.records = static_cast<std::uint64_t>(sqlite3_column_int64(raw, 6));
       read_ownership(raw, 7, s);
       s.version = static_cast<std::uint32_t>(sqlite3_column_int64(raw, 15));
+      read_search(raw, 16, s);
       out.push_back(std::move(s));
     }
     // Unfiltered, the listing must find every run the journal counted: fewer is a damaged
     // table or index, never fewer runs.
-    if (!f.status && f.workflow.empty() && f.started_after_unix_ms == 0 &&
-        f.started_before_unix_ms == 0 && f.limit == 0) {
+    if (f.unfiltered()) {
       sqlite3_stmt* c = select_run_count.get();
       const sqlite_use use_c(c);
       if (const int rc = sqlite3_step(c); rc != SQLITE_ROW)
@@ -2109,12 +2212,15 @@ class sqlite_journal {
               sqlite3_bind_int64(s, 10, queue_seq),
               sqlite3_bind_int64(s, 11, queued_ms),
               sqlite3_bind_int64(s, 12, version.version),
+              version.key.empty() ? sqlite3_bind_null(s, 13)
+                                  : detail::sqlite_bind_text(s, 13, version.key),
           });
           brc != SQLITE_OK) {
         out.status = {s_->fail_bind(brc, "run " + detail::sqlite_run_name(id),
                                     "its workflow name is " + std::to_string(workflow.size()) +
                                         " bytes, its partition " +
-                                        std::to_string(o.partition.size()) + " bytes")};
+                                        std::to_string(o.partition.size()) + " bytes, its key " +
+                                        std::to_string(version.key.size()) + " bytes")};
         return out;
       }
       const int rc = sqlite3_step(s);
