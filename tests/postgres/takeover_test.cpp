@@ -60,10 +60,12 @@ TEST_CASE("PostgreSQL: three replicas under SIGKILL, SIGSTOP and a server restar
   CHECK(restarted);
 }
 
-TEST_CASE("PostgreSQL: 10,000 requests queued with no replica up run once each, in order, on three replicas",
+TEST_CASE("PostgreSQL: requests queued with no replica up (10,000 by default) run once each, in order, on three replicas",
           "[postgres][takeover][queue]") {
   pg_scratch s("queue");
-  takeover_cases::queue_case(s, takeover_cases::env_u64("TUTTI_QUEUE_RUNS", 10000), 3);
+  const std::uint64_t runs = takeover_cases::env_u64("TUTTI_QUEUE_RUNS", TUTTI_QUEUE_DEFAULT_RUNS);
+  INFO("requests " << runs << " (TUTTI_QUEUE_RUNS)");
+  takeover_cases::queue_case(s, runs, 3);
 }
 
 TEST_CASE("PostgreSQL: a deploy: runs started on version 1 finish on it after a kill, new ones run "

@@ -12,6 +12,11 @@
 #ifndef TUTTI_TESTS_TAKEOVER_CASES_HPP
 #define TUTTI_TESTS_TAKEOVER_CASES_HPP
 
+// The queue tests' requests unless TUTTI_QUEUE_RUNS says otherwise (CMake: TUTTI_QUEUE_RUNS).
+#ifndef TUTTI_QUEUE_DEFAULT_RUNS
+#  define TUTTI_QUEUE_DEFAULT_RUNS 10000
+#endif
+
 #include <catch2/catch.hpp>
 
 #ifdef TUTTI_TAKEOVER_CHILD

@@ -37,10 +37,12 @@ TEST_CASE("three runners under SIGKILL and SIGSTOP/SIGCONT finish every queued r
   takeover_cases::chaos_case(s, runs, seed, 3);
 }
 
-TEST_CASE("10,000 requests queued with no runner up run once each, in order, when runners come",
+TEST_CASE("requests queued with no runner up (10,000 by default) run once each, in order, when runners come",
           "[takeover]") {
   sqlite_scratch s("queue");
-  takeover_cases::queue_case(s, takeover_cases::env_u64("TUTTI_QUEUE_RUNS", 10000), 2);
+  const std::uint64_t runs = takeover_cases::env_u64("TUTTI_QUEUE_RUNS", TUTTI_QUEUE_DEFAULT_RUNS);
+  INFO("requests " << runs << " (TUTTI_QUEUE_RUNS)");
+  takeover_cases::queue_case(s, runs, 2);
 }
 
 TEST_CASE("a deploy: runs started on version 1 finish on it after a kill, new ones run on version 2",
