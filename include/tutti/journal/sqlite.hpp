@@ -1569,8 +1569,10 @@ struct sqlite_journal_state {
     if (f.status) where(status_is.c_str());
     if (!f.workflow.empty()) where("workflow = ?");
     if (!f.workflow.empty() && f.version != 0) where("version = ?");
-    if (f.started_after_unix_ms != 0) where(searching ? "+started_ms >= ?" : "started_ms >= ?");
-    if (f.started_before_unix_ms != 0) where(searching ? "+started_ms < ?" : "started_ms < ?");
+    // The time bounds stay plain: each search index holds started_ms after its column, so the
+    // bounds narrow the search's own range.
+    if (f.started_after_unix_ms != 0) where("started_ms >= ?");
+    if (f.started_before_unix_ms != 0) where("started_ms < ?");
     // Each search column has an index of its own (runs_by_key, runs_by_failed_step,
     // runs_by_error: their rows in start order), partial on the column being set, which an
     // equality implies.
