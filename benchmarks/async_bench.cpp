@@ -7,6 +7,8 @@
 // Asio coroutine awaiting the same four coroutines. One io_context, one thread; the loop runs
 // inside one coroutine, so both pay the same co_spawn once. The _noop pair makes no call at all
 // (each step returns at once): the engine's own cost per run, with nothing to hide it.
+// BM_async_chain4_timeout_tutti: the chain with a timeout on every step (never reached): what
+// racing each attempt against a timer costs.
 //
 // BM_async_10k_one_thread: 10,000 runs in flight at once on ONE thread, each a 4-step saga whose
 // steps wait 1-10 ms on Asio timers (a fixed pseudo-random schedule); reports the wall time over
@@ -119,6 +121,20 @@ void chain_handwritten(benchmark::State& state) {
   run_loop(state, [](int x) { return chain4_handwritten<Call>(x); });
 }
 
+// The chain with a timeout on every step (never reached): each attempt is raced against a
+// timer, in a coroutine of its own on a strand of its own (docs/async.md).
+void BM_async_chain4_timeout_tutti(benchmark::State& state) {
+  static const auto wf = tutti::workflow<"chain4">(
+      step<"s1">([](const int& x) { return call(x); }) | tutti::timeout{std::chrono::seconds{10}},
+      step<"s2">([](from<"s1", int> v) { return call(*v); }) | tutti::timeout{std::chrono::seconds{10}},
+      step<"s3">([](from<"s2", int> v) { return call(*v); }) | tutti::timeout{std::chrono::seconds{10}},
+      step<"s4">([](from<"s3", int> v) { return call(*v); }) | tutti::timeout{std::chrono::seconds{10}});
+  run_loop(state, [](int x) -> awaitable<int> {
+    const auto run = co_await wf.async_run(x);
+    co_return run.has_value() ? run.value() : -1;
+  });
+}
+
 void BM_async_chain4_tutti(benchmark::State& state) { chain_tutti<&call>(state); }
 void BM_async_chain4_handwritten(benchmark::State& state) { chain_handwritten<&call>(state); }
 void BM_async_chain4_noop_tutti(benchmark::State& state) { chain_tutti<&call_noop>(state); }
@@ -126,6 +142,7 @@ void BM_async_chain4_noop_handwritten(benchmark::State& state) {
   chain_handwritten<&call_noop>(state);
 }
 BENCHMARK(BM_async_chain4_tutti);
+BENCHMARK(BM_async_chain4_timeout_tutti);
 BENCHMARK(BM_async_chain4_handwritten);
 BENCHMARK(BM_async_chain4_noop_tutti);
 BENCHMARK(BM_async_chain4_noop_handwritten);

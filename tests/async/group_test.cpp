@@ -12,6 +12,7 @@
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
 #include <asio/redirect_error.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/strand.hpp>
 #include <asio/use_awaitable.hpp>
 
@@ -449,6 +450,94 @@ TEST_CASE("groups run on an io_context of four threads without a strand", "[asyn
     std::sort(s.begin(), s.end());
     CHECK(accounted == s);
   }
+}
+
+TEST_CASE("timeouts race coroutine steps and a group on an io_context of four threads without a strand",
+          "[async][parallel][cancel]") {
+  // A timeout's timer and the attempt it limits complete on threads of their own: the first to
+  // complete cancels the other, which Asio allows only where the cancelled operation's handlers
+  // run (tutti gives each race a strand). Against limits of 2 s (a, and the group), the waits
+  // of a run (by its number) are well within (it succeeds, even on a loaded machine under
+  // TSan), well beyond (it times out), or within a millisecond of the limit, so that attempts
+  // lose their race while their own wait completes. The runs start over 50 ms, four at a time.
+  // Every run must either keep all three steps or time out having undone each step that
+  // completed.
+  asio::io_context io;
+  tutti::steady_clock clock;
+  tutti::asio_executor branches{io.get_executor()};
+  constexpr int runs = 200;
+  std::mutex m;
+  std::vector<int> completed(runs, 0), undone(runs, 0);
+  using ms = std::array<int, 10>;  // a run's wait (ms) by its number modulo 10
+  auto wait = [&clock, &m, &completed](ms waits) {
+    return [&clock, &m, &completed, waits](const int& run) -> tutti::awaitable<tutti::result<int>> {
+      std::error_code ec;
+      co_await tutti::async_sleep(clock, std::chrono::milliseconds{waits[static_cast<std::size_t>(run % 10)]},
+                                  asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return ec;  // cancelled: the race was lost
+      const std::lock_guard lock{m};
+      ++completed[static_cast<std::size_t>(run)];
+      co_return run;
+    };
+  };
+  auto undo = [&m, &undone](const int& /*value*/, const int& run) {
+    const std::lock_guard lock{m};
+    ++undone[static_cast<std::size_t>(run)];
+  };
+  auto wf = tutti::workflow<"w">(
+      tutti::step<"a">(wait(ms{0, 0, 0, 0, 0, 1999, 2000, 2001, 9000, 9000}))
+              .compensate_with(undo) |
+          tutti::timeout{2s},
+      tutti::parallel<"g">(
+          branches,
+          tutti::step<"b">(wait(ms{0, 9000, 1999, 2000, 2001, 0, 0, 0, 0, 0})).compensate_with(undo),
+          tutti::step<"c">(wait(ms{1, 1, 1, 1, 1, 1, 1, 1, 1, 1})).compensate_with(undo)) |
+          tutti::timeout{2s});
+  std::vector<std::optional<std::error_code>> ended(runs);  // nothing: succeeded
+  std::vector<std::string> failed_at(runs);
+  std::atomic<int> finished{0};
+  for (int i = 0; i < runs; ++i) {
+    asio::co_spawn(
+        io,
+        [&, i]() -> tutti::awaitable<void> {
+          asio::steady_timer start(co_await asio::this_coro::executor, std::chrono::milliseconds{i % 50});
+          co_await start.async_wait(asio::use_awaitable);
+          const int input = i;
+          const tutti::run_options opts;
+          auto run = co_await wf.async_run(input, opts, clock);
+          const std::lock_guard lock{m};
+          if (!run.has_value()) {
+            ended[static_cast<std::size_t>(i)] = run.error();
+            failed_at[static_cast<std::size_t>(i)] = std::string{run.failed_step()};
+          }
+          ++finished;
+        },
+        asio::detached);
+  }
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) threads.emplace_back([&] { io.run(); });
+  for (auto& t : threads) t.join();
+  REQUIRE(finished == runs);
+  int succeeded = 0, timed_out_at_a = 0, timed_out_at_g = 0;
+  for (std::size_t r = 0; r < static_cast<std::size_t>(runs); ++r) {
+    INFO("run " << r);
+    if (!ended[r]) {
+      ++succeeded;
+      CHECK(completed[r] == 3);
+      CHECK(undone[r] == 0);
+    } else {
+      ++(failed_at[r] == "a" ? timed_out_at_a : timed_out_at_g);
+      CHECK(*ended[r] == tutti::errc::timeout);
+      CHECK((failed_at[r] == "a" || failed_at[r] == "g"));
+      CHECK(undone[r] == completed[r]);  // a step that completed after its limit is undone too
+    }
+  }
+  // a waits 9 s in a fifth of the runs: its limit (started first, due first) always ends them.
+  CHECK(timed_out_at_a >= runs / 5);
+  // Each kind of ending happened: runs ending in 0 wait at most 1 ms at each step; those ending
+  // in 1 wait 9 s in the group.
+  CHECK(succeeded > 0);
+  CHECK(timed_out_at_g > 0);
 }
 
 TEST_CASE("a workflow built with compensate_in_parallel awaits its compensations all at once",

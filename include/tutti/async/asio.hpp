@@ -31,9 +31,11 @@
 #  include <boost/asio/io_context.hpp>
 #  include <boost/asio/post.hpp>
 #  include <boost/asio/steady_timer.hpp>
+#  include <boost/asio/strand.hpp>
 #  include <boost/asio/any_io_executor.hpp>
 #  include <boost/asio/awaitable.hpp>
 #  include <boost/asio/co_spawn.hpp>
+#  include <boost/asio/dispatch.hpp>
 #  include <boost/asio/deferred.hpp>
 #  include <boost/asio/experimental/parallel_group.hpp>
 #  include <boost/asio/redirect_error.hpp>
@@ -63,9 +65,11 @@
 #  include <asio/io_context.hpp>
 #  include <asio/post.hpp>
 #  include <asio/steady_timer.hpp>
+#  include <asio/strand.hpp>
 #  include <asio/any_io_executor.hpp>
 #  include <asio/awaitable.hpp>
 #  include <asio/co_spawn.hpp>
+#  include <asio/dispatch.hpp>
 #  include <asio/experimental/parallel_group.hpp>
 #  include <asio/redirect_error.hpp>
 #  include <asio/this_coro.hpp>

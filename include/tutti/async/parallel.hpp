@@ -217,7 +217,7 @@ class async_group_run {
     const duration due = t0_ + r_.g_.delay() * static_cast<duration::rep>(I);
     const duration now = clock.now();
     if (now < due && !wake_[I].stop_requested() && !r_.stop_requested()) {
-      const auto executor = co_await TUTTI_ASIO::this_coro::executor;
+      const auto executor = co_await enter_race_executor();
       auto waited = co_await TUTTI_ASIO::experimental::make_parallel_group(
                         async_sleep(clock, due - now, deferred_on(executor)),
                         async_wait_stop(wake_[I].get_token(), deferred_on(executor)),

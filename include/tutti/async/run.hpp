@@ -14,6 +14,7 @@
 #include <system_error>  // operation_aborted
 #include <tuple>         // nodes
 #include <type_traits>   // node shapes
+#include <typeinfo>      // whether the run is on a strand
 #include <utility>       // std::move
 
 #include "../clock.hpp"
@@ -142,6 +143,29 @@ inline auto deferred_on(const TUTTI_ASIO::any_io_executor& executor) {
   return TUTTI_ASIO::bind_executor(executor, TUTTI_ASIO_DEFERRED);
 }
 
+/// The executor of a race (an attempt against a timer or the run's stop, a wait against a
+/// stop), the calling coroutine moved onto it: a strand of the run's executor. The first
+/// operation of a race to complete cancels the others from the thread its handler runs on (or,
+/// if one completed while the group was starting them, from the thread that started them), and
+/// Asio lets a cancellation be emitted only where the cancelled operation's handlers run: on an
+/// io_context run by several threads, only a strand serialises the two (the attempt's coroutine
+/// installs a cancellation handler at each of its waits). A run already on a strand (as
+/// docs/async.md asks of runs on several threads, and as a race's attempt is) races on that
+/// strand; any other executor gets a strand per race, which the caller enters (one dispatch)
+/// before it starts the race, and leaves when the race's result resumes it.
+/// (Asio 1.22's `any_io_executor::target<T>()` does not check the type: the type is compared.)
+inline awaitable<TUTTI_ASIO::any_io_executor> enter_race_executor() {
+  const TUTTI_ASIO::any_io_executor executor = co_await TUTTI_ASIO::this_coro::executor;
+#if !defined(ASIO_NO_TYPEID) && !defined(BOOST_ASIO_NO_TYPEID)
+  if (executor.target_type() == typeid(TUTTI_ASIO::strand<TUTTI_ASIO::any_io_executor>) ||
+      executor.target_type() == typeid(TUTTI_ASIO::strand<TUTTI_ASIO::io_context::executor_type>))
+    co_return executor;
+#endif
+  const TUTTI_ASIO::any_io_executor strand = TUTTI_ASIO::make_strand(executor);
+  co_await TUTTI_ASIO::dispatch(TUTTI_ASIO::bind_executor(strand, TUTTI_ASIO::use_awaitable));
+  co_return strand;
+}
+
 /// A timer for a time limit: as async_sleep, and when it ends (not cancelled) it first asks
 /// `stop` to stop, so that the layers inside the limit (a retry) see their token stopped.
 struct start_limit_timer {
@@ -179,6 +203,7 @@ awaitable<std::optional<T>> own_thread(awaitable<T> op) {
 
 /// The outcome of `op` raced against a second operation `other` (a timer, the run's stop):
 /// which finished first, and op's value (nothing if it was abandoned by an exception).
+/// `executor` is from enter_race_executor() (op runs on it); `other`'s handler is bound to it.
 template <class T>
 struct race_result {
   bool other_first;
@@ -204,7 +229,7 @@ awaitable<race_result<T>> race(const TUTTI_ASIO::any_io_executor& executor, awai
 template <class R>
 awaitable<R> stoppable(async_env& env, awaitable<R> op, R (*abandoned)()) {
   if (!env.race_stop) co_return co_await std::move(op);
-  const auto executor = co_await TUTTI_ASIO::this_coro::executor;
+  const auto executor = co_await enter_race_executor();
   auto raced = co_await race(executor, std::move(op), async_wait_stop(env.token, deferred_on(executor)));
   if (raced.value) co_return std::move(*raced.value);
   co_return abandoned();
@@ -217,7 +242,7 @@ awaitable<bool> wait_or_stop(Call& call, duration d) {
   if (env.stop_requested()) co_return false;
   if (d.count() <= 0) co_return true;
   if (env.race_stop) {
-    const auto executor = co_await TUTTI_ASIO::this_coro::executor;
+    const auto executor = co_await enter_race_executor();
     auto [order, ec1, ec2] =
         co_await TUTTI_ASIO::experimental::make_parallel_group(
             async_sleep(call.clock(), d, deferred_on(executor)),
@@ -659,7 +684,7 @@ struct async_policy<Policy> {
         const std::stop_callback forward(env.token, [&attempt_stop] { attempt_stop.request_stop(); });
         const std::stop_token token = attempt_stop.get_token();
         const std::stop_token* outer = call.set_stop_token(&token);
-        const auto executor = co_await TUTTI_ASIO::this_coro::executor;
+        const auto executor = co_await enter_race_executor();
         auto raced = co_await race(executor, next(),
                                    async_limit_timer(call.clock(), at.limit_at - now, attempt_stop,
                                                      deferred_on(executor)));
