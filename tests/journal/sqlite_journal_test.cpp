@@ -17,6 +17,7 @@
 #  include <tutti/journal/durable.hpp>  // tutti::retry_run
 #  include <tutti/journal/memory.hpp>
 #  include <tutti/journal/sqlite.hpp>
+#  include <tutti/testing/manual_clock.hpp>
 
 #  include "support/temp_dir.hpp"
 
@@ -372,6 +373,80 @@ TEST_CASE(
   CHECK(committed(path, id, 10));
   auto other = open_ok(path);
   CHECK(other.status(id).value() == tutti::run_status::succeeded);
+}
+
+TEST_CASE(
+    "a grouped SQLite journal keeps a run's progress in its cached row until the group commits: "
+    "its own reads and claims and other connections after the commit see it",
+    "[journal][sqlite][grouped]") {
+  // Inside an open group an append keeps the run's record count and lease in the connection's
+  // cached run head; the row is written before the group commits or before any other statement
+  // reads runs' rows. A stale row would show a wrong count, fail `load`'s check, or let this
+  // connection's own claim take a run whose lease its appends renewed.
+  const temp_dir dir;
+  const std::string path = dir.file("j.db");
+  tutti::testing::manual_clock store;
+  tutti::sqlite_options o;
+  o.commit = tutti::sqlite_commit::grouped;
+  o.group_records = 1000;
+  o.group_interval = 0ms;  // no timer: only the rules under test commit
+  o.lease_clock = tutti::any_clock{store};
+  auto j = open_ok(path, o);
+  const auto id = id_of(1);
+  const auto claim = j.start(id, "w", 1, {}, {.owner = "a#1", .lease = 10s});  // committed
+  REQUIRE(claim);
+  auto record = step_record(tutti::record_kind::attempt_started, "a");
+  record.epoch = claim.value().epoch;
+  store.advance(8s);
+  REQUIRE(j.append(id, record));  // the lease now runs to 18 s, in the head only
+  store.advance(4s);              // 12 s: the row's last written lease (10 s) has passed
+  CHECK(j.claim_next("w", 5, {.owner = "b#1", .lease = 10s}).value().empty());
+  REQUIRE(j.append(id, record));  // 22 s
+  REQUIRE(j.append(id, record));
+  tutti::run_filter all;
+  const auto listed = j.list(all).value();
+  REQUIRE(listed.size() == 1);
+  CHECK(listed[0].records == 5);  // run_started, claimed, three attempts
+  CHECK(listed[0].lease_until_ms == 22'000);
+  REQUIRE(j.append(id, record));
+  const auto loaded = j.load(id);
+  REQUIRE(loaded);
+  CHECK(loaded.value().records.size() == 6);
+  CHECK(loaded.value().summary.records == 6);
+  REQUIRE(j.append(id, record));
+  CHECK(committed(path, id, 3));  // another connection: up to the claim's commit only, yet
+  REQUIRE(j.flush());
+  tutti::sqlite_options per_record;
+  per_record.lease_clock = tutti::any_clock{store};
+  auto other = open_ok(path, per_record);
+  const auto seen = other.list(all).value();
+  REQUIRE(seen.size() == 1);
+  CHECK(seen[0].records == 7);
+  CHECK(seen[0].lease_until_ms == 22'000);
+  CHECK(other.claim(id, {.owner = "b#1", .lease = 10s}).error() == tutti::journal_errc::owned);
+
+  // More runs in one group than the connection caches heads (64): the heads are written when
+  // the cache fills, none is lost.
+  std::vector<tutti::run_id> many;
+  for (std::uint64_t n = 100; n < 170; ++n) {
+    many.push_back(id_of(n));
+    const auto started = j.start(many.back(), "w", 1, {}, {.owner = "a#1", .lease = 10s});
+    INFO(j.last_error_message());
+    REQUIRE(started);
+  }
+  for (int round = 0; round < 2; ++round)
+    for (const auto& m : many) {
+      auto r = record;
+      r.epoch = 1;
+      REQUIRE(j.append(m, r));
+    }
+  REQUIRE(j.flush());
+  for (const auto& m : many) {
+    const auto s = other.load(m);
+    REQUIRE(s);
+    CHECK(s.value().summary.records == 4);
+    CHECK(s.value().records.size() == 4);
+  }
 }
 
 TEST_CASE("a grouped SQLite journal commits after group_interval, by its timer",

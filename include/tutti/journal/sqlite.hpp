@@ -770,6 +770,10 @@ struct sqlite_journal_state {
     std::int64_t queued_ms = 0;  // when it was submitted (store clock); 0 if never queued
     std::uint32_t version = 1;   // the workflow's version
     bool failed = false;         // a failure stands (runs.failed_step is set)
+    /// Grouped mode: the row's record count and lease are behind this head. An append inside
+    /// an open group keeps them here only; the row is written once, before the group commits
+    /// or before any other statement of this connection reads or writes runs' rows.
+    bool dirty = false;
   };
   /// The heads of runs this connection has read or written, used only inside its own write
   /// transactions (which hold SQLite's write lock: nobody else writes meanwhile). Between two of
@@ -812,7 +816,8 @@ struct sqlite_journal_state {
       timer.join();
     }
     if (db == nullptr) return;
-    if (in_group && step_done(commit.get()) != SQLITE_OK && !sqlite3_get_autocommit(db.get()))
+    if (in_group && (flush_progress().error || step_done(commit.get()) != SQLITE_OK) &&
+        !sqlite3_get_autocommit(db.get()))
       step_done(rollback.get());
     for (auto* s : {&begin, &begin_read, &commit, &rollback, &insert_run, &insert_record, &select_head,
                     &update_run, &update_progress, &select_status, &select_run, &select_records, &select_stranded,
@@ -965,8 +970,11 @@ struct sqlite_journal_state {
     bool partial = false;
   };
 
+  /// `progress_only`: the body is an append, which reads and writes runs' rows only through
+  /// `heads` (see run_head::dirty); any other body first has the open group's kept progress
+  /// written.
   template <class Body>
-  result<void> write(bool commit_now, Body&& body) {
+  result<void> write(bool commit_now, Body&& body, bool progress_only = false) {
     if (broken) {
       fail(static_cast<journal_errc>(broken.value()),
            "an earlier grouped commit failed and its records were lost; this journal refuses "
@@ -992,6 +1000,14 @@ struct sqlite_journal_state {
       ended_write(true);
       return outcome::success();
     }
+    if (in_group && sqlite3_get_autocommit(db.get())) {
+      // SQLite rolled the open group back on its own (an error in a statement between writes):
+      // its records, and the progress kept in dirty heads, are gone.
+      const std::error_code e =
+          fail(journal_errc::io_error, "SQLite rolled back the open group of grouped commits");
+      lose_group(e);
+      return e;
+    }
     if (!in_group) {
       if (const int rc = step_done(begin.get()); rc != SQLITE_OK)
         return fail_sqlite(rc, "cannot start a transaction");
@@ -1000,6 +1016,11 @@ struct sqlite_journal_state {
       group_size = 0;
       group_began = std::chrono::steady_clock::now();
       if (timer_idle) timer_cv.notify_all();
+    } else if (!progress_only || dirty_heads() + 1 >= max_heads) {
+      if (const write_status f = flush_progress(); f.error) {
+        lose_group(f.error);
+        return f.error;
+      }
     }
     const write_status w = body();
     if (w.error) {
@@ -1027,6 +1048,10 @@ struct sqlite_journal_state {
 
   result<void> commit_group() {
     if (!in_group) return outcome::success();
+    if (const write_status f = flush_progress(); f.error) {
+      lose_group(f.error);
+      return f.error;
+    }
     if (const int rc = step_done(commit.get()); rc != SQLITE_OK) {
       const std::error_code e = fail_sqlite(rc, "grouped commit failed");
       lose_group(e);
@@ -1157,9 +1182,37 @@ struct sqlite_journal_state {
       heads.push_back(h);
       return;
     }
+    // Full: replace a clean entry (a dirty one holds a row not written yet); none is left
+    // clean only if the caller did not flush (the head is then not kept: heads are a cache).
+    for (std::size_t tried = 0; heads[next_replaced].dirty; next_replaced = (next_replaced + 1) % max_heads)
+      if (++tried > max_heads) return;
     last_head = next_replaced;
     heads[next_replaced] = h;
     next_replaced = (next_replaced + 1) % max_heads;
+  }
+  /// Grouped mode: keeps `h` as a dirty head (its row's progress written later, see
+  /// run_head::dirty); false if it cannot be kept (the caller writes the row now).
+  bool keep_progress(run_head& h) {
+    h.dirty = true;
+    remember_head(h);
+    const run_head* c = cached_head(h.id);
+    if (c != nullptr && c->dirty && c->seq == h.seq) return true;
+    h.dirty = false;
+    return false;
+  }
+  [[nodiscard]] std::size_t dirty_heads() const noexcept {
+    std::size_t n = 0;
+    for (const run_head& h : heads) n += h.dirty ? 1 : 0;
+    return n;
+  }
+  /// Writes the progress the open group kept in dirty heads (see run_head::dirty).
+  write_status flush_progress() {
+    for (run_head& h : heads) {
+      if (!h.dirty) continue;
+      if (auto w = write_progress_row(h, sqlite_id_to_bytes(h.id)); w.error) return w;
+      h.dirty = false;
+    }
+    return {};
   }
   /// Reads the run's row from the file (`run_not_found`; `corrupt` for a run without records
   /// or with an unknown status).
@@ -1203,6 +1256,16 @@ struct sqlite_journal_state {
   /// Writes the run's record count and lease from `h` (and caches it): an append that changed
   /// neither its status nor its owner.
   write_status write_progress(const run_head& h, const sqlite_id_bytes& idb) {
+    if (auto w = write_progress_row(h, idb); w.error) return w;
+    remember_clean(h);
+    return {};
+  }
+  /// Keeps `h` as the run's head, its row written.
+  void remember_clean(const run_head& h) {
+    remember_head(h);
+    if (run_head* c = cached_head(h.id)) c->dirty = false;
+  }
+  write_status write_progress_row(const run_head& h, const sqlite_id_bytes& idb) {
     sqlite3_stmt* s = update_progress.get();
     const sqlite_use use(s, true);
     const int brc = sqlite_first_error({sqlite_bind_id(s, 1, idb), sqlite3_bind_int64(s, 2, h.seq),
@@ -1211,7 +1274,6 @@ struct sqlite_journal_state {
       return {fail_sqlite(brc, "cannot update run " + sqlite_run_name(h.id)), true};
     if (const int rc = sqlite3_step(s); rc != SQLITE_DONE)
       return {fail_sqlite(rc, "cannot update run " + sqlite_run_name(h.id)), true};
-    remember_head(h);
     return {};
   }
   /// Writes the run's row from `h` (and caches it).
@@ -1236,7 +1298,7 @@ struct sqlite_journal_state {
               true};
     if (const int rc = sqlite3_step(s); rc != SQLITE_DONE)
       return {fail_sqlite(rc, "cannot update run " + sqlite_run_name(h.id)), true};
-    remember_head(h);
+    remember_clean(h);
     return {};
   }
   /// The queue's counters (next submission number, queued runs).
@@ -1387,6 +1449,9 @@ struct sqlite_journal_state {
     if (own) {
       if (const int rc = step_done(begin_read.get()); rc != SQLITE_OK)
         return fail_sqlite(rc, "cannot start a read transaction");
+    } else if (const write_status f = flush_progress(); f.error) {
+      lose_group(f.error);
+      return f.error;
     }
     auto out = body();
     if (own && !sqlite3_get_autocommit(db.get())) step_done(rollback.get());  // nothing written
@@ -1994,10 +2059,14 @@ class sqlite_journal {
       if (!head.owner.empty()) head.lease_until_ms = s_->lease_now_ms() + head.lease_ms;
       const bool same_row = head.status == before && head.owner.empty() == !owned &&
                             head.recoveries == recoveries;
+      // Grouped: the row's progress is written once per group (run_head::dirty).
+      if (same_row && !commit_now && s_->options.commit == sqlite_commit::grouped &&
+          s_->keep_progress(head))
+        return {};
       if (auto u = same_row ? s_->write_progress(head, idb) : s_->write_head(head, idb); u.error)
         return u;
       return {};
-    });
+    }, true);
   }
 
   /// An operator's record (see `tutti::journal`): written only if the run's status is one of
