@@ -15,6 +15,11 @@
 // - BM_sqlite_key_lookup, BM_sqlite_list_page, BM_sqlite_list_failed_step, BM_sqlite_list_error,
 //   BM_sqlite_list_status_time: search on 10,000 and 1,000,000 runs (below).
 //
+// - BM_journal_payload_binary, BM_journal_payload_json, BM_journal_sqlite_payload: the cost of
+//   JSON payloads against bytes (below; built where tutti::json exists).
+// - BM_trace_json_hand, BM_trace_json_nlohmann: the trace recorder's JSON writer against
+//   nlohmann-json (below).
+//
 // Both count 16 items (steps) per iteration; `records` is the rate of records written.
 // Arguments:
 //   grouped: 0 = each record its own transaction, synchronous=FULL (sqlite_commit::per_record);
@@ -43,6 +48,9 @@
 #  include <vector>
 
 #  include <tutti/journal/durable.hpp>
+#  ifdef TUTTI_BENCH_HAVE_JSON
+#    include <tutti/journal/json.hpp>
+#  endif
 #  include <tutti/journal/memory.hpp>
 #  include <tutti/journal/sqlite.hpp>
 #  include <tutti/tutti.hpp>
@@ -116,23 +124,32 @@ const std::vector<tutti::stored_record>& captured_run() {
 
 using tutti::view_of;
 
-void BM_journal_sqlite_step(benchmark::State& state) {
-  const bool grouped = state.range(0) != 0;
-  const bench_db file(state.range(1) != 0);
+/// The benchmark's journal in `file`, or nothing with the state skipped (no /dev/shm, or the
+/// journal would not open).
+std::optional<tutti::sqlite_journal> open_bench_journal(benchmark::State& state, const bench_db& file,
+                                                        const tutti::sqlite_options& o) {
   if (file.path.empty()) {
     state.SkipWithError("no /dev/shm here");
-    return;
+    return std::nullopt;
   }
-  tutti::sqlite_options o;
-  o.commit = grouped ? tutti::sqlite_commit::grouped : tutti::sqlite_commit::per_record;
-  o.group_records = group_records;
   std::string why;
   auto opened = tutti::sqlite_journal::open(file.path, o, &why);
   if (!opened) {
     state.SkipWithError(why.c_str());
-    return;
+    return std::nullopt;
   }
-  auto& j = opened.value();
+  return std::move(opened).value();
+}
+
+void BM_journal_sqlite_step(benchmark::State& state) {
+  const bool grouped = state.range(0) != 0;
+  const bench_db file(state.range(1) != 0);
+  tutti::sqlite_options o;
+  o.commit = grouped ? tutti::sqlite_commit::grouped : tutti::sqlite_commit::per_record;
+  o.group_records = group_records;
+  auto opened = open_bench_journal(state, file, o);
+  if (!opened) return;
+  auto& j = *opened;
   const tutti::durable_workflow durable{flow16, j};
   {
     const auto first = durable.run(check_input);
@@ -620,6 +637,176 @@ BENCHMARK(BM_sqlite_list_page)->ArgName("runs")->Arg(10'000)->Arg(1'000'000)->Un
 BENCHMARK(BM_sqlite_list_failed_step)->ArgName("runs")->Arg(10'000)->Arg(1'000'000)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_sqlite_list_error)->ArgName("runs")->Arg(10'000)->Arg(1'000'000)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_sqlite_list_status_time)->ArgName("runs")->Arg(10'000)->Arg(1'000'000)->Unit(benchmark::kMicrosecond);
+
+// ---- payload encodings: bytes against JSON -------------------------------------------------------
+//
+// - BM_journal_payload_binary / BM_journal_payload_json: one order-like value (an id, an amount,
+//   three line items, an optional note) written and read back as a journal payload, as bytes
+//   (its serialize function) and as JSON (nlohmann-json, `tutti::json_payload`). `bytes`: the
+//   payload's size.
+// - BM_journal_sqlite_payload: a 4-step durable run on the SQLite journal (/dev/shm; grouped 0:
+//   a commit per record, 1: grouped commits) whose input and outputs are such values, json 0
+//   (bytes) or 1 (JSON): what the encoding costs a journaled run end to end.
+#  ifdef TUTTI_BENCH_HAVE_JSON
+
+struct line_item {
+  std::string sku;
+  std::int32_t quantity = 0;
+  std::int64_t cents = 0;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(line_item, sku, quantity, cents)
+template <class A>
+void serialize(A& ar, line_item& l) {
+  ar(l.sku, l.quantity, l.cents);
+}
+
+/// The same fields twice: `Json` picks the encoding (json_payload is per type).
+template <bool Json>
+struct basket {
+  std::string order_id;
+  std::int64_t cents = 0;
+  std::vector<line_item> items;
+  std::optional<std::string> note;
+  template <class A>
+  friend void serialize(A& ar, basket& b) {
+    ar(b.order_id, b.cents, b.items, b.note);
+  }
+};
+
+basket<false> sample_basket(int i) {
+  return {"A-" + std::to_string(100000 + i), 12'345,
+          {{"book-0451524934", 1, 899}, {"pen-blue", 3, 250}, {"gift-wrap", 1, 400}},
+          std::string("leave at the door")};
+}
+template <bool Json>
+basket<Json> as(const basket<false>& b) {
+  return {b.order_id, b.cents, b.items, b.note};
+}
+
+}  // namespace
+template <>
+inline constexpr bool tutti::json_payload<basket<true>> = true;
+namespace {
+
+template <bool Json>
+void payload_bench(benchmark::State& state) {
+  const basket<Json> value = as<Json>(sample_basket(1));
+  std::vector<std::byte> out;
+  std::size_t bytes = 0;
+  for (auto _ : state) {
+    const auto e = tutti::detail::encode_payload(value, out);
+    auto back = tutti::detail::decode_payload<basket<Json>>(out, e.value());
+    if (!back || back.value().items.size() != 3) {
+      state.SkipWithError("the payload did not read back");
+      break;
+    }
+    bytes = out.size();
+    benchmark::DoNotOptimize(back);
+  }
+  state.counters["bytes"] = static_cast<double>(bytes);
+}
+void BM_journal_payload_binary(benchmark::State& state) { payload_bench<false>(state); }
+void BM_journal_payload_json(benchmark::State& state) { payload_bench<true>(state); }
+BENCHMARK(BM_journal_payload_binary);
+BENCHMARK(BM_journal_payload_json);
+
+template <bool Json>
+auto basket_flow() {
+  using B = basket<Json>;
+  return tutti::workflow<"basket">(
+      step<"price">([](const B& b) noexcept { return b; }),
+      step<"reserve">([](from<"price", B> b) noexcept { return *b; }),
+      step<"charge">([](from<"reserve", B> b) noexcept { return *b; }),
+      step<"confirm">([](from<"charge", B> b) noexcept { return b->cents; }));
+}
+
+template <bool Json>
+void sqlite_payload_bench(benchmark::State& state) {
+  const bench_db file(false);
+  tutti::sqlite_options o;
+  o.commit = state.range(1) != 0 ? tutti::sqlite_commit::grouped : tutti::sqlite_commit::per_record;
+  o.group_records = group_records;
+  auto opened = open_bench_journal(state, file, o);
+  if (!opened) return;
+  auto& j = *opened;
+  const auto flow = basket_flow<Json>();
+  const tutti::durable_workflow durable{flow, j};
+  int i = 0;
+  for (auto _ : state) {
+    auto r = durable.run(as<Json>(sample_basket(i++)));
+    if (!r || r.error || !r->has_value() || r->value() != 12'345) {
+      state.SkipWithError(("wrong result: " + j.last_error_message()).c_str());
+      break;
+    }
+    benchmark::DoNotOptimize(r);
+  }
+  (void)j.flush();
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * 4);
+}
+void BM_journal_sqlite_payload(benchmark::State& state) {
+  if (state.range(0) != 0)
+    sqlite_payload_bench<true>(state);
+  else
+    sqlite_payload_bench<false>(state);
+}
+BENCHMARK(BM_journal_sqlite_payload)
+    ->ArgNames({"json", "grouped"})
+    ->ArgsProduct({{0, 1}, {0, 1}})
+    ->UseRealTime();
+
+// - BM_trace_json_hand / BM_trace_json_nlohmann: why the trace recorder keeps its own JSON
+//   writer (docs/observability/tracing.md). The same trace (2,000 runs of a 4-step workflow,
+//   36,000 events) written by trace_recorder::write, and written by nlohmann-json one event
+//   at a time (an object per event, then dump: the recorder's streaming shape; the objects are
+//   copies of the parsed trace's, standing for objects built from its records). Both
+//   single-threaded; bytes = the output's size.
+const std::string& sample_trace_json(tutti::observe::trace_recorder*& keep) {
+  static tutti::observe::trace_recorder trace;
+  static const std::string text = [] {
+    const auto wf = tutti::workflow<"w">(step<"a">([](int x) noexcept { return x + 1; }),
+                                         step<"b">([](from<"a", int> x) noexcept { return *x + 1; }),
+                                         step<"c">([](from<"b", int> x) noexcept { return *x + 1; }),
+                                         step<"d">([](from<"c", int> x) noexcept { return *x + 1; }));
+    tutti::steady_clock clock;
+    for (int i = 0; i < 2000; ++i) (void)wf.run(i, {}, clock, trace);
+    return trace.to_json();
+  }();
+  keep = &trace;
+  return text;
+}
+void BM_trace_json_hand(benchmark::State& state) {
+  tutti::observe::trace_recorder* trace = nullptr;
+  (void)sample_trace_json(trace);
+  std::string out;
+  for (auto _ : state) {
+    out.clear();
+    trace->write(out);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["bytes"] = static_cast<double>(out.size());
+}
+void BM_trace_json_nlohmann(benchmark::State& state) {
+  tutti::observe::trace_recorder* trace = nullptr;
+  const nlohmann::json parsed = nlohmann::json::parse(sample_trace_json(trace));
+  const nlohmann::json& events = parsed.at("traceEvents");
+  std::string out;
+  for (auto _ : state) {
+    out.assign("{\"traceEvents\":[");
+    for (const auto& e : events) {
+      const nlohmann::json one = e;
+      out += one.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      out += ',';
+    }
+    out.back() = ']';
+    out += '}';
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["bytes"] = static_cast<double>(out.size());
+}
+BENCHMARK(BM_trace_json_hand)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_trace_json_nlohmann)->Unit(benchmark::kMillisecond);
+
+#  endif  // TUTTI_BENCH_HAVE_JSON
 
 }  // namespace
 

@@ -310,7 +310,7 @@ class choice_node {
       auto& hooks = call.observer_handle().get();
       if (const auto* past = hooks.replayed(Call::path.view());
           past != nullptr && past->succeeded && !past->payload.empty()) {
-        auto m = hooks.template restore<std::uint64_t>(past->payload);
+        auto m = hooks.template restore<std::uint64_t>(*past);
         if (m && m.value() < size) return static_cast<std::size_t>(m.value());
       }
       std::size_t k = detail::npos;

@@ -667,7 +667,7 @@ class group_runner {
       auto& hooks = call_.observer_handle().get();
       const auto* past = hooks.replayed(Call::path.view());
       if (past == nullptr || !past->succeeded || past->payload.empty()) return;
-      auto m = hooks.template restore<std::uint64_t>(past->payload);
+      auto m = hooks.template restore<std::uint64_t>(*past);
       if (!m) return;
       mark_ = m.value();
       has_mark_ = true;

@@ -712,7 +712,7 @@ struct engine_of<Prefix, basic_frame<Up, In, Clock, Obs, N...>> {
       if (past->succeeded) {
         if constexpr (!is_workflow_node<node_t>()) {
           using V = std::remove_cvref_t<decltype(*slot<I>(f.st.slots))>;
-          auto value = hooks.template restore<V>(past->payload);
+          auto value = hooks.template restore<V>(*past);
           if (!value) {
             call.note("the step's output in the journal could not be read back");
             return fail<I>(f, value.error()) ? 1 : 0;

@@ -6,6 +6,7 @@
 
 #ifdef TUTTI_TEST_JOURNAL_CLI
 
+#  include <tutti/tutti.hpp>
 #  include <tutti/journal/durable.hpp>
 #  include <tutti/journal/sqlite.hpp>
 #  include <tutti/version.hpp>
@@ -14,6 +15,7 @@
 
 #  include <sys/wait.h>  // WEXITSTATUS
 
+#  include <chrono>
 #  include <cstdio>
 #  include <filesystem>
 #  include <fstream>
@@ -22,6 +24,7 @@
 #  include <system_error>
 
 #  if TUTTI_TEST_HAVE_NLOHMANN_JSON
+#    include <tutti/journal/json.hpp>
 #    include <nlohmann/json.hpp>
 #  endif
 
@@ -169,6 +172,63 @@ TEST_CASE(
   CHECK(o.code == 2);
   CHECK(o.output.find("unknown command 'frobnicate'") != std::string::npos);
 }
+
+#  if TUTTI_TEST_HAVE_NLOHMANN_JSON
+namespace cli_shop {
+struct order {
+  std::string sku;
+  int cents = 0;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(order, sku, cents)
+}  // namespace cli_shop
+template <>
+inline constexpr bool tutti::json_payload<cli_shop::order> = true;
+
+TEST_CASE("tutti-journal shows a run's JSON input and outputs, and reruns it from a step on an "
+          "SQLite journal",
+          "[journal][cli][sqlite][json][rerun]") {
+  temp_dir dir;
+  const std::string file = (dir.path / "runs.db").string();
+  auto opened = tutti::sqlite_journal::open(file);
+  REQUIRE(opened);
+  tutti::sqlite_journal& j = opened.value();
+  int charges = 0;
+  bool lost = true;
+  const auto wf = tutti::workflow<"order">(
+      tutti::pivot<"charge">([&charges](const cli_shop::order& o) {
+        ++charges;
+        return cli_shop::order{o.sku, o.cents};
+      }),
+      tutti::step<"ship">([&lost](tutti::from<"charge", cli_shop::order> o) -> tutti::result<std::string> {
+        if (lost) return tutti::errc::step_failed;
+        return "parcel-" + o->sku;
+      }) | tutti::retry{tutti::constant_backoff{std::chrono::milliseconds(0)}, tutti::max_attempts{2}});
+  const tutti::durable_workflow durable{wf, j};
+  const auto first = durable.run(cli_shop::order{"lamp", 2500}, {.id = run_id{0xAA, 1}});
+  REQUIRE(first);
+  REQUIRE(j.status(first->id()).value() == run_status::failed);
+
+  tool_result o = tool(quoted(file) + " show " + hex(first->id()));
+  INFO(o.output);
+  CHECK(o.code == 0);
+  // nlohmann::json writes an object's keys in order.
+  CHECK(o.output.find("input        {\"cents\":2500,\"sku\":\"lamp\"}") != std::string::npos);
+  o = tool(quoted(file) + " show " + hex(first->id()) + " --json");
+  const auto doc = nlohmann::json::parse(o.output);
+  CHECK(doc.at("run").at("input").at("sku") == "lamp");
+  CHECK(doc.at("steps").at(0).at("output").at("cents") == 2500);
+
+  o = tool(quoted(file) + " rerun " + hex(first->id()) + " --from ship --id " + hex(run_id{0xAA, 2}));
+  CHECK(o.code == 0);
+  CHECK(o.output.find("it reuses the outputs of charge") != std::string::npos);
+  lost = false;
+  const auto again = durable.resume<cli_shop::order>(run_id{0xAA, 2});
+  REQUIRE(again);
+  REQUIRE(again->has_value());
+  CHECK(again->value() == "parcel-lamp");
+  CHECK(charges == 1);  // the charge was reused, not made again
+}
+#  endif
 
 TEST_CASE("tutti-journal refuses a missing file without creating it, and a foreign file untouched",
           "[journal][cli][sqlite]") {

@@ -487,11 +487,12 @@ TEST_CASE("show prints the run's header, every record with its errors, and a per
   CHECK(line_of(o, "fingerprint") == words{"fingerprint", "000000001234abcd"});
   CHECK(line_of(o, "status") == words{"status", "failed"});
   CHECK(line_of(o, "records") == words{"records", "10"});
-  CHECK(line_of(o, "input") == words{"input", "3", "bytes"});
+  CHECK(line_of(o, "input") == words{"input", "3", "bytes", "(binary:", "only", "the",
+                                     "workflow's", "program", "reads", "them)"});
   CHECK(line_of(o, "started").size() == 2);
   CHECK(line_of(o, "SEQ") ==
         words{"SEQ", "TIME", "KIND", "STEP", "ATTEMPT", "OK", "PAYLOAD", "DETAIL"});
-  CHECK(line_of(o, "1") == words{"1", "-", "run_started", "-", "-", "-", "3"});
+  CHECK(line_of(o, "1") == words{"1", "-", "run_started", "-", "-", "-", "3", "bytes"});
   CHECK(line_of(o, "9") == words{"9", "-", "step_finished", "charge", "2", "no", "-", "error",
                                  "payments:51", "card", "declined"});
   CHECK(line_of(o, "10") ==
@@ -519,10 +520,10 @@ TEST_CASE("show prints the run's header, every record with its errors, and a per
   REQUIRE(steps != std::string::npos);
   const std::string summary = o.substr(steps);
   CHECK(line_of(summary, "STEP") ==
-        words{"STEP", "ATTEMPTS", "SUCCEEDED", "COMPENSATED", "FAILED"});
-  CHECK(line_of(summary, "authorize") == words{"authorize", "1", "yes", "-", "no"});
+        words{"STEP", "ATTEMPTS", "SUCCEEDED", "COMPENSATED", "FAILED", "OUTPUT"});
+  CHECK(line_of(summary, "authorize") == words{"authorize", "1", "yes", "-", "no", "-"});
   CHECK(line_of(summary, "charge") ==
-        words{"charge", "2", "no", "-", "yes", "(payments:51", "card", "declined)"});
+        words{"charge", "2", "no", "-", "yes", "(payments:51", "card", "declined)", "-"});
   CHECK(line_of(summary, "retry") == words{"retry", hex(failed_id), "the", "failed", "step", "runs",
                                            "again", "when", "a", "runner", "(or", "a", "resume)",
                                            "claims", "it"});
@@ -547,7 +548,8 @@ TEST_CASE("show summarises compensations and prints notes, payload sizes and esc
   CHECK(c.out.find("outcome compensated") != std::string::npos);
 
   c = cli_run(j, {"show", hex(ok_id)});
-  CHECK(line_of(c.out, "4") == words{"4", "-", "step_finished", "authorize", "1", "yes", "4"});
+  CHECK(line_of(c.out, "4") ==
+        words{"4", "-", "step_finished", "authorize", "1", "yes", "4", "bytes"});
   CHECK(c.out.find("next:") == std::string::npos);
 
   REQUIRE(cli_run(j, {"resolve", hex(running_id), "--note", "line one\nline two\x1b[31m"}).code ==
@@ -557,7 +559,130 @@ TEST_CASE("show summarises compensations and prints notes, payload sizes and esc
   CHECK(c.out.find('\x1b') == std::string::npos);
 }
 
+TEST_CASE("show prints JSON inputs and outputs decoded, and --json carries them as JSON values",
+          "[journal][cli][show][json]") {
+  memory_journal j;
+  const run_id id{0x15, 1};
+  const std::string input = R"({"order":"A-7","cents":1250,"note":"\u00e9\u00e9\u00e9"})";
+  tutti::workflow_version wv{0x1234abcdULL, 1, "A-7"};
+  wv.input_encoding = tutti::payload_encoding::json;
+  REQUIRE(j.start(id, "payment", wv, std::as_bytes(std::span(input.data(), input.size()))));
+  const auto output = [&](std::string_view step, std::string_view text, tutti::payload_encoding e) {
+    record_view r;
+    r.kind = record_kind::step_finished;
+    r.step = step;
+    r.attempt = 1;
+    r.ok = true;
+    r.payload = std::as_bytes(std::span(text.data(), text.size()));
+    r.outcome = static_cast<std::uint8_t>(e);
+    REQUIRE(j.append(id, r));
+  };
+  const std::string long_text = R"({"receipt":")" + std::string(200, 'x') + R"("})";
+  output("authorize", R"({"authorization":"auth-7"})", tutti::payload_encoding::json);
+  output("charge", long_text, tutti::payload_encoding::json);
+  output("label", "\x01\x02\x03", tutti::payload_encoding::binary);
+  output("broken", R"({"cut":)", tutti::payload_encoding::json);
+
+  captured c = cli_run(j, {"show", hex(id)});
+  REQUIRE(c.code == 0);
+  // The input, compact, its fields in their order; é as UTF-8.
+  const std::string shown =
+      "{\"order\":\"A-7\",\"cents\":1250,\"note\":\"\xc3\xa9\xc3\xa9\xc3\xa9\"}";
+  CHECK(line_of(c.out, "input") == words{"input", shown});
+  // Cut to 40 bytes in the records' table: byte 37 is inside the first é, so the cut is before
+  // it (36 bytes and "...").
+  CHECK(line_of(c.out, "1").at(6) == shown.substr(0, 36) + "...");
+  const std::string steps = c.out.substr(c.out.find("steps:"));
+  CHECK(line_of(steps, "authorize").back() == R"({"authorization":"auth-7"})");
+  // A long value is cut, with "..." to say so; bytes by their size; bad JSON says so.
+  const std::string cut = line_of(steps, "charge").back();
+  CHECK(cut.size() == 60);
+  CHECK(cut.substr(cut.size() - 3) == "...");
+  CHECK(cut.substr(0, 12) == R"({"receipt":")");
+  CHECK(line_of(steps, "label") == words{"label", "1", "yes", "-", "no", "3", "bytes"});
+  CHECK(line_of(steps, "broken") ==
+        words{"broken", "1", "yes", "-", "no", "7", "bytes", "(invalid", "JSON)"});
+
+  c = cli_run(j, {"show", hex(id), "--json"});
+  REQUIRE(c.code == 0);
+  const auto doc = nlohmann::json::parse(c.out);
+  CHECK(doc["run"]["input_encoding"] == "json");
+  CHECK(doc["run"]["input"]["order"] == "A-7");
+  CHECK(doc["run"]["input"]["note"] == "\xc3\xa9\xc3\xa9\xc3\xa9");
+  CHECK(doc["run"]["input_size"] == input.size());
+  CHECK(doc["records"][0]["payload_encoding"] == "json");
+  CHECK(doc["records"][0]["payload"]["cents"] == 1250);
+  std::map<std::string, nlohmann::json> outputs;
+  for (const auto& s : doc["steps"]) outputs[s["step"].get<std::string>()] = s["output"];
+  CHECK(outputs.at("authorize")["authorization"] == "auth-7");
+  CHECK(outputs.at("charge")["receipt"].get<std::string>().size() == 200);  // whole in JSON
+  CHECK(outputs.at("label").is_null());   // bytes: only the workflow's program reads them
+  CHECK(outputs.at("broken").is_null());
+  for (const auto& r : doc["records"])
+    if (r["step"] == "label") CHECK(r["payload_encoding"] == "binary");
+}
+
 // ---- operator commands ----------------------------------------------------------------------
+
+TEST_CASE("rerun makes a new run from a step of an ended run, reusing the earlier outputs",
+          "[journal][cli][rerun]") {
+  memory_journal j;
+  fill(j);
+  captured c = cli_run(j, {"rerun", hex(failed_id), "--from", "charge"});
+  INFO(c.err);
+  REQUIRE(c.code == 0);
+  CHECK(c.err.empty());
+  const auto w = line_of(c.out, "run");
+  REQUIRE(w.size() > 8);
+  const std::string made = w.at(1);
+  CHECK(std::vector<std::string>(w.begin() + 2, w.end()) ==
+        words{"reruns", "run", hex(failed_id), "from", "step", "charge:", "it", "reuses", "the",
+              "outputs", "of", "authorize."});
+  const auto runs = j.list({}).value();
+  const auto it = std::find_if(runs.begin(), runs.end(),
+                               [&made](const tutti::run_summary& s) { return hex(s.id) == made; });
+  REQUIRE(it != runs.end());
+  CHECK(it->status == run_status::running);
+  CHECK(it->owner.empty());  // handed back for a runner
+  CHECK(it->workflow == "payment");
+  const auto plan = tutti::plan_of(j.load(it->id).value());
+  CHECK(plan.steps.at("authorize").succeeded);
+  CHECK_FALSE(plan.steps.contains("charge"));
+  // Each names the other in show.
+  c = cli_run(j, {"show", made});
+  CHECK(c.out.find("reruns run " + hex(failed_id) + " from charge") != std::string::npos);
+  c = cli_run(j, {"show", hex(failed_id)});
+  CHECK(c.out.find("rerun as run " + made + " from charge") != std::string::npos);
+  CHECK(line_of(c.out, "status") == words{"status", "failed"});
+
+  // Refusals, with the reason; nothing is made.
+  c = cli_run(j, {"rerun", hex(running_id), "--from", "authorize"});
+  CHECK(c.code == 1);
+  CHECK(c.err.find("is running: only a run that ended is rerun") != std::string::npos);
+  c = cli_run(j, {"rerun", hex(comp_failed_id), "--from", "charge"});
+  CHECK(c.code == 1);
+  CHECK(c.err.find("\"authorize\" of run " + hex(comp_failed_id) + " was compensated") !=
+        std::string::npos);
+  c = cli_run(j, {"rerun", hex(failed_id), "--from", "ship"});
+  CHECK(c.code == 1);
+  CHECK(c.err.find("never reached step \"ship\"") != std::string::npos);
+  CHECK(j.list({}).value().size() == runs.size());
+  c = cli_run(j, {"rerun", hex(failed_id)});
+  CHECK(c.code == 2);
+  CHECK(c.err.find("--from") != std::string::npos);
+
+  // A rerun whose preparation stopped (it began paused, nothing released it): show offers
+  // resolve only, not unpause.
+  tutti::workflow_version wv{0x1234abcdULL, 1};
+  wv.paused = true;
+  const run_id cut{0xC07, 1};
+  REQUIRE(j.start(cut, "payment", wv, input_bytes, tutti::lease_request{.owner = "tutti-rerun"}));
+  c = cli_run(j, {"show", hex(cut)});
+  CHECK(line_of(c.out, "status") == words{"status", "paused"});
+  CHECK(line_of(c.out, "unpause").empty());
+  REQUIRE(line_of(c.out, "resolve").size() > 2);
+  CHECK(c.out.find("a rerun whose preparation stopped") != std::string::npos);
+}
 
 TEST_CASE("pause and unpause change a running run's status and are refused otherwise",
           "[journal][cli][command]") {
@@ -619,7 +744,7 @@ TEST_CASE("retry records the request on a failed run and is refused on other run
   c = cli_run(j, {"show", hex(failed_id)});
   CHECK(c.out.find("retry_requested") != std::string::npos);
   CHECK(line_of(c.out.substr(c.out.find("steps:")), "charge") ==
-        words{"charge", "2", "no", "-", "no"});
+        words{"charge", "2", "no", "-", "no", "-"});
 
   c = cli_run(j, {"retry", hex(failed_id)});
   CHECK(c.code == 1);
@@ -983,17 +1108,23 @@ TEST_CASE("a parsed command line carries the journal, the command and every valu
 
 // ---- JSON ---------------------------------------------------------------------------------------
 
-TEST_CASE("JSON strings are escaped and invalid UTF-8 is replaced", "[journal][cli][json]") {
-  using cli::detail::json_string;
-  CHECK(json_string("plain") == "\"plain\"");
-  CHECK(json_string("a\"b\\c") == "\"a\\\"b\\\\c\"");
-  CHECK(json_string("tab\there\nline\r\x01\x1f") == "\"tab\\there\\nline\\r\\u0001\\u001f\"");
-  CHECK(json_string("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80") ==
+TEST_CASE("the CLI's JSON escapes text and replaces invalid UTF-8", "[journal][cli][json]") {
+  using cli::detail::json;
+  using cli::detail::json_text;
+  CHECK(json_text(json("plain")) == "\"plain\"");
+  CHECK(json_text(json("a\"b\\c")) == "\"a\\\"b\\\\c\"");
+  CHECK(json_text(json("tab\there\nline\r\x01\x1f")) == "\"tab\\there\\nline\\r\\u0001\\u001f\"");
+  CHECK(json_text(json("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80")) ==
         "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");  // valid UTF-8 kept
-  CHECK(json_string("bad \xff end") == "\"bad \\ufffd end\"");
-  CHECK(json_string("cut \xe2\x82") == "\"cut \\ufffd\\ufffd\"");
-  CHECK(json_string("overlong \xc0\xaf") == "\"overlong \\ufffd\\ufffd\"");
-  CHECK(json_string("surrogate \xed\xa0\x80") == "\"surrogate \\ufffd\\ufffd\\ufffd\"");
+  // Invalid sequences become U+FFFD; what is around them stays, and the text is valid JSON.
+  for (const std::string bad : {"bad \xff end", "cut \xe2\x82", "overlong \xc0\xaf",
+                                "surrogate \xed\xa0\x80"}) {
+    INFO(bad);
+    const std::string text = json_text(json(bad));
+    const auto back = nlohmann::json::parse(text).get<std::string>();
+    CHECK(back.find("\xef\xbf\xbd") != std::string::npos);
+    CHECK(back.substr(0, bad.find(' ') + 1) == bad.substr(0, bad.find(' ') + 1));
+  }
 }
 
 #if TUTTI_TEST_HAVE_NLOHMANN_JSON
@@ -1280,6 +1411,7 @@ struct story {
   struct run {
     story& s;
     run_id rid;
+    std::string key;
     std::uint64_t epoch = 0;
     std::int64_t t_ns = 5'000'000'000;
     void claim(std::string_view owner) {
@@ -1296,12 +1428,22 @@ struct story {
       }
       REQUIRE(s.j.append(rid, r));
     }
+    /// A step that succeeded: its output as JSON (`authorize`, `charge`: the workflow's types
+    /// are journaled as JSON), or as 17 bytes (`ship`: a type journaled as bytes).
     void step_ok(std::string_view step) {
       static const std::byte output[17] = {};
       add(attempt(record_kind::attempt_started, step, 1));
       add(attempt(record_kind::attempt_finished, step, 1, true));
       record_view r = attempt(record_kind::step_finished, step, 1, true);
-      r.payload = output;
+      std::string text;
+      if (step == "ship") {
+        r.payload = output;
+      } else {
+        text = fmt::format(R"({{"{}":"{}-{}","cents":4200}})", step == "authorize" ? "authorization" : "charge",
+                           step == "authorize" ? "auth" : "ch", key);
+        r.payload = std::as_bytes(std::span(text.data(), text.size()));
+        r.outcome = static_cast<std::uint8_t>(tutti::payload_encoding::json);
+      }
       add(r);
     }
     void step_failed(std::string_view step, std::string_view cat, int value, std::string_view msg) {
@@ -1335,11 +1477,22 @@ struct story {
     }
   };
 
+  /// A payment's input as JSON; a refund's as 8 bytes (its type is journaled as bytes).
+  static std::string payment_input(std::string_view key) {
+    return fmt::format(R"({{"order":"{}","cents":4200,"card":"tok_4242"}})", key);
+  }
   run begin(unsigned n, std::string_view workflow, std::string_view key) {
     static const std::byte input[8] = {};
-    REQUIRE(j.start(id(n), workflow, {workflow == "refund" ? refund_fp : payment_fp, 1, key}, input));
+    tutti::workflow_version wv{workflow == "refund" ? refund_fp : payment_fp, 1, key};
+    const std::string text = payment_input(key);
+    if (workflow == "refund") {
+      REQUIRE(j.start(id(n), workflow, wv, input));
+    } else {
+      wv.input_encoding = tutti::payload_encoding::json;
+      REQUIRE(j.start(id(n), workflow, wv, std::as_bytes(std::span(text.data(), text.size()))));
+    }
     clock.advance(3ms);
-    return run{*this, id(n)};
+    return run{*this, id(n), std::string(key)};
   }
 
   story() {
@@ -1388,9 +1541,14 @@ struct story {
     r4.step_ok("authorize");
     r4.add(attempt(record_kind::attempt_started, "charge", 1));
     // Queued: submitted while no runner was up.
-    static const std::byte input[8] = {};
-    REQUIRE(j.submit("payment", {payment_fp, 1, "A-1006"}, input, {.id = id(6)}));
-    REQUIRE(j.submit("payment", {payment_fp, 1, "A-1007"}, input, {.id = id(7)}));
+    for (const unsigned n : {6u, 7u}) {
+      const std::string key = fmt::format("A-100{}", n);
+      const std::string text = payment_input(key);
+      tutti::workflow_version wv{payment_fp, 1, key};
+      wv.input_encoding = tutti::payload_encoding::json;
+      REQUIRE(j.submit("payment", wv, std::as_bytes(std::span(text.data(), text.size())),
+                       {.id = id(n)}));
+    }
     clock.advance(1200ms);
   }
 };
@@ -1418,6 +1576,9 @@ std::vector<example> examples() {
       {"retry-8d5", {{"retry", "8d5"}, {"show", "8d5"}}},
       {"resolve-8d3", {{"resolve", "8d3", "--note", "refunded by hand, ticket OPS-1432"}, {"show", "8d3"}}},
       {"resolve-8d6", {{"resolve", "8d6", "--note", "cancelled by the customer"}, {"list", "--status", "queued"}}},
+      {"rerun-8d0", {{"rerun", "8d0", "--from", "ship", "--id", "242ee4d118a7c07ff1fea8f7b44118d8"},
+                     {"show", "8d8"},
+                     {"rerun", "8d1", "--from", "charge"}}},
       {"purge", {{"purge", "--before", "2026-12-06T08:47:27.262Z"}}},
       {"census", {{"census"}}},
       {"json", {{"list", "--key", "A-1003", "--json"}}},

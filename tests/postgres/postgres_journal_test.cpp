@@ -204,7 +204,8 @@ TEST_CASE("a schema-2 PostgreSQL journal is migrated to 3: its runs' failures ar
                            "UPDATE meta SET value = '2' WHERE key = 'schema_version'")
               .empty());
   auto j = open_ok(s);
-  CHECK(query1("SELECT value FROM " + q + ".meta WHERE key = 'schema_version'") == "3");
+  CHECK(query1("SELECT value FROM " + q + ".meta WHERE key = 'schema_version'") ==
+        std::to_string(tutti::postgres_journal_schema_version));
   const auto sa = j.load(a).value().summary;
   CHECK(sa.failed_step == "charge");
   CHECK(sa.error_category == "tutti");
@@ -218,6 +219,46 @@ TEST_CASE("a schema-2 PostgreSQL journal is migrated to 3: its runs' failures ar
   CHECK(j.list(f).value()[0].id == b);
   REQUIRE(j.start(tutti::run_id{2, 4}, "checkout", {7, 1, "order-4"}, {}));
   CHECK(j.load(tutti::run_id{2, 4}).value().summary.key == "order-4");
+}
+
+TEST_CASE("a schema-3 PostgreSQL journal is migrated to 4: its runs read as binary, new runs "
+          "record a JSON input",
+          "[postgres][schema][json]") {
+  pg_support::schema s;
+  const std::string input = R"({"order":"A-1"})";
+  const auto text = std::as_bytes(std::span(input.data(), input.size()));
+  {
+    auto j = open_ok(s);
+    REQUIRE(j.start(tutti::run_id{4, 1}, "checkout", 7, text));
+  }
+  // What schema 3 had: start_run and submit_run without the input's encoding.
+  const std::string q = "\"" + s.name + "\"";
+  REQUIRE(pg_support::exec(
+              "SET search_path = " + q + "; DROP FUNCTION start_run; DROP FUNCTION submit_run; "
+              "CREATE FUNCTION start_run(p_id uuid, p_wf text, p_fp bigint, p_input bytea, "
+              "p_owner text, p_lease_ms bigint, p_now bigint, p_version bigint, p_key text) "
+              "RETURNS void LANGUAGE sql AS $$ $$; "
+              "CREATE FUNCTION submit_run(p_id uuid, p_wf text, p_fp bigint, p_input bytea, "
+              "p_dedup text, p_partition text, p_exclusive boolean, p_priority bigint, "
+              "p_max_queued bigint, p_now bigint, p_version bigint, p_key text) "
+              "RETURNS void LANGUAGE sql AS $$ $$; "
+              "UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+              .empty());
+  auto j = open_ok(s);
+  CHECK(query1("SELECT value FROM " + q + ".meta WHERE key = 'schema_version'") ==
+        std::to_string(tutti::postgres_journal_schema_version));
+  CHECK(j.load(tutti::run_id{4, 1}).value().input_encoding == tutti::payload_encoding::binary);
+  tutti::workflow_version wv{7, 1};
+  wv.input_encoding = tutti::payload_encoding::json;
+  REQUIRE(j.start(tutti::run_id{4, 2}, "checkout", wv, text, {"a#1"}));
+  REQUIRE(j.submit("checkout", wv, text, {.id = tutti::run_id{4, 3}}));
+  for (const std::uint64_t n : {2u, 3u}) {
+    const auto run = j.load(tutti::run_id{4, n}).value();
+    CHECK(run.input_encoding == tutti::payload_encoding::json);
+    CHECK(run.input == std::vector<std::byte>(text.begin(), text.end()));
+  }
+  CHECK(query1("SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+               "WHERE n.nspname = '" + s.name + "' AND p.proname IN ('start_run', 'submit_run')") == "2");
 }
 
 TEST_CASE("a PostgreSQL journal refuses a newer schema and migrates an older one",

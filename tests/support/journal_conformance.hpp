@@ -173,6 +173,101 @@ TUTTI_CONFORMANCE_CASE("a journal gives back every field of every record, in ord
   CHECK(s.other().load(id_of(1)).value().records.size() == 5);
 }
 
+TUTTI_CONFORMANCE_CASE("a journal keeps how each payload is encoded: the input's, started or "
+                       "submitted, and each step output's") {
+  using namespace conformance;
+  store<TestType> s;
+  auto& j = s.journal();
+  const std::string json_text = R"({"order":"A-1","cents":4200})";
+  const auto text = std::as_bytes(std::span(json_text.data(), json_text.size()));
+  tutti::workflow_version wv{7, 1};
+  wv.input_encoding = tutti::payload_encoding::json;
+  REQUIRE(j.start(id_of(1), "checkout", wv, text));
+  REQUIRE(j.start(id_of(2), "checkout", 7, bytes({1, 2})));  // binary, as before
+  tutti::submit_options o;
+  o.id = id_of(3);
+  REQUIRE(j.submit("checkout", wv, text, o));
+  tutti::record_view as_json = rec(tutti::record_kind::step_finished, 0, "reserve");
+  as_json.ok = true;
+  as_json.payload = text;
+  as_json.outcome = static_cast<std::uint8_t>(tutti::payload_encoding::json);
+  REQUIRE(j.append(id_of(1), as_json));
+  const auto raw = bytes({9, 9});
+  tutti::record_view as_bytes = rec(tutti::record_kind::step_finished, 0, "charge");
+  as_bytes.ok = true;
+  as_bytes.payload = raw;
+  REQUIRE(j.append(id_of(1), as_bytes));
+  for (auto* jj : {&j, &s.other()}) {
+    const auto one = jj->load(id_of(1)).value();
+    CHECK(one.input_encoding == tutti::payload_encoding::json);
+    CHECK(one.input == std::vector<std::byte>(text.begin(), text.end()));
+    REQUIRE(one.records.size() == 3);
+    CHECK(one.records[0].outcome == 1);
+    CHECK(one.records[1].outcome == 1);
+    CHECK(one.records[1].payload == std::vector<std::byte>(text.begin(), text.end()));
+    CHECK(one.records[2].outcome == 0);
+    CHECK(jj->load(id_of(2)).value().input_encoding == tutti::payload_encoding::binary);
+    const auto queued = jj->load(id_of(3)).value();
+    CHECK(queued.summary.status == tutti::run_status::queued);
+    CHECK(queued.input_encoding == tutti::payload_encoding::json);
+  }
+  // A JSON step output does not count as a run's outcome: the run is still running.
+  CHECK(j.status(id_of(1)).value() == tutti::run_status::running);
+}
+
+TUTTI_CONFORMANCE_CASE("a run started paused is held and paused from its first transaction, "
+                       "and the rerun records are kept") {
+  using namespace conformance;
+  store<TestType> s;
+  auto& j = s.journal();
+  tutti::workflow_version wv{7, 2, "order-1"};
+  wv.paused = true;
+  const auto claimed = j.start(id_of(1), "checkout", wv, bytes({1}), {"rerun#1"});
+  REQUIRE(claimed);
+  CHECK(j.status(id_of(1)).value() == tutti::run_status::paused);
+  {
+    const auto run = j.load(id_of(1)).value();
+    REQUIRE(run.records.size() == 3);
+    CHECK(run.records[1].kind == tutti::record_kind::claimed);
+    CHECK(run.records[2].kind == tutti::record_kind::paused);
+    CHECK(run.records[2].ok);  // began paused
+    CHECK(tutti::plan_of(run).rerun_incomplete);
+    CHECK(run.summary.owner == "rerun#1");
+    CHECK(run.summary.version == 2);
+    CHECK(run.summary.key == "order-1");
+  }
+  // Nobody claims it: not by id, not from the workflow's queue.
+  const auto refused = s.other().claim(id_of(1), {"engine#2"});
+  REQUIRE_FALSE(refused);
+  CHECK((refused.error() == tutti::journal_errc::not_resumable ||
+         refused.error() == tutti::journal_errc::owned));
+  CHECK(s.other().claim_next("checkout", 5, {"engine#2"}).value().empty());
+  // Its holder writes; the rerun records come back as written.
+  tutti::record_view link = rec(tutti::record_kind::rerun_of, claimed.value().epoch, "charge");
+  link.message = "0123";
+  REQUIRE(j.append(id_of(1), link));
+  // One command unpauses it and hands it back: any engine claims it now.
+  tutti::record_view go = rec(tutti::record_kind::unpaused, 0);
+  const tutti::run_status paused_only[] = {tutti::run_status::paused};
+  CHECK(j.command(id_of(1), go, paused_only, true).value() == tutti::run_status::running);
+  const auto taken = s.other().claim_next("checkout", 5, {"engine#2"});
+  REQUIRE(taken.value().size() == 1);
+  const auto run = j.load(id_of(1)).value();
+  CHECK(run.records[3].kind == tutti::record_kind::rerun_of);
+  CHECK(run.records[3].step == "charge");
+  CHECK(run.records[3].message == "0123");
+  // On an ended run an operator's rerun_as is written, its status kept.
+  REQUIRE(j.start(id_of(2), "checkout", 7, {}));
+  tutti::record_view fin = rec(tutti::record_kind::run_finished, 0);
+  fin.outcome = 1;
+  REQUIRE(j.append(id_of(2), fin));
+  tutti::record_view as = rec(tutti::record_kind::rerun_as, 0, "charge");
+  as.message = "4567";
+  const tutti::run_status failed_only[] = {tutti::run_status::failed};
+  CHECK(j.command(id_of(2), as, failed_only, false).value() == tutti::run_status::failed);
+  CHECK(s.other().load(id_of(2)).value().records.back().kind == tutti::record_kind::rerun_as);
+}
+
 TUTTI_CONFORMANCE_CASE("a journal keeps the status as status_after says") {
   using namespace conformance;
   store<TestType> s;

@@ -24,6 +24,9 @@
 
 #include <CLI/CLI.hpp>    // the command line
 #include <fmt/format.h>  // output
+#include <nlohmann/json.hpp>  // --json output, JSON payloads
+
+#include <tutti/journal/json.hpp>     // payload_json
 
 #include <tutti/journal/durable.hpp>  // operator commands, plan_of
 #include <tutti/journal/journal.hpp>  // records, run_status, run_filter
@@ -47,7 +50,7 @@ inline std::string version_text() {
 /// The commands `tutti-journal` knows, in the order its help lists them.
 inline constexpr std::string_view command_names[] = {"list",    "show",    "census", "pause",
                                                      "unpause", "retry",   "redrive", "resolve",
-                                                     "move",    "purge",   "help"};
+                                                     "move",    "rerun",   "purge",   "help"};
 
 /// A name in `command_names`.
 inline bool is_command(std::string_view name) {
@@ -75,6 +78,8 @@ struct request {
   // resolve and move
   std::string note;
   std::uint32_t version = 0;  ///< move: the version the run goes on as
+  std::string from;           ///< rerun: the step the new run starts from
+  std::optional<run_id> new_id;  ///< rerun --id: the new run's id
   // purge
   std::optional<std::int64_t> older_than_ms;  ///< --older-than
   std::optional<std::int64_t> before_unix_ms;  ///< --before
@@ -387,6 +392,7 @@ inline std::unique_ptr<CLI::App> make_parser(request& r, bool with_journal) {
   json_flag(census);
 
   // ---- operator commands ----
+
   run_arg(app->add_subcommand(
       "pause",
       "stop a running run before its next step\n"
@@ -438,6 +444,30 @@ inline std::unique_ptr<CLI::App> make_parser(request& r, bool with_journal) {
                    : fmt::format("'{}' is not a version (1 or more)", printable(v));
       }));
   move->add_option("--note", r.note, "why (recorded in the journal)")->type_name("TEXT");
+  CLI::App* rerun = app->add_subcommand(
+      "rerun",
+      "run an ended run again from one of its steps, as a new run\n"
+      "The new run has the old run's workflow, version, input and key; the\n"
+      "outputs of the steps the old run finished before STEP are copied into\n"
+      "it (not called again); STEP and the steps after it run anew, with new\n"
+      "idempotency keys. Each run names the other. A runner (or a resume)\n"
+      "carries it on. Refused when the old run has not ended, never reached\n"
+      "STEP, or when a step it would reuse was compensated.");
+  run_arg(rerun);
+  rerun->add_option("--from", r.from, "the top-level step the new run starts from")
+      ->type_name("STEP")
+      ->required()
+      ->check(check([](std::string_view f) {
+        return f.empty() ? std::string{"name the step to rerun from"} : std::string{};
+      }));
+  rerun->add_option_function<std::string>(
+          "--id", [&r](const std::string& v) { r.new_id = run_id::parse(v); },
+          "the new run's id (32 hex digits); default: a new one")
+      ->type_name("ID")
+      ->check(check([](std::string_view v) {
+        return run_id::parse(v) ? std::string{}
+                                : fmt::format("'{}' is not a run id (32 hex digits)", printable(v));
+      }));
 
   // ---- purge ----
   CLI::App* purge = app->add_subcommand(
@@ -655,78 +685,37 @@ struct table {
 
 // ---- JSON ---------------------------------------------------------------------------------------
 
-/// Appends `s` as a JSON string. Invalid UTF-8 (a message may hold any bytes) becomes U+FFFD,
-/// so the output is always valid JSON.
-inline void json_string(std::string& out, std::string_view s) {
-  out += '"';
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      switch (c) {
-        case '"':
-          out += "\\\"";
-          break;
-        case '\\':
-          out += "\\\\";
-          break;
-        case '\n':
-          out += "\\n";
-          break;
-        case '\r':
-          out += "\\r";
-          break;
-        case '\t':
-          out += "\\t";
-          break;
-        case '\b':
-          out += "\\b";
-          break;
-        case '\f':
-          out += "\\f";
-          break;
-        default:
-          if (c < 0x20)
-            fmt::format_to(std::back_inserter(out), "\\u{:04x}", c);
-          else
-            out += static_cast<char>(c);
-      }
-      ++i;
-      continue;
-    }
-    // A multi-byte sequence: its length, the smallest code point it may encode (no overlong
-    // forms), and no surrogates or values above U+10FFFF.
-    std::size_t len = 0;
-    std::uint32_t cp = 0;
-    std::uint32_t min = 0;
-    if ((c & 0xE0) == 0xC0)
-      len = 2, cp = c & 0x1Fu, min = 0x80;
-    else if ((c & 0xF0) == 0xE0)
-      len = 3, cp = c & 0x0Fu, min = 0x800;
-    else if ((c & 0xF8) == 0xF0)
-      len = 4, cp = c & 0x07u, min = 0x10000;
-    bool valid = len != 0 && i + len <= s.size();
-    for (std::size_t k = 1; valid && k < len; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      valid = (cc & 0xC0) == 0x80;
-      cp = (cp << 6) | (cc & 0x3Fu);
-    }
-    valid = valid && cp >= min && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
-    if (valid) {
-      out.append(s.substr(i, len));
-      i += len;
-    } else {
-      out += "\\ufffd";
-      ++i;
-    }
-  }
-  out += '"';
+/// The CLI's JSON documents: fields in the order they are added.
+using json = nlohmann::ordered_json;
+
+/// `doc` as one line of JSON. Text that is not valid UTF-8 (a message may hold any bytes)
+/// becomes U+FFFD, so the output is always valid JSON.
+inline std::string json_text(const json& doc) {
+  return doc.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-inline std::string json_string(std::string_view s) {
-  std::string out;
-  json_string(out, s);
-  return out;
+/// A journal payload as the CLI prints it: the value for a JSON payload, null otherwise.
+inline json payload_value(std::span<const std::byte> bytes, payload_encoding e) {
+  return payload_json<json>(bytes, e);
+}
+
+/// A payload in a table: its JSON (cut to at most `max` bytes, "..." included, never inside a
+/// UTF-8 sequence), or its size for bytes.
+inline std::string payload_text(std::span<const std::byte> bytes, payload_encoding e,
+                                std::size_t max = std::string::npos) {
+  if (e == payload_encoding::json) {
+    const auto* p = reinterpret_cast<const char*>(bytes.data());
+    const json j = json::parse(p, p + bytes.size(), nullptr, false);
+    if (j.is_discarded()) return fmt::format("{} bytes (invalid JSON)", bytes.size());
+    std::string t = json_text(j);
+    if (t.size() > max && max >= 3) {
+      std::size_t keep = max - 3;  // not inside a UTF-8 sequence
+      while (keep > 0 && (static_cast<unsigned char>(t[keep]) & 0xC0) == 0x80) --keep;
+      t = t.substr(0, keep) + "...";
+    }
+    return t;
+  }
+  return fmt::format("{} bytes", bytes.size());
 }
 
 // ---- times --------------------------------------------------------------------------------------
@@ -937,13 +926,10 @@ struct session {
       std::erase_if(runs, [now](const run_summary& s) { return !stranded(s, now); });
 
     if (r.json) {
-      std::string j = R"({"runs":[)";
-      for (std::size_t i = 0; i < runs.size(); ++i) {
-        if (i != 0) j += ',';
-        append_summary_json(j, runs[i]);
-      }
-      j += "]}\n";
-      fmt::print(out, "{}", j);
+      json doc = json::object();
+      json& list = doc["runs"] = json::array();
+      for (const run_summary& s : runs) list.push_back(summary_json(s));
+      fmt::print(out, "{}\n", json_text(doc));
       return exit_ok;
     }
     if (runs.empty()) {
@@ -964,25 +950,34 @@ struct session {
     return exit_ok;
   }
 
-  void append_summary_json(std::string& j, const run_summary& s) const {
+  /// A run's summary as a JSON object.
+  json summary_json(const run_summary& s) const {
     const std::int64_t now = now_ms();
-    fmt::format_to(std::back_inserter(j),
-                   R"({{"id":"{}","workflow":{},"version":{},"fingerprint":"{:016x}","status":"{}",)"
-                   R"("started_unix_ms":{},"started":"{}","updated_unix_ms":{},)"
-                   R"("updated":"{}","records":{},"owner":{},"epoch":{},"lease_until_ms":{},)"
-                   R"("lease":"{}","stranded":{},"recoveries":{},"partition":{},"priority":{},)"
-                   R"("key":{},"failure":)",
-                   hex_of(s.id), json_string(s.workflow), s.version, s.fingerprint, to_string(s.status),
-                   s.started_unix_ms, format_time(s.started_unix_ms), s.updated_unix_ms,
-                   format_time(s.updated_unix_ms), s.records, json_string(s.owner), s.epoch,
-                   s.lease_until_ms, lease_name(lease_state_of(s, now)), stranded(s, now),
-                   s.recoveries, json_string(s.partition), s.priority,
-                   s.key.empty() ? std::string("null") : json_string(s.key));
+    json j = json::object();
+    j["id"] = hex_of(s.id);
+    j["workflow"] = s.workflow;
+    j["version"] = s.version;
+    j["fingerprint"] = fmt::format("{:016x}", s.fingerprint);
+    j["status"] = to_string(s.status);
+    j["started_unix_ms"] = s.started_unix_ms;
+    j["started"] = format_time(s.started_unix_ms);
+    j["updated_unix_ms"] = s.updated_unix_ms;
+    j["updated"] = format_time(s.updated_unix_ms);
+    j["records"] = s.records;
+    j["owner"] = s.owner;
+    j["epoch"] = s.epoch;
+    j["lease_until_ms"] = s.lease_until_ms;
+    j["lease"] = lease_name(lease_state_of(s, now));
+    j["stranded"] = stranded(s, now);
+    j["recoveries"] = s.recoveries;
+    j["partition"] = s.partition;
+    j["priority"] = s.priority;
+    j["key"] = s.key.empty() ? json(nullptr) : json(s.key);
     if (s.failed_step.empty())
-      j += "null}";
+      j["failure"] = nullptr;
     else
-      fmt::format_to(std::back_inserter(j), R"({{"step":{},"category":{},"value":{}}}}})",
-                     json_string(s.failed_step), json_string(s.error_category), s.error_value);
+      j["failure"] = {{"step", s.failed_step}, {"category", s.error_category}, {"value", s.error_value}};
+    return j;
   }
 
   /// "charge (tutti 1: step failed)": the step a failed run ended at and its error; "-" for none.
@@ -1034,6 +1029,19 @@ struct session {
            k == record_kind::compensation_finished;
   }
   static bool has_error(const stored_record& r) { return is_finish(r.kind) && !r.ok; }
+  /// Whether a record carries a value (a run's input, a step's output) and its encoding.
+  static bool carries_payload(const stored_record& r) {
+    return r.kind == record_kind::run_started || (r.kind == record_kind::step_finished && r.ok);
+  }
+  static payload_encoding encoding_of(const stored_record& r) {
+    return carries_payload(r) ? static_cast<payload_encoding>(r.outcome) : payload_encoding::binary;
+  }
+  /// The run's input for `show`: its JSON, or its size and why it is not shown.
+  static std::string input_text(const stored_run& run) {
+    if (run.input_encoding == payload_encoding::json)
+      return printable(payload_text(run.input, run.input_encoding));
+    return fmt::format("{} bytes (binary: only the workflow's program reads them)", run.input.size());
+  }
   /// "category:value message"; the message is the one recorded or, for categories this program
   /// knows (tutti, tutti.journal, generic, system), the category's text for the value.
   static std::string error_text(const stored_record& r) {
@@ -1067,12 +1075,17 @@ struct session {
     // "stored"; the record keeps the name).
     std::map<std::string, const stored_record*, std::less<>> failure;
     for (const stored_record& r : run.records) {
-      if (!r.step.empty() && std::find(order.begin(), order.end(), r.step) == order.end())
+      // (A rerun's link names the step it reran from, not a step of this run.)
+      if (!r.step.empty() && r.kind != record_kind::rerun_of && r.kind != record_kind::rerun_as &&
+          std::find(order.begin(), order.end(), r.step) == order.end())
         order.push_back(r.step);
       if (r.kind == record_kind::step_finished && !r.ok) failure[r.step] = &r;
     }
     for (const auto& [path, s] : plan.steps)
       if (std::find(order.begin(), order.end(), path) == order.end()) order.push_back(path);
+    // Only steps the plan knows (a run_finished record names the step it failed at, which the
+    // plan knows unless the record was written by hand).
+    std::erase_if(order, [&plan](const std::string& p) { return !plan.steps.contains(p); });
 
     // Record times are run-clock readings (not wall-clock): shown relative to the first one.
     std::int64_t t0 = 0;
@@ -1083,52 +1096,54 @@ struct session {
       }
 
     if (r.json) {
-      std::string j = R"({"run":)";
-      append_summary_json(j, run.summary);
-      j.pop_back();  // reopen the object for the input size
-      fmt::format_to(std::back_inserter(j), R"(,"input_size":{}}},"records":[)", run.input.size());
-      for (std::size_t i = 0; i < run.records.size(); ++i) {
-        const stored_record& r = run.records[i];
-        if (i != 0) j += ',';
-        fmt::format_to(std::back_inserter(j),
-                       R"({{"seq":{},"time_ns":{},"kind":"{}","step":{},"attempt":{},)"
-                       R"("ok":{},"payload_size":{})",
-                       r.seq, r.time_ns, to_string(r.kind), json_string(r.step), r.attempt,
-                       !is_finish(r.kind) ? "null"
-                       : r.ok             ? "true"
-                                          : "false",
-                       r.payload.size());
+      json doc = json::object();
+      json& head = doc["run"] = summary_json(run.summary);
+      head["input_size"] = run.input.size();
+      head["input_encoding"] = to_string(run.input_encoding);
+      head["input"] = payload_value(run.input, run.input_encoding);
+      json& records = doc["records"] = json::array();
+      for (const stored_record& r : run.records) {
+        json j = json::object();
+        j["seq"] = r.seq;
+        j["time_ns"] = r.time_ns;
+        j["kind"] = to_string(r.kind);
+        j["step"] = r.step;
+        j["attempt"] = r.attempt;
+        j["ok"] = !is_finish(r.kind) ? json(nullptr) : json(r.ok);
+        j["payload_size"] = r.payload.size();
+        if (carries_payload(r)) {
+          j["payload_encoding"] = to_string(encoding_of(r));
+          j["payload"] = payload_value(r.payload, encoding_of(r));
+        }
         if (r.kind == record_kind::run_finished)
-          fmt::format_to(std::back_inserter(j), R"(,"outcome":"{}")",
-                         to_string(status_after_outcome(r.outcome)));
+          j["outcome"] = to_string(status_after_outcome(r.outcome));
         if (has_error(r) || (r.kind == record_kind::run_finished && !r.error_category.empty()))
-          fmt::format_to(std::back_inserter(j),
-                         R"(,"error":{{"category":{},"value":{},"message":{}}})",
-                         json_string(r.error_category), r.error_value, json_string(r.message));
+          j["error"] = {{"category", r.error_category}, {"value", r.error_value}, {"message", r.message}};
         else if (!r.message.empty())
-          fmt::format_to(std::back_inserter(j), R"(,"note":{})", json_string(r.message));
-        j += '}';
+          j["note"] = r.message;
+        records.push_back(std::move(j));
       }
-      fmt::format_to(std::back_inserter(j),
-                     R"(],"finished":{},"paused":{},"resolved":{},"steps":[)", plan.finished,
-                     plan.paused, plan.resolved);
-      for (std::size_t i = 0; i < order.size(); ++i) {
-        const step_replay& s = plan.steps.at(order[i]);
-        if (i != 0) j += ',';
-        fmt::format_to(std::back_inserter(j),
-                       R"({{"step":{},"attempts":{},"succeeded":{},"failed":{},)"
-                       R"("compensated":{},"compensation_attempts":{})",
-                       json_string(order[i]), s.attempts, s.succeeded, s.failed, s.compensated,
-                       s.compensation_attempts);
-        if (const auto f = failure.find(order[i]); s.failed && f != failure.end())
-          fmt::format_to(std::back_inserter(j),
-                         R"(,"error":{{"category":{},"value":{},"message":{}}})",
-                         json_string(f->second->error_category), f->second->error_value,
-                         json_string(f->second->message));
-        j += '}';
+      doc["finished"] = plan.finished;
+      doc["paused"] = plan.paused;
+      doc["resolved"] = plan.resolved;
+      json& steps = doc["steps"] = json::array();
+      for (const std::string& path : order) {
+        const step_replay& s = plan.steps.at(path);
+        json j = json::object();
+        j["step"] = path;
+        j["attempts"] = s.attempts;
+        j["succeeded"] = s.succeeded;
+        j["failed"] = s.failed;
+        j["compensated"] = s.compensated;
+        j["compensation_attempts"] = s.compensation_attempts;
+        if (s.succeeded) j["output"] = payload_value(s.payload, s.encoding);
+        if (const auto f = failure.find(path); s.failed && f != failure.end())
+          j["error"] = {{"category", f->second->error_category},
+                        {"value", f->second->error_value},
+                        {"message", f->second->message}};
+        steps.push_back(std::move(j));
       }
-      j += "]}\n";
-      fmt::print(out, "{}", j);
+      fmt::print(out, "{}\n", json_text(doc));
       return exit_ok;
     }
 
@@ -1141,7 +1156,7 @@ struct session {
                  {"started", format_time(run.summary.started_unix_ms)},
                  {"updated", format_time(run.summary.updated_unix_ms)},
                  {"records", std::to_string(run.records.size())},
-                 {"input", fmt::format("{} bytes", run.input.size())},
+                 {"input", input_text(run)},
                  {"epoch", std::to_string(run.summary.epoch)},
                  {"owner", run.summary.owner.empty()
                                ? std::string("-")
@@ -1172,6 +1187,13 @@ struct session {
       else if (r.kind == record_kind::claimed)
         detail = fmt::format("epoch {} by {}{}", r.epoch, printable(r.message),
                              r.ok ? " (takeover)" : "");
+      else if (r.kind == record_kind::paused && r.ok)
+        detail = "began paused: a rerun being prepared";
+      else if (r.kind == record_kind::unpaused && !r.step.empty())
+        detail = "the rerun's copies are complete: released";
+      else if (r.kind == record_kind::rerun_of || r.kind == record_kind::rerun_as)
+        detail = fmt::format("{} run {} from {}", r.kind == record_kind::rerun_of ? "reruns" : "rerun as",
+                             printable(r.message), printable(r.step));
       else if (!r.message.empty())
         detail = "note: " + printable(r.message);
       const bool attempt_kind = r.kind == record_kind::attempt_started ||
@@ -1184,7 +1206,8 @@ struct session {
                            std::string{to_string(r.kind)}, r.step.empty() ? "-" : printable(r.step),
                            attempt_kind ? std::to_string(r.attempt) : "-",
                            is_finish(r.kind) ? (r.ok ? "yes" : "no") : "-",
-                           r.payload.empty() ? "-" : std::to_string(r.payload.size()), detail});
+                           r.payload.empty() ? "-" : printable(payload_text(r.payload, encoding_of(r), 40)),
+                           detail});
     }
     fmt::print(out, "\n");
     recs.print(out);
@@ -1194,7 +1217,7 @@ struct session {
       fmt::print(out, "  none recorded\n");
     } else {
       table steps;
-      steps.rows.push_back({"  STEP", "ATTEMPTS", "SUCCEEDED", "COMPENSATED", "FAILED"});
+      steps.rows.push_back({"  STEP", "ATTEMPTS", "SUCCEEDED", "COMPENSATED", "FAILED", "OUTPUT"});
       for (const std::string& path : order) {
         const step_replay& s = plan.steps.at(path);
         std::string compensated = "-";
@@ -1206,11 +1229,14 @@ struct session {
         if (const auto f = failure.find(path); s.failed && f != failure.end())
           failed += " (" + printable(error_text(*f->second)) + ")";
         steps.rows.push_back({"  " + printable(path), std::to_string(s.attempts),
-                              s.succeeded ? "yes" : "no", compensated, failed});
+                              s.succeeded ? "yes" : "no", compensated, failed,
+                              s.succeeded && !s.payload.empty()
+                                  ? printable(payload_text(s.payload, s.encoding, 60))
+                                  : "-"});
       }
       steps.print(out);
     }
-    const table hint = next_steps(run.summary.status, hex_of(run.summary.id));
+    const table hint = next_steps(run.summary.status, hex_of(run.summary.id), plan.rerun_incomplete);
     if (!hint.rows.empty()) {
       fmt::print(out, "\nnext:\n");
       hint.print(out);
@@ -1219,9 +1245,15 @@ struct session {
   }
 
   /// What an operator may do next with a run in status `s`.
-  static table next_steps(run_status s, const std::string& id) {
+  static table next_steps(run_status s, const std::string& id, bool rerun_incomplete = false) {
     table t;
     const std::string resolve = "  resolve " + id + " --note TEXT";
+    if (rerun_incomplete && !ended(s)) {
+      // Its copies may be cut short: unpausing it would not make an engine run it.
+      t.rows = {{resolve, "a rerun whose preparation stopped: never run; resolve it, then rerun "
+                          "the old run again"}};
+      return t;
+    }
     switch (s) {
       case run_status::failed:
         t.rows = {{"  retry " + id, "the failed step runs again when a runner (or a resume) claims it"},
@@ -1281,23 +1313,20 @@ struct session {
                                          : std::int64_t{0};
       };
       if (r.json) {
-        std::string j = fmt::format(R"({{"time":"{}","total":{},"runs":{{)", format_time(c.now_unix_ms),
-                                    c.total());
-        for (std::size_t i = 0; i < std::size(order); ++i)
-          fmt::format_to(std::back_inserter(j), R"({}"{}":{})", i == 0 ? "" : ",",
-                         to_string(order[i]), c.count(order[i]));
-        j += "},\"oldest\":{";
-        bool first = true;
+        json doc = json::object();
+        doc["time"] = format_time(c.now_unix_ms);
+        doc["total"] = c.total();
+        json& counts = doc["runs"] = json::object();
+        for (const run_status s : order) counts[std::string{to_string(s)}] = c.count(s);
+        json& oldest = doc["oldest"] = json::object();
         for (const run_status s : {run_status::queued, run_status::running, run_status::paused}) {
           const std::int64_t since = oldest_of(s);
           if (since == 0) continue;
-          fmt::format_to(std::back_inserter(j), R"({}"{}":{{"since":"{}","age_ms":{}}})",
-                         first ? "" : ",", to_string(s), format_time(since),
-                         std::max<std::int64_t>(0, c.now_unix_ms - since));
-          first = false;
+          oldest[std::string{to_string(s)}] = {
+              {"since", format_time(since)},
+              {"age_ms", std::max<std::int64_t>(0, c.now_unix_ms - since)}};
         }
-        j += "}}\n";
-        fmt::print(out, "{}", j);
+        fmt::print(out, "{}\n", json_text(doc));
         return exit_ok;
       }
       table t;
@@ -1347,6 +1376,39 @@ struct session {
   // ---- operator commands ----
 
   enum class command { pause, unpause, retry, redrive, resolve, move };
+
+  [[nodiscard]] int rerun(const request& r) const {
+    int code = exit_ok;
+    const auto id = find_run(r.run, code);
+    if (!id) return code;
+    std::string why;
+    rerun_options o;
+    o.owner = "tutti-journal rerun";
+    if (r.new_id) o.id = *r.new_id;
+    auto made = rerun_run(journal, *id, r.from, o, &why);
+    if (!made) {
+      if (made.error() == journal_errc::invalid_command) {
+        fmt::print(err, "tutti-journal: {}\n", printable(why));
+        return exit_refused;
+      }
+      if (made.error() == journal_errc::run_not_found)
+        return run_error(made.error(), *id, "rerun failed");
+      fmt::print(err, "tutti-journal: rerun failed: {}\n",
+                 printable(why.empty() ? made.error().message() : why));
+      return exit_usage;
+    }
+    const rerun_made& m = made.value();
+    std::string reused;
+    for (const std::string& step : m.reused)
+      reused += (reused.empty() ? "" : ", ") + printable(step);
+    fmt::print(out,
+               "run {} reruns run {} from step {}: it reuses the outputs of {}.\n"
+               "A runner carries it on, or the host application's next resume "
+               "(durable.resume, or durable.resume_all at start-up).\n",
+               hex_of(m.id), hex_of(*id), printable(r.from),
+               reused.empty() ? std::string("no step") : reused);
+    return exit_ok;
+  }
 
   [[nodiscard]] int operate(command c, const request& r) const {
     const std::string_view name = r.command;
@@ -1451,6 +1513,7 @@ struct session {
     if (cmd == "redrive") return operate(command::redrive, r);
     if (cmd == "resolve") return operate(command::resolve, r);
     if (cmd == "move") return operate(command::move, r);
+    if (cmd == "rerun") return rerun(r);
     if (cmd == "purge") return purge(r);
     if (cmd == "census") return census(r);
     return usage_error(fmt::format("unknown command '{}'", printable(cmd)));

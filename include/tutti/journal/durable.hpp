@@ -292,6 +292,7 @@ struct step_replay {
   std::uint32_t attempts = 0;      ///< attempts started
   bool succeeded = false;          ///< its final result is in the journal: not called again
   std::vector<std::byte> payload;  ///< its output, when succeeded
+  payload_encoding encoding = payload_encoding::binary;  ///< how `payload` is written
   bool failed = false;             ///< its failure ended the run
   std::error_code error;           ///< that failure
   std::string message;
@@ -306,6 +307,9 @@ struct replay_plan {
   bool resolved = false;   ///< settled by hand
   bool paused = false;
   bool moved = false;      ///< an operator moved it to this version: its shape is not checked
+  /// A run that began paused (a rerun being prepared: `workflow_version::paused`) and that no
+  /// rerun's own unpause has released: its copies may be cut short, so it is never run.
+  bool rerun_incomplete = false;
 };
 
 namespace detail {
@@ -349,6 +353,7 @@ inline std::error_code error_from_record(std::string_view category, int value) {
         s.failed = !r.ok;
         if (r.ok) {
           s.payload = r.payload;
+          s.encoding = static_cast<payload_encoding>(r.outcome);
         } else {
           s.error = detail::error_from_record(r.error_category, r.error_value);
           s.message = r.message;
@@ -358,8 +363,14 @@ inline std::error_code error_from_record(std::string_view category, int value) {
       case record_kind::compensation_started: ++plan.steps[r.step].compensation_attempts; break;
       case record_kind::compensation_finished: plan.steps[r.step].compensated = r.ok; break;
       case record_kind::run_finished: plan.finished = true; break;
-      case record_kind::paused: plan.paused = true; break;
-      case record_kind::unpaused: plan.paused = false; break;
+      case record_kind::paused:
+        plan.paused = true;
+        if (r.ok) plan.rerun_incomplete = true;  // began paused: a rerun being prepared
+        break;
+      case record_kind::unpaused:
+        plan.paused = false;
+        if (!r.step.empty()) plan.rerun_incomplete = false;  // a rerun's own: its copies are complete
+        break;
       case record_kind::retry_requested:
         for (auto& [path, s] : plan.steps) s.failed = false;  // the failed step runs again
         plan.finished = false;
@@ -372,7 +383,9 @@ inline std::error_code error_from_record(std::string_view category, int value) {
       case record_kind::claimed:
       case record_kind::released:
       case record_kind::dead_lettered:
-      case record_kind::revived: break;
+      case record_kind::revived:
+      case record_kind::rerun_of:
+      case record_kind::rerun_as: break;
     }
   }
   return plan;
@@ -502,17 +515,23 @@ class journal_hooks {
   }
   template <class V>
   void record_step_succeeded(std::string_view step, std::uint32_t attempts, const V& value) {
-    detail::require_meaningful_bytes<V>();
-    static_assert(serializable<V> || detail::refused_bytes<V>() != detail::bytes_kind::plain,
+    detail::require_journalable<V>();
+    static_assert(journalable<V> || detail::refused_bytes<V>() != detail::bytes_kind::plain,
                   "tutti: a journaled run stores every step's output, and this output type "
                   "cannot be stored. Make it trivially copyable, or give it "
                   "`template <class A> void serialize(A& ar, T& v) { ar(v.field1, v.field2); }` "
-                  "(found by argument-dependent lookup), or specialise tutti::serializer<T>.");
+                  "(found by argument-dependent lookup), or specialise tutti::serializer<T>, or "
+                  "journal it as JSON (tutti::json_payload<T>, <tutti/journal/json.hpp>).");
     const std::lock_guard lock{mutex_};
-    buffer_.clear();
-    byte_writer w{buffer_};
-    serializer<V>::write(w, value);
+    const auto encoding = detail::encode_payload(value, buffer_);
+    if (!encoding) {  // its to_json threw: the output cannot be journaled, the run stops here
+      fail(journal_errc::serialization);
+      message_ = "the output of step " + std::string(step) +
+                 " could not be written to the journal: its JSON conversion threw";
+      return;
+    }
     record_view r;
+    r.outcome = static_cast<std::uint8_t>(encoding.value());
     r.kind = record_kind::step_finished;
     r.step = step;
     r.attempt = attempts;
@@ -566,13 +585,14 @@ class journal_hooks {
     const auto it = plan_->steps.find(path);
     return it == plan_->steps.end() ? nullptr : &it->second;
   }
+  /// A step's output read back from its journal record, in the encoding it was written with.
   template <class V>
-  [[nodiscard]] result<V> restore(const std::vector<std::byte>& payload) const {
-    detail::require_meaningful_bytes<V>();
-    static_assert(serializable<V> || detail::refused_bytes<V>() != detail::bytes_kind::plain,
+  [[nodiscard]] result<V> restore(const step_replay& past) const {
+    detail::require_journalable<V>();
+    static_assert(journalable<V> || detail::refused_bytes<V>() != detail::bytes_kind::plain,
                   "tutti: a journaled run stores every step's output, and this output type "
-                  "cannot be stored (see tutti::serializer).");
-    auto v = from_bytes<V>(payload);
+                  "cannot be stored (see tutti::serializer, tutti::json_payload).");
+    auto v = detail::decode_payload<V>(past.payload, past.encoding);
     if (!v) return journal_errc::serialization;
     return v;
   }
@@ -734,6 +754,21 @@ struct durable_outcome {
   [[nodiscard]] const Run* operator->() const noexcept { return &*run; }
 };
 
+/// How `rerun_run` prepares the new run.
+struct rerun_options {
+  run_id id{};  ///< the new run's id; empty: a new one
+  /// Who holds the new run while its records are copied (shown by `list` if it stops there).
+  std::string_view owner = "tutti-rerun";
+  std::chrono::milliseconds lease{30'000};
+};
+
+/// What `rerun_run` made: the new run, and the steps whose outputs it reuses (in the order the
+/// old run finished them).
+struct rerun_made {
+  run_id id;
+  std::vector<std::string> reused;
+};
+
 /// What a host running claims (a `tutti::runner`) tells `resume_claimed`.
 struct claim_control {
   /// Once true, the run stops at its next step boundary and is handed back.
@@ -860,10 +895,13 @@ class durable_workflow {
   template <class In>
   result<submitted> submit(const In& input, const submit_options& options = {}) const {
     require_storable<In>();
-    const std::vector<std::byte> bytes = to_bytes(input);
+    std::vector<std::byte> bytes;
+    const auto encoding = detail::encode_payload(input, bytes);
+    if (!encoding) return journal_errc::serialization;  // its JSON conversion threw
     const std::string key = key_of(input);
     workflow_version wv = identity<In>();
     wv.key = key;
+    wv.input_encoding = encoding.value();
     return journal_->submit(W::name.view(), wv, bytes, options);
   }
 
@@ -940,6 +978,41 @@ class durable_workflow {
   auto resume(const run_id& id, const run_options& opts, C& clock) const {
     null_observer none;
     return resume<In>(id, opts, clock, none);
+  }
+
+  /**
+   * Reruns ended run `old` from its step `from` as a new run (`tutti::rerun_run`: the outputs of
+   * the steps before `from` are reused, the new run is linked to the old) and runs it here at
+   * once, as `resume` of the new run does; `opts.id`, when set, is the new run's id. A refusal
+   * (the old run has not ended, never reached `from`, a reused step was compensated) comes back
+   * in `error` (`journal_errc::invalid_command`) and `message`.
+   */
+  template <class In>
+  auto rerun(const run_id& old, std::string_view from, const run_options& opts = {}) const {
+    using outcome_type = decltype(resume<In>(old, opts));
+    if (auto s = journal_->load(old); s && (s.value().summary.workflow != W::name.view() ||
+                                            s.value().summary.version != version)) {
+      outcome_type out;
+      out.error = journal_errc::invalid_command;
+      out.message = "run " + hex(old) + " runs on workflow \"" + s.value().summary.workflow +
+                    "\" version " + std::to_string(s.value().summary.version) + "; this is \"" +
+                    std::string{W::name.view()} + "\" version " + std::to_string(version) +
+                    ": rerun it where that version runs (or with tutti::rerun_run, for a runner)";
+      return out;
+    }
+    rerun_options ro;
+    ro.id = opts.id;
+    ro.owner = owner_;
+    ro.lease = options_.lease;
+    std::string why;
+    auto made = rerun_run(*journal_, old, from, ro, &why);
+    if (!made) {
+      outcome_type out;
+      out.error = made.error();
+      out.message = why.empty() ? made.error().message() : why;
+      return out;
+    }
+    return resume<In>(made.value().id, opts);
   }
 
   /**
@@ -1069,10 +1142,17 @@ class durable_workflow {
   template <class In, class Out>
   std::optional<std::uint64_t> begin_run(const In& input, run_options& o, Out& out) const {
     if (o.id.empty()) o.id = run_id::generate();
-    const std::vector<std::byte> bytes = to_bytes(input);
+    std::vector<std::byte> bytes;
+    const auto encoding = detail::encode_payload(input, bytes);
+    if (!encoding) {
+      out.error = journal_errc::serialization;
+      out.message = "the run's input could not be written to the journal: its JSON conversion threw";
+      return std::nullopt;
+    }
     const std::string key = key_of(input);
     workflow_version wv = identity<In>();
     wv.key = key;
+    wv.input_encoding = encoding.value();
     auto started = journal_->start(o.id, W::name.view(), wv, bytes, lease());
     if (!started) {
       out.error = started.error();
@@ -1126,6 +1206,21 @@ class durable_workflow {
                     " with fingerprint " + hex64(fingerprint<In>()) + " (" + shape_of<W, In>() + ")";
       return std::nullopt;
     }
+    if (plan.rerun_incomplete && !plan.resolved && !plan.paused && !plan.finished) {
+      // Unpaused by an operator before its copies were all written: running it would call
+      // steps whose outputs it was to reuse.
+      out.error = journal_errc::not_resumable;
+      const char* why = "it is a rerun whose copies were cut short (tutti::rerun_run stopped before "
+                        "it released the run): resolve it and rerun again";
+      if (auto e = unrunnable(claim, control, why)) {
+        out.error = e;
+        out.message = "run " + hex(id) + " could not be parked: " +
+                      detail::journal_failure(*journal_, e);
+        return std::nullopt;
+      }
+      out.message = "run " + hex(id) + " is not run: " + why;
+      return std::nullopt;
+    }
     if (plan.resolved || plan.paused || plan.finished) {
       // An operator's command landed between the claim and the load (a pause, say).
       (void)journal_->release(id, claim.epoch);
@@ -1134,7 +1229,7 @@ class durable_workflow {
                     (plan.paused ? ": unpause it first" : ": nothing to resume");
       return std::nullopt;
     }
-    auto input = from_bytes<In>(stored.input);
+    auto input = detail::decode_payload<In>(stored.input, stored.input_encoding);
     if (!input) {
       out.error = journal_errc::serialization;
       if (auto e = unrunnable(claim, control,
@@ -1152,12 +1247,13 @@ class durable_workflow {
 
   template <class In>
   static constexpr void require_storable() {
-    detail::require_meaningful_bytes<In>();
-    static_assert(serializable<In> || detail::refused_bytes<In>() != detail::bytes_kind::plain,
+    detail::require_journalable<In>();
+    static_assert(journalable<In> || detail::refused_bytes<In>() != detail::bytes_kind::plain,
                   "tutti: a journaled run stores its input, and this input type cannot be "
                   "stored. Make it trivially copyable, give it `template <class A> void "
-                  "serialize(A& ar, T& v) { ar(v.field1, ...); }` or specialise "
-                  "tutti::serializer<T>.");
+                  "serialize(A& ar, T& v) { ar(v.field1, ...); }`, specialise "
+                  "tutti::serializer<T>, or journal it as JSON (tutti::json_payload<T>, "
+                  "<tutti/journal/json.hpp>).");
   }
   /// The lease a claim holds for (claims are made with this engine's lease, or a runner's).
   [[nodiscard]] std::chrono::milliseconds lease_of(const run_claim&) const noexcept {
@@ -1305,6 +1401,247 @@ result<void> resolve_run(J& j, const run_id& id, std::string_view note) {
                           run_status::compensation_failed, run_status::queued,
                           run_status::dead_lettered},
                          note, true);
+}
+
+// ---- rerun ---------------------------------------------------------------------------------------
+
+namespace detail {
+inline std::string id_hex(const run_id& id) {
+  const auto h = id.hex();
+  return {h.data(), h.size()};
+}
+/// "charge" for "charge" and for "charge/inner".
+inline std::string_view top_step(std::string_view path) noexcept {
+  return path.substr(0, path.find('/'));
+}
+/// What a run says of its place among reruns: the run it reruns (`rerun_of`), the records it
+/// copied from it (between its `rerun_of` and its own unpause), and the reruns made of it.
+struct rerun_links {
+  std::optional<run_id> source;
+  std::size_t copies_begin = 0, copies_end = 0;  ///< record indices [begin, end)
+  std::vector<run_id> reruns;
+};
+inline rerun_links links_of(const stored_run& run) {
+  rerun_links out;
+  const auto& rs = run.records;
+  for (std::size_t i = 0; i < rs.size(); ++i) {
+    if (rs[i].kind == record_kind::rerun_of && !out.source) {
+      out.source = run_id::parse(rs[i].message);
+      out.copies_begin = out.copies_end = i + 1;
+      while (out.copies_end < rs.size() && !(rs[out.copies_end].kind == record_kind::unpaused &&
+                                             !rs[out.copies_end].step.empty()))
+        ++out.copies_end;
+    } else if (rs[i].kind == record_kind::rerun_as) {
+      if (auto id = run_id::parse(rs[i].message)) out.reruns.push_back(*id);
+    }
+  }
+  return out;
+}
+/// Whether `run` copied the output of top-level step `top` (it is a rerun that reused it).
+inline bool copied(const stored_run& run, const rerun_links& l, std::string_view top) {
+  for (std::size_t i = l.copies_begin; i < l.copies_end && i < run.records.size(); ++i)
+    if (run.records[i].kind == record_kind::step_finished && run.records[i].ok &&
+        run.records[i].step == top)
+      return true;
+  return false;
+}
+/// Whether `run` undid top-level step `top` (or a part of it) after that step's last success
+/// before record `before` — or anywhere after it when `before` is the end. A compensation
+/// before the step's success (a losing branch of a first-of group, undone as the group ends)
+/// does not count.
+inline bool undone(const stored_run& run, std::string_view top, std::size_t before = SIZE_MAX) {
+  std::size_t last_ok = SIZE_MAX;
+  const std::size_t end = std::min(before, run.records.size());
+  for (std::size_t i = 0; i < end; ++i) {
+    const stored_record& r = run.records[i];
+    if (r.kind == record_kind::step_finished && r.ok && r.step == top) last_ok = i;
+  }
+  if (last_ok == SIZE_MAX) return false;
+  for (std::size_t i = last_ok + 1; i < run.records.size(); ++i)
+    if (run.records[i].kind == record_kind::compensation_started &&
+        top_step(run.records[i].step) == top)
+      return true;
+  return false;
+}
+}  // namespace detail
+
+/**
+ * Reruns an ended run from step `from` as a new run linked to it (Conductor's rerun): the new
+ * run has the old run's workflow, version, fingerprint, business key and input; the records of
+ * the steps the old run finished before it first reached `from` (their outputs, and what their
+ * parts did: a failed optional branch, a first-of group's undone loser) are copied into it, so
+ * that a runner (or `resume`) that claims it calls none of them again; `from` and every step
+ * after it run anew, with new idempotency keys (a new run id). The new run's first record after
+ * its start says what it reruns (`rerun_of`: the old id, `from`); the old run gets `rerun_as`
+ * (the new id). `from` is a top-level step of the workflow (a group or a nested workflow by its
+ * own name).
+ *
+ * Refused with `invalid_command` (the reason in `*why`) when the old run has not ended, never
+ * reached `from`, or when an output it would reuse was undone: by the old run (its compensation),
+ * or by any run that shares it — the run it was copied from, or another rerun that copied it
+ * (a rerun that failed and rolled back undoes the service-side effect all of them share). Rerun
+ * from that step or an earlier one instead. `run_not_found`, or the journal's error, otherwise.
+ *
+ * Crash-safe: the new run starts paused, held by `options.owner`, in the same transaction; its
+ * records are copied; the old run is linked; one command unpauses and releases it (its
+ * `unpaused` record names `from`: the copies are complete). Cut short, it stays paused, and an
+ * engine that is given it anyway (an operator unpaused it) parks it: no engine runs a
+ * half-copied rerun. An operator resolves it.
+ */
+template <journal J>
+result<rerun_made> rerun_run(J& j, const run_id& old, std::string_view from,
+                             const rerun_options& options = {}, std::string* why = nullptr) {
+  const auto refuse = [why](std::string text) -> result<rerun_made> {
+    if (why != nullptr) *why = std::move(text);
+    return journal_errc::invalid_command;
+  };
+  const std::string old_hex = detail::id_hex(old);
+  if (from.empty() || from.find('/') != std::string_view::npos)
+    return refuse("a run is rerun from a top-level step of its workflow; \"" + std::string(from) +
+                  "\" is not one");
+  auto loaded = j.load(old);
+  if (!loaded) {
+    if (why != nullptr)
+      *why = "run " + old_hex + " could not be loaded: " + detail::journal_failure(j, loaded.error());
+    return loaded.error();
+  }
+  const stored_run& run = loaded.value();
+  if (!ended(run.summary.status))
+    return refuse("run " + old_hex + " is " + std::string(to_string(run.summary.status)) +
+                  ": only a run that ended is rerun (resolve it first, or wait for its end)");
+  const auto& records = run.records;
+  std::size_t first = records.size();
+  for (std::size_t i = 0; i < records.size(); ++i)
+    if (!records[i].step.empty() && detail::top_step(records[i].step) == from &&
+        records[i].kind != record_kind::rerun_of && records[i].kind != record_kind::rerun_as &&
+        records[i].kind != record_kind::unpaused) {
+      first = i;
+      break;
+    }
+  if (first == records.size())
+    return refuse("run " + old_hex + " never reached step \"" + std::string(from) +
+                  "\": rerun from a step it reached");
+  // The top-level steps whose last end before `from` is a success: their outputs are reused.
+  std::map<std::string, bool, std::less<>> last_ok;
+  std::vector<std::string> order;
+  for (std::size_t i = 0; i < first; ++i) {
+    const stored_record& r = records[i];
+    if (r.kind != record_kind::step_finished || r.step.find('/') != std::string::npos) continue;
+    if (!last_ok.contains(r.step)) order.push_back(r.step);
+    last_ok[r.step] = r.ok;
+  }
+  rerun_made made;
+  for (const std::string& step : order)
+    if (last_ok[step]) made.reused.push_back(step);
+  const auto reused = [&made](std::string_view path) {
+    return std::find(made.reused.begin(), made.reused.end(), detail::top_step(path)) !=
+           made.reused.end();
+  };
+
+  // No reused output may have been undone by a run that shares it: find where it was made (up
+  // the rerun_of links while it is a copy), then that run and every rerun that copied it.
+  for (const std::string& top : made.reused) {
+    const auto undone_by = [&](const std::string& who) {
+      return refuse("step \"" + top + "\" of run " + old_hex + " was compensated" +
+                    (who == old_hex ? std::string() : " in run " + who + ", which shares its output") +
+                    " (its effect undone): its output cannot be reused; rerun from \"" + top +
+                    "\" or an earlier step");
+    };
+    if (detail::undone(run, top)) return undone_by(old_hex);
+    stored_run origin = run;
+    for (int depth = 0; depth < 64; ++depth) {
+      const detail::rerun_links l = detail::links_of(origin);
+      if (!l.source || !detail::copied(origin, l, top)) break;
+      auto up = j.load(*l.source);
+      if (!up) break;  // purged: nothing left to check there
+      origin = std::move(up).value();
+      if (detail::undone(origin, top)) return undone_by(detail::id_hex(origin.summary.id));
+    }
+    std::vector<run_id> todo = detail::links_of(origin).reruns;
+    std::vector<run_id> seen{origin.summary.id};
+    while (!todo.empty() && seen.size() < 1024) {
+      const run_id id = todo.back();
+      todo.pop_back();
+      if (std::find(seen.begin(), seen.end(), id) != seen.end()) continue;
+      seen.push_back(id);
+      auto other = j.load(id);
+      if (!other) continue;  // purged, or a rerun that was never made
+      const detail::rerun_links l = detail::links_of(other.value());
+      if (!detail::copied(other.value(), l, top)) continue;  // it ran the step itself
+      if (detail::undone(other.value(), top)) return undone_by(detail::id_hex(id));
+      todo.insert(todo.end(), l.reruns.begin(), l.reruns.end());
+    }
+  }
+
+  // The new run, paused and held from its first transaction.
+  workflow_version wv{run.summary.fingerprint, run.summary.version, run.summary.key};
+  wv.input_encoding = run.input_encoding;
+  wv.paused = true;
+  made.id = options.id.empty() ? run_id::generate() : options.id;
+  const std::string new_hex = detail::id_hex(made.id);
+  const auto failed = [&](const std::error_code& e, std::string_view doing) -> result<rerun_made> {
+    if (why != nullptr)
+      *why = "the rerun " + new_hex + " of run " + old_hex + " " + std::string(doing) + ": " +
+             detail::journal_failure(j, e);
+    return e;
+  };
+  auto started = j.start(made.id, run.summary.workflow, wv, run.input,
+                         lease_request{options.owner, options.lease});
+  if (!started) return failed(started.error(), "could not be started");
+  const std::uint64_t epoch = started.value().epoch;
+  record_view link;
+  link.kind = record_kind::rerun_of;
+  link.step = from;
+  link.message = old_hex;
+  link.epoch = epoch;
+  if (auto a = j.append(made.id, link); !a)
+    return failed(a.error(), "could not be linked (it stays paused)");
+  if (plan_of(run).moved) {
+    // The old run was moved to its version by an operator (its shape is not checked): so is this.
+    record_view moved;
+    moved.kind = record_kind::moved;
+    moved.attempt = run.summary.version;
+    moved.message = "as run " + old_hex + " was";
+    moved.epoch = epoch;
+    if (auto a = j.append(made.id, moved); !a)
+      return failed(a.error(), "could not be marked moved (it stays paused)");
+  }
+  for (std::size_t i = 0; i < first; ++i) {
+    const stored_record& r = records[i];
+    const bool kept = r.kind == record_kind::step_finished ||
+                      r.kind == record_kind::compensation_started ||
+                      r.kind == record_kind::compensation_finished;
+    if (!kept || !reused(r.step)) continue;
+    record_view copy = view_of(r);
+    copy.time_ns = 0;  // a reading of the old run's clock: not this run's
+    copy.epoch = epoch;
+    if (auto a = j.append(made.id, copy); !a)
+      return failed(a.error(), "could not copy the records of " + r.step + " (it stays paused)");
+  }
+  record_view back;
+  back.kind = record_kind::rerun_as;
+  back.step = from;
+  back.message = new_hex;
+  static constexpr run_status ended_statuses[] = {
+      run_status::succeeded, run_status::failed,   run_status::compensated,
+      run_status::compensation_failed, run_status::resolved, run_status::dead_lettered};
+  static constexpr run_status paused_only[] = {run_status::paused};
+  if (auto c = j.command(old, back, std::span<const run_status>(ended_statuses), false); !c) {
+    // The old run changed under us (a retry, say): the new run is cancelled, never run.
+    record_view cancel;
+    cancel.kind = record_kind::resolved;
+    const std::string note = "rerun abandoned: run " + old_hex + " could not be linked to it";
+    cancel.message = note;
+    (void)j.command(made.id, cancel, std::span<const run_status>(paused_only), true);
+    return failed(c.error(), "was abandoned: the old run could not be linked to it");
+  }
+  // The copies are complete: an unpause naming the step says so (an operator's names none).
+  record_view go;
+  go.kind = record_kind::unpaused;
+  go.step = from;
+  if (auto c = j.command(made.id, go, std::span<const run_status>(paused_only), true); !c)
+    return failed(c.error(), "could not be released (it stays paused; resolve it and rerun again)");
+  return made;
 }
 
 TUTTI_END_NAMESPACE

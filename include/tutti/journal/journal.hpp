@@ -17,6 +17,7 @@
 #include "../config.hpp"
 #include "../context.hpp"
 #include "../result.hpp"
+#include "serialize.hpp"  // payload_encoding
 
 TUTTI_BEGIN_NAMESPACE
 
@@ -85,18 +86,22 @@ TUTTI_BEGIN_NAMESPACE
 
 /// What one journal record says. Numbers are stored: never renumber.
 enum class record_kind : std::uint8_t {
-  run_started = 1,            ///< payload: the run's input
+  run_started = 1,            ///< payload: the run's input (`outcome`: its payload_encoding)
   attempt_started = 2,        ///< a call of the step is about to be made (`step`, `attempt`)
   attempt_finished = 3,       ///< that call returned (`ok`, error fields)
   step_finished = 4,          ///< the step's final result; payload: its output when `ok`
+                              ///< (`outcome`: its payload_encoding)
   compensation_started = 5,   ///< the step's compensation is about to run
   compensation_finished = 6,  ///< it ended (`ok`, error fields)
   run_finished = 7,           ///< `outcome`: a run_outcome as a number; a failed run's also
                               ///< names the step whose failure ended it (`step`: the workflow's
                               ///< own step, a group or nested workflow by its name) and the
                               ///< run's error
-  paused = 8,                 ///< operator: no new step starts until `unpaused`
-  unpaused = 9,               ///< operator: the run may go on
+  paused = 8,                 ///< operator: no new step starts until `unpaused` (`ok` set: the
+                              ///< run began paused, `workflow_version::paused`: a rerun being
+                              ///< prepared, run only after that rerun's own `unpaused`)
+  unpaused = 9,               ///< operator: the run may go on (`step` set: a rerun's own, see
+                              ///< `rerun_run`: its copies are complete)
   retry_requested = 10,       ///< operator: run the failed step again on the next resume
   redrive_requested = 11,     ///< operator: run the failed compensations again on the next resume
   resolved = 12,              ///< operator: the run was settled by hand; never resumed
@@ -108,6 +113,10 @@ enum class record_kind : std::uint8_t {
   revived = 16,               ///< operator: a dead-lettered run goes on where it stopped
   moved = 17,                 ///< operator: the run goes on as another version of its workflow
                               ///< (`attempt`: the new version; a dead-lettered run is revived)
+  rerun_of = 18,              ///< operator: this run reruns another from a step (`message`: the
+                              ///< other run's id in hex, `step`: the step; see `rerun_run`)
+  rerun_as = 19,              ///< operator: this ended run was rerun as another (`message`: its
+                              ///< id in hex, `step`: the step it reran from)
 };
 
 /// "run_started", "attempt_started", ... (as the CLI prints them).
@@ -130,6 +139,8 @@ enum class record_kind : std::uint8_t {
     case record_kind::dead_lettered: return "dead_lettered";
     case record_kind::revived: return "revived";
     case record_kind::moved: return "moved";
+    case record_kind::rerun_of: return "rerun_of";
+    case record_kind::rerun_as: return "rerun_as";
   }
   return "unknown";
 }
@@ -140,7 +151,8 @@ struct record_view {
   std::string_view step;       ///< the step's path ("outer/inner"); empty for run records
   std::uint32_t attempt = 0;   ///< attempt_*: the attempt number (1-based)
   bool ok = false;             ///< *_finished: success
-  std::uint8_t outcome = 0;    ///< run_finished: the run_outcome
+  std::uint8_t outcome = 0;    ///< run_finished: the run_outcome; run_started, step_finished:
+                               ///< the payload's encoding (`payload_encoding`)
   std::span<const std::byte> payload;  ///< run_started: input; step_finished ok: the output
   std::string_view error_category;     ///< failures: the error's category name
   int error_value = 0;                 ///< failures: the error's value
@@ -317,6 +329,7 @@ struct run_census {
 struct stored_run {
   run_summary summary;
   std::vector<std::byte> input;
+  payload_encoding input_encoding = payload_encoding::binary;  ///< how `input` is written
   std::vector<stored_record> records;
 };
 
@@ -393,13 +406,18 @@ struct run_claim {
 };
 
 /// What a run records of the workflow that starts it, besides its name: its version (1 unless
-/// the workflow is `tutti::versioned`), the fingerprint of its shape (`fingerprint_of`) and the
-/// run's business key (`tutti::keyed`: taken from its input; empty: none). A bare fingerprint
-/// converts: version 1, no key.
+/// the workflow is `tutti::versioned`), the fingerprint of its shape (`fingerprint_of`), the
+/// run's business key (`tutti::keyed`: taken from its input; empty: none) and how its input is
+/// written (its run_started record's `outcome`). A bare fingerprint converts: version 1, no
+/// key, binary input. `paused`: `start` with a lease only — the run begins paused, in the same
+/// transaction (a `paused` record after its `claimed` one): no engine runs it until an
+/// unpause (`rerun_run` prepares a run so).
 struct workflow_version {
   std::uint64_t fingerprint = 0;
   std::uint32_t version = 1;
   std::string_view key{};  ///< valid during the call that is given it
+  payload_encoding input_encoding = payload_encoding::binary;
+  bool paused = false;
   constexpr workflow_version(std::uint64_t fp, std::uint32_t v = 1,  // NOLINT(google-explicit-constructor)
                              std::string_view k = {}) noexcept
       : fingerprint(fp), version(v), key(k) {}

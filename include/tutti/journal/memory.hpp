@@ -62,7 +62,15 @@ class memory_journal {
     const std::lock_guard<std::mutex> lock(mutex_);
     if (runs_.count(id) != 0) return journal_errc::run_exists;
     entry& e = create(id, workflow, version, input, run_status::running);
-    return take(e, lease, now_ms());
+    run_claim c = take(e, lease, now_ms());
+    if (version.paused) {
+      record_view p;
+      p.kind = record_kind::paused;
+      p.ok = true;  // began paused
+      p.epoch = c.epoch;
+      add(e, p);
+    }
+    return c;
   }
 
   result<submitted> submit(std::string_view workflow, const workflow_version& version,
@@ -369,9 +377,11 @@ class memory_journal {
     e.first_status = status;
     r.summary.started_unix_ms = r.summary.updated_unix_ms = wall_ms();
     r.input.assign(input.begin(), input.end());
+    r.input_encoding = version.input_encoding;
     stored_record first;
     first.seq = 1;
     first.kind = record_kind::run_started;
+    first.outcome = static_cast<std::uint8_t>(version.input_encoding);
     first.payload = r.input;
     r.records.push_back(std::move(first));
     r.summary.records = 1;

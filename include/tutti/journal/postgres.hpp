@@ -191,10 +191,10 @@ struct pg_statement {
 };
 inline constexpr pg_statement pg_statements[] = {
     {"tutti_start", "SELECT * FROM start_run($1::uuid, $2::text, $3::bigint, $4::bytea, $5::text, "
-                    "$6::bigint, $7::bigint, $8::bigint, $9::text)"},
+                    "$6::bigint, $7::bigint, $8::bigint, $9::text, $10::bigint, $11::boolean)"},
     {"tutti_submit", "SELECT * FROM submit_run($1::uuid, $2::text, $3::bigint, $4::bytea, "
                      "$5::text, $6::text, $7::boolean, $8::bigint, $9::bigint, $10::bigint, "
-                     "$11::bigint, $12::text)"},
+                     "$11::bigint, $12::text, $13::bigint)"},
     {"tutti_claim", "SELECT * FROM claim_run($1::uuid, $2::text, $3::bigint, $4::text, $5::text, "
                     "$6::bigint)"},
     {"tutti_claim_next", "SELECT * FROM claim_next($1::text, $2::bigint, $3::text, $4::bigint, "
@@ -653,6 +653,7 @@ class postgres_journal {
     s_->now_param(p);
     p.i64(version.version);
     key_param(p, version.key);
+    p.i64(static_cast<std::int64_t>(version.input_encoding)).boolean(version.paused);
     auto r = s_->run("tutti_start", p, "start run " + detail::pg_run_name(id));
     if (!r) return r.error();
     return outcome::success();
@@ -669,6 +670,7 @@ class postgres_journal {
     s_->now_param(p);
     p.i64(version.version);
     key_param(p, version.key);
+    p.i64(static_cast<std::int64_t>(version.input_encoding)).boolean(version.paused);
     auto r = s_->run("tutti_start", p, "start run " + detail::pg_run_name(id));
     if (!r) return r.error();
     auto c = s_->claims(r.value().get());
@@ -695,6 +697,7 @@ class postgres_journal {
     s_->now_param(p);
     p.i64(version.version);
     key_param(p, version.key);
+    p.i64(static_cast<std::int64_t>(version.input_encoding));
     auto r = s_->run("tutti_submit", p, "submit a run of " + std::string(workflow));
     if (!r) return r.error();
     const PGresult* res = r.value().get();
@@ -1231,6 +1234,7 @@ class postgres_journal {
       return s_->fail(journal_errc::corrupt,
                       "run " + name + " does not start with its run_started record");
     out.input = out.records.front().payload;
+    out.input_encoding = static_cast<payload_encoding>(out.records.front().outcome);
     return out;
   }
 

@@ -10,7 +10,7 @@ TUTTI_BEGIN_NAMESPACE
 /// The schema version this tutti writes in PostgreSQL. Older schemas are migrated on open (the
 /// check, the creation and every step in one transaction, under an advisory lock, so replicas
 /// starting together migrate once); newer ones are refused with `journal_errc::unknown_schema`.
-inline constexpr int postgres_journal_schema_version = 3;
+inline constexpr int postgres_journal_schema_version = 4;
 
 namespace detail {
 
@@ -113,6 +113,13 @@ CREATE INDEX runs_by_failed_step ON runs(failed_step, started_ms DESC, run_id)
 CREATE INDEX runs_by_error ON runs(error_category, error_value, started_ms DESC, run_id)
   WHERE error_category IS NOT NULL;
 )sql"},
+    // 3 → 4: payload encodings. A run_started or step_finished record's `outcome` says how its
+    // payload is written (0 binary, 1 JSON); older records are all binary (0), so no row
+    // changes. start_run and submit_run take the input's encoding (recreated after this step).
+    {3, R"sql(
+COMMENT ON COLUMN records.outcome IS
+  'run_finished: the run_outcome; run_started and step_finished: the payload encoding (0 binary, 1 JSON)';
+)sql"},
 };
 
 /**
@@ -140,7 +147,8 @@ CREATE FUNCTION record_kind_name(k bigint) RETURNS text LANGUAGE sql IMMUTABLE A
     WHEN 6 THEN 'compensation_finished' WHEN 7 THEN 'run_finished' WHEN 8 THEN 'paused'
     WHEN 9 THEN 'unpaused' WHEN 10 THEN 'retry_requested' WHEN 11 THEN 'redrive_requested'
     WHEN 12 THEN 'resolved' WHEN 13 THEN 'claimed' WHEN 14 THEN 'released'
-    WHEN 15 THEN 'dead_lettered' WHEN 16 THEN 'revived' WHEN 17 THEN 'moved' ELSE 'unknown' END $$;
+    WHEN 15 THEN 'dead_lettered' WHEN 16 THEN 'revived' WHEN 17 THEN 'moved'
+    WHEN 18 THEN 'rerun_of' WHEN 19 THEN 'rerun_as' ELSE 'unknown' END $$;
 -- Whether a claim by p_owner (reclaiming a dead incarnation's runs by the prefix p_reclaim)
 -- may take a run held by `owner` until `until`: tutti::claimable.
 CREATE FUNCTION claimable(owner text, until bigint, v_now bigint, p_owner text, p_reclaim text)
@@ -231,12 +239,13 @@ END $$;
 
 -- A new run: its row and run_started record; claimed by p_owner unless it is NULL.
 CREATE FUNCTION start_run(p_id uuid, p_wf text, p_fp bigint, p_input bytea, p_owner text,
-    p_lease_ms bigint, p_now bigint, p_version bigint, p_key text)
+    p_lease_ms bigint, p_now bigint, p_version bigint, p_key text, p_encoding bigint DEFAULT 0,
+    p_paused boolean DEFAULT false)
 RETURNS TABLE(o_run_id uuid, o_workflow text, o_epoch bigint, o_lease_until bigint,
               o_takeover boolean, o_from_queue boolean, o_recoveries bigint, o_queued_ms bigint,
               o_version bigint)
 LANGUAGE plpgsql AS $$
-DECLARE v_now bigint := now_ms(p_now); r runs;
+DECLARE v_now bigint := now_ms(p_now); r runs; v_seq bigint; v_epoch bigint;
 BEGIN
   BEGIN
     INSERT INTO runs(run_id, workflow, fingerprint, status, started_ms, updated_ms, last_seq,
@@ -245,16 +254,21 @@ BEGIN
   EXCEPTION WHEN unique_violation THEN
     RAISE EXCEPTION 'run % already exists', id_text(p_id) USING ERRCODE = 'TT410';
   END;
-  PERFORM add_record(p_id, 1, 1, '', 0, false, 0, p_input, '', 0, NULL, 0, v_now, 0);
+  PERFORM add_record(p_id, 1, 1, '', 0, false, p_encoding, p_input, '', 0, NULL, 0, v_now, 0);
   IF p_owner IS NOT NULL THEN
     RETURN QUERY SELECT * FROM take_run(r, p_owner, p_lease_ms, v_now);
+    IF p_paused THEN  -- begins paused: no engine runs it until an unpause
+      UPDATE runs SET status = 2, last_seq = last_seq + 1 WHERE run_id = p_id
+      RETURNING last_seq, epoch INTO v_seq, v_epoch;
+      PERFORM add_record(p_id, v_seq, 8, '', 0, true, 0, NULL, '', 0, NULL, 0, v_now, v_epoch);
+    END IF;
   END IF;
 END $$;
 
 -- A queued run (or the run an earlier submit with the same dedup key made).
 CREATE FUNCTION submit_run(p_id uuid, p_wf text, p_fp bigint, p_input bytea, p_dedup text,
     p_partition text, p_exclusive boolean, p_priority bigint, p_max_queued bigint, p_now bigint,
-    p_version bigint, p_key text)
+    p_version bigint, p_key text, p_encoding bigint DEFAULT 0)
 RETURNS TABLE(o_run_id uuid, o_created boolean) LANGUAGE plpgsql AS $$
 DECLARE v_now bigint := now_ms(p_now); v_id uuid; v_depth bigint;
 BEGIN
@@ -284,7 +298,7 @@ BEGIN
     IF FOUND THEN RETURN QUERY SELECT v_id, false; RETURN; END IF;
     RAISE EXCEPTION 'run % already exists', id_text(p_id) USING ERRCODE = 'TT410';
   END;
-  PERFORM add_record(p_id, 1, 1, '', 0, false, 0, p_input, '', 0, NULL, 0, v_now, 0);
+  PERFORM add_record(p_id, 1, 1, '', 0, false, p_encoding, p_input, '', 0, NULL, 0, v_now, 0);
   RETURN QUERY SELECT p_id, true;
 END $$;
 

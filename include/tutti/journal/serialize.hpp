@@ -2,12 +2,14 @@
 #ifndef TUTTI_JOURNAL_SERIALIZE_HPP
 #define TUTTI_JOURNAL_SERIALIZE_HPP
 
+#include <concepts>     // std::same_as
 #include <cstddef>      // std::byte
 #include <cstdint>      // lengths
 #include <cstring>      // std::memcpy
 #include <optional>     // optional values
 #include <span>         // input bytes
 #include <string>       // strings
+#include <string_view>  // JSON text
 #include <type_traits>  // trivially copyable
 #include <vector>       // output bytes, vectors
 
@@ -236,6 +238,118 @@ template <serializable T>
   if (r.failed() || r.remaining() != 0) return std::errc::illegal_byte_sequence;
   return value;
 }
+
+// ---- payload encodings --------------------------------------------------------------------------
+
+/**
+ * How a journaled value (a run's input, a step's output) is written. Stored with the value (in
+ * its record's `outcome` field: see `record_kind`), so a reader — a resume, `tutti-journal show`
+ * — knows how to read it back whatever the type says today. Numbers are stored: never renumber.
+ */
+enum class payload_encoding : std::uint8_t {
+  binary = 0,  ///< `tutti::serializer<T>`: compact, readable only by a program that has T
+  json = 1,    ///< JSON text (UTF-8) through nlohmann-json: `<tutti/journal/json.hpp>`
+};
+
+[[nodiscard]] constexpr std::string_view to_string(payload_encoding e) noexcept {
+  switch (e) {
+    case payload_encoding::binary: return "binary";
+    case payload_encoding::json: return "json";
+  }
+  return "unknown";
+}
+
+/**
+ * Whether T is journaled as JSON (`payload_encoding::json`) instead of bytes: false unless the
+ * program says so, once, next to the type, with `<tutti/journal/json.hpp>` included:
+ *
+ *   template <> inline constexpr bool tutti::json_payload<order> = true;
+ *
+ * T then needs nlohmann-json's own customization (`to_json`/`from_json`, found by argument-
+ * dependent lookup, or `NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE`), or tutti's `serialize(Archive&)`
+ * (its fields become a JSON array). A choice for the type, not for a workflow: every journaled
+ * value of type T is written so. Values written before the choice changed are still read in
+ * the encoding they were written with (a resume of a run started by the previous release).
+ */
+template <class T>
+inline constexpr bool json_payload = false;
+
+/// The JSON side of a type journaled as JSON: defined by `<tutti/journal/json.hpp>`.
+template <class T>
+struct json_codec;
+
+/// Whether a value of type T can be journaled: as JSON (`json_payload<T>`) or as bytes.
+template <class T>
+concept journalable = json_payload<T> || serializable<T>;
+
+namespace detail {
+/// Where a journaled run stores a T: a type journaled as JSON is checked by its codec; bytes
+/// must mean something after a restart (`require_meaningful_bytes`).
+template <class T>
+constexpr void require_journalable() noexcept {
+  if constexpr (!json_payload<T>) require_meaningful_bytes<T>();
+}
+}  // namespace detail
+
+namespace detail {
+template <class T>
+concept has_json_codec = json_payload<T> && requires(const T& c, T& v, std::string& out, std::string_view in) {
+  { json_codec<T>::write(out, c) } -> std::same_as<bool>;
+  { json_codec<T>::read(in, v) } -> std::same_as<bool>;
+};
+
+#define TUTTI_JSON_CODEC_MISSING                                                                  \
+  "tutti: tutti::json_payload<T> is true, so T is journaled as JSON, but no JSON codec is known: " \
+  "include <tutti/journal/json.hpp> (needs nlohmann-json, Debian nlohmann-json3-dev) wherever "  \
+  "the workflow is run or resumed, and give T nlohmann-json's to_json/from_json or tutti's "     \
+  "serialize(Archive&)."
+
+/// Writes `value` to `out` (cleared first) in T's encoding; returns that encoding, or
+/// `std::errc::invalid_argument` when T's JSON conversion threw (nothing is written then).
+template <class T>
+result<payload_encoding> encode_payload(const T& value, std::vector<std::byte>& out) {
+  out.clear();
+  if constexpr (json_payload<T>) {
+    static_assert(has_json_codec<T>, TUTTI_JSON_CODEC_MISSING);
+    std::string text;
+    if (!json_codec<T>::write(text, value)) return std::errc::invalid_argument;
+    const auto* b = reinterpret_cast<const std::byte*>(text.data());
+    out.assign(b, b + text.size());
+    return payload_encoding::json;
+  } else {
+    byte_writer w{out};
+    serializer<T>::write(w, value);
+    return payload_encoding::binary;
+  }
+}
+
+/// T read back from `bytes` written in encoding `e`: `std::errc::illegal_byte_sequence` when
+/// they cannot be read as T (a JSON conversion that throws included), `std::errc::not_supported`
+/// when T has no reader for `e` (JSON written for a type that is no longer journaled as JSON,
+/// bytes for one that has no binary serializer).
+template <class T>
+result<T> decode_payload(std::span<const std::byte> bytes, payload_encoding e) {
+  static_assert(std::is_default_constructible_v<T>,
+                "tutti: a journaled type must be default-constructible (it is read into a "
+                "default-constructed value).");
+  if constexpr (json_payload<T>) static_assert(has_json_codec<T>, TUTTI_JSON_CODEC_MISSING);
+  if (e == payload_encoding::json) {
+    if constexpr (has_json_codec<T>) {
+      T value{};
+      const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+      if (!json_codec<T>::read(text, value)) return std::errc::illegal_byte_sequence;
+      return value;
+    } else {
+      return std::errc::not_supported;
+    }
+  }
+  if (e != payload_encoding::binary) return std::errc::not_supported;
+  if constexpr (serializable<T>) return from_bytes<T>(bytes);
+  else return std::errc::not_supported;
+}
+}  // namespace detail
+
+#undef TUTTI_JSON_CODEC_MISSING
 
 TUTTI_END_NAMESPACE
 

@@ -1599,6 +1599,7 @@ struct sqlite_journal_state {
       return fail(journal_errc::corrupt,
                   "run " + run_name + " does not start with its run_started record");
     out.input = out.records.front().payload;
+    out.input_encoding = static_cast<payload_encoding>(out.records.front().outcome);
     return out;
   }
 
@@ -1865,6 +1866,14 @@ class sqlite_journal {
       if (ins.status.error) return ins.status;
       out = s_->take(ins.head, ins.idb, lease, s_->lease_now_ms(), workflow);
       if (!out) return {out.error(), true};
+      if (version.paused) {
+        record_view p;
+        p.kind = record_kind::paused;
+        p.ok = true;  // began paused
+        p.epoch = out.value().epoch;
+        if (auto w = s_->add_record(ins.head, ins.idb, p); w.error) return {w.error, true};
+        if (auto w = s_->write_head(ins.head, ins.idb); w.error) return {w.error, true};
+      }
       return {};
     });
     if (!w) return w.error();
@@ -2306,8 +2315,8 @@ class sqlite_journal {
       }
     }
     const detail::sqlite_record_fields f{
-        1, static_cast<std::uint8_t>(record_kind::run_started), {}, 0, false, 0, input, {}, 0, {},
-        0};
+        1, static_cast<std::uint8_t>(record_kind::run_started), {}, 0, false,
+        static_cast<std::uint8_t>(version.input_encoding), input, {}, 0, {}, 0};
     out.status = s_->insert_record_row(out.idb, id, f, now);
     if (out.status.error) {
       out.status.partial = true;  // the run's row is written
