@@ -653,7 +653,8 @@ TEST_CASE("rerun makes a new run from a step of an ended run, reusing the earlie
   CHECK(c.out.find("reruns run " + hex(failed_id) + " from charge") != std::string::npos);
   c = cli_run(j, {"show", hex(failed_id)});
   CHECK(c.out.find("rerun as run " + made + " from charge") != std::string::npos);
-  CHECK(line_of(c.out, "status") == words{"status", "failed"});
+  CHECK(line_of(c.out, "status") == words{"status", "resolved"});  // settled by its rerun
+  CHECK(cli_run(j, {"retry", hex(failed_id)}).code == 1);
 
   // Refusals, with the reason; nothing is made.
   c = cli_run(j, {"rerun", hex(running_id), "--from", "authorize"});

@@ -282,6 +282,12 @@ TEST_CASE("a JSON conversion that throws is an error: the value is not journaled
   CHECK(r.error == tutti::journal_errc::serialization);
   CHECK(r.message.find("make") != std::string::npos);
   CHECK(after == 0);
+  // Parked: no engine (a runner, a start-up's resume_all) calls the step again until an
+  // operator retries it.
+  CHECK(j.status(r->id()).value() == tutti::run_status::dead_lettered);
+  std::size_t resumed = 0;
+  REQUIRE(durable.resume_all<int>([&resumed](const auto&, const auto&) { ++resumed; }));
+  CHECK(resumed == 0);
   // An input that cannot be written: no run starts.
   const auto wf2 = tutti::workflow<"fragile_in">(tutti::step<"n">([](const shop::fragile& f) { return f.n; }));
   const tutti::durable_workflow durable2{wf2, j};

@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <set>
@@ -112,7 +113,12 @@ TEST_CASE("a failed run rerun from its failed step reuses the earlier outputs an
   const auto old = j.load(first->id()).value();
   CHECK(old.records.back().kind == rk::rerun_as);
   CHECK(old.records.back().message == hex(again->id()));
-  CHECK(old.summary.status == tutti::run_status::failed);  // the old run stays as it ended
+  // The failed old run is settled by its rerun: retrying it would ship twice.
+  CHECK(old.summary.status == tutti::run_status::resolved);
+  CHECK(tutti::retry_run(j, first->id()).error() == tutti::journal_errc::invalid_command);
+  // durable.rerun held the new run throughout: one claim, no takeover between.
+  CHECK(made.summary.epoch == 1);
+  CHECK(std::count(k.begin(), k.end(), rk::claimed) == 1);
 }
 
 TEST_CASE("a rerun from an earlier step calls that step again with the new run's key",
@@ -141,6 +147,8 @@ TEST_CASE("a rerun from an earlier step calls that step again with the new run's
   REQUIRE(made);
   CHECK(made.value().id == tutti::run_id{0xAB, 1});
   CHECK(made.value().reused.empty());
+  CHECK_FALSE(made.value().claim);  // handed back, not kept
+  CHECK(j.status(first->id()).value() == tutti::run_status::succeeded);  // a success stays one
   CHECK(j.status(made.value().id).value() == tutti::run_status::running);
   CHECK(j.load(made.value().id).value().summary.owner.empty());  // handed back for a runner
   const auto ran = durable.resume<std::string>(made.value().id);

@@ -256,16 +256,22 @@ TUTTI_CONFORMANCE_CASE("a run started paused is held and paused from its first t
   CHECK(run.records[3].kind == tutti::record_kind::rerun_of);
   CHECK(run.records[3].step == "charge");
   CHECK(run.records[3].message == "0123");
-  // On an ended run an operator's rerun_as is written, its status kept.
-  REQUIRE(j.start(id_of(2), "checkout", 7, {}));
-  tutti::record_view fin = rec(tutti::record_kind::run_finished, 0);
-  fin.outcome = 1;
-  REQUIRE(j.append(id_of(2), fin));
+  // On an ended run an operator's rerun_as is written: a failed run is settled by it
+  // (resolved), a succeeded one keeps its status.
   tutti::record_view as = rec(tutti::record_kind::rerun_as, 0, "charge");
   as.message = "4567";
-  const tutti::run_status failed_only[] = {tutti::run_status::failed};
-  CHECK(j.command(id_of(2), as, failed_only, false).value() == tutti::run_status::failed);
-  CHECK(s.other().load(id_of(2)).value().records.back().kind == tutti::record_kind::rerun_as);
+  const tutti::run_status ended_ones[] = {tutti::run_status::failed, tutti::run_status::succeeded};
+  for (const std::uint8_t outcome : {1, 0}) {
+    const auto id = id_of(2 + outcome);
+    REQUIRE(j.start(id, "checkout", 7, {}));
+    tutti::record_view fin = rec(tutti::record_kind::run_finished, 0);
+    fin.outcome = outcome;
+    REQUIRE(j.append(id, fin));
+    CHECK(j.command(id, as, ended_ones, false).value() ==
+          (outcome == 1 ? tutti::run_status::resolved : tutti::run_status::succeeded));
+    CHECK(s.other().load(id).value().records.back().kind == tutti::record_kind::rerun_as);
+    CHECK(s.other().status(id).value() == j.status(id).value());
+  }
 }
 
 TUTTI_CONFORMANCE_CASE("a journal keeps the status as status_after says") {

@@ -1126,6 +1126,7 @@ struct session {
       doc["finished"] = plan.finished;
       doc["paused"] = plan.paused;
       doc["resolved"] = plan.resolved;
+      doc["rerun_incomplete"] = plan.rerun_incomplete;
       json& steps = doc["steps"] = json::array();
       for (const std::string& path : order) {
         const step_replay& s = plan.steps.at(path);
@@ -1248,7 +1249,7 @@ struct session {
   static table next_steps(run_status s, const std::string& id, bool rerun_incomplete = false) {
     table t;
     const std::string resolve = "  resolve " + id + " --note TEXT";
-    if (rerun_incomplete && !ended(s)) {
+    if (rerun_incomplete && s != run_status::resolved) {  // paused, or parked by an engine
       // Its copies may be cut short: unpausing it would not make an engine run it.
       t.rows = {{resolve, "a rerun whose preparation stopped: never run; resolve it, then rerun "
                           "the old run again"}};

@@ -524,10 +524,22 @@ class journal_hooks {
                   "journal it as JSON (tutti::json_payload<T>, <tutti/journal/json.hpp>).");
     const std::lock_guard lock{mutex_};
     const auto encoding = detail::encode_payload(value, buffer_);
-    if (!encoding) {  // its to_json threw: the output cannot be journaled, the run stops here
-      fail(journal_errc::serialization);
-      message_ = "the output of step " + std::string(step) +
-                 " could not be written to the journal: its JSON conversion threw";
+    if (!encoding) {
+      // Its to_json threw: the output cannot be journaled. The run is parked (dead-lettered)
+      // and stops here: handed back as it is, a runner would claim it and call the step again
+      // and again. An operator's retry, once the program is fixed, calls it again (with the
+      // same idempotency key).
+      const std::string why = "the output of step " + std::string(step) +
+                              " could not be written to the journal: its JSON conversion threw";
+      record_view park;
+      park.kind = record_kind::dead_lettered;
+      park.step = step;
+      park.message = why;
+      write(park);
+      if (!error_) {  // (a park that failed leaves the journal's own error)
+        fail(journal_errc::serialization);
+        message_ = why;
+      }
       return;
     }
     record_view r;
@@ -760,6 +772,10 @@ struct rerun_options {
   /// Who holds the new run while its records are copied (shown by `list` if it stops there).
   std::string_view owner = "tutti-rerun";
   std::chrono::milliseconds lease{30'000};
+  /// True: once prepared, the new run stays held by `owner` at the epoch of its start
+  /// (`rerun_made::claim`), for the caller to run at once (`durable_workflow::rerun` does);
+  /// false: it is handed back, for any engine to claim.
+  bool keep = false;
 };
 
 /// What `rerun_run` made: the new run, and the steps whose outputs it reuses (in the order the
@@ -767,6 +783,7 @@ struct rerun_options {
 struct rerun_made {
   run_id id;
   std::vector<std::string> reused;
+  std::optional<run_claim> claim;  ///< with `rerun_options::keep`: the claim it is held by
 };
 
 /// What a host running claims (a `tutti::runner`) tells `resume_claimed`.
@@ -1004,6 +1021,7 @@ class durable_workflow {
     ro.id = opts.id;
     ro.owner = owner_;
     ro.lease = options_.lease;
+    ro.keep = true;  // run here at once: no other engine claims it in between
     std::string why;
     auto made = rerun_run(*journal_, old, from, ro, &why);
     if (!made) {
@@ -1012,7 +1030,8 @@ class durable_workflow {
       out.message = why.empty() ? made.error().message() : why;
       return out;
     }
-    return resume<In>(made.value().id, opts);
+    null_observer none;
+    return resume_claimed<In>(*made.value().claim, opts, detail::default_clock(), none);
   }
 
   /**
@@ -1639,8 +1658,9 @@ result<rerun_made> rerun_run(J& j, const run_id& old, std::string_view from,
   record_view go;
   go.kind = record_kind::unpaused;
   go.step = from;
-  if (auto c = j.command(made.id, go, std::span<const run_status>(paused_only), true); !c)
+  if (auto c = j.command(made.id, go, std::span<const run_status>(paused_only), !options.keep); !c)
     return failed(c.error(), "could not be released (it stays paused; resolve it and rerun again)");
+  if (options.keep) made.claim = std::move(started).value();
   return made;
 }
 

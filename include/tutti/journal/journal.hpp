@@ -116,7 +116,9 @@ enum class record_kind : std::uint8_t {
   rerun_of = 18,              ///< operator: this run reruns another from a step (`message`: the
                               ///< other run's id in hex, `step`: the step; see `rerun_run`)
   rerun_as = 19,              ///< operator: this ended run was rerun as another (`message`: its
-                              ///< id in hex, `step`: the step it reran from)
+                              ///< id in hex, `step`: the step it reran from); a failed,
+                              ///< compensation_failed or dead_lettered run becomes resolved (its
+                              ///< rerun carries the work on: it is never continued)
 };
 
 /// "run_started", "attempt_started", ... (as the CLI prints them).
@@ -409,9 +411,11 @@ struct run_claim {
 /// the workflow is `tutti::versioned`), the fingerprint of its shape (`fingerprint_of`), the
 /// run's business key (`tutti::keyed`: taken from its input; empty: none) and how its input is
 /// written (its run_started record's `outcome`). A bare fingerprint converts: version 1, no
-/// key, binary input. `paused`: `start` with a lease only — the run begins paused, in the same
-/// transaction (a `paused` record after its `claimed` one): no engine runs it until an
-/// unpause (`rerun_run` prepares a run so).
+/// key, binary input. `paused`: for `rerun_run`, which prepares a run so — `start` with a lease
+/// only (`start` without one and `submit` ignore it) begins the run paused, in the same
+/// transaction (a `paused` record with `ok` set after its `claimed` one). Such a run is run
+/// only after an `unpaused` record that names a step, which `rerun_run` writes once its copies
+/// are complete; an operator's unpause does not make it runnable (engines park it).
 struct workflow_version {
   std::uint64_t fingerprint = 0;
   std::uint32_t version = 1;
@@ -594,6 +598,11 @@ inline void apply_failure(run_summary& s, const record_view& r) {
     case record_kind::dead_lettered: return run_status::dead_lettered;
     case record_kind::revived: return run_status::running;
     case record_kind::moved: return before == run_status::dead_lettered ? run_status::running : before;
+    case record_kind::rerun_as:  // a run an operator could still continue is settled by its rerun
+      return before == run_status::failed || before == run_status::compensation_failed ||
+                     before == run_status::dead_lettered
+                 ? run_status::resolved
+                 : before;
     case record_kind::claimed: return before == run_status::queued ? run_status::running : before;
     default: return before;
   }

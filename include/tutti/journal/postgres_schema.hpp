@@ -456,7 +456,8 @@ END $$;
 
 -- An operator's record, written only if the run's status is one of p_allowed (else TT400);
 -- p_fence raises the epoch and clears the owner; `moved` (17) sets the run's version to
--- p_attempt and revives a dead-lettered run. Returns the status after it.
+-- p_attempt and revives a dead-lettered run; `rerun_as` (19) resolves a failed,
+-- compensation_failed or dead-lettered run. Returns the status after it.
 CREATE FUNCTION run_command(p_id uuid, p_kind bigint, p_step text, p_attempt bigint,
     p_ok boolean, p_outcome bigint, p_payload bytea, p_cat text, p_val bigint, p_msg bytea,
     p_time_ns bigint, p_status bigint, p_allowed bigint[], p_fence boolean,
@@ -473,7 +474,9 @@ BEGIN
     RAISE EXCEPTION 'run % is %: % does not apply', id_text(p_id), status_name(r.status),
       record_kind_name(p_kind) USING ERRCODE = 'TT400';
   END IF;
-  v_status := CASE WHEN p_kind = 17 AND r.status = 9 THEN 1 ELSE coalesce(p_status, r.status) END;
+  v_status := CASE WHEN p_kind = 17 AND r.status = 9 THEN 1
+                   WHEN p_kind = 19 AND r.status IN (4, 6, 9) THEN 7  -- settled by its rerun
+                   ELSE coalesce(p_status, r.status) END;
   v_epoch := r.epoch + CASE WHEN p_fence THEN 1 ELSE 0 END;
   UPDATE runs SET epoch = v_epoch, status = v_status,
       owner = CASE WHEN p_fence OR ended(v_status) THEN '' ELSE owner END,
