@@ -1617,10 +1617,11 @@ result<rerun_made> rerun_run(J& j, const run_id& old, std::string_view from,
     return failed(a.error(), "could not be linked (it stays paused)");
   if (plan_of(run).moved) {
     // The old run was moved to its version by an operator (its shape is not checked): so is this.
+    const std::string note = "as run " + old_hex + " was";
     record_view moved;
     moved.kind = record_kind::moved;
     moved.attempt = run.summary.version;
-    moved.message = "as run " + old_hex + " was";
+    moved.message = note;  // (a view: `note` outlives the append)
     moved.epoch = epoch;
     if (auto a = j.append(made.id, moved); !a)
       return failed(a.error(), "could not be marked moved (it stays paused)");
